@@ -1,0 +1,18 @@
+//! gridmentor-core: worlds that behave exactly like Farama MiniGrid 3.2, the seed tasks, their
+//! observations and core's own RNG. `no_std` + `alloc`: no I/O, no clocks, no threads.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod rng;
+pub mod world;
+pub mod env;
+pub mod registry;
+pub mod rules;
+pub mod tasks;
+
+pub use env::{Env, GenError, Setup};
+pub use registry::{EnvSpec, UnknownEnv};

@@ -1,0 +1,5 @@
+//! (to be written)
+
+use crate::registry::EnvSpec;
+
+pub const SPECS: &[EnvSpec] = &[];
