@@ -13,6 +13,8 @@ pub mod env;
 pub mod registry;
 pub mod rules;
 pub mod tasks;
+pub mod obs;
 
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
+pub mod digest;

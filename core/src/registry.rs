@@ -127,6 +127,7 @@ impl std::error::Error for UnknownEnv {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn ids_and_aliases_are_unique() {

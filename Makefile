@@ -1,0 +1,56 @@
+# gridmentor: `make demo` serves the playground, `make test` runs every test, `make bench`
+# prints our figures beside the peers'.
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/gridmentor_web.wasm
+ADDR ?= 127.0.0.1:8080
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+
+.PHONY: demo test test-rust test-wasm test-e2e bench wasm setup setup-browser lint fmt clean
+
+## demo: install what is missing, build in release, serve the playground on $(ADDR)
+demo: setup wasm
+	$(CARGO) build --release -p gridmentor-server
+	@echo "starting gridmentor-server; Ctrl-C stops it"
+	$(TARGET_DIR)/release/gridmentor-server --addr $(ADDR) --www www
+
+## test: Rust tests, wasm tests in headless Chromium, end-to-end against the real server
+test: setup-browser test-rust test-wasm test-e2e
+	@echo "all tests passed"
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+
+test-wasm:
+	cd web && $(CARGO) test --target wasm32-unknown-unknown
+
+test-e2e: wasm
+	$(CARGO) build -p gridmentor-server
+	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
+
+## bench: our env steps/s beside Farama MiniGrid and NAVIX, measured in the same run
+bench: setup
+	scripts/bench.sh
+
+wasm: setup
+	$(CARGO) build -p gridmentor-web --target wasm32-unknown-unknown --release
+	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+
+setup:
+	@scripts/setup.sh
+
+setup-browser:
+	@scripts/setup.sh --browser
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p gridmentor-web --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf www/pkg

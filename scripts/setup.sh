@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what a fresh machine lacks for building and testing gridmentor. Idempotent and quiet
+# when everything is already there. Usage: scripts/setup.sh [--browser]
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate pinned in web/Cargo.toml
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # No --locked: the registry mirror lacks one locked dependency (see DESIGN.md).
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  say "installing chromium and chromium-driver (Debian packages)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || {
+    $SUDO apt-get update -q >/dev/null
+    $SUDO apt-get install -y -q chromium chromium-driver >/dev/null
+  }
+fi
+exit 0
