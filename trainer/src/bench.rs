@@ -33,8 +33,8 @@ pub struct EnvBenchArgs {
     /// Run one env per thread on `--threads` threads instead of one env on one thread.
     #[arg(long)]
     pub batched: bool,
-    /// Threads for `--batched` (default: available parallelism). Ignored without `--batched`.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Threads for `--batched` (default: available parallelism).
+    #[arg(long, requires = "batched", value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
     /// Print one JSON line instead of a human sentence.
     #[arg(long)]
@@ -57,7 +57,7 @@ pub fn run_env_bench(args: &EnvBenchArgs) -> anyhow::Result<serde_json::Value> {
         bail!("--steps must be > 0");
     }
     // Fail early (and untimed) on an unknown id.
-    registry::make(&args.env, args.seed).with_context(|| format!("bench env {:?}", args.env))?;
+    registry::make(&args.env, args.seed)?;
 
     let (mode, threads) = if args.batched {
         let t = match args.threads {

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# `make bench`: our env throughput beside the peers', all measured in this run.
+#
+#   ours single  (1 thread)      vs  Farama MiniGrid 3.2.0 (1 thread)
+#   ours batched (all cores)     vs  NAVIX 0.7.4 (1024 vmapped envs, JAX on CPU)
+#
+# The peers live in a venv at ${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}/bench-venv, created
+# and filled (pinned versions) only when missing. A peer that cannot be installed or run is
+# reported and skipped; the exit status is non-zero only if our own build or bench fails.
+#
+# Knobs (environment): BENCH_STEPS (ours, single), BENCH_BATCHED_STEPS (ours, batched, total),
+# BENCH_THREADS (ours, batched; default all cores), BENCH_MINIGRID_STEPS, BENCH_NAVIX_STEPS
+# (total over the envs), BENCH_NAVIX_ENVS, BENCH_SKIP_PEERS=1.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+ENV_ID=MiniGrid-DoorKey-8x8-v0
+OUR_STEPS=${BENCH_STEPS:-5000000}
+OUR_BATCHED_STEPS=${BENCH_BATCHED_STEPS:-10000000}
+MINIGRID_STEPS=${BENCH_MINIGRID_STEPS:-100000}
+NAVIX_STEPS=${BENCH_NAVIX_STEPS:-2000000}
+NAVIX_ENVS=${BENCH_NAVIX_ENVS:-1024}
+
+CACHE=${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}
+VENV=$CACHE/bench-venv
+# Pinned peers; jax pinned to the version NAVIX 0.7.4 was checked against here.
+MINIGRID_PKGS=(minigrid==3.2.0 gymnasium==1.4.0)
+NAVIX_PKGS=(navix==0.7.4 jax==0.10.2 jaxlib==0.10.2)
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# --- ours -------------------------------------------------------------------------------
+say "building gridmentor (release)"
+if ! cargo build --release --quiet -p gridmentor-trainer; then
+    say "FAILED: cargo build --release -p gridmentor-trainer"
+    exit 1
+fi
+BIN="${CARGO_TARGET_DIR:-target}/release/gridmentor"
+
+threads_arg=()
+[ -n "${BENCH_THREADS:-}" ] && threads_arg=(--threads "$BENCH_THREADS")
+
+say "ours: single, $OUR_STEPS steps"
+if ! ours_single=$("$BIN" bench env --env "$ENV_ID" --steps "$OUR_STEPS" --json); then
+    say "FAILED: gridmentor bench env (single)"
+    exit 1
+fi
+echo "$ours_single"
+say "ours: batched, $OUR_BATCHED_STEPS steps"
+if ! ours_batched=$("$BIN" bench env --env "$ENV_ID" --steps "$OUR_BATCHED_STEPS" --batched \
+    "${threads_arg[@]}" --json); then
+    say "FAILED: gridmentor bench env (batched)"
+    exit 1
+fi
+echo "$ours_batched"
+
+# --- peers ------------------------------------------------------------------------------
+# Installs a peer's packages into the venv unless they are already there at those versions.
+ensure_pkgs() {
+    if "$VENV/bin/python" - "$@" <<'EOF' 2>/dev/null; then return 0; fi
+import sys
+from importlib.metadata import version
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    if version(name) != want:
+        sys.exit(1)
+EOF
+    say "installing $* into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+}
+
+minigrid_status="" navix_status=""
+peer_lines=""
+if [ "${BENCH_SKIP_PEERS:-0}" = 1 ]; then
+    minigrid_status="skipped (BENCH_SKIP_PEERS=1)" navix_status=$minigrid_status
+elif ! { [ -x "$VENV/bin/python" ] || { mkdir -p "$CACHE" && python3 -m venv "$VENV" >&2; }; }; then
+    minigrid_status="not available: could not create a venv at $VENV (python3 -m venv)"
+    navix_status=$minigrid_status
+else
+    only=()
+    if ! ensure_pkgs "${MINIGRID_PKGS[@]}"; then
+        minigrid_status="not available: pip install ${MINIGRID_PKGS[*]} failed"
+        only=(--only navix)
+    fi
+    if ! ensure_pkgs "${NAVIX_PKGS[@]}"; then
+        navix_status="not available: pip install ${NAVIX_PKGS[*]} failed"
+        only=(--only minigrid)
+    fi
+    if [ -n "$minigrid_status" ] && [ -n "$navix_status" ]; then
+        :
+    else
+        say "peers: MiniGrid $MINIGRID_STEPS steps, NAVIX $NAVIX_STEPS steps over $NAVIX_ENVS envs"
+        peer_lines=$("$VENV/bin/python" scripts/bench_peers.py "${only[@]}" \
+            --minigrid-steps "$MINIGRID_STEPS" --navix-steps "$NAVIX_STEPS" \
+            --navix-envs "$NAVIX_ENVS")
+        [ -n "$peer_lines" ] && echo "$peer_lines"
+    fi
+fi
+
+# --- table ------------------------------------------------------------------------------
+field() { # field NAME JSON -> value of a number or string field ("" if absent)
+    printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n1
+}
+peer_line() { printf '%s\n' "$peer_lines" | grep "\"impl\": *\"$1\"" | head -n1; }
+peer_error() { printf '%s\n' "$1" | sed -n 's/.*"error": *"\(.*\)"}$/\1/p'; }
+
+mg_line=$(peer_line minigrid)
+nx_line=$(peer_line navix)
+mg_sps=$(field steps_per_sec "$mg_line")
+nx_sps=$(field steps_per_sec "$nx_line")
+if [ -z "$minigrid_status" ] && [ -z "$mg_sps" ]; then
+    minigrid_status="failed: $(peer_error "$mg_line")"
+    [ -z "$mg_line" ] && minigrid_status="failed (no result; see stderr above)"
+fi
+if [ -z "$navix_status" ] && [ -z "$nx_sps" ]; then
+    navix_status="failed: $(peer_error "$nx_line")"
+    [ -z "$nx_line" ] && navix_status="failed (no result; see stderr above)"
+fi
+
+ours_s=$(field steps_per_sec "$ours_single")
+ours_b=$(field steps_per_sec "$ours_batched")
+ours_bt=$(field threads "$ours_batched")
+
+row() { # row LABEL OURS PEER_LABEL PEER_SPS PEER_STATUS
+    if [ -n "$4" ]; then
+        awk -v l="$1" -v o="$2" -v pl="$3" -v p="$4" 'BEGIN {
+            printf "%-24s %14.0f   %-34s %14.0f   %7.1fx\n", l, o, pl, p, o / p }'
+    else
+        awk -v l="$1" -v o="$2" -v pl="$3" 'BEGIN {
+            printf "%-24s %14.0f   %-34s %14s   %8s\n", l, o, pl, "-", "-" }'
+        printf '  %s: %s\n' "$3" "$5"
+    fi
+}
+
+echo
+echo "env steps/s, $ENV_ID, random actions, 7x7x3 observation every step"
+printf '%-24s %14s   %-34s %14s   %8s\n' "ours" "steps/s" "peer" "steps/s" "ours/peer"
+row "single (1 thread)" "$ours_s" "MiniGrid 3.2.0 (1 thread)" "$mg_sps" "$minigrid_status"
+row "batched ($ours_bt threads)" "$ours_b" "NAVIX 0.7.4 ($NAVIX_ENVS envs, JAX CPU)" "$nx_sps" "$navix_status"
+exit 0
