@@ -18,3 +18,4 @@ pub mod obs;
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
 pub mod digest;
+pub mod skills;

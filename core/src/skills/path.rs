@@ -1,0 +1,173 @@
+//! Shortest paths over (x, y, direction) through cells the agent knows to be passable.
+
+use crate::obs::memory_map::MemoryMap;
+use crate::world::{Action, Dir, Obj, Pos};
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// An agent pose.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pose {
+    /// Where the agent would stand.
+    pub pos: Pos,
+    pub dir: Dir,
+}
+
+impl Pose {
+    pub fn front(&self) -> Pos {
+        self.dir.step(self.pos)
+    }
+}
+
+/// What the memory map says about the world, for planning.
+pub struct Knowledge<'m> {
+    pub map: &'m MemoryMap,
+    pub view_size: u8,
+}
+
+impl<'m> Knowledge<'m> {
+    pub fn new(map: &'m MemoryMap, view_size: u8) -> Knowledge<'m> {
+        Knowledge { map, view_size }
+    }
+
+    pub fn pose(&self) -> Pose {
+        Pose {
+            pos: self.map.agent_pos(),
+            dir: self.map.agent_dir(),
+        }
+    }
+
+    pub fn front(&self) -> Pos {
+        self.pose().front()
+    }
+
+    fn in_map(&self, p: Pos) -> bool {
+        p.x >= 0 && p.y >= 0 && p.x < self.map.width() && p.y < self.map.height()
+    }
+
+    /// Seen, and the agent may stand there: empty, floor, goal, open door. Never lava.
+    pub fn passable(&self, p: Pos) -> bool {
+        if p == self.map.agent_pos() {
+            return true;
+        }
+        if !self.map.is_seen(p) {
+            return false;
+        }
+        match self.map.object_at(p) {
+            None => true,
+            Some(Obj::Lava) => false,
+            Some(o) => o.can_overlap(),
+        }
+    }
+
+    /// Seen, empty, and not beside a door (where an object would block the way).
+    pub fn can_drop_at(&self, p: Pos) -> bool {
+        if !self.in_map(p) || p == self.map.agent_pos() || !self.map.is_seen(p) {
+            return false;
+        }
+        if self.map.object_at(p).is_some() {
+            return false;
+        }
+        [(1, 0), (-1, 0), (0, 1), (0, -1)].iter().all(|&(dx, dy)| {
+            let q = p.offset(dx, dy);
+            !(self.in_map(q) && matches!(self.map.object_at(q), Some(Obj::Door(..))))
+        })
+    }
+
+    /// Would an agent at `s` see a cell it has never seen? Unknown cells are assumed
+    /// transparent, so reaching such a pose always reveals at least one new cell.
+    pub fn reveals_unseen(&self, s: Pose) -> bool {
+        let v = 3i32.max(self.view_size());
+        let (dx, dy) = s.dir.vec();
+        let (rx, ry) = s.dir.right_vec();
+        let n = (v * v) as usize;
+        let at = |col: i32, row: i32| {
+            let f = v - 1 - row;
+            let r = col - v / 2;
+            Pos::new(s.pos.x + f * dx + r * rx, s.pos.y + f * dy + r * ry)
+        };
+        let opaque = |p: Pos| {
+            if !self.in_map(p) {
+                return true;
+            }
+            self.map.is_seen(p)
+                && p != self.map.agent_pos()
+                && self.map.object_at(p).is_some_and(|o| !o.see_behind())
+        };
+        let mut mask = vec![false; n];
+        let idx = |c: i32, r: i32| (r * v + c) as usize;
+        mask[idx(v / 2, v - 1)] = true;
+        for row in (0..v).rev() {
+            for col in 0..v - 1 {
+                if mask[idx(col, row)] && !opaque(at(col, row)) {
+                    mask[idx(col + 1, row)] = true;
+                    if row > 0 {
+                        mask[idx(col + 1, row - 1)] = true;
+                        mask[idx(col, row - 1)] = true;
+                    }
+                }
+            }
+            for col in (1..v).rev() {
+                if mask[idx(col, row)] && !opaque(at(col, row)) {
+                    mask[idx(col - 1, row)] = true;
+                    if row > 0 {
+                        mask[idx(col - 1, row - 1)] = true;
+                        mask[idx(col, row - 1)] = true;
+                    }
+                }
+            }
+        }
+        (0..v).any(|row| {
+            (0..v).any(|col| {
+                let p = at(col, row);
+                mask[idx(col, row)] && self.in_map(p) && !self.map.is_seen(p)
+            })
+        })
+    }
+
+    fn view_size(&self) -> i32 {
+        self.view_size as i32
+    }
+}
+
+/// Breadth-first search from the agent's pose to the nearest pose satisfying `goal`.
+/// `Some(None)`: the agent is already there; `Some(Some(a))`: the first action of a shortest
+/// path; `None`: no known path.
+pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Option<Option<Action>> {
+    let start = k.pose();
+    if goal(start) {
+        return Some(None);
+    }
+    let (w, h) = (k.map.width(), k.map.height());
+    let key = |s: Pose| ((s.pos.y * w + s.pos.x) * 4 + s.dir as i32) as usize;
+    let mut first: Vec<Option<Action>> = vec![None; (w * h * 4) as usize];
+    let mut seen = vec![false; (w * h * 4) as usize];
+    let mut queue = VecDeque::new();
+    seen[key(start)] = true;
+    queue.push_back(start);
+    while let Some(s) = queue.pop_front() {
+        let moves = [
+            (Action::Forward, Pose { pos: s.front(), dir: s.dir }),
+            (Action::Left, Pose { pos: s.pos, dir: s.dir.left() }),
+            (Action::Right, Pose { pos: s.pos, dir: s.dir.right() }),
+        ];
+        for (a, n) in moves {
+            if a == Action::Forward && !k.passable(n.pos) {
+                continue;
+            }
+            let i = key(n);
+            if seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            let f = if s == start { Some(a) } else { first[key(s)] };
+            first[i] = f;
+            if goal(n) {
+                return Some(f);
+            }
+            queue.push_back(n);
+        }
+    }
+    None
+}
