@@ -1,0 +1,444 @@
+//! The seed repositories' memory map (`HistoricalObsEnv` in LLM4RL and LLM4Teach): a W x H x 4
+//! picture of every cell seen so far this episode, and When2Ask's mediator input, its change.
+
+use crate::world::object::{EMPTY_CODE, UNSEEN_CODE};
+use crate::world::view::{View, view_to_world};
+use crate::world::{Dir, Obj, Pos, World};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// Object, colour, state, agent direction.
+pub const CHANNELS: usize = 4;
+/// Channel 3 everywhere but the agent's cell.
+pub const NO_AGENT: u8 = 4;
+
+/// What the agent has seen this episode, laid out as the seed code's numpy array of shape
+/// `(width, height, 4)`: `data[(x * height + y) * 4 + channel]`.
+///
+/// Channels 0-2 hold the *current* MiniGrid encoding of every cell seen at least once (a key
+/// picked up from a seen cell shows as empty), `[0, 0, 0]` for cells never seen, and what the
+/// agent carries on its own cell. Channel 3 holds the agent's direction on its cell and
+/// [`NO_AGENT`] elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MemoryMap {
+    width: i32,
+    height: i32,
+    seen: Vec<bool>,
+    data: Vec<u8>,
+    agent_pos: Pos,
+    agent_dir: Dir,
+}
+
+impl MemoryMap {
+    /// The map at the start of an episode: only what the agent sees from where it stands.
+    pub fn new(world: &World) -> MemoryMap {
+        let cells = (world.width() * world.height()) as usize;
+        let mut map = MemoryMap {
+            width: world.width(),
+            height: world.height(),
+            seen: vec![false; cells],
+            data: vec![0; cells * CHANNELS],
+            agent_pos: world.agent_pos,
+            agent_dir: world.agent_dir,
+        };
+        map.update(world);
+        map
+    }
+
+    /// Forget everything and start from `world` (a new episode), reusing the buffers.
+    ///
+    /// LLM4RL's `reset` returns the observation made before it clears the previous episode's
+    /// mask, so its first map leaks old cells; LLM4Teach fixed that and so does this.
+    pub fn reset(&mut self, world: &World) {
+        let cells = (world.width() * world.height()) as usize;
+        self.width = world.width();
+        self.height = world.height();
+        self.seen.clear();
+        self.seen.resize(cells, false);
+        self.data.clear();
+        self.data.resize(cells * CHANNELS, 0);
+        self.update(world);
+    }
+
+    /// Add what the agent sees now and re-encode every seen cell; call after every step.
+    pub fn update(&mut self, world: &World) {
+        assert!(
+            world.width() == self.width && world.height() == self.height,
+            "MemoryMap::update: the world is {}x{}, the map {}x{}",
+            world.width(),
+            world.height(),
+            self.width,
+            self.height
+        );
+        self.look(world);
+        self.agent_pos = world.agent_pos;
+        self.agent_dir = world.agent_dir;
+        for x in 0..self.width {
+            for y in 0..self.height {
+                let p = Pos::new(x, y);
+                let i = self.index(p);
+                let code = if !self.seen[i] {
+                    UNSEEN_CODE
+                } else if p == world.agent_pos {
+                    world.carrying.map_or(EMPTY_CODE, Obj::encode)
+                } else {
+                    world.grid.get(p).map_or(EMPTY_CODE, Obj::encode)
+                };
+                let cell = &mut self.data[i * CHANNELS..(i + 1) * CHANNELS];
+                cell[..3].copy_from_slice(&code);
+                cell[3] = if p == world.agent_pos {
+                    world.agent_dir as u8
+                } else {
+                    NO_AGENT
+                };
+            }
+        }
+    }
+
+    /// Mark the cells in sight. The seed code lights a clipped, unrotated slice of the grid
+    /// outward from the agent (`FlexibleGrid.process_vis`); that is the same set of cells as
+    /// MiniGrid's egocentric view mapped back to the world, which is what is used here (a test
+    /// below checks the two agree).
+    fn look(&mut self, world: &World) {
+        let view = View::of(world);
+        let v = view.size;
+        for row in 0..v {
+            for col in 0..v {
+                if !view.visible[row * v + col] {
+                    continue;
+                }
+                let p = view_to_world(world, col as i32, row as i32);
+                if world.grid.contains(p) {
+                    let i = self.index(p);
+                    self.seen[i] = true;
+                }
+            }
+        }
+    }
+
+    fn index(&self, p: Pos) -> usize {
+        (p.x * self.height + p.y) as usize
+    }
+
+    pub fn width(&self) -> i32 {
+        self.width
+    }
+
+    pub fn height(&self) -> i32 {
+        self.height
+    }
+
+    /// The whole map, `(width, height, 4)` in row-major (C) order.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The four channels at `p`.
+    pub fn at(&self, p: Pos) -> [u8; 4] {
+        assert!(
+            p.x >= 0 && p.y >= 0 && p.x < self.width && p.y < self.height,
+            "MemoryMap::at outside the map at {p:?}"
+        );
+        let i = self.index(p) * CHANNELS;
+        [
+            self.data[i],
+            self.data[i + 1],
+            self.data[i + 2],
+            self.data[i + 3],
+        ]
+    }
+
+    /// Has the agent seen `p` this episode?
+    pub fn is_seen(&self, p: Pos) -> bool {
+        p.x >= 0 && p.y >= 0 && p.x < self.width && p.y < self.height && self.seen[self.index(p)]
+    }
+
+    pub fn agent_pos(&self) -> Pos {
+        self.agent_pos
+    }
+
+    pub fn agent_dir(&self) -> Dir {
+        self.agent_dir
+    }
+
+    /// What the map shows on the agent's cell: the carried object.
+    pub fn carrying(&self) -> Option<Obj> {
+        self.object_at(self.agent_pos)
+    }
+
+    /// The object the map shows at `p` (box contents are not part of the encoding).
+    pub fn object_at(&self, p: Pos) -> Option<Obj> {
+        let [k, c, s, _] = self.at(p);
+        Obj::decode([k, c, s]).ok().flatten()
+    }
+
+    /// Every seen object other than walls and the carried one, in the seed code's
+    /// `np.argwhere` order: by x, then by y.
+    pub fn objects(&self) -> impl Iterator<Item = (Pos, Obj)> + '_ {
+        (0..self.width)
+            .flat_map(move |x| (0..self.height).map(move |y| Pos::new(x, y)))
+            .filter(move |&p| p != self.agent_pos)
+            .filter_map(move |p| self.object_at(p).map(|o| (p, o)))
+            .filter(|(_, o)| !matches!(o, Obj::Wall(_)))
+    }
+
+    /// When2Ask's mediator input: `self - prev`, cell by cell and channel by channel, as signed
+    /// numbers (`out.len()` must equal `data().len()`). The seed code subtracts two `uint8`
+    /// arrays, so a decrease wraps to 255 and more; this keeps the sign.
+    pub fn diff_into<T: From<i16>>(&self, prev: &MemoryMap, out: &mut [T]) {
+        assert!(
+            self.width == prev.width && self.height == prev.height,
+            "MemoryMap::diff between maps of different sizes"
+        );
+        assert_eq!(
+            out.len(),
+            self.data.len(),
+            "diff buffer must be width*height*4"
+        );
+        for ((o, &a), &b) in out.iter_mut().zip(&self.data).zip(&prev.data) {
+            *o = T::from(a as i16 - b as i16);
+        }
+    }
+
+    pub fn diff(&self, prev: &MemoryMap) -> Vec<i16> {
+        let mut out = vec![0i16; self.data.len()];
+        self.diff_into(prev, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::world::{Action, Color, DoorState};
+
+    /// A 7x6 room: walls around, a red key at (3, 2), a locked blue door at (6, 3).
+    fn room() -> World {
+        let mut w = World::new(7, 6, 100);
+        w.grid.wall_rect(0, 0, 7, 6);
+        w.grid.set(Pos::new(3, 2), Some(Obj::Key(Color::Red)));
+        w.grid.set(
+            Pos::new(6, 3),
+            Some(Obj::Door(Color::Blue, DoorState::Locked)),
+        );
+        w.view_size = 3;
+        w.agent_pos = Pos::new(2, 2);
+        w.agent_dir = Dir::East;
+        w
+    }
+
+    fn seen_cells(m: &MemoryMap) -> Vec<(i32, i32)> {
+        let mut v = Vec::new();
+        for x in 0..m.width() {
+            for y in 0..m.height() {
+                if m.is_seen(Pos::new(x, y)) {
+                    v.push((x, y));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn first_map_holds_the_view_and_the_agent() {
+        let w = room();
+        let m = MemoryMap::new(&w);
+        // Facing east from (2, 2) with view 3: columns 2..=4, rows 1..=3; the key at (3, 2)
+        // hides nothing in a 3x3 view (it is see-through, as in MiniGrid).
+        let expect: Vec<(i32, i32)> = (2..=4).flat_map(|x| (1..=3).map(move |y| (x, y))).collect();
+        assert_eq!(seen_cells(&m), expect);
+        assert_eq!(m.at(Pos::new(3, 2)), [5, 0, 0, 4]); // red key
+        assert_eq!(m.at(Pos::new(2, 2)), [1, 0, 0, 0]); // agent: carries nothing, faces east
+        assert_eq!(m.at(Pos::new(4, 3)), [1, 0, 0, 4]); // empty, seen
+        assert_eq!(m.at(Pos::new(5, 2)), [0, 0, 0, 4]); // never seen
+        assert_eq!(m.at(Pos::new(0, 0)), [0, 0, 0, 4]);
+        assert_eq!(m.data().len(), 7 * 6 * 4);
+        // `(x * height + y) * 4 + channel`
+        assert_eq!(m.data()[(3 * 6 + 2) * 4], 5);
+    }
+
+    #[test]
+    fn walls_hide_what_is_behind_them() {
+        let mut w = room();
+        w.grid.set(Pos::new(3, 2), None);
+        w.grid.vert_wall(3, 1, 3, Obj::WALL);
+        let m = MemoryMap::new(&w);
+        assert!((1..=3).all(|y| m.is_seen(Pos::new(3, y))));
+        assert!((1..=3).all(|y| !m.is_seen(Pos::new(4, y))));
+        // A single wall piece hides little: MiniGrid lights the cell behind it diagonally.
+        let mut w = room();
+        w.grid.set(Pos::new(3, 2), Some(Obj::WALL));
+        assert!(MemoryMap::new(&w).is_seen(Pos::new(4, 2)));
+    }
+
+    #[test]
+    fn the_map_remembers_cells_and_shows_their_current_state() {
+        let mut w = room();
+        let mut m = MemoryMap::new(&w);
+        let before = m.clone();
+        w.step(Action::Pickup);
+        m.update(&w);
+        assert_eq!(
+            m.at(Pos::new(3, 2)),
+            [1, 0, 0, 4],
+            "the key's cell is empty now"
+        );
+        assert_eq!(
+            m.at(Pos::new(2, 2)),
+            [5, 0, 0, 0],
+            "the agent's cell shows the key"
+        );
+        assert_eq!(m.carrying(), Some(Obj::Key(Color::Red)));
+        // Turn around: the old cells stay seen, the cells behind join them.
+        w.step(Action::Left);
+        w.step(Action::Left);
+        m.update(&w);
+        assert!(m.is_seen(Pos::new(4, 3)) && m.is_seen(Pos::new(0, 1)));
+        assert_eq!(m.at(Pos::new(2, 2)), [5, 0, 0, Dir::West as u8]);
+        assert_eq!(m.at(Pos::new(1, 2)), [1, 0, 0, 4]);
+        assert_eq!(m.at(Pos::new(0, 2)), [2, 5, 0, 4]); // grey wall
+        // Walk to the door and look at it.
+        for a in [Action::Left, Action::Left, Action::Forward, Action::Forward] {
+            w.step(a);
+        }
+        w.step(Action::Forward);
+        w.step(Action::Right);
+        m.update(&w);
+        assert_eq!(w.agent_pos, Pos::new(5, 2));
+        assert_eq!(w.agent_dir, Dir::South);
+        assert_eq!(m.at(Pos::new(6, 3)), [4, 2, 2, 4]); // locked blue door
+        let objs: Vec<(Pos, Obj)> = m.objects().collect();
+        assert_eq!(
+            objs,
+            [(Pos::new(6, 3), Obj::Door(Color::Blue, DoorState::Locked))]
+        );
+
+        let d = m.diff(&before);
+        let at = |p: Pos, c: usize| d[(p.x * 6 + p.y) as usize * 4 + c];
+        assert_eq!(at(Pos::new(3, 2), 0), 1 - 5, "key gone: 1 - 5, not 252");
+        assert_eq!(at(Pos::new(2, 2), 3), 4, "agent left (2, 2): 4 - 0");
+        assert_eq!(at(Pos::new(5, 2), 3), 1 - 4, "agent arrived facing south");
+        assert_eq!(at(Pos::new(6, 3), 0), 4);
+        let mut f = vec![0f32; d.len()];
+        m.diff_into(&before, &mut f);
+        assert_eq!(f[(3 * 6 + 2) * 4], -4.0);
+        assert!(m.diff(&m).iter().all(|&x| x == 0));
+
+        m.reset(&room());
+        assert_eq!(m, MemoryMap::new(&room()));
+    }
+
+    /// The seed code's visibility, written out as it computes it: the view square clipped to
+    /// the grid, unrotated, lit column by column (row by row) away from the agent.
+    fn seed_visibility(w: &World) -> Vec<(i32, i32)> {
+        let v = w.view_size as i32;
+        let (ax, ay) = (w.agent_pos.x, w.agent_pos.y);
+        let (tx, ty) = match w.agent_dir {
+            Dir::East => (ax, ay - v / 2),
+            Dir::South => (ax - v / 2, ay),
+            Dir::West => (ax - v + 1, ay - v / 2),
+            Dir::North => (ax - v / 2, ay - v + 1),
+        };
+        let (bx, by) = ((tx + v).min(w.width()), (ty + v).min(w.height()));
+        let (tx, ty) = (tx.max(0), ty.max(0));
+        let (sw, sh) = (bx - tx, by - ty);
+        let mut mask = vec![vec![false; sh as usize]; sw as usize];
+        let clear = |i: i32, j: i32| {
+            w.grid
+                .get(Pos::new(tx + i, ty + j))
+                .is_none_or(|o| o.see_behind())
+        };
+        mask[(ax - tx) as usize][(ay - ty) as usize] = true;
+        let set = |m: &mut Vec<Vec<bool>>, i: i32, j: i32| m[i as usize][j as usize] = true;
+        // Along the line at distance `a` (a column when facing east/west, a row otherwise),
+        // light spreads sideways both ways and one step further out.
+        let line = |m: &mut Vec<Vec<bool>>, a: i32, d: i32, last: bool, vertical: bool| {
+            let len = if vertical { sh } else { sw };
+            let cell = |b: i32| if vertical { (a, b) } else { (b, a) };
+            let fwd = |b: i32| if vertical { (a + d, b) } else { (b, a + d) };
+            for b in 0..len - 1 {
+                let (i, j) = cell(b);
+                if !m[i as usize][j as usize] || !clear(i, j) {
+                    continue;
+                }
+                let (i1, j1) = cell(b + 1);
+                set(m, i1, j1);
+                if !last {
+                    let (fi, fj) = fwd(b);
+                    set(m, fi, fj);
+                    let (fi, fj) = fwd(b + 1);
+                    set(m, fi, fj);
+                }
+            }
+            for b in (1..len).rev() {
+                let (i, j) = cell(b);
+                if !m[i as usize][j as usize] || !clear(i, j) {
+                    continue;
+                }
+                let (i1, j1) = cell(b - 1);
+                set(m, i1, j1);
+                if !last {
+                    let (fi, fj) = fwd(b);
+                    set(m, fi, fj);
+                    let (fi, fj) = fwd(b - 1);
+                    set(m, fi, fj);
+                }
+            }
+        };
+        match w.agent_dir {
+            Dir::East => (0..sw).for_each(|i| line(&mut mask, i, 1, i == sw - 1, true)),
+            Dir::West => (0..sw)
+                .rev()
+                .for_each(|i| line(&mut mask, i, -1, i == 0, true)),
+            Dir::South => (0..sh).for_each(|j| line(&mut mask, j, 1, j == sh - 1, false)),
+            Dir::North => (0..sh)
+                .rev()
+                .for_each(|j| line(&mut mask, j, -1, j == 0, false)),
+        }
+        let mut out = Vec::new();
+        for i in 0..sw {
+            for j in 0..sh {
+                if mask[i as usize][j as usize] {
+                    out.push((tx + i, ty + j));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn visibility_matches_the_seed_code_on_random_worlds() {
+        let mut rng = Rng::new(2024);
+        let things = [
+            None,
+            None,
+            None,
+            Some(Obj::WALL),
+            Some(Obj::WALL),
+            Some(Obj::Door(Color::Red, DoorState::Locked)),
+            Some(Obj::Door(Color::Red, DoorState::Closed)),
+            Some(Obj::Door(Color::Red, DoorState::Open)),
+            Some(Obj::Key(Color::Blue)),
+            Some(Obj::Box(Color::Green, None)),
+            Some(Obj::Lava),
+        ];
+        for case in 0..3000 {
+            let (wd, ht) = (rng.int(3, 12), rng.int(3, 12));
+            let mut w = World::new(wd, ht, 100);
+            for p in w.grid.positions().collect::<Vec<_>>() {
+                w.grid.set(p, *rng.choose(&things));
+            }
+            w.view_size = [3, 3, 5, 7][rng.index(4)];
+            w.agent_pos = Pos::new(rng.int(0, wd), rng.int(0, ht));
+            w.agent_dir = Dir::ALL[rng.index(4)];
+            // The agent never stands on an opaque cell.
+            if w.grid.get(w.agent_pos).is_some_and(|o| !o.see_behind()) {
+                w.grid.set(w.agent_pos, None);
+            }
+            let m = MemoryMap::new(&w);
+            assert_eq!(seen_cells(&m), seed_visibility(&w), "case {case}: {w:?}");
+        }
+    }
+}
