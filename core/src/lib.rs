@@ -18,4 +18,5 @@ pub mod obs;
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
 pub mod digest;
+pub mod planner;
 pub mod skills;

@@ -19,13 +19,19 @@ pub enum Naming {
     Colored,
     /// "key", and doors numbered in map order: "door1", "door2" (LLM4Teach's TwoDoor).
     NumberedDoors,
+    /// gridmentor's own, for tasks the seed code never had (MiniGrid, BabyAI): colours, door
+    /// states ("locked yellow door", "open red door") and goals, so a planner can finish them.
+    Detailed,
 }
 
 impl Naming {
     /// The naming the seed mediator of task `id` uses.
     pub fn for_task(id: &str) -> Naming {
+        let seed_task = crate::registry::find(id).is_ok_and(|s| s.family == "seed");
         let id = id.to_ascii_lowercase();
-        if id.contains("coloreddoorkey") {
+        if !seed_task {
+            Naming::Detailed
+        } else if id.contains("coloreddoorkey") {
             Naming::Colored
         } else if id.contains("twodoor") {
             Naming::NumberedDoors
@@ -36,6 +42,11 @@ impl Naming {
 
     fn name(self, o: Obj) -> String {
         match self {
+            Naming::Detailed => match o {
+                Obj::Door(c, DoorState::Closed) => format!("closed {c} door"),
+                Obj::Goal => String::from("goal"),
+                o => o.describe(),
+            },
             Naming::Colored => format!("{} {}", o.color(), o.kind().name()),
             _ => String::from(o.kind().name()),
         }
@@ -43,7 +54,7 @@ impl Naming {
 }
 
 /// The objects the abstract texts talk about, in the order they list them: keys, then boxes,
-/// then doors, each group in map order (by x, then y). Lava, balls and goals are never named.
+/// then doors (and, with [`Naming::Detailed`], goals), each group in map order (by x, then y).
 struct Sighting {
     /// Name, and whether it sits right in front of the agent.
     keys: Vec<(String, bool)>,
@@ -68,6 +79,7 @@ fn sight(map: &MemoryMap, naming: Naming) -> Sighting {
                 s.doors.push(format!("door{}", s.doors.len() + 1))
             }
             Kind::Door => s.doors.push(naming.name(o)),
+            Kind::Goal if naming == Naming::Detailed => s.doors.push(naming.name(o)),
             _ => {}
         }
     }
@@ -375,6 +387,7 @@ mod tests {
         );
         assert_eq!(Naming::for_task("TwoDoor"), Naming::NumberedDoors);
         assert_eq!(Naming::for_task("LavaDoorKey"), Naming::Plain);
+        assert_eq!(Naming::for_task("MiniGrid-DoorKey-8x8-v0"), Naming::Detailed);
         assert_eq!(
             Naming::for_task("MiniGrid-KeyInBox-Min5-Max10-View3"),
             Naming::Plain

@@ -13,7 +13,7 @@ use core::fmt;
 pub use path::{Knowledge, Pose, shortest_first_action};
 
 /// An object named by type and, optionally, colour: "the yellow key", "the door".
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
     pub kind: Kind,
     pub color: Option<Color>,
@@ -39,7 +39,7 @@ impl fmt::Display for Target {
 }
 
 /// One step of a plan.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skill {
     Explore,
     GoTo(Target),
