@@ -17,6 +17,7 @@ pub mod obs;
 
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
+pub mod agent;
 pub mod digest;
 pub mod planner;
 pub mod skills;

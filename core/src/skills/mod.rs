@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-pub use path::{Knowledge, Pose, shortest_first_action};
+pub use path::{Knowledge, Pose, exploration_first_action, shortest_first_action};
 
 /// An object named by type and, optionally, colour: "the yellow key", "the door".
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,7 +133,7 @@ impl SkillRun {
         if new_object {
             return SkillStep::Finished;
         }
-        match shortest_first_action(k, |s| k.reveals_unseen(s)) {
+        match exploration_first_action(k) {
             Some(Some(a)) => SkillStep::Act(a),
             // Standing where something new would show: it cannot happen after a look, but if
             // it does, turning reveals more.
@@ -178,6 +178,8 @@ fn go_to(k: &Knowledge, t: Target) -> SkillStep {
     }
     match shortest_first_action(k, |s| targets.contains(&s.front())) {
         Some(Some(a)) => SkillStep::Act(a),
+        // Going to the goal means stepping onto it (which ends the episode).
+        Some(None) if t.kind == Kind::Goal => SkillStep::Act(Action::Forward),
         Some(None) => SkillStep::Finished,
         None => SkillStep::Failed(format!("no known path to {t}")),
     }
