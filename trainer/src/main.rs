@@ -1,8 +1,8 @@
 //! The `gridmentor` command.
 
-mod bench;
-
 use clap::{Parser, Subcommand};
+use gridmentor_core::registry;
+use gridmentor_trainer::{bench, eval};
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +17,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List the registered envs.
+    Envs {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate an agent (planner + skills, or random) over N episodes.
+    Eval(eval::EvalArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -30,6 +38,35 @@ enum BenchCommand {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Envs { json } => {
+            for s in registry::all() {
+                if json {
+                    let v = serde_json::json!({
+                        "id": s.id, "aliases": s.aliases, "family": s.family, "summary": s.summary,
+                    });
+                    println!("{v}");
+                } else {
+                    println!("{:<36} {:<9} {}", s.id, s.family, s.summary);
+                }
+            }
+        }
+        Command::Eval(args) => {
+            let r = eval::run_eval(&args)?;
+            if args.json {
+                println!("{r}");
+            } else {
+                println!(
+                    "{} with {} ({}): success {:.1}%, mean return {:.3}, mean steps {:.1}, LLM calls/episode {:.2}",
+                    r["env"].as_str().unwrap_or_default(),
+                    r["agent"].as_str().unwrap_or_default(),
+                    r["planner"].as_str().unwrap_or_default(),
+                    100.0 * r["success_rate"].as_f64().unwrap_or_default(),
+                    r["mean_return"].as_f64().unwrap_or_default(),
+                    r["mean_steps"].as_f64().unwrap_or_default(),
+                    r["llm_calls_per_episode"].as_f64().unwrap_or_default(),
+                );
+            }
+        }
         Command::Bench(BenchCommand::Env(args)) => {
             let record = bench::run_env_bench(&args)?;
             if args.json {

@@ -9,7 +9,7 @@ use crate::rng::Rng;
 use crate::skills::{Skill, Target};
 use crate::world::{Color, DoorState, Kind};
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// An object as a text observation names it: "locked yellow door", "key", "door2", "goal".

@@ -1,0 +1,137 @@
+//! `gridmentor eval`: run an agent for N episodes and print one JSON line (the seeds' eval).
+
+use crate::llm::HttpPlanner;
+use anyhow::{Context, bail};
+use gridmentor_core::agent::{PlannerAgent, run_episode};
+use gridmentor_core::planner::{ExpertPlanner, Planner, PromptStyle};
+use gridmentor_core::registry;
+use gridmentor_core::rng::Rng;
+use gridmentor_core::world::Action;
+use serde_json::{Value, json};
+
+/// Which agent plays.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentKind {
+    /// Planner + skills, asking when the plan is finished.
+    Planner,
+    /// Uniformly random primitive actions.
+    Random,
+}
+
+/// Arguments of `gridmentor eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// Registered env id (see `gridmentor envs`).
+    #[arg(long)]
+    pub env: String,
+    #[arg(long, value_enum, default_value_t = AgentKind::Planner)]
+    pub agent: AgentKind,
+    /// `expert`, `expert:noise=0.3[,seed=N]`, or an OpenAI-compatible endpoint
+    /// `http://HOST/v1#model`.
+    #[arg(long, default_value = "expert")]
+    pub planner: String,
+    /// Prompt style: when2ask or llm4teach.
+    #[arg(long, default_value = "llm4teach", value_parser = parse_style)]
+    pub style: PromptStyle,
+    /// Answers asked for per query (the most frequent plan is run).
+    #[arg(long, default_value_t = 1)]
+    pub samples: u32,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: u32,
+    /// Episode i uses layout seed `seed + i`.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON line instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_style(s: &str) -> Result<PromptStyle, String> {
+    PromptStyle::from_name(s).ok_or_else(|| format!("unknown prompt style {s:?} (when2ask, llm4teach)"))
+}
+
+/// A planner from its command-line spec.
+pub fn planner_from_spec(spec: &str) -> anyhow::Result<Box<dyn Planner>> {
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        return Ok(Box::new(HttpPlanner::from_spec(spec)?));
+    }
+    let (name, opts) = spec.split_once(':').unwrap_or((spec, ""));
+    if name != "expert" {
+        bail!("unknown planner {spec:?}: use expert, expert:noise=P[,seed=N], or http://HOST/v1#model");
+    }
+    let (mut noise, mut seed) = (0.0, 0u64);
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        let (k, v) = opt.split_once('=').with_context(|| format!("planner option {opt:?} is not key=value"))?;
+        match k {
+            "noise" => {
+                noise = v.parse().with_context(|| format!("noise {v:?} is not a number"))?;
+                if !(0.0..=1.0).contains(&noise) {
+                    bail!("noise must be within 0..=1, got {noise}");
+                }
+            }
+            "seed" => seed = v.parse().with_context(|| format!("seed {v:?} is not a whole number"))?,
+            _ => bail!("unknown expert option {k:?} (noise, seed)"),
+        }
+    }
+    Ok(Box::new(ExpertPlanner::noisy(noise, seed)))
+}
+
+/// Run the evaluation and return its JSON record.
+pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
+    let spec = registry::find(&args.env)?;
+    if args.episodes == 0 {
+        bail!("--episodes must be at least 1");
+    }
+    let (mut wins, mut ret, mut steps, mut calls) = (0u32, 0f64, 0u64, 0u64);
+    let mut tokens = 0u64;
+    let mut planner_ms = 0f64;
+    let mut planner_name = String::from("none");
+    match args.agent {
+        AgentKind::Random => {
+            let mut rng = Rng::new(args.seed);
+            for i in 0..args.episodes {
+                let mut env = gridmentor_core::Env::new(spec, args.seed + i as u64);
+                loop {
+                    let t = env.step(Action::ALL[rng.index(Action::COUNT)]);
+                    ret += t.reward as f64;
+                    if t.terminated || t.truncated {
+                        wins += (t.terminated && t.reward > 0.0) as u32;
+                        steps += env.world.step_count as u64;
+                        break;
+                    }
+                }
+            }
+        }
+        AgentKind::Planner => {
+            let planner = planner_from_spec(&args.planner)?;
+            planner_name = planner.info().name;
+            let mut agent = PlannerAgent::new(planner, args.style);
+            agent.samples = args.samples.max(1);
+            for i in 0..args.episodes {
+                let mut env = gridmentor_core::Env::new(spec, args.seed + i as u64);
+                let r = run_episode(&mut agent, &mut env, spec.id)
+                    .with_context(|| format!("episode {i} (seed {})", args.seed + i as u64))?;
+                wins += r.success as u32;
+                ret += r.ret as f64;
+                steps += r.steps as u64;
+                calls += r.planner_calls;
+            }
+            tokens = agent.stats.prompt_tokens + agent.stats.completion_tokens;
+            planner_ms = agent.stats.planner_ms;
+        }
+    }
+    let n = args.episodes as f64;
+    Ok(json!({
+        "env": spec.id,
+        "agent": match args.agent { AgentKind::Planner => "planner", AgentKind::Random => "random" },
+        "planner": planner_name,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "success_rate": wins as f64 / n,
+        "mean_return": ret / n,
+        "mean_steps": steps as f64 / n,
+        "llm_calls_per_episode": calls as f64 / n,
+        "tokens_per_episode": tokens as f64 / n,
+        "planner_ms_per_episode": planner_ms / n,
+    }))
+}

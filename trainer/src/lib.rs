@@ -1,0 +1,6 @@
+//! gridmentor-trainer: the library behind the `gridmentor` command (planners over HTTP,
+//! evaluation, benchmarks).
+
+pub mod bench;
+pub mod eval;
+pub mod llm;
