@@ -216,6 +216,7 @@ impl Planner for ExpertPlanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     fn p(obs: &str) -> String {
         expert_plan(obs).to_string()

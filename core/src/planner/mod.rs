@@ -5,6 +5,7 @@
 pub mod expert;
 pub mod parse;
 pub mod prompt;
+pub mod score;
 pub mod soft;
 
 use crate::skills::Skill;
@@ -15,6 +16,7 @@ use core::fmt;
 pub use expert::ExpertPlanner;
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
+pub use score::{Scorer, candidate_distribution};
 pub use soft::{SoftPlan, SoftPlanCache};
 
 /// A plan: skills to run in order.

@@ -76,6 +76,8 @@ pub struct SkillRun {
     known_at_start: Vec<(Pos, Obj)>,
     /// The toggle has been issued at this cell; the next call judges its effect.
     toggled_at: Option<(Pos, Obj)>,
+    /// A pickup has been issued; if the next call finds nothing carried, it failed.
+    tried_pickup: bool,
     started: bool,
 }
 
@@ -85,6 +87,7 @@ impl SkillRun {
             skill,
             known_at_start: Vec::new(),
             toggled_at: None,
+            tried_pickup: false,
             started: false,
         }
     }
@@ -104,11 +107,20 @@ impl SkillRun {
                 if map.carrying().is_some_and(|o| t.matches(o)) {
                     return SkillStep::Finished;
                 }
+                if !matches!(t.kind, Kind::Key | Kind::Ball | Kind::Box) {
+                    return SkillStep::Failed(format!("{t} cannot be picked up"));
+                }
+                if self.tried_pickup {
+                    return SkillStep::Failed(format!("could not pick up {t}"));
+                }
                 if map.carrying().is_some() {
                     return drop_somewhere(&k);
                 }
                 match go_to(&k, t) {
-                    SkillStep::Finished => SkillStep::Act(Action::Pickup),
+                    SkillStep::Finished => {
+                        self.tried_pickup = true;
+                        SkillStep::Act(Action::Pickup)
+                    }
                     other => other,
                 }
             }

@@ -60,9 +60,8 @@ fn skills_solve_doorkey_from_what_they_see() {
             explore_until_known(&mut env, &mut map, skill);
             assert_eq!(run(&mut env, &mut map, skill, 400), SkillStep::Finished, "seed {seed}: {skill}");
         }
-        // Step onto the goal.
-        let t = env.step(Action::Forward);
-        done |= t.terminated && t.reward > 0.0;
+        // Going to the goal steps onto it.
+        done |= env.world.grid.get(env.world.agent_pos) == Some(Obj::Goal);
         solved += done as u32;
     }
     assert_eq!(solved, 200);
