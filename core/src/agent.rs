@@ -106,7 +106,11 @@ impl<P: Planner> PlannerAgent<P> {
 
     /// The plan still to run (the running skill first).
     pub fn current_plan(&self) -> Vec<Skill> {
-        self.running.iter().map(|r| r.skill).chain(self.plan.iter().copied()).collect()
+        self.running
+            .iter()
+            .map(|r| r.skill)
+            .chain(self.plan.iter().copied())
+            .collect()
     }
 
     /// Has the plan run out (the When2Ask rule forces a query then)?
@@ -307,6 +311,9 @@ mod tests {
             let mut env = registry::make(id, 3).unwrap();
             calls.push(run_episode(&mut agent, &mut env, id).unwrap().planner_calls);
         }
-        assert_eq!(calls[1], 0, "the second run of the same episode is served from the cache");
+        assert_eq!(
+            calls[1], 0,
+            "the second run of the same episode is served from the cache"
+        );
     }
 }

@@ -31,7 +31,12 @@ impl Fnv64 {
 /// Run `steps` uniformly random actions (from `Rng::new(action_seed)`) in `env_name`, starting
 /// at `seed` and resetting to `seed + k` after the k-th episode end; digest the mission, every
 /// image, reward bit pattern and end flag.
-pub fn rollout_digest(env_name: &str, seed: u64, action_seed: u64, steps: u32) -> Result<u64, UnknownEnv> {
+pub fn rollout_digest(
+    env_name: &str,
+    seed: u64,
+    action_seed: u64,
+    steps: u32,
+) -> Result<u64, UnknownEnv> {
     let mut env = registry::make(env_name, seed)?;
     let mut rng = Rng::new(action_seed);
     let mut h = Fnv64::default();

@@ -7,13 +7,13 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod rng;
-pub mod world;
 pub mod env;
+pub mod obs;
 pub mod registry;
+pub mod rng;
 pub mod rules;
 pub mod tasks;
-pub mod obs;
+pub mod world;
 
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};

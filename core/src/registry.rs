@@ -43,7 +43,10 @@ impl EnvSpec {
                 return setup;
             }
         }
-        panic!("{}: layout generation failed 1000 times for seed {seed}", self.id)
+        panic!(
+            "{}: layout generation failed 1000 times for seed {seed}",
+            self.id
+        )
     }
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> {
@@ -144,6 +147,9 @@ mod tests {
     #[test]
     fn unknown_name_is_a_clear_error() {
         let e = make("MiniGrid-DoorKey-7x7-v0", 0).unwrap_err();
-        assert!(e.to_string().contains("unknown env \"MiniGrid-DoorKey-7x7-v0\""));
+        assert!(
+            e.to_string()
+                .contains("unknown env \"MiniGrid-DoorKey-7x7-v0\"")
+        );
     }
 }

@@ -136,8 +136,11 @@ impl Rng {
 /// Published test vectors, checked natively here and in wasm by the web crate's browser tests.
 pub mod vectors {
     /// SplitMix64 from state 0: the first three outputs (Vigna's reference `splitmix64.c`).
-    pub const SPLITMIX64_SEED0: [u64; 3] =
-        [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F];
+    pub const SPLITMIX64_SEED0: [u64; 3] = [
+        0xE220_A839_7B1D_CDAF,
+        0x6E78_9E6A_A1B9_65F4,
+        0x06C4_5D18_8009_454F,
+    ];
     /// xoshiro256** from state [1, 2, 3, 4]: the first output is rotl(2*5, 7)*9 = 11520 and
     /// the second is 0 (state after one step has s[1] = 0), by the reference algorithm.
     pub const XOSHIRO_STATE_1234: [u64; 2] = [11520, 0];

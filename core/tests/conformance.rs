@@ -65,7 +65,11 @@ fn trace_files() -> Vec<PathBuf> {
     ];
     if let Ok(extra) = std::env::var("GRIDMENTOR_TRACES") {
         let extra = PathBuf::from(extra);
-        assert!(extra.is_dir(), "GRIDMENTOR_TRACES={} is not a folder", extra.display());
+        assert!(
+            extra.is_dir(),
+            "GRIDMENTOR_TRACES={} is not a folder",
+            extra.display()
+        );
         dirs.push(extra);
     }
     // Same file name in several folders: the later folder's copy wins, unless identical.
@@ -114,7 +118,10 @@ fn load(trace: &Trace) -> Result<Env, String> {
         grid,
         agent_pos: Pos::new(trace.agent_pos[0], trace.agent_pos[1]),
         agent_dir: Dir::from_index(trace.agent_dir).ok_or("bad agent_dir")?,
-        carrying: trace.carrying.map(|c| decode_obj(c, "carrying")).transpose()?,
+        carrying: trace
+            .carrying
+            .map(|c| decode_obj(c, "carrying"))
+            .transpose()?,
         step_count: 0,
         max_steps: trace.max_steps,
         view_size: trace.agent_view_size,
@@ -137,7 +144,10 @@ fn image_diff(ours: &[u8], theirs: &[Vec<Code>]) -> Option<String> {
         for (c, code) in row.iter().enumerate() {
             let i = (r * v + c) * 3;
             if ours[i..i + 3] != code[..] {
-                return Some(format!("row {r} col {c}: ours {:?}, reference {code:?}", &ours[i..i + 3]));
+                return Some(format!(
+                    "row {r} col {c}: ours {:?}, reference {code:?}",
+                    &ours[i..i + 3]
+                ));
             }
         }
     }
@@ -159,17 +169,32 @@ fn replay(path: &Path) -> Result<usize, String> {
         let t = env.step(action);
         let w = &env.world;
         let at = |field: &str, ours: String, theirs: String| {
-            format!("step {i} (action {}): {field}: ours {ours}, reference {theirs}", action.name())
+            format!(
+                "step {i} (action {}): {field}: ours {ours}, reference {theirs}",
+                action.name()
+            )
         };
         if [w.agent_pos.x, w.agent_pos.y] != s.agent_pos {
-            return Err(at("agent_pos", format!("{:?}", w.agent_pos), format!("{:?}", s.agent_pos)));
+            return Err(at(
+                "agent_pos",
+                format!("{:?}", w.agent_pos),
+                format!("{:?}", s.agent_pos),
+            ));
         }
         if w.agent_dir as u8 != s.agent_dir {
-            return Err(at("agent_dir", format!("{}", w.agent_dir as u8), s.agent_dir.to_string()));
+            return Err(at(
+                "agent_dir",
+                format!("{}", w.agent_dir as u8),
+                s.agent_dir.to_string(),
+            ));
         }
         let carrying = w.carrying.map(Obj::encode);
         if carrying != s.carrying {
-            return Err(at("carrying", format!("{carrying:?}"), format!("{:?}", s.carrying)));
+            return Err(at(
+                "carrying",
+                format!("{carrying:?}"),
+                format!("{:?}", s.carrying),
+            ));
         }
         if let Some(d) = image_diff(&w.image(), &s.image) {
             return Err(at("image", d, String::new()));
@@ -178,10 +203,18 @@ fn replay(path: &Path) -> Result<usize, String> {
             return Err(at("reward", t.reward.to_string(), s.reward.to_string()));
         }
         if t.terminated != s.terminated {
-            return Err(at("terminated", t.terminated.to_string(), s.terminated.to_string()));
+            return Err(at(
+                "terminated",
+                t.terminated.to_string(),
+                s.terminated.to_string(),
+            ));
         }
         if t.truncated != s.truncated {
-            return Err(at("truncated", t.truncated.to_string(), s.truncated.to_string()));
+            return Err(at(
+                "truncated",
+                t.truncated.to_string(),
+                s.truncated.to_string(),
+            ));
         }
     }
     Ok(trace.steps.len())
@@ -190,7 +223,11 @@ fn replay(path: &Path) -> Result<usize, String> {
 #[test]
 fn every_recorded_trace_replays_exactly() {
     let files = trace_files();
-    assert!(files.len() >= 72, "expected the 72 shipped traces, found {}", files.len());
+    assert!(
+        files.len() >= 72,
+        "expected the 72 shipped traces, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     let mut steps = 0;
     for f in &files {
@@ -206,5 +243,8 @@ fn every_recorded_trace_replays_exactly() {
         files.len(),
         failures.join("\n")
     );
-    eprintln!("{} traces, {steps} steps, all identical to MiniGrid 3.2", files.len());
+    eprintln!(
+        "{} traces, {steps} steps, all identical to MiniGrid 3.2",
+        files.len()
+    );
 }

@@ -26,7 +26,10 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
     let v = w.view_size as usize;
     prop_assert_eq!(img.len(), v * v * 3);
     for code in img.chunks(3) {
-        prop_assert!(Obj::decode([code[0], code[1], code[2]]).is_ok(), "bad code {code:?}");
+        prop_assert!(
+            Obj::decode([code[0], code[1], code[2]]).is_ok(),
+            "bad code {code:?}"
+        );
     }
     // The agent's own cell shows what it carries.
     let agent = ((v - 1) * v + v / 2) * 3;

@@ -62,11 +62,13 @@ async fn list_envs() -> Json<Vec<EnvInfo>> {
 }
 
 async fn get_env(Path(id): Path<String>) -> Result<Json<EnvInfo>, ApiError> {
-    registry::find(&id).map(|s| Json(EnvInfo::of(s))).map_err(|e| ApiError {
-        status: StatusCode::NOT_FOUND,
-        kind: "not_found",
-        message: e.to_string(),
-    })
+    registry::find(&id)
+        .map(|s| Json(EnvInfo::of(s)))
+        .map_err(|e| ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "not_found",
+            message: e.to_string(),
+        })
 }
 
 /// The whole HTTP surface.
@@ -106,7 +108,12 @@ mod tests {
     async fn lists_every_registered_env() {
         let (status, v) = get_json("/api/envs").await;
         assert_eq!(status, StatusCode::OK);
-        let ids: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids.len(), registry::all().count());
         assert!(ids.contains(&"MiniGrid-DoorKey-5x5-v0"));
     }
@@ -115,7 +122,12 @@ mod tests {
     async fn unknown_env_is_a_json_404() {
         let (status, v) = get_json("/api/envs/NoSuchEnv").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(v["error"]["message"].as_str().unwrap().contains("NoSuchEnv"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("NoSuchEnv")
+        );
         let (status, v) = get_json("/api/envs/doorkey-5x5").await;
         assert_eq!(status, StatusCode::OK, "aliases are case-insensitive");
         assert_eq!(v["id"], "MiniGrid-DoorKey-5x5-v0");

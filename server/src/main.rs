@@ -32,7 +32,9 @@ async fn main() -> anyhow::Result<()> {
         "{} has no index.html: run from the repository root or pass --www",
         args.www.display()
     );
-    let app = router(&Config { www: args.www.clone() });
+    let app = router(&Config {
+        www: args.www.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;

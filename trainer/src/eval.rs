@@ -47,7 +47,8 @@ pub struct EvalArgs {
 }
 
 fn parse_style(s: &str) -> Result<PromptStyle, String> {
-    PromptStyle::from_name(s).ok_or_else(|| format!("unknown prompt style {s:?} (when2ask, llm4teach)"))
+    PromptStyle::from_name(s)
+        .ok_or_else(|| format!("unknown prompt style {s:?} (when2ask, llm4teach)"))
 }
 
 /// A planner from its command-line spec.
@@ -57,19 +58,29 @@ pub fn planner_from_spec(spec: &str) -> anyhow::Result<Box<dyn Planner>> {
     }
     let (name, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if name != "expert" {
-        bail!("unknown planner {spec:?}: use expert, expert:noise=P[,seed=N], or http://HOST/v1#model");
+        bail!(
+            "unknown planner {spec:?}: use expert, expert:noise=P[,seed=N], or http://HOST/v1#model"
+        );
     }
     let (mut noise, mut seed) = (0.0, 0u64);
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
-        let (k, v) = opt.split_once('=').with_context(|| format!("planner option {opt:?} is not key=value"))?;
+        let (k, v) = opt
+            .split_once('=')
+            .with_context(|| format!("planner option {opt:?} is not key=value"))?;
         match k {
             "noise" => {
-                noise = v.parse().with_context(|| format!("noise {v:?} is not a number"))?;
+                noise = v
+                    .parse()
+                    .with_context(|| format!("noise {v:?} is not a number"))?;
                 if !(0.0..=1.0).contains(&noise) {
                     bail!("noise must be within 0..=1, got {noise}");
                 }
             }
-            "seed" => seed = v.parse().with_context(|| format!("seed {v:?} is not a whole number"))?,
+            "seed" => {
+                seed = v
+                    .parse()
+                    .with_context(|| format!("seed {v:?} is not a whole number"))?
+            }
             _ => bail!("unknown expert option {k:?} (noise, seed)"),
         }
     }

@@ -33,7 +33,10 @@ fn envs_lists_every_family() {
         "BabyAI-GoToLocal-v0",
         "MiniGrid-FourRooms-v0",
     ] {
-        assert!(s.lines().any(|l| l.starts_with(id)), "{id} missing from:\n{s}");
+        assert!(
+            s.lines().any(|l| l.starts_with(id)),
+            "{id} missing from:\n{s}"
+        );
     }
 }
 
@@ -108,22 +111,28 @@ fn bad_input_gets_a_clear_error() {
         assert!(!out.status.success(), "{args:?} should fail");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    assert!(stderr(&["eval", "--env", "NoSuchEnv", "--json"]).contains("unknown env \"NoSuchEnv\""));
+    assert!(
+        stderr(&["eval", "--env", "NoSuchEnv", "--json"]).contains("unknown env \"NoSuchEnv\"")
+    );
     assert!(
         stderr(&["eval", "--env", "SimpleDoorKey", "--planner", "oracle"])
             .contains("unknown planner")
     );
     assert!(
-        stderr(&["eval", "--env", "SimpleDoorKey", "--planner", "expert:noise=2"])
-            .contains("noise must be within 0..=1")
+        stderr(&[
+            "eval",
+            "--env",
+            "SimpleDoorKey",
+            "--planner",
+            "expert:noise=2"
+        ])
+        .contains("noise must be within 0..=1")
     );
     assert!(
         stderr(&["eval", "--env", "SimpleDoorKey", "--style", "haiku"])
             .contains("unknown prompt style")
     );
-    assert!(
-        stderr(&["eval", "--env", "SimpleDoorKey", "--episodes", "0"]).contains("at least 1")
-    );
+    assert!(stderr(&["eval", "--env", "SimpleDoorKey", "--episodes", "0"]).contains("at least 1"));
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! The playground's wasm shell: exposes core's environments to the page. No game logic here;
 //! seeds cross into JavaScript as BigInt (`u64`), never as Number.
 
+use gridmentor_core::Env;
 use gridmentor_core::registry;
 use gridmentor_core::world::{Action, Obj};
-use gridmentor_core::Env;
 use wasm_bindgen::prelude::*;
 
 /// Every registered env id, in registry order.
@@ -100,7 +100,11 @@ impl Playground {
     /// What the agent carries, as "red key", or "" for nothing.
     #[wasm_bindgen(getter)]
     pub fn carrying(&self) -> String {
-        self.env.world.carrying.map(Obj::describe).unwrap_or_default()
+        self.env
+            .world
+            .carrying
+            .map(Obj::describe)
+            .unwrap_or_default()
     }
 
     /// The whole grid as MiniGrid codes, `[y][x][object, colour, state]` flattened.

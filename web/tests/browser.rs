@@ -38,5 +38,9 @@ fn playground_plays_and_rejects_bad_input() {
     p.step(0).unwrap();
     assert_eq!(p.step_count(), before + 1);
     assert!(p.step(7).is_err());
-    assert_eq!(p.step_count(), before + 1, "a bad action must not count as a step");
+    assert_eq!(
+        p.step_count(),
+        before + 1,
+        "a bad action must not count as a step"
+    );
 }

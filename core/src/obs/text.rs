@@ -387,7 +387,10 @@ mod tests {
         );
         assert_eq!(Naming::for_task("TwoDoor"), Naming::NumberedDoors);
         assert_eq!(Naming::for_task("LavaDoorKey"), Naming::Plain);
-        assert_eq!(Naming::for_task("MiniGrid-DoorKey-8x8-v0"), Naming::Detailed);
+        assert_eq!(
+            Naming::for_task("MiniGrid-DoorKey-8x8-v0"),
+            Naming::Detailed
+        );
         assert_eq!(
             Naming::for_task("MiniGrid-KeyInBox-Min5-Max10-View3"),
             Naming::Plain

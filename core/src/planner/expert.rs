@@ -96,7 +96,12 @@ pub fn expert_plan(observation: &str) -> Plan {
         (Some(a), Some(b)) => a == b,
         _ => true,
     };
-    let key_seen = |d: Option<Named>| s.seen.iter().copied().find(|k| k.kind == Kind::Key && fits(k, d));
+    let key_seen = |d: Option<Named>| {
+        s.seen
+            .iter()
+            .copied()
+            .find(|k| k.kind == Kind::Key && fits(k, d))
+    };
     let box_seen = s.seen.iter().copied().find(|b| b.kind == Kind::Box);
     let open_door = |d: Named| [Skill::GoTo(d.target()), Skill::Toggle(d.target())];
     let fetch = |k: Named| [Skill::GoTo(k.target()), Skill::PickUp(k.target())];
@@ -120,10 +125,14 @@ pub fn expert_plan(observation: &str) -> Plan {
             let goal = s.seen.iter().copied().find(|g| g.kind == Kind::Goal);
             if let Some(g) = goal {
                 plan.push(Skill::GoTo(g.target()));
-            } else if held_key.is_none() && let Some(k) = key_seen(None) {
+            } else if held_key.is_none()
+                && let Some(k) = key_seen(None)
+            {
                 plan.extend(fetch(k));
                 plan.push(Skill::Explore);
-            } else if held_key.is_none() && let Some(b) = box_seen {
+            } else if held_key.is_none()
+                && let Some(b) = box_seen
+            {
                 plan.extend([Skill::GoTo(b.target()), Skill::Toggle(b.target())]);
             } else {
                 plan.push(Skill::Explore);
@@ -226,11 +235,26 @@ mod tests {
     fn plans_the_seed_situations() {
         assert_eq!(p("observation: {observed nothing}"), "explore");
         assert_eq!(p("observation: {observed a door}"), "explore");
-        assert_eq!(p("observation: {observed a key, observed a door}"), "go to the key, pick up the key, go to the door, toggle the door");
-        assert_eq!(p("observation: {observed a door, carry key}"), "go to the door, toggle the door");
-        assert_eq!(p("observation: {observed a key}"), "go to the key, pick up the key, explore");
-        assert_eq!(p("observation: {observed a box, observed a door}"), "go to the box, toggle the box");
-        assert_eq!(p("Agent sees <box>, holds <nothing>."), "go to the box, toggle the box");
+        assert_eq!(
+            p("observation: {observed a key, observed a door}"),
+            "go to the key, pick up the key, go to the door, toggle the door"
+        );
+        assert_eq!(
+            p("observation: {observed a door, carry key}"),
+            "go to the door, toggle the door"
+        );
+        assert_eq!(
+            p("observation: {observed a key}"),
+            "go to the key, pick up the key, explore"
+        );
+        assert_eq!(
+            p("observation: {observed a box, observed a door}"),
+            "go to the box, toggle the box"
+        );
+        assert_eq!(
+            p("Agent sees <box>, holds <nothing>."),
+            "go to the box, toggle the box"
+        );
     }
 
     #[test]
@@ -239,27 +263,50 @@ mod tests {
             p("Agent sees <red key>, <blue key>, <blue door>, holds <nothing>."),
             "go to the blue key, pick up the blue key, go to the blue door, toggle the blue door"
         );
-        assert_eq!(p("observation: {observed a purple door, carry grey key}"), "explore");
-        assert_eq!(p("Agent sees <red key>, <red door>, holds <yellow key>."), "go to the red key, pick up the red key, go to the red door, toggle the red door");
+        assert_eq!(
+            p("observation: {observed a purple door, carry grey key}"),
+            "explore"
+        );
+        assert_eq!(
+            p("Agent sees <red key>, <red door>, holds <yellow key>."),
+            "go to the red key, pick up the red key, go to the red door, toggle the red door"
+        );
     }
 
     #[test]
     fn finishes_minigrid_doorkey() {
-        assert_eq!(p("Agent sees <open yellow door>, <goal>, holds <yellow key>."), "go to the goal");
-        assert_eq!(p("Agent sees <locked yellow door>, <goal>, holds <yellow key>."), "go to the yellow door, toggle the yellow door");
-        assert_eq!(p("Agent sees <closed grey door>, holds <nothing>."), "go to the grey door, toggle the grey door");
+        assert_eq!(
+            p("Agent sees <open yellow door>, <goal>, holds <yellow key>."),
+            "go to the goal"
+        );
+        assert_eq!(
+            p("Agent sees <locked yellow door>, <goal>, holds <yellow key>."),
+            "go to the yellow door, toggle the yellow door"
+        );
+        assert_eq!(
+            p("Agent sees <closed grey door>, holds <nothing>."),
+            "go to the grey door, toggle the grey door"
+        );
     }
 
     #[test]
     fn noise_is_seeded_and_labelled() {
-        let prompt = Prompt::build(super::super::PromptStyle::When2Ask, "SimpleDoorKey", "", "observation: {observed a key, observed a door}");
+        let prompt = Prompt::build(
+            super::super::PromptStyle::When2Ask,
+            "SimpleDoorKey",
+            "",
+            "observation: {observed a key, observed a door}",
+        );
         let mut a = ExpertPlanner::noisy(0.5, 9);
         let mut b = ExpertPlanner::noisy(0.5, 9);
         let ca = a.complete(&prompt, 20).unwrap();
         assert_eq!(ca, b.complete(&prompt, 20).unwrap());
         let right = "action: {go to the key, pick up the key, go to the door, toggle the door}";
         let wrong = ca.answers.iter().filter(|x| *x != right).count();
-        assert!((4..=16).contains(&wrong), "{wrong} of 20 wrong at noise 0.5");
+        assert!(
+            (4..=16).contains(&wrong),
+            "{wrong} of 20 wrong at noise 0.5"
+        );
         assert!(!a.info().is_llm());
         assert!(a.info().name.contains("scripted expert"));
     }

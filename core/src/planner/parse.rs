@@ -9,7 +9,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Markers after which LLMs (and the seed prompts' examples) put the plan itself.
-const MARKERS: [&str; 6] = ["plan:", "plans:", "action:", "actions:", "answer:", "skills:"];
+const MARKERS: [&str; 6] = [
+    "plan:", "plans:", "action:", "actions:", "answer:", "skills:",
+];
 
 /// Verbs in the order they are tried (longer phrases first).
 const VERBS: [(&str, Verb); 17] = [
@@ -63,7 +65,9 @@ pub fn parse_plan(answer: &str) -> Result<Plan, String> {
     }
     if skills.is_empty() {
         let shown: String = answer.chars().take(80).collect();
-        return Err(format!("no skill (explore, go to, pick up, drop, toggle) in the answer {shown:?}"));
+        return Err(format!(
+            "no skill (explore, go to, pick up, drop, toggle) in the answer {shown:?}"
+        ));
     }
     Ok(Plan(skills))
 }
@@ -75,7 +79,11 @@ fn split_clauses(text: &str) -> Vec<String> {
             let words: Vec<&str> = piece
                 .split_whitespace()
                 // Numbering: "1", "2:", "step", "first", "next", "finally"...
-                .filter(|w| !w.trim_end_matches([':', ')']).chars().all(|c| c.is_ascii_digit()))
+                .filter(|w| {
+                    !w.trim_end_matches([':', ')'])
+                        .chars()
+                        .all(|c| c.is_ascii_digit())
+                })
                 .collect();
             if !words.is_empty() {
                 out.push(words.join(" "));
@@ -94,7 +102,9 @@ fn parse_clause(clause: &str) -> Result<Vec<Skill>, String> {
     while let Some((i, phrase, verb)) = VERBS
         .iter()
         .filter_map(|&(phrase, verb)| {
-            padded[from..].find(&format!(" {phrase}")).map(|i| (from + i, phrase, verb))
+            padded[from..]
+                .find(&format!(" {phrase}"))
+                .map(|i| (from + i, phrase, verb))
         })
         .min_by_key(|&(i, phrase, _)| (i, usize::MAX - phrase.len()))
     {
@@ -141,9 +151,13 @@ fn parse_target(text: &str) -> Option<Target> {
             "goal" => Kind::Goal,
             _ => continue,
         };
-        let color = i
-            .checked_sub(1)
-            .and_then(|j| Color::from_name(words[j]).or(if words[j] == "gray" { Some(Color::Grey) } else { None }));
+        let color = i.checked_sub(1).and_then(|j| {
+            Color::from_name(words[j]).or(if words[j] == "gray" {
+                Some(Color::Grey)
+            } else {
+                None
+            })
+        });
         return Some(Target::new(kind, color));
     }
     None
@@ -160,7 +174,10 @@ mod tests {
 
     #[test]
     fn reads_the_seed_styles() {
-        assert_eq!(plan("{go to <key>, pick up <key>}"), "go to the key, pick up the key");
+        assert_eq!(
+            plan("{go to <key>, pick up <key>}"),
+            "go to the key, pick up the key"
+        );
         assert_eq!(
             plan("Agent plans: go to the yellow door, toggle the yellow door."),
             "go to the yellow door, toggle the yellow door"
@@ -178,9 +195,18 @@ mod tests {
             "go to the red key, pick up the red key, go to the red door, toggle the red door"
         );
         assert_eq!(plan("**Open** the Blue Door"), "toggle the blue door");
-        assert_eq!(plan("1) explore 2) go to the box then toggle the box"), "explore, go to the box, toggle the box");
-        assert_eq!(plan("pickup key; goto door; unlock door"), "pick up the key, go to the door, toggle the door");
-        assert_eq!(plan("Drop the ball and pick up the purple key"), "drop, pick up the purple key");
+        assert_eq!(
+            plan("1) explore 2) go to the box then toggle the box"),
+            "explore, go to the box, toggle the box"
+        );
+        assert_eq!(
+            plan("pickup key; goto door; unlock door"),
+            "pick up the key, go to the door, toggle the door"
+        );
+        assert_eq!(
+            plan("Drop the ball and pick up the purple key"),
+            "drop, pick up the purple key"
+        );
         assert_eq!(plan("Go to the grey box."), "go to the grey box");
         assert_eq!(plan("go to the gray box."), "go to the grey box");
     }

@@ -232,8 +232,16 @@ mod tests {
         let sys = &p.messages[0].content;
         assert!(sys.contains("observation: {observed a key, observed a door}, action: {go to the key, pick up the key, go to the door, toggle the door}."), "{sys}");
         assert!(sys.contains("observation: {observed nothing}, action: {explore}."));
-        assert_eq!(p.observation(), "observation: {observed a key, observed a door}");
-        let p = Prompt::build(PromptStyle::Llm4Teach, "ColoredDoorKey", "", "Agent sees <red key>, holds <nothing>.");
+        assert_eq!(
+            p.observation(),
+            "observation: {observed a key, observed a door}"
+        );
+        let p = Prompt::build(
+            PromptStyle::Llm4Teach,
+            "ColoredDoorKey",
+            "",
+            "Agent sees <red key>, holds <nothing>.",
+        );
         assert!(p.messages[0].content.contains("Action: {go to the blue key, pick up the blue key, go to the blue door, toggle the blue door}"), "{}", p.messages[0].content);
     }
 

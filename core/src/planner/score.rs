@@ -7,7 +7,11 @@ use alloc::vec::Vec;
 /// A backend that scores candidate completions (the server's embedded LLM does).
 pub trait Scorer {
     /// The log-likelihood of each candidate as the assistant's reply to `prompt`.
-    fn log_likelihoods(&mut self, prompt: &Prompt, candidates: &[&str]) -> Result<Vec<f64>, PlannerError>;
+    fn log_likelihoods(
+        &mut self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<Vec<f64>, PlannerError>;
 }
 
 /// Softmax of log-likelihoods at `temperature` (1 = the model's own distribution); the
@@ -26,7 +30,13 @@ pub fn candidate_distribution(log_likelihoods: &[f64], temperature: f64) -> Vec<
     }
     let exps: Vec<f64> = log_likelihoods
         .iter()
-        .map(|&x| if x.is_finite() { libm_exp((x - max) / t) } else { 0.0 })
+        .map(|&x| {
+            if x.is_finite() {
+                libm_exp((x - max) / t)
+            } else {
+                0.0
+            }
+        })
         .collect();
     let sum: f64 = exps.iter().sum();
     exps.iter().map(|&e| (e / sum) as f32).collect()
@@ -63,9 +73,20 @@ mod tests {
         assert_eq!(d[2], 0.0);
         let sharp = candidate_distribution(&[-1.0, -2.0], 0.01);
         assert!(sharp[0] > 0.999);
-        assert_eq!(candidate_distribution(&[f64::NAN, f64::NAN], 1.0), [0.5, 0.5]);
+        assert_eq!(
+            candidate_distribution(&[f64::NAN, f64::NAN], 1.0),
+            [0.5, 0.5]
+        );
         for x in [-0.3, -5.0, -40.0, 3.0] {
-            let want = if x == -0.3 { 0.740818220681718 } else if x == -5.0 { 0.006737946999085467 } else if x == -40.0 { 4.248354255291589e-18 } else { 20.085536923187668 };
+            let want = if x == -0.3 {
+                0.740818220681718
+            } else if x == -5.0 {
+                0.006737946999085467
+            } else if x == -40.0 {
+                4.248354255291589e-18
+            } else {
+                20.085536923187668
+            };
             assert!((libm_exp(x) / want - 1.0).abs() < 1e-12, "exp({x})");
         }
     }

@@ -309,7 +309,10 @@ fn parse_desc(text: &str, mission: &str) -> Result<ObjDesc, ParseError> {
         None => return Err(ParseError::new(mission, "missing object")),
     };
     if words.next().is_some() {
-        return Err(ParseError::new(mission, "unexpected words after the object"));
+        return Err(ParseError::new(
+            mission,
+            "unexpected words after the object",
+        ));
     }
     Ok(ObjDesc::new(kind, color, loc))
 }
@@ -346,13 +349,22 @@ mod tests {
         let Instr::PutNext { moved, fixed } = i else {
             panic!()
         };
-        assert_eq!((moved.kind, moved.color), (Some(Kind::Box), Some(Color::Blue)));
-        assert_eq!((fixed.kind, fixed.color), (Some(Kind::Key), Some(Color::Grey)));
+        assert_eq!(
+            (moved.kind, moved.color),
+            (Some(Kind::Box), Some(Color::Blue))
+        );
+        assert_eq!(
+            (fixed.kind, fixed.color),
+            (Some(Kind::Key), Some(Color::Grey))
+        );
         let Instr::Pickup { desc, .. } = Instr::parse("pick up a ball on your left").unwrap()
         else {
             panic!()
         };
-        assert_eq!((desc.kind, desc.color, desc.loc), (Some(Kind::Ball), None, Some(Loc::Left)));
+        assert_eq!(
+            (desc.kind, desc.color, desc.loc),
+            (Some(Kind::Ball), None, Some(Loc::Left))
+        );
         let Instr::GoTo(d) = Instr::parse("go to the object behind you").unwrap() else {
             panic!()
         };

@@ -159,7 +159,9 @@ impl SkillRun {
             let after = k.map.object_at(p);
             return match (before, after) {
                 (Obj::Door(c, DoorState::Locked), Some(Obj::Door(_, DoorState::Locked))) => {
-                    SkillStep::Failed(format!("the {c} door is locked and the agent has no {c} key"))
+                    SkillStep::Failed(format!(
+                        "the {c} door is locked and the agent has no {c} key"
+                    ))
                 }
                 _ => SkillStep::Finished,
             };

@@ -155,9 +155,27 @@ pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Opti
     queue.push_back(start);
     while let Some(s) = queue.pop_front() {
         let moves = [
-            (Action::Forward, Pose { pos: s.front(), dir: s.dir }),
-            (Action::Left, Pose { pos: s.pos, dir: s.dir.left() }),
-            (Action::Right, Pose { pos: s.pos, dir: s.dir.right() }),
+            (
+                Action::Forward,
+                Pose {
+                    pos: s.front(),
+                    dir: s.dir,
+                },
+            ),
+            (
+                Action::Left,
+                Pose {
+                    pos: s.pos,
+                    dir: s.dir.left(),
+                },
+            ),
+            (
+                Action::Right,
+                Pose {
+                    pos: s.pos,
+                    dir: s.dir.right(),
+                },
+            ),
         ];
         for (a, n) in moves {
             if a == Action::Forward && !k.passable(n.pos) {
@@ -203,9 +221,27 @@ pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
             }
         }
         let moves = [
-            (Action::Forward, Pose { pos: s.front(), dir: s.dir }),
-            (Action::Left, Pose { pos: s.pos, dir: s.dir.left() }),
-            (Action::Right, Pose { pos: s.pos, dir: s.dir.right() }),
+            (
+                Action::Forward,
+                Pose {
+                    pos: s.front(),
+                    dir: s.dir,
+                },
+            ),
+            (
+                Action::Left,
+                Pose {
+                    pos: s.pos,
+                    dir: s.dir.left(),
+                },
+            ),
+            (
+                Action::Right,
+                Pose {
+                    pos: s.pos,
+                    dir: s.dir.right(),
+                },
+            ),
         ];
         for (a, n) in moves {
             if a == Action::Forward && !k.passable(n.pos) {

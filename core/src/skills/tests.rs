@@ -1,8 +1,8 @@
 use super::*;
+use crate::Env;
 use crate::obs::memory_map::MemoryMap;
 use crate::registry;
 use crate::world::{Action, Color, DoorState, Kind, Obj};
-use crate::Env;
 
 /// Run `skill` in `env` until it finishes or fails (bounded), checking every action it takes:
 /// never walk into something that is not passable, never into lava.
@@ -55,10 +55,18 @@ fn skills_solve_doorkey_from_what_they_see() {
         let door = Target::new(Kind::Door, Some(Color::Yellow));
         let goal = Target::new(Kind::Goal, None);
         let mut done = false;
-        for skill in [Skill::PickUp(key(Color::Yellow)), Skill::Toggle(door), Skill::GoTo(goal)] {
+        for skill in [
+            Skill::PickUp(key(Color::Yellow)),
+            Skill::Toggle(door),
+            Skill::GoTo(goal),
+        ] {
             // Explore until the skill's object is known, as a planner would.
             explore_until_known(&mut env, &mut map, skill);
-            assert_eq!(run(&mut env, &mut map, skill, 400), SkillStep::Finished, "seed {seed}: {skill}");
+            assert_eq!(
+                run(&mut env, &mut map, skill, 400),
+                SkillStep::Finished,
+                "seed {seed}: {skill}"
+            );
         }
         // Going to the goal steps onto it.
         done |= env.world.grid.get(env.world.agent_pos) == Some(Obj::Goal);
@@ -99,8 +107,14 @@ fn toggling_a_locked_door_without_its_key_fails() {
             continue;
         }
         let r = run(&mut env, &mut map, Skill::Toggle(door), 200);
-        assert!(matches!(&r, SkillStep::Failed(m) if m.contains("locked")), "seed {seed}: {r:?}");
-        assert!(matches!(env.world.front_cell(), Some(Obj::Door(_, DoorState::Locked))));
+        assert!(
+            matches!(&r, SkillStep::Failed(m) if m.contains("locked")),
+            "seed {seed}: {r:?}"
+        );
+        assert!(matches!(
+            env.world.front_cell(),
+            Some(Obj::Door(_, DoorState::Locked))
+        ));
         checked += 1;
     }
     assert!(checked >= 35, "only {checked} seeds had a reachable door");
@@ -113,13 +127,27 @@ fn pick_up_drops_what_it_carries_first_away_from_doors() {
         let mut map = MemoryMap::new(&env.world);
         let k = key(Color::Yellow);
         explore_until_known(&mut env, &mut map, Skill::GoTo(k));
-        assert_eq!(run(&mut env, &mut map, Skill::PickUp(k), 200), SkillStep::Finished);
+        assert_eq!(
+            run(&mut env, &mut map, Skill::PickUp(k), 200),
+            SkillStep::Finished
+        );
         assert_eq!(env.world.carrying, Some(Obj::Key(Color::Yellow)));
-        assert_eq!(run(&mut env, &mut map, Skill::Drop, 200), SkillStep::Finished);
+        assert_eq!(
+            run(&mut env, &mut map, Skill::Drop, 200),
+            SkillStep::Finished
+        );
         assert_eq!(env.world.carrying, None);
-        let (p, _) = env.world.grid.objects().find(|(_, o)| *o == Obj::Key(Color::Yellow)).unwrap();
+        let (p, _) = env
+            .world
+            .grid
+            .objects()
+            .find(|(_, o)| *o == Obj::Key(Color::Yellow))
+            .unwrap();
         for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
-            assert!(!matches!(env.world.grid.get(p.offset(dx, dy)), Some(Obj::Door(..))), "seed {seed}: key dropped beside the door");
+            assert!(
+                !matches!(env.world.grid.get(p.offset(dx, dy)), Some(Obj::Door(..))),
+                "seed {seed}: key dropped beside the door"
+            );
         }
     }
 }

@@ -84,7 +84,10 @@ impl<'r> Builder<'r> {
         let hi_y = (top.y + size.1).min(self.height());
         for _ in 0..MAX_TRIES {
             let p = Pos::new(self.rng.int(top.x, hi_x), self.rng.int(top.y, hi_y));
-            if self.world.grid.get(p).is_some() || p == self.world.agent_pos || reject(&self.world, p) {
+            if self.world.grid.get(p).is_some()
+                || p == self.world.agent_pos
+                || reject(&self.world, p)
+            {
                 continue;
             }
             if o.is_some() {
@@ -107,7 +110,12 @@ impl<'r> Builder<'r> {
     }
 
     /// `place_agent`: a random empty cell in the rectangle, and a random direction.
-    pub fn place_agent(&mut self, top: Pos, size: (i32, i32), rand_dir: bool) -> Result<Pos, GenError> {
+    pub fn place_agent(
+        &mut self,
+        top: Pos,
+        size: (i32, i32),
+        rand_dir: bool,
+    ) -> Result<Pos, GenError> {
         self.world.agent_pos = Pos::new(-1, -1);
         let p = self.place_obj_with(None, top, size, |_, _| false)?;
         self.world.agent_pos = p;

@@ -37,7 +37,10 @@ pub fn generate(rng: &mut Rng, size: i32) -> Result<Setup, GenError> {
     b.world.grid.vert_wall(split, 0, size, Obj::WALL);
     b.place_agent(Pos::new(0, 0), (split, size), true)?;
     let door_y = b.rand_int(1, size - 2);
-    b.put_obj(Obj::Door(Color::Yellow, DoorState::Locked), Pos::new(split, door_y));
+    b.put_obj(
+        Obj::Door(Color::Yellow, DoorState::Locked),
+        Pos::new(split, door_y),
+    );
     b.place_obj(Obj::Key(Color::Yellow), Pos::new(0, 0), (split, size))?;
     Ok(Setup {
         world: b.finish(),

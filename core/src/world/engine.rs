@@ -131,9 +131,9 @@ impl World {
                                 self.grid.set(fwd_pos, Some(Obj::Door(c, DoorState::Open)));
                             }
                         }
-                        Obj::Door(c, DoorState::Open) => {
-                            self.grid.set(fwd_pos, Some(Obj::Door(c, DoorState::Closed)))
-                        }
+                        Obj::Door(c, DoorState::Open) => self
+                            .grid
+                            .set(fwd_pos, Some(Obj::Door(c, DoorState::Closed))),
                         Obj::Door(c, DoorState::Closed) => {
                             self.grid.set(fwd_pos, Some(Obj::Door(c, DoorState::Open)))
                         }
