@@ -126,7 +126,7 @@ impl Playground {
         for row in 0..v {
             for col in 0..v {
                 let p = gridmentor_core::world::view::view_to_world(w, col, row);
-                if view.visible[(row * v + col) as usize] && w.grid.contains(p) {
+                if view.is_visible((row * v + col) as usize) && w.grid.contains(p) {
                     out[(p.y * w.width() + p.x) as usize] = 1;
                 }
             }

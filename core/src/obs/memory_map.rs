@@ -104,7 +104,7 @@ impl MemoryMap {
         let v = view.size;
         for row in 0..v {
             for col in 0..v {
-                if !view.visible[row * v + col] {
+                if !view.is_visible(row * v + col) {
                     continue;
                 }
                 let p = view_to_world(world, col as i32, row as i32);

@@ -30,7 +30,24 @@ pub struct Grid {
     width: i32,
     height: i32,
     cells: Vec<Option<Obj>>,
+    /// `cells` packed by [`pack`]: what the egocentric view reads, kept in step by `set`.
+    codes: Vec<u32>,
 }
+
+/// A cell's MiniGrid encoding in the low three bytes and "cannot see behind" in the fourth.
+#[inline]
+pub fn pack(o: Option<Obj>) -> u32 {
+    match o {
+        None => super::object::EMPTY_CODE[0] as u32,
+        Some(o) => {
+            let [k, c, s] = o.encode();
+            k as u32 | (c as u32) << 8 | (s as u32) << 16 | (!o.see_behind() as u32) << 24
+        }
+    }
+}
+
+/// [`pack`] of a grey wall, what lies outside the grid.
+pub const WALL_PACKED: u32 = 2 | 5 << 8 | 1 << 24;
 
 impl Grid {
     pub fn new(width: i32, height: i32) -> Grid {
@@ -39,6 +56,7 @@ impl Grid {
             width,
             height,
             cells: vec![None; (width * height) as usize],
+            codes: vec![pack(None); (width * height) as usize],
         }
     }
 
@@ -64,11 +82,23 @@ impl Grid {
         }
     }
 
+    /// The packed cell at `p` ([`pack`]); outside the grid, a wall.
+    #[inline]
+    pub fn packed(&self, p: Pos) -> u32 {
+        if self.contains(p) {
+            self.codes[(p.y * self.width + p.x) as usize]
+        } else {
+            WALL_PACKED
+        }
+    }
+
     /// Set a cell. Panics outside the grid: that is a bug in a task, never user input.
     #[inline]
     pub fn set(&mut self, p: Pos, v: Option<Obj>) {
         assert!(self.contains(p), "Grid::set outside the grid at {p:?}");
-        self.cells[(p.y * self.width + p.x) as usize] = v;
+        let i = (p.y * self.width + p.x) as usize;
+        self.cells[i] = v;
+        self.codes[i] = pack(v);
     }
 
     pub fn horz_wall(&mut self, x: i32, y: i32, length: i32, obj: Obj) {
@@ -123,6 +153,7 @@ impl Grid {
         let mut g = Grid::new(width, height);
         for (i, c) in codes.iter().enumerate() {
             g.cells[i] = Obj::decode(*c)?;
+            g.codes[i] = pack(g.cells[i]);
         }
         Ok(g)
     }
