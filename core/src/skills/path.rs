@@ -208,14 +208,14 @@ pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
     let mut seen = vec![false; (w * h * 4) as usize];
     let mut queue = VecDeque::new();
     seen[key(start)] = true;
-    queue.push_back((start, 0u32));
+    queue.push_back((start, 1.0f32));
     let mut best: Option<(f32, Option<Action>)> = None;
-    while let Some((s, d)) = queue.pop_front() {
+    while let Some((s, discount)) = queue.pop_front() {
         let gain = k.unseen_in_view(s);
         if gain > 0 {
             // New cells, discounted by travel: near gains first, but a turn that reveals a
             // whole row beats a step that reveals one cell.
-            let score = gain as f32 * 0.8f32.powi(d as i32);
+            let score = gain as f32 * discount;
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, first[key(s)]));
             }
@@ -253,7 +253,7 @@ pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
             }
             seen[i] = true;
             first[i] = if s == start { Some(a) } else { first[key(s)] };
-            queue.push_back((n, d + 1));
+            queue.push_back((n, discount * 0.8));
         }
     }
     best.map(|(_, a)| a)
