@@ -10,6 +10,7 @@ extern crate std;
 pub mod env;
 pub mod obs;
 pub mod registry;
+pub mod render;
 pub mod rng;
 pub mod rules;
 pub mod tasks;

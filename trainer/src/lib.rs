@@ -3,4 +3,6 @@
 
 pub mod bench;
 pub mod eval;
+pub mod gif;
 pub mod llm;
+pub mod tensorboard;
