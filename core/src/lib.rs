@@ -20,5 +20,7 @@ pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
 pub mod agent;
 pub mod digest;
+#[cfg(feature = "nn")]
+pub mod nn;
 pub mod planner;
 pub mod skills;

@@ -3,19 +3,35 @@
 use crate::llm::HttpPlanner;
 use anyhow::{Context, bail};
 use gridmentor_core::agent::{PlannerAgent, run_episode};
+use gridmentor_core::nn::Checkpoint;
 use gridmentor_core::planner::{ExpertPlanner, Planner, PromptStyle};
 use gridmentor_core::registry;
 use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
 use serde_json::{Value, json};
 
-/// Which agent plays.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+/// Which agent plays: `planner`, `random` or `checkpoint:PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentKind {
     /// Planner + skills, asking when the plan is finished.
     Planner,
     /// Uniformly random primitive actions.
     Random,
+    /// A trained policy from a checkpoint file.
+    Checkpoint(std::path::PathBuf),
+}
+
+fn parse_agent(s: &str) -> Result<AgentKind, String> {
+    match s {
+        "planner" => Ok(AgentKind::Planner),
+        "random" => Ok(AgentKind::Random),
+        _ => match s.strip_prefix("checkpoint:") {
+            Some(p) if !p.is_empty() => Ok(AgentKind::Checkpoint(p.into())),
+            _ => Err(format!(
+                "unknown agent {s:?} (planner, random, checkpoint:PATH)"
+            )),
+        },
+    }
 }
 
 /// Arguments of `gridmentor eval`.
@@ -24,8 +40,12 @@ pub struct EvalArgs {
     /// Registered env id (see `gridmentor envs`).
     #[arg(long)]
     pub env: String,
-    #[arg(long, value_enum, default_value_t = AgentKind::Planner)]
+    /// `planner`, `random`, or `checkpoint:PATH`.
+    #[arg(long, default_value = "planner", value_parser = parse_agent)]
     pub agent: AgentKind,
+    /// Checkpoint agents take the most likely action instead of sampling.
+    #[arg(long)]
+    pub greedy: bool,
     /// `expert`, `expert:noise=0.3[,seed=N]`, or an OpenAI-compatible endpoint
     /// `http://HOST/v1#model`.
     #[arg(long, default_value = "expert")]
@@ -97,7 +117,27 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
     let mut tokens = 0u64;
     let mut planner_ms = 0f64;
     let mut planner_name = String::from("none");
-    match args.agent {
+    match &args.agent {
+        AgentKind::Checkpoint(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading checkpoint {}", path.display()))?;
+            let ck = Checkpoint::from_bytes(&bytes)
+                .with_context(|| format!("loading checkpoint {}", path.display()))?;
+            ck.expect_env(spec.id)
+                .with_context(|| format!("checkpoint {}", path.display()))?;
+            let model = ck.model(&burn::tensor::Device::flex())?;
+            let (r, s, n) = crate::train::evaluate(
+                &model,
+                spec.id,
+                args.episodes as usize,
+                args.seed,
+                args.greedy,
+            )?;
+            planner_name = format!("checkpoint {} ({})", path.display(), ck.weights_sha256());
+            ret = r as f64 * args.episodes as f64;
+            wins = (s * args.episodes as f32).round() as u32;
+            steps = (n as f64 * args.episodes as f64) as u64;
+        }
         AgentKind::Random => {
             let mut rng = Rng::new(args.seed);
             for i in 0..args.episodes {
@@ -134,7 +174,11 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
     let n = args.episodes as f64;
     Ok(json!({
         "env": spec.id,
-        "agent": match args.agent { AgentKind::Planner => "planner", AgentKind::Random => "random" },
+        "agent": match args.agent {
+            AgentKind::Planner => "planner",
+            AgentKind::Random => "random",
+            AgentKind::Checkpoint(_) => "checkpoint",
+        },
         "planner": planner_name,
         "episodes": args.episodes,
         "seed": args.seed,

@@ -5,4 +5,6 @@ pub mod bench;
 pub mod eval;
 pub mod gif;
 pub mod llm;
+pub mod ppo;
 pub mod tensorboard;
+pub mod train;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use gridmentor_core::registry;
-use gridmentor_trainer::{bench, eval};
+use gridmentor_trainer::{bench, eval, train};
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +23,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Evaluate an agent (planner + skills, or random) over N episodes.
+    /// Train a policy (PPO) and write a run folder.
+    Train(Box<train::TrainArgs>),
+    /// Evaluate an agent (checkpoint, planner + skills, or random) over N episodes.
     Eval(eval::EvalArgs),
     /// Benchmarks.
     #[command(subcommand)]
@@ -49,6 +51,10 @@ fn main() -> anyhow::Result<()> {
                     println!("{:<36} {:<9} {}", s.id, s.family, s.summary);
                 }
             }
+        }
+        Command::Train(args) => {
+            let r = train::run_train(&args)?;
+            println!("{r}");
         }
         Command::Eval(args) => {
             let r = eval::run_eval(&args)?;

@@ -1,0 +1,579 @@
+//! The checkpoint file: a short text header (what was trained, on what, how well, and the weights'
+//! sha256) followed by the weights as a burnpack record. Loading checks all of it.
+//!
+//! ```text
+//! GRIDMENTOR CHECKPOINT
+//! format 1
+//! net minigrid-cnn
+//! obs view7
+//! actions 7
+//! env MiniGrid-DoorKey-5x5-v0
+//! algo ppo
+//! frames 150016
+//! seed 1
+//! eval 100 0.9531 1
+//! weights 78104 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+//!
+//! <78104 bytes of burnpack>
+//! ```
+
+use crate::nn::net::ActorCritic;
+use crate::nn::spec::{NetKind, NetSpec, ObsKind};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use core::fmt::Write as _;
+use sha2::{Digest, Sha256};
+
+/// The first line of every checkpoint.
+pub const MAGIC: &str = "GRIDMENTOR CHECKPOINT";
+/// The header layout this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a checkpoint was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("not a gridmentor checkpoint (it does not start with {MAGIC:?})")]
+    NotACheckpoint,
+    #[error(
+        "checkpoint format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
+    UnsupportedVersion { found: String },
+    #[error("checkpoint is truncated: {0}")]
+    Truncated(String),
+    #[error("checkpoint is corrupt: {0}")]
+    Corrupt(String),
+    #[error("checkpoint weights are corrupt: their sha256 is {found}, the header says {recorded}")]
+    HashMismatch { recorded: String, found: String },
+    #[error("checkpoint is for {field} {checkpoint}, not {wanted}")]
+    Mismatch {
+        field: &'static str,
+        checkpoint: String,
+        wanted: String,
+    },
+    #[error("checkpoint weights do not fit a {net} network: {reason}")]
+    Weights { net: NetKind, reason: String },
+}
+
+/// How a trained policy scored in evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EvalResult {
+    pub episodes: u32,
+    pub mean_return: f32,
+    pub success_rate: f32,
+}
+
+/// Everything a checkpoint says about its weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metadata {
+    pub spec: NetSpec,
+    /// The registry id of the env it was trained on.
+    pub env: String,
+    /// `ppo`, `llm4teach`, ...
+    pub algorithm: String,
+    pub frames: u64,
+    pub seed: u64,
+    pub eval: Option<EvalResult>,
+}
+
+/// Weights with their metadata.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub meta: Metadata,
+    weights: Vec<u8>,
+    sha256: [u8; 32],
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// A header value must be one word: no spaces, no line breaks.
+fn word<'a>(field: &str, value: &'a str) -> Result<&'a str, CheckpointError> {
+    if value.is_empty() || value.contains(char::is_whitespace) {
+        Err(CheckpointError::Corrupt(format!(
+            "{field} {value:?} is not one word"
+        )))
+    } else {
+        Ok(value)
+    }
+}
+
+impl Checkpoint {
+    /// Record `model`'s weights. `meta.spec` must be the model's.
+    pub fn from_model(model: &ActorCritic, meta: Metadata) -> Result<Checkpoint, CheckpointError> {
+        if meta.spec != model.spec() {
+            return Err(CheckpointError::Mismatch {
+                field: "network",
+                checkpoint: format!("{:?}", meta.spec),
+                wanted: format!("{:?}", model.spec()),
+            });
+        }
+        word("env", &meta.env)?;
+        word("algo", &meta.algorithm)?;
+        let weights = model
+            .valid()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| CheckpointError::Weights {
+                net: meta.spec.net,
+                reason: e.to_string(),
+            })?
+            .to_vec();
+        let sha256 = sha256(&weights);
+        Ok(Checkpoint {
+            meta,
+            weights,
+            sha256,
+        })
+    }
+
+    /// The sha256 of the weights, in hex.
+    pub fn weights_sha256(&self) -> String {
+        hex(&self.sha256)
+    }
+
+    /// The burnpack record.
+    pub fn weights(&self) -> &[u8] {
+        &self.weights
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let m = &self.meta;
+        let mut h = String::new();
+        let _ = writeln!(h, "{MAGIC}");
+        let _ = writeln!(h, "format {FORMAT_VERSION}");
+        let _ = writeln!(h, "net {}", m.spec.net);
+        let _ = writeln!(h, "obs {}", m.spec.obs);
+        let _ = writeln!(h, "actions {}", m.spec.actions);
+        let _ = writeln!(h, "env {}", m.env);
+        let _ = writeln!(h, "algo {}", m.algorithm);
+        let _ = writeln!(h, "frames {}", m.frames);
+        let _ = writeln!(h, "seed {}", m.seed);
+        match m.eval {
+            Some(e) => {
+                let _ = writeln!(
+                    h,
+                    "eval {} {} {}",
+                    e.episodes, e.mean_return, e.success_rate
+                );
+            }
+            None => {
+                let _ = writeln!(h, "eval none");
+            }
+        }
+        let _ = writeln!(h, "weights {} {}", self.weights.len(), hex(&self.sha256));
+        h.push('\n');
+        let mut out = h.into_bytes();
+        out.extend_from_slice(&self.weights);
+        out
+    }
+
+    /// Parse and verify a checkpoint file: magic, version, every header field, the weights'
+    /// length and sha256. (Whether the weights fit the network is checked by [`Self::model`].)
+    pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        let mut rest = bytes;
+        let mut next_line = |what: &str| -> Result<&str, CheckpointError> {
+            let end = rest.iter().position(|&b| b == b'\n').ok_or_else(|| {
+                CheckpointError::Truncated(format!("the header ends before {what}"))
+            })?;
+            let line = core::str::from_utf8(&rest[..end])
+                .map_err(|_| CheckpointError::Corrupt(format!("{what} is not text")))?;
+            rest = &rest[end + 1..];
+            Ok(line)
+        };
+        let magic = next_line("the first line").map_err(|_| CheckpointError::NotACheckpoint)?;
+        if magic != MAGIC {
+            return Err(CheckpointError::NotACheckpoint);
+        }
+        // The version comes first so a newer file is refused as such, not as corrupt.
+        let version = next_line("the format version")?;
+        let found = version.strip_prefix("format ").ok_or_else(|| {
+            CheckpointError::Corrupt(format!("expected the format version, found {version:?}"))
+        })?;
+        if found != FORMAT_VERSION.to_string() {
+            return Err(CheckpointError::UnsupportedVersion {
+                found: found.into(),
+            });
+        }
+
+        let mut field = |key: &'static str| -> Result<String, CheckpointError> {
+            let line = next_line(key)?;
+            match line.split_once(' ') {
+                Some((k, v)) if k == key => Ok(v.into()),
+                _ => Err(CheckpointError::Corrupt(format!(
+                    "expected the {key} field, found {line:?}"
+                ))),
+            }
+        };
+        fn parse<T: core::str::FromStr>(key: &str, v: &str) -> Result<T, CheckpointError> {
+            v.parse()
+                .map_err(|_| CheckpointError::Corrupt(format!("bad {key} {v:?}")))
+        }
+        let net: NetKind = field("net")?.parse().map_err(CheckpointError::Corrupt)?;
+        let obs: ObsKind = field("obs")?.parse().map_err(CheckpointError::Corrupt)?;
+        let actions = parse("actions", &field("actions")?)?;
+        let env = field("env")?;
+        word("env", &env)?;
+        let algorithm = field("algo")?;
+        word("algo", &algorithm)?;
+        let frames = parse("frames", &field("frames")?)?;
+        let seed = parse("seed", &field("seed")?)?;
+        let eval_line = field("eval")?;
+        let eval = if eval_line == "none" {
+            None
+        } else {
+            let parts: Vec<&str> = eval_line.split(' ').collect();
+            let [episodes, mean_return, success_rate] = parts[..] else {
+                return Err(CheckpointError::Corrupt(format!("bad eval {eval_line:?}")));
+            };
+            Some(EvalResult {
+                episodes: parse("eval episodes", episodes)?,
+                mean_return: parse("eval mean return", mean_return)?,
+                success_rate: parse("eval success rate", success_rate)?,
+            })
+        };
+        let weights_line = field("weights")?;
+        let (len, recorded) = weights_line
+            .split_once(' ')
+            .ok_or_else(|| CheckpointError::Corrupt(format!("bad weights {weights_line:?}")))?;
+        let len: usize = parse("weights length", len)?;
+        if recorded.len() != 64 || !recorded.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CheckpointError::Corrupt(format!(
+                "bad weights sha256 {recorded:?}"
+            )));
+        }
+        let blank = next_line("the end of the header")?;
+        if !blank.is_empty() {
+            return Err(CheckpointError::Corrupt(format!(
+                "unexpected header line {blank:?}"
+            )));
+        }
+
+        if rest.len() < len {
+            return Err(CheckpointError::Truncated(format!(
+                "{} of {len} weight bytes",
+                rest.len()
+            )));
+        }
+        if rest.len() > len {
+            return Err(CheckpointError::Corrupt(format!(
+                "{} bytes after the weights",
+                rest.len() - len
+            )));
+        }
+        let sha = sha256(rest);
+        if hex(&sha) != recorded.to_ascii_lowercase() {
+            return Err(CheckpointError::HashMismatch {
+                recorded: recorded.into(),
+                found: hex(&sha),
+            });
+        }
+        let spec = NetSpec { net, obs, actions };
+        spec.check().map_err(CheckpointError::Corrupt)?;
+        Ok(Checkpoint {
+            meta: Metadata {
+                spec,
+                env,
+                algorithm,
+                frames,
+                seed,
+                eval,
+            },
+            weights: rest.to_vec(),
+            sha256: sha,
+        })
+    }
+
+    /// Refuse a checkpoint for another observation or action set.
+    pub fn expect(&self, obs: ObsKind, actions: usize) -> Result<(), CheckpointError> {
+        let spec = self.meta.spec;
+        if spec.obs != obs {
+            return Err(CheckpointError::Mismatch {
+                field: "observation",
+                checkpoint: spec.obs.to_string(),
+                wanted: obs.to_string(),
+            });
+        }
+        if spec.actions != actions {
+            return Err(CheckpointError::Mismatch {
+                field: "action count",
+                checkpoint: spec.actions.to_string(),
+                wanted: actions.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse a checkpoint trained on another env.
+    pub fn expect_env(&self, env: &str) -> Result<(), CheckpointError> {
+        if self.meta.env != env {
+            return Err(CheckpointError::Mismatch {
+                field: "env",
+                checkpoint: self.meta.env.clone(),
+                wanted: env.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The network with these weights on `device`.
+    pub fn model(&self, device: &Device) -> Result<ActorCritic, CheckpointError> {
+        let spec = self.meta.spec;
+        let bad = |reason: String| CheckpointError::Weights {
+            net: spec.net,
+            reason,
+        };
+        let net = ActorCritic::new(spec, 0, device).map_err(bad)?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map_err(|e| bad(e.to_string()))?;
+        net.try_load_record(record).map_err(|e| bad(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn device() -> Device {
+        Device::flex()
+    }
+
+    fn meta(spec: NetSpec) -> Metadata {
+        Metadata {
+            spec,
+            env: "MiniGrid-DoorKey-5x5-v0".into(),
+            algorithm: "ppo".into(),
+            frames: 150_016,
+            seed: 3,
+            eval: Some(EvalResult {
+                episodes: 100,
+                mean_return: 0.9531,
+                success_rate: 1.0,
+            }),
+        }
+    }
+
+    fn saved() -> (ActorCritic, Vec<u8>) {
+        let spec = NetSpec::minigrid(7);
+        let net = ActorCritic::new(spec, 5, &device()).unwrap();
+        let bytes = Checkpoint::from_model(&net, meta(spec)).unwrap().to_bytes();
+        (net, bytes)
+    }
+
+    fn header_end(bytes: &[u8]) -> usize {
+        bytes.windows(2).position(|w| w == b"\n\n").unwrap() + 2
+    }
+
+    /// Replace one header line (by its key) and fix nothing else.
+    fn edit_header(bytes: &[u8], key: &str, line: &str) -> Vec<u8> {
+        let end = header_end(bytes);
+        let header = core::str::from_utf8(&bytes[..end]).unwrap();
+        let header: String = header
+            .lines()
+            .map(|l| {
+                if l.split(' ').next() == Some(key) {
+                    format!("{line}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let mut out = header.into_bytes();
+        out.extend_from_slice(&bytes[end..]);
+        out
+    }
+
+    #[test]
+    fn round_trip_keeps_metadata_and_outputs() {
+        let (net, bytes) = saved();
+        let ck = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(ck.meta, meta(NetSpec::minigrid(7)));
+        let loaded = ck.model(&device()).unwrap();
+        let x = || net.input(vec![0.25; 147 * 3], 3, &device());
+        assert_eq!(
+            net.forward(x()).logits.to_data(),
+            loaded.forward(x()).logits.to_data()
+        );
+        assert_eq!(
+            Checkpoint::from_bytes(&ck.to_bytes()).unwrap().to_bytes(),
+            bytes
+        );
+    }
+
+    #[test]
+    fn header_is_readable_text() {
+        let (_, bytes) = saved();
+        let header = core::str::from_utf8(&bytes[..header_end(&bytes)]).unwrap();
+        assert!(
+            header.starts_with("GRIDMENTOR CHECKPOINT\nformat 1\nnet minigrid-cnn\nobs view7\n")
+        );
+        assert!(header.contains("\neval 100 0.9531 1\n"));
+    }
+
+    #[test]
+    fn not_a_checkpoint() {
+        for bytes in [&b""[..], b"GRIDMENTOR", b"PK\x03\x04 a zip file\n"] {
+            assert_eq!(
+                Checkpoint::from_bytes(bytes).unwrap_err(),
+                CheckpointError::NotACheckpoint
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_version() {
+        let (_, bytes) = saved();
+        let bytes = edit_header(&bytes, "format", "format 2");
+        let err = Checkpoint::from_bytes(&bytes).unwrap_err();
+        assert_eq!(
+            err,
+            CheckpointError::UnsupportedVersion { found: "2".into() }
+        );
+        assert!(err.to_string().contains("reads version 1"), "{err}");
+    }
+
+    #[test]
+    fn truncated_anywhere() {
+        let (_, bytes) = saved();
+        let end = header_end(&bytes);
+        for cut in [30, end - 1, end, end + 100, bytes.len() - 1] {
+            let err = Checkpoint::from_bytes(&bytes[..cut]).unwrap_err();
+            assert!(
+                matches!(err, CheckpointError::Truncated(_)),
+                "cut at {cut}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn flipped_weight_byte_is_caught_by_the_hash() {
+        let (_, mut bytes) = saved();
+        let i = bytes.len() - 10;
+        bytes[i] ^= 0x40;
+        let err = Checkpoint::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::HashMismatch { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_and_bad_fields_are_corrupt() {
+        let (_, bytes) = saved();
+        let mut longer = bytes.clone();
+        longer.push(0);
+        for bad in [
+            longer,
+            edit_header(&bytes, "net", "net resnet"),
+            edit_header(&bytes, "obs", "obs view"),
+            edit_header(&bytes, "actions", "actions seven"),
+            edit_header(&bytes, "frames", "frames -1"),
+            edit_header(&bytes, "eval", "eval 100 0.9"),
+            edit_header(&bytes, "algo", "algorithm ppo"),
+            edit_header(&bytes, "weights", "weights 12 abc"),
+            edit_header(&bytes, "actions", "actions 0"),
+        ] {
+            let err = Checkpoint::from_bytes(&bad).unwrap_err();
+            assert!(matches!(err, CheckpointError::Corrupt(_)), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn weights_for_another_network_are_refused_on_load() {
+        // A consistent file (hash and length fixed up) whose header claims another architecture.
+        let (_, bytes) = saved();
+        let mut ck = Checkpoint::from_bytes(&bytes).unwrap();
+        ck.meta.spec.net = NetKind::Mlp;
+        let ck = Checkpoint::from_bytes(&ck.to_bytes()).unwrap();
+        let err = ck.model(&device()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CheckpointError::Weights {
+                    net: NetKind::Mlp,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Same architecture, other action count: a shape mismatch in the actor's last layer.
+        let mut ck = Checkpoint::from_bytes(&bytes).unwrap();
+        ck.meta.spec.actions = 3;
+        let err = Checkpoint::from_bytes(&ck.to_bytes())
+            .unwrap()
+            .model(&device())
+            .unwrap_err();
+        assert!(err.to_string().contains("shape mismatch"), "{err}");
+    }
+
+    #[test]
+    fn garbage_weights_with_a_matching_hash_are_refused() {
+        let (_, bytes) = saved();
+        let mut ck = Checkpoint::from_bytes(&bytes).unwrap();
+        ck.weights = vec![7; 1000];
+        ck.sha256 = sha256(&ck.weights);
+        let ck = Checkpoint::from_bytes(&ck.to_bytes()).unwrap();
+        assert!(matches!(
+            ck.model(&device()),
+            Err(CheckpointError::Weights { .. })
+        ));
+    }
+
+    #[test]
+    fn mismatched_env_observation_or_actions() {
+        let (_, bytes) = saved();
+        let ck = Checkpoint::from_bytes(&bytes).unwrap();
+        assert!(ck.expect(ObsKind::View { size: 7 }, 7).is_ok());
+        assert!(ck.expect_env("MiniGrid-DoorKey-5x5-v0").is_ok());
+        let err = ck
+            .expect(
+                ObsKind::MemoryMap {
+                    width: 10,
+                    height: 10,
+                },
+                7,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "checkpoint is for observation view7, not memory-map10x10"
+        );
+        let err = ck.expect(ObsKind::View { size: 7 }, 2).unwrap_err();
+        assert!(matches!(
+            err,
+            CheckpointError::Mismatch {
+                field: "action count",
+                ..
+            }
+        ));
+        let err = ck.expect_env("SimpleDoorKey").unwrap_err();
+        assert!(matches!(
+            err,
+            CheckpointError::Mismatch { field: "env", .. }
+        ));
+    }
+
+    #[test]
+    fn metadata_that_does_not_match_the_model_is_refused_on_save() {
+        let net = ActorCritic::new(NetSpec::minigrid(7), 0, &device()).unwrap();
+        let mut m = meta(NetSpec::minigrid(3));
+        assert!(Checkpoint::from_model(&net, m.clone()).is_err());
+        m.spec = NetSpec::minigrid(7);
+        m.env = "two words".into();
+        assert!(Checkpoint::from_model(&net, m).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Policy networks (burn modules on any device; `flex` in no_std and wasm) and their checkpoint
+//! format. The trainer and the browser use these same definitions.
+
+pub mod checkpoint;
+mod init;
+pub mod net;
+pub mod spec;
+
+pub use checkpoint::{Checkpoint, CheckpointError, EvalResult, Metadata};
+pub use net::{ActorCritic, Output};
+pub use spec::{NetKind, NetSpec, ObsKind};

@@ -1,0 +1,387 @@
+//! PPO (CleanRL's `ppo.py` shape, torch-ac's losses): rollouts from N envs, GAE, then epochs of
+//! minibatch updates with the clipped surrogate, clipped value loss and entropy bonus.
+
+use crate::ppo::clip::clip_global_norm;
+use crate::ppo::config::Config;
+use crate::ppo::vec_env::VecEnv;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use gridmentor_core::nn::{ActorCritic, NetSpec};
+use gridmentor_core::rng::Rng;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// One rollout: T steps of N envs, flattened as `t * N + env`.
+struct Rollout {
+    obs: Vec<f32>,
+    actions: Vec<u8>,
+    logp: Vec<f32>,
+    values: Vec<f32>,
+    rewards: Vec<f32>,
+    dones: Vec<bool>,
+    advantages: Vec<f32>,
+    returns: Vec<f32>,
+}
+
+/// Where the time of a run went.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Timings {
+    pub policy: Duration,
+    pub envs: Duration,
+    pub update: Duration,
+}
+
+/// One update's statistics (CleanRL's scalars).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Stats {
+    pub policy_loss: f32,
+    pub value_loss: f32,
+    pub entropy: f32,
+    pub approx_kl: f32,
+    pub clipfrac: f32,
+    pub grad_norm: f32,
+    pub explained_variance: f32,
+}
+
+/// Log-softmax of one row of logits.
+pub fn log_probs(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    for (o, l) in out.iter_mut().zip(logits) {
+        *o = l - lse;
+    }
+}
+
+/// Sample from a categorical given log-probabilities.
+pub fn sample(logp: &[f32], rng: &mut Rng) -> usize {
+    let u = rng.f32();
+    let mut acc = 0.0;
+    for (i, l) in logp.iter().enumerate() {
+        acc += l.exp();
+        if u < acc {
+            return i;
+        }
+    }
+    logp.len() - 1
+}
+
+/// GAE(lambda) advantages and returns (`advantage + value`) of a rollout laid out `t * n + env`,
+/// bootstrapping from `last` (the value after the final step); `done` cuts both.
+fn gae(r: &mut Rollout, last: &[f32], gamma: f32, lambda: f32) {
+    let n = last.len();
+    let t_max = r.rewards.len() / n;
+    for (env, &bootstrap) in last.iter().enumerate() {
+        let mut next_adv = 0.0;
+        let mut next_value = bootstrap;
+        for t in (0..t_max).rev() {
+            let i = t * n + env;
+            let mask = if r.dones[i] { 0.0 } else { 1.0 };
+            let delta = r.rewards[i] + gamma * next_value * mask - r.values[i];
+            next_adv = delta + gamma * lambda * next_adv * mask;
+            r.advantages[i] = next_adv;
+            r.returns[i] = next_adv + r.values[i];
+            next_value = r.values[i];
+        }
+    }
+}
+
+pub struct Ppo {
+    pub cfg: Config,
+    pub model: ActorCritic,
+    optim: ModuleOptimizer,
+    device: Device,
+    rng: Rng,
+    pub timings: Timings,
+    /// Return and length of the last 100 finished episodes.
+    pub recent: VecDeque<(f32, u32)>,
+    /// Episodes finished so far.
+    pub episodes: u64,
+    pub frames: u64,
+}
+
+impl Ppo {
+    pub fn new(cfg: Config, spec: NetSpec, device: Device) -> anyhow::Result<Ppo> {
+        let model = ActorCritic::new(spec, cfg.seed, &device).map_err(anyhow::Error::msg)?;
+        let optim = AdamConfig::new().with_epsilon(cfg.adam_eps).init();
+        let rng = Rng::derive(cfg.seed, 7);
+        Ok(Ppo {
+            cfg,
+            model,
+            optim,
+            device,
+            rng,
+            timings: Timings::default(),
+            recent: VecDeque::new(),
+            episodes: 0,
+            frames: 0,
+        })
+    }
+
+    fn collect(&mut self, envs: &mut VecEnv) -> Rollout {
+        let (n, t_max, obs_len) = (envs.n, self.cfg.steps, envs.obs_len);
+        let actions_n = self.model.spec().actions;
+        let mut r = Rollout {
+            obs: Vec::with_capacity(n * t_max * obs_len),
+            actions: Vec::with_capacity(n * t_max),
+            logp: Vec::with_capacity(n * t_max),
+            values: Vec::with_capacity(n * t_max),
+            rewards: Vec::with_capacity(n * t_max),
+            dones: Vec::with_capacity(n * t_max),
+            advantages: vec![0.0; n * t_max],
+            returns: vec![0.0; n * t_max],
+        };
+        // The inference copy: no autodiff graph is built while acting.
+        let policy = self.model.valid();
+        let device = self.device.clone().without_autodiff();
+        let mut lp = vec![0.0f32; actions_n];
+        let mut acts = vec![0u8; n];
+        for _ in 0..t_max {
+            let t0 = Instant::now();
+            let out = policy.forward(policy.input(envs.obs.clone(), n, &device));
+            let logits = out
+                .logits
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 logits");
+            let values = out
+                .value
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 values");
+            for i in 0..n {
+                log_probs(&logits[i * actions_n..(i + 1) * actions_n], &mut lp);
+                let a = sample(&lp, &mut self.rng);
+                acts[i] = a as u8;
+                r.logp.push(lp[a]);
+            }
+            r.obs.extend_from_slice(&envs.obs);
+            r.actions.extend_from_slice(&acts);
+            r.values.extend_from_slice(&values);
+            let t1 = Instant::now();
+            envs.step(&acts);
+            let t2 = Instant::now();
+            for info in &envs.info {
+                r.rewards.push(info.reward);
+                r.dones.push(info.done);
+                if let Some((ret, len)) = info.episode {
+                    self.episodes += 1;
+                    self.recent.push_back((ret, len));
+                    if self.recent.len() > 100 {
+                        self.recent.pop_front();
+                    }
+                }
+            }
+            self.timings.policy += t1 - t0;
+            self.timings.envs += t2 - t1;
+        }
+        self.frames += (n * t_max) as u64;
+
+        // GAE(lambda), bootstrapping from the value of the observation after the last step.
+        let t0 = Instant::now();
+        let last = policy
+            .forward(policy.input(envs.obs.clone(), n, &device))
+            .value
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32 values");
+        self.timings.policy += t0.elapsed();
+        gae(&mut r, &last, self.cfg.gamma, self.cfg.lambda);
+        r
+    }
+
+    /// One PPO update on a rollout, at learning rate `lr`.
+    fn learn(&mut self, r: &Rollout, lr: f64) -> Stats {
+        let c = &self.cfg;
+        let total = r.actions.len();
+        let obs_len = r.obs.len() / total;
+        let spec = self.model.spec();
+        let [ch, h, w] = spec.obs.input_shape();
+        let mut idx: Vec<usize> = (0..total).collect();
+        let mut stats = Stats::default();
+        let mut count = 0.0;
+        for _ in 0..c.epochs {
+            self.rng.shuffle(&mut idx);
+            for mb in idx.chunks(c.batch) {
+                let b = mb.len();
+                let mut obs = Vec::with_capacity(b * obs_len);
+                for &i in mb {
+                    obs.extend_from_slice(&r.obs[i * obs_len..(i + 1) * obs_len]);
+                }
+                let pick = |v: &[f32]| mb.iter().map(|&i| v[i]).collect::<Vec<f32>>();
+                let mut adv = pick(&r.advantages);
+                if c.norm_adv {
+                    let mean = adv.iter().sum::<f32>() / b as f32;
+                    let var =
+                        adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / (b as f32 - 1.0);
+                    let std = var.sqrt() + 1e-8;
+                    adv.iter_mut().for_each(|a| *a = (*a - mean) / std);
+                }
+                let d = &self.device;
+                let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [b]), d);
+                let obs = Tensor::<4>::from_data(TensorData::new(obs, [b, ch, h, w]), d);
+                let actions = Tensor::<2, Int>::from_data(
+                    TensorData::new(
+                        mb.iter().map(|&i| r.actions[i] as i64).collect::<Vec<_>>(),
+                        [b, 1],
+                    ),
+                    d,
+                );
+                let old_logp = t1(pick(&r.logp));
+                let old_values = t1(pick(&r.values));
+                let returns = t1(pick(&r.returns));
+                let adv = t1(adv);
+
+                let out = self.model.forward(obs);
+                let logp_all = log_softmax(out.logits, 1);
+                let logp = logp_all.clone().gather(1, actions).flatten::<1>(0, 1);
+                let entropy = logp_all.clone().exp().mul(logp_all).sum_dim(1).mean().neg();
+                let log_ratio = logp - old_logp;
+                let ratio = log_ratio.clone().exp();
+                let surr1 = ratio.clone() * adv.clone();
+                let surr2 = ratio.clone().clamp(1.0 - c.clip, 1.0 + c.clip) * adv;
+                let policy_loss = surr1.min_pair(surr2).mean().neg();
+                let value = out.value;
+                let value_loss = if c.clip_vloss {
+                    let clipped =
+                        old_values.clone() + (value.clone() - old_values).clamp(-c.clip, c.clip);
+                    let a = (value - returns.clone()).square();
+                    let b2 = (clipped - returns).square();
+                    a.max_pair(b2).mean()
+                } else {
+                    (value - returns).square().mean()
+                };
+                let loss = policy_loss.clone() - entropy.clone().mul_scalar(c.ent_coef)
+                    + value_loss.clone().mul_scalar(c.vf_coef);
+
+                let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+                let norm = clip_global_norm(&self.model, &mut grads, c.max_grad_norm);
+                self.model = self.optim.step(lr, self.model.clone(), grads);
+
+                // Diagnostics, read after the step (flex is eager: these are plain reads).
+                let ratio = ratio.into_data().try_into_vec::<f32>().unwrap();
+                let lr_ = log_ratio.into_data().try_into_vec::<f32>().unwrap();
+                let kl: f32 = ratio
+                    .iter()
+                    .zip(&lr_)
+                    .map(|(r, l)| (r - 1.0) - l)
+                    .sum::<f32>()
+                    / b as f32;
+                let cf =
+                    ratio.iter().filter(|r| (**r - 1.0).abs() > c.clip).count() as f32 / b as f32;
+                stats.policy_loss += policy_loss.into_scalar::<f32>();
+                stats.value_loss += value_loss.into_scalar::<f32>();
+                stats.entropy += entropy.into_scalar::<f32>();
+                stats.approx_kl += kl;
+                stats.clipfrac += cf;
+                stats.grad_norm += norm;
+                count += 1.0;
+            }
+        }
+        for s in [
+            &mut stats.policy_loss,
+            &mut stats.value_loss,
+            &mut stats.entropy,
+            &mut stats.approx_kl,
+            &mut stats.clipfrac,
+            &mut stats.grad_norm,
+        ] {
+            *s /= count;
+        }
+        let var = |xs: &mut dyn Iterator<Item = f32>| {
+            let v: Vec<f32> = xs.collect();
+            let m = v.iter().sum::<f32>() / v.len() as f32;
+            v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / v.len() as f32
+        };
+        let var_ret = var(&mut r.returns.iter().copied());
+        let var_res = var(&mut r.returns.iter().zip(&r.values).map(|(y, v)| y - v));
+        stats.explained_variance = if var_ret == 0.0 {
+            f32::NAN
+        } else {
+            1.0 - var_res / var_ret
+        };
+        stats
+    }
+
+    /// Train until the frame budget; `log` sees each update.
+    pub fn train(&mut self, envs: &mut VecEnv, mut log: impl FnMut(&Ppo, usize, &Stats)) {
+        let per_update = (self.cfg.envs * self.cfg.steps) as u64;
+        let updates = (self.cfg.frames / per_update).max(1) as usize;
+        for u in 0..updates {
+            let lr = if self.cfg.anneal_lr {
+                self.cfg.lr * (1.0 - u as f64 / updates as f64)
+            } else {
+                self.cfg.lr
+            };
+            let rollout = self.collect(envs);
+            let t0 = Instant::now();
+            let stats = self.learn(&rollout, lr);
+            self.timings.update += t0.elapsed();
+            log(self, u + 1, &stats);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(rewards: Vec<f32>, values: Vec<f32>, dones: Vec<bool>) -> Rollout {
+        let k = rewards.len();
+        Rollout {
+            obs: vec![],
+            actions: vec![0; k],
+            logp: vec![0.0; k],
+            values,
+            rewards,
+            dones,
+            advantages: vec![0.0; k],
+            returns: vec![0.0; k],
+        }
+    }
+
+    #[test]
+    fn gae_with_lambda_one_is_the_discounted_return_minus_value() {
+        // One env, 3 steps, episode ends at step 1; then a new one bootstraps from `last`.
+        let mut r = rollout(
+            vec![0.0, 1.0, 0.5],
+            vec![0.2, 0.4, 0.1],
+            vec![false, true, false],
+        );
+        gae(&mut r, &[2.0], 0.9, 1.0);
+        let want_ret = [0.9 * 1.0, 1.0, 0.5 + 0.9 * 2.0];
+        for (got, want) in r.returns.iter().zip(want_ret) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        assert!((r.advantages[0] - (0.9 - 0.2)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gae_keeps_envs_apart() {
+        // Two envs interleaved: env 1's reward must not leak into env 0.
+        let mut r = rollout(vec![0.0, 1.0, 0.0, 0.0], vec![0.0; 4], vec![false; 4]);
+        gae(&mut r, &[0.0, 0.0], 0.99, 0.95);
+        assert_eq!(r.advantages[0], 0.0);
+        assert_eq!(r.advantages[2], 0.0);
+        assert!((r.advantages[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn log_probs_normalise_and_sampling_follows_them() {
+        let mut lp = [0.0; 3];
+        log_probs(&[1.0, 2.0, 3.0], &mut lp);
+        let total: f32 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+        let mut rng = Rng::new(0);
+        let mut counts = [0; 3];
+        for _ in 0..30_000 {
+            counts[sample(&lp, &mut rng)] += 1;
+        }
+        let p2 = lp[2].exp();
+        assert!(
+            (counts[2] as f32 / 30_000.0 - p2).abs() < 0.01,
+            "{counts:?}"
+        );
+    }
+}

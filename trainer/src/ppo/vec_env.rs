@@ -1,0 +1,181 @@
+//! N environments stepped together, split over worker threads; each episode that ends is reset
+//! at once from the env's own seed stream (like gym's autoreset).
+
+use gridmentor_core::nn::ObsKind;
+use gridmentor_core::rng::Rng;
+use gridmentor_core::world::Action;
+use gridmentor_core::{Env, registry};
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+/// What one env did in one step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepInfo {
+    pub reward: f32,
+    /// terminated or truncated: the rollout does not bootstrap across it (as rl-starter-files).
+    pub done: bool,
+    /// The return and length of the episode that just ended.
+    pub episode: Option<(f32, u32)>,
+}
+
+struct Slot {
+    env: Env,
+    seeds: Rng,
+    obs: ObsKind,
+    image: Vec<u8>,
+    ep_return: f32,
+    ep_len: u32,
+}
+
+impl Slot {
+    fn new(id: &str, obs: ObsKind, seed: u64, index: u64) -> anyhow::Result<Slot> {
+        let mut seeds = Rng::derive(seed, 1_000 + index);
+        let env = registry::make(id, seeds.next_u64()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Slot {
+            env,
+            seeds,
+            obs,
+            image: vec![0; obs.len()],
+            ep_return: 0.0,
+            ep_len: 0,
+        })
+    }
+
+    fn observe(&mut self, out: &mut [f32]) {
+        self.env.world.image_into(&mut self.image);
+        self.obs.write_input(&self.image, out);
+    }
+
+    fn step(&mut self, action: u8, out: &mut [f32]) -> StepInfo {
+        let t = self.env.step(Action::ALL[action as usize]);
+        self.ep_return += t.reward;
+        self.ep_len += 1;
+        let done = t.terminated || t.truncated;
+        let mut info = StepInfo {
+            reward: t.reward,
+            done,
+            episode: None,
+        };
+        if done {
+            info.episode = Some((self.ep_return, self.ep_len));
+            self.ep_return = 0.0;
+            self.ep_len = 0;
+            let seed = self.seeds.next_u64();
+            self.env.reset(seed);
+        }
+        self.observe(out);
+        info
+    }
+}
+
+struct Worker {
+    range: Range<usize>,
+    to: Sender<Vec<u8>>,
+    from: Receiver<(Vec<f32>, Vec<StepInfo>)>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The environments, their current observations (network input layout) and last step's info.
+pub struct VecEnv {
+    pub n: usize,
+    pub obs_len: usize,
+    pub obs: Vec<f32>,
+    pub info: Vec<StepInfo>,
+    inline: Vec<Slot>,
+    workers: Vec<Worker>,
+}
+
+impl VecEnv {
+    /// `n` copies of env `id`; `threads` = 0 steps them on the caller's thread.
+    pub fn new(
+        id: &str,
+        obs: ObsKind,
+        n: usize,
+        seed: u64,
+        threads: usize,
+    ) -> anyhow::Result<VecEnv> {
+        let obs_len = obs.len();
+        let mut slots: Vec<Slot> = (0..n)
+            .map(|i| Slot::new(id, obs, seed, i as u64))
+            .collect::<anyhow::Result<_>>()?;
+        let mut first = vec![0.0; n * obs_len];
+        for (s, out) in slots.iter_mut().zip(first.chunks_mut(obs_len)) {
+            s.observe(out);
+        }
+        let mut workers = Vec::new();
+        if threads > 0 {
+            let per = n.div_ceil(threads);
+            let mut start = 0;
+            while !slots.is_empty() {
+                let mut mine: Vec<Slot> = slots.drain(..per.min(slots.len())).collect();
+                let range = start..start + mine.len();
+                start = range.end;
+                let (to, rx) = channel::<Vec<u8>>();
+                let (tx, from) = channel();
+                let handle = std::thread::spawn(move || {
+                    let mut buf = vec![0.0f32; mine.len() * obs_len];
+                    while let Ok(actions) = rx.recv() {
+                        let info: Vec<StepInfo> = mine
+                            .iter_mut()
+                            .zip(buf.chunks_mut(obs_len))
+                            .zip(actions)
+                            .map(|((s, out), a)| s.step(a, out))
+                            .collect();
+                        if tx.send((buf.clone(), info)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                workers.push(Worker {
+                    range,
+                    to,
+                    from,
+                    handle: Some(handle),
+                });
+            }
+        }
+        Ok(VecEnv {
+            n,
+            obs_len,
+            obs: first,
+            info: vec![StepInfo::default(); n],
+            inline: slots,
+            workers,
+        })
+    }
+
+    pub fn step(&mut self, actions: &[u8]) {
+        assert_eq!(actions.len(), self.n);
+        if self.workers.is_empty() {
+            for (i, s) in self.inline.iter_mut().enumerate() {
+                let out = &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len];
+                self.info[i] = s.step(actions[i], out);
+            }
+            return;
+        }
+        for w in &self.workers {
+            w.to.send(actions[w.range.clone()].to_vec())
+                .expect("env worker died");
+        }
+        for w in &self.workers {
+            let (obs, info) = w.from.recv().expect("env worker died");
+            let r = w.range.clone();
+            self.obs[r.start * self.obs_len..r.end * self.obs_len].copy_from_slice(&obs);
+            self.info[r].copy_from_slice(&info);
+        }
+    }
+}
+
+impl Drop for VecEnv {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            // Closing the channel ends the worker's loop.
+            let (dead, _) = channel();
+            w.to = dead;
+            if let Some(h) = w.handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! `gridmentor train`: PPO with a run folder (config.json, metrics.csv, TensorBoard events,
+//! checkpoints `latest.ckpt` and `best.ckpt`) and a progress bar.
+
+use crate::ppo::vec_env::VecEnv;
+use crate::ppo::{Config, Ppo, Stats};
+use crate::tensorboard::EventWriter;
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::tensor::Device;
+use gridmentor_core::nn::{ActorCritic, Checkpoint, EvalResult, Metadata, NetSpec};
+use gridmentor_core::registry;
+use gridmentor_core::rng::Rng;
+use gridmentor_core::world::Action;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the networks run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum DeviceChoice {
+    /// wgpu when this build has it and a real GPU adapter exists, else the CPU.
+    Auto,
+    /// burn's flex backend on the CPU.
+    Cpu,
+    /// burn's wgpu backend (needs a build with the `wgpu` feature).
+    Wgpu,
+}
+
+/// Arguments of `gridmentor train`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// The training algorithm.
+    #[arg(long, default_value = "ppo")]
+    pub algo: String,
+    /// Run folder (created; an existing run folder is refused rather than overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Write `latest.ckpt` every this many updates (and at the end).
+    #[arg(long, default_value_t = 10)]
+    pub save_every: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub ppo: Config,
+}
+
+/// Pick the device; a software wgpu adapter is slower than flex, so `auto` means flex unless a
+/// wgpu build finds real hardware.
+pub fn pick_device(choice: DeviceChoice) -> anyhow::Result<(Device, &'static str)> {
+    match choice {
+        DeviceChoice::Auto | DeviceChoice::Cpu => Ok((Device::flex(), "cpu (flex)")),
+        DeviceChoice::Wgpu => bail!(
+            "this gridmentor was built without wgpu support; rebuild with \
+             `cargo build --release -p gridmentor-trainer --features wgpu`, or use --device cpu"
+        ),
+    }
+}
+
+/// Evaluate a policy on `episodes` episodes (seeds from `seed`), greedy or sampled; returns
+/// (mean return, success rate, mean steps).
+pub fn evaluate(
+    model: &ActorCritic,
+    env_id: &str,
+    episodes: usize,
+    seed: u64,
+    greedy: bool,
+) -> anyhow::Result<(f32, f32, f32)> {
+    let device = Device::flex();
+    let obs = model.spec().obs;
+    let actions_n = model.spec().actions;
+    let mut rng = Rng::derive(seed, 0xE7A2);
+    let mut envs = (0..episodes)
+        .map(|i| registry::make(env_id, seed + i as u64).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut done = vec![false; episodes];
+    let mut ret = vec![0.0f32; episodes];
+    let mut steps = vec![0u32; episodes];
+    let mut image = vec![0u8; obs.len()];
+    let mut lp = vec![0.0; actions_n];
+    while done.iter().any(|d| !d) {
+        let live: Vec<usize> = (0..episodes).filter(|&i| !done[i]).collect();
+        let mut input = vec![0.0f32; live.len() * obs.len()];
+        for (k, &i) in live.iter().enumerate() {
+            envs[i].world.image_into(&mut image);
+            obs.write_input(&image, &mut input[k * obs.len()..(k + 1) * obs.len()]);
+        }
+        let logits: Vec<f32> = model
+            .forward(model.input(input, live.len(), &device))
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))?;
+        for (k, &i) in live.iter().enumerate() {
+            let row = &logits[k * actions_n..(k + 1) * actions_n];
+            let a = if greedy {
+                (0..actions_n).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+            } else {
+                crate::ppo::update::log_probs(row, &mut lp);
+                crate::ppo::update::sample(&lp, &mut rng)
+            };
+            let t = envs[i].step(Action::ALL[a]);
+            ret[i] += t.reward;
+            steps[i] += 1;
+            done[i] = t.terminated || t.truncated;
+        }
+    }
+    let n = episodes as f32;
+    Ok((
+        ret.iter().sum::<f32>() / n,
+        ret.iter().filter(|r| **r > 0.0).count() as f32 / n,
+        steps.iter().sum::<u32>() as f32 / n,
+    ))
+}
+
+fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
+    let ck = Checkpoint::from_model(&model.valid(), meta)?;
+    // Write then rename: a crash never leaves a half-written checkpoint.
+    let tmp = path.with_extension("ckpt.tmp");
+    std::fs::write(&tmp, ck.to_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
+policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate";
+
+/// Train and return the final evaluation as JSON.
+pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
+    if args.algo != "ppo" {
+        bail!(
+            "unknown --algo {:?}: this build trains `ppo` (the LLM-guided algorithms are not in yet)",
+            args.algo
+        );
+    }
+    let cfg = &args.ppo;
+    cfg.check()?;
+    let env_spec = registry::find(&cfg.env)?;
+    if args.out.join("config.json").exists() {
+        bail!(
+            "{} already holds a run; choose another --out",
+            args.out.display()
+        );
+    }
+    let (device, device_name) = pick_device(args.device)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let spec = NetSpec::minigrid(Action::COUNT);
+    let config = serde_json::json!({
+        "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
+        "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
+    });
+    std::fs::write(
+        args.out.join("config.json"),
+        serde_json::to_string_pretty(&config)?,
+    )?;
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
+    writeln!(csv, "{CSV_HEADER}")?;
+    let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
+
+    let mut envs = VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?;
+    let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;
+    let per_update = (cfg.envs * cfg.steps) as u64;
+    let updates = (cfg.frames / per_update).max(1);
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(updates * per_update)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} frames {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
+        spec,
+        env: env_spec.id.into(),
+        algorithm: "ppo".into(),
+        frames: ppo.frames,
+        seed: cfg.seed,
+        eval,
+    };
+    let start = Instant::now();
+    let mut best = f32::NEG_INFINITY;
+    let mut failure: Option<anyhow::Error> = None;
+    ppo.train(&mut envs, |p, u, s: &Stats| {
+        if failure.is_some() {
+            return;
+        }
+        let step = p.frames as i64;
+        let fps = p.frames as f64 / start.elapsed().as_secs_f64();
+        let n = p.recent.len().max(1) as f32;
+        let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
+        let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
+        let max = p
+            .recent
+            .iter()
+            .map(|r| r.0)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
+        let lr = if cfg.anneal_lr {
+            cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
+        } else {
+            cfg.lr
+        };
+        let result = (|| -> anyhow::Result<()> {
+            writeln!(
+                csv,
+                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr}",
+                p.frames,
+                p.episodes,
+                s.policy_loss,
+                s.value_loss,
+                s.entropy,
+                s.approx_kl,
+                s.clipfrac,
+                s.explained_variance,
+                s.grad_norm
+            )?;
+            if !p.recent.is_empty() {
+                tb.add_scalar("charts/episodic_return", mean, step)?;
+                tb.add_scalar("charts/episodic_length", len, step)?;
+            }
+            for (tag, v) in [
+                ("charts/learning_rate", lr as f32),
+                ("charts/SPS", fps as f32),
+                ("losses/policy_loss", s.policy_loss),
+                ("losses/value_loss", s.value_loss),
+                ("losses/entropy", s.entropy),
+                ("losses/approx_kl", s.approx_kl),
+                ("losses/clipfrac", s.clipfrac),
+                ("losses/explained_variance", s.explained_variance),
+                ("losses/grad_norm", s.grad_norm),
+            ] {
+                tb.add_scalar(tag, v, step)?;
+            }
+            if u % args.save_every == 0 || u as u64 == updates {
+                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
+                csv.flush()?;
+                tb.flush()?;
+            }
+            if p.recent.len() >= 10 && mean > best {
+                best = mean;
+                save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failure = Some(e);
+        }
+        bar.set_position(p.frames);
+        bar.set_message(format!("return {mean:.3}"));
+    });
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e.context(format!("writing the run folder {}", args.out.display())));
+    }
+    csv.flush()?;
+    tb.flush()?;
+    let wall = start.elapsed().as_secs_f64();
+    let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
+    let (ret, success, steps) = evaluate(
+        &ppo.model.valid(),
+        env_spec.id,
+        cfg.eval_episodes,
+        eval_seed,
+        false,
+    )?;
+    let eval = EvalResult {
+        episodes: cfg.eval_episodes as u32,
+        mean_return: ret,
+        success_rate: success,
+    };
+    save(
+        &args.out.join("latest.ckpt"),
+        &ppo.model,
+        meta(&ppo, Some(eval)),
+    )?;
+    if !args.out.join("best.ckpt").exists() {
+        std::fs::copy(args.out.join("latest.ckpt"), args.out.join("best.ckpt"))?;
+    }
+    Ok(serde_json::json!({
+        "env": env_spec.id, "algo": "ppo", "seed": cfg.seed, "frames": ppo.frames,
+        "seconds": wall, "fps": ppo.frames as f64 / wall, "device": device_name,
+        "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
+        "mean_steps": steps, "run": args.out.display().to_string(),
+    }))
+}

@@ -1,0 +1,147 @@
+//! `gridmentor train` end to end: PPO learns DoorKey-5x5 within 150k frames on the CPU, writes
+//! its run folder, and the checkpoint it writes plays as well when loaded by `eval`.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gridmentor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
+        .args(args)
+        .output()
+        .expect("run gridmentor")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gridmentor-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn ppo_learns_doorkey_5x5_and_its_checkpoint_replays() {
+    let run = temp_dir("train");
+    let out = run.to_str().unwrap();
+    let r = json(&gridmentor(&[
+        "train",
+        "--env",
+        "MiniGrid-DoorKey-5x5-v0",
+        "--algo",
+        "ppo",
+        "--frames",
+        "150000",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+        "--quiet",
+    ]));
+    assert!(r["frames"].as_u64().unwrap() <= 150_000);
+    let trained = r["mean_return"].as_f64().unwrap();
+    assert!(trained >= 0.9, "mean return {trained} after 150k frames");
+
+    // The run folder.
+    for f in ["config.json", "metrics.csv", "latest.ckpt", "best.ckpt"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["ppo"]["batch"], 256);
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("update,frames,fps,"));
+    assert_eq!(rows.len() - 1, 150_000 / (16 * 128), "one row per update");
+    let events = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
+        .expect("a TensorBoard event file");
+    assert!(events.metadata().unwrap().len() > 1000);
+
+    // The checkpoint plays as well through `eval`.
+    let ckpt = format!("checkpoint:{}", run.join("latest.ckpt").display());
+    let e = json(&gridmentor(&[
+        "eval",
+        "--env",
+        "MiniGrid-DoorKey-5x5-v0",
+        "--agent",
+        &ckpt,
+        "--episodes",
+        "100",
+        "--seed",
+        "5000",
+        "--json",
+    ]));
+    let replayed = e["mean_return"].as_f64().unwrap();
+    assert!(replayed >= 0.9, "checkpoint mean return {replayed}");
+    assert_eq!(e["agent"], "checkpoint");
+
+    // A second run into the same folder is refused, nothing is overwritten.
+    let again = gridmentor(&["train", "--frames", "4096", "--out", out, "--quiet"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
+
+    // The checkpoint refuses another env, clearly.
+    let other = gridmentor(&["eval", "--env", "MiniGrid-DoorKey-8x8-v0", "--agent", &ckpt]);
+    assert!(!other.status.success());
+    let msg = String::from_utf8_lossy(&other.stderr);
+    assert!(msg.contains("MiniGrid-DoorKey-5x5-v0"), "{msg}");
+    let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn bad_checkpoints_and_flags_get_clear_errors() {
+    let dir = temp_dir("badckpt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.ckpt");
+    std::fs::write(&junk, b"not a checkpoint at all").unwrap();
+    let arg = format!("checkpoint:{}", junk.display());
+    let out = gridmentor(&["eval", "--env", "MiniGrid-DoorKey-5x5-v0", "--agent", &arg]);
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("junk.ckpt"), "{msg}");
+    let missing = gridmentor(&[
+        "eval",
+        "--env",
+        "MiniGrid-DoorKey-5x5-v0",
+        "--agent",
+        "checkpoint:/nonexistent.ckpt",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("reading checkpoint /nonexistent.ckpt")
+    );
+    let bad_batch = gridmentor(&[
+        "train",
+        "--batch",
+        "300",
+        "--out",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&bad_batch.stderr).contains("multiple of --batch"));
+    let wgpu = gridmentor(&[
+        "train",
+        "--device",
+        "wgpu",
+        "--out",
+        dir.join("w").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&wgpu.stderr).contains("without wgpu support"));
+    assert!(!Path::new(&dir.join("r").join("config.json")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
