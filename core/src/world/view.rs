@@ -122,13 +122,26 @@ impl View {
 /// cell, row by row away from the agent, rightwards then leftwards through cells that can be
 /// seen behind, lighting the row beyond (the same column and the next) as it goes.
 fn process_vis(codes: &[u32; MAX_CELLS], v: usize, rows: &mut [u16; MAX_VIEW as usize]) {
+    light_rows(v, |row| clear_bits(&codes[row * v..(row + 1) * v]), rows);
+}
+
+/// Bit `col` set when cell `col` of a row of packed cells can be seen behind.
+#[inline(always)]
+fn clear_bits(row: &[u32]) -> u32 {
+    let mut clear = 0u32;
+    for (col, &c) in row.iter().enumerate() {
+        clear |= ((c >> 24 == 0) as u32) << col;
+    }
+    clear
+}
+
+/// The spread of light over rows of bits (`clear(row)`: the cells that can be seen behind).
+#[inline(always)]
+fn light_rows(v: usize, clear: impl Fn(usize) -> u32, rows: &mut [u16]) {
     let full: u32 = (1 << v) - 1;
     rows[v - 1] = 1 << (v / 2);
     for row in (0..v).rev() {
-        let mut clear = 0u32;
-        for col in 0..v {
-            clear |= ((codes[row * v + col] >> 24 == 0) as u32) << col;
-        }
+        let clear = clear(row);
         let mut lit = rows[row] as u32;
         // Rightwards: a lit, clear cell (not the last column) lights its right neighbour.
         let src_r = clear & (full >> 1);
@@ -182,38 +195,7 @@ fn gather<const V: usize>(w: &World) -> ([[u32; V]; V], [u16; V]) {
         rows.fill(((1u32 << V) - 1) as u16);
         return (codes, rows);
     }
-    let full: u32 = (1 << V) - 1;
-    rows[V - 1] = 1 << (V / 2);
-    for row in (0..V).rev() {
-        let mut clear = 0u32;
-        for (col, &c) in codes[row].iter().enumerate() {
-            clear |= ((c >> 24 == 0) as u32) << col;
-        }
-        let mut lit = rows[row] as u32;
-        let src_r = clear & (full >> 1);
-        loop {
-            let next = lit | ((lit & src_r) << 1);
-            if next == lit {
-                break;
-            }
-            lit = next;
-        }
-        let spread_r = lit & src_r;
-        let src_l = clear & (full & !1);
-        loop {
-            let next = lit | ((lit & src_l) >> 1);
-            if next == lit {
-                break;
-            }
-            lit = next;
-        }
-        let spread_l = lit & src_l;
-        rows[row] = lit as u16;
-        if row > 0 {
-            let beyond = spread_r | (spread_r << 1) | spread_l | (spread_l >> 1);
-            rows[row - 1] |= (beyond & full) as u16;
-        }
-    }
+    light_rows(V, |row| clear_bits(&codes[row]), &mut rows);
     (codes, rows)
 }
 
