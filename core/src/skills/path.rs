@@ -138,69 +138,10 @@ impl<'m> Knowledge<'m> {
     }
 }
 
-/// Breadth-first search from the agent's pose to the nearest pose satisfying `goal`.
-/// `Some(None)`: the agent is already there; `Some(Some(a))`: the first action of a shortest
-/// path; `None`: no known path.
-pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Option<Option<Action>> {
-    let start = k.pose();
-    if goal(start) {
-        return Some(None);
-    }
-    let (w, h) = (k.map.width(), k.map.height());
-    let key = |s: Pose| ((s.pos.y * w + s.pos.x) * 4 + s.dir as i32) as usize;
-    let mut first: Vec<Option<Action>> = vec![None; (w * h * 4) as usize];
-    let mut seen = vec![false; (w * h * 4) as usize];
-    let mut queue = VecDeque::new();
-    seen[key(start)] = true;
-    queue.push_back(start);
-    while let Some(s) = queue.pop_front() {
-        let moves = [
-            (
-                Action::Forward,
-                Pose {
-                    pos: s.front(),
-                    dir: s.dir,
-                },
-            ),
-            (
-                Action::Left,
-                Pose {
-                    pos: s.pos,
-                    dir: s.dir.left(),
-                },
-            ),
-            (
-                Action::Right,
-                Pose {
-                    pos: s.pos,
-                    dir: s.dir.right(),
-                },
-            ),
-        ];
-        for (a, n) in moves {
-            if a == Action::Forward && !k.passable(n.pos) {
-                continue;
-            }
-            let i = key(n);
-            if seen[i] {
-                continue;
-            }
-            seen[i] = true;
-            let f = if s == start { Some(a) } else { first[key(s)] };
-            first[i] = f;
-            if goal(n) {
-                return Some(f);
-            }
-            queue.push_back(n);
-        }
-    }
-    None
-}
-
-/// Frontier exploration weighted by what a pose would reveal: among reachable poses that see
-/// unseen cells, the one with the most new cells, discounted by 0.8 per step of travel. `Some(None)`: the best pose
-/// is the current one; `None`: nothing reachable reveals anything.
-pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
+/// Breadth-first search over the poses the agent can reach through passable cells, nearest
+/// first. `visit(pose, discount, first)` gets `0.8^distance` and the first action of a shortest
+/// path there (`None` for the start); returning `true` stops the search.
+fn breadth_first(k: &Knowledge, mut visit: impl FnMut(Pose, f32, Option<Action>) -> bool) {
     let start = k.pose();
     let (w, h) = (k.map.width(), k.map.height());
     let key = |s: Pose| ((s.pos.y * w + s.pos.x) * 4 + s.dir as i32) as usize;
@@ -209,16 +150,9 @@ pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
     let mut queue = VecDeque::new();
     seen[key(start)] = true;
     queue.push_back((start, 1.0f32));
-    let mut best: Option<(f32, Option<Action>)> = None;
     while let Some((s, discount)) = queue.pop_front() {
-        let gain = k.unseen_in_view(s);
-        if gain > 0 {
-            // New cells, discounted by travel: near gains first, but a turn that reveals a
-            // whole row beats a step that reveals one cell.
-            let score = gain as f32 * discount;
-            if best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, first[key(s)]));
-            }
+        if visit(s, discount, first[key(s)]) {
+            return;
         }
         let moves = [
             (
@@ -256,5 +190,36 @@ pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
             queue.push_back((n, discount * 0.8));
         }
     }
+}
+
+/// Breadth-first search from the agent's pose to the nearest pose satisfying `goal`.
+/// `Some(None)`: the agent is already there; `Some(Some(a))`: the first action of a shortest
+/// path; `None`: no known path.
+pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Option<Option<Action>> {
+    let mut found = None;
+    breadth_first(k, |s, _, first| {
+        if goal(s) {
+            found = Some(first);
+        }
+        found.is_some()
+    });
+    found
+}
+
+/// Frontier exploration weighted by what a pose would reveal: among reachable poses that see
+/// unseen cells, the one with the most new cells, discounted by 0.8 per step of travel.
+/// `Some(None)`: the best pose is the current one; `None`: nothing reachable reveals anything.
+pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
+    let mut best: Option<(f32, Option<Action>)> = None;
+    breadth_first(k, |s, discount, first| {
+        let gain = k.unseen_in_view(s);
+        // New cells, discounted by travel: near gains first, but a turn that reveals a whole
+        // row beats a step that reveals one cell.
+        let score = gain as f32 * discount;
+        if gain > 0 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, first));
+        }
+        false
+    });
     best.map(|(_, a)| a)
 }
