@@ -206,17 +206,64 @@ pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Opti
     found
 }
 
-/// Frontier exploration weighted by what a pose would reveal: among reachable poses that see
-/// unseen cells, the one with the most new cells, discounted by 0.8 per step of travel.
+/// How strongly exploration is drawn towards large unseen regions (see
+/// [`exploration_first_action`]); measured on TwoDoor, the 20x20 room with view 3.
+const REGION_WEIGHT: f32 = 9.0;
+/// Half the side of the square around the cell ahead of a pose that counts as its region.
+const REGION_RADIUS: i32 = 4;
+
+/// The share of never-seen cells in squares of the map, from one summed-area table.
+struct UnseenDensity {
+    w: i32,
+    h: i32,
+    sums: Vec<u32>,
+}
+
+impl UnseenDensity {
+    fn new(map: &MemoryMap) -> UnseenDensity {
+        let (w, h) = (map.width(), map.height());
+        let stride = (w + 1) as usize;
+        let mut sums = vec![0u32; stride * (h + 1) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y + 1) as usize * stride + (x + 1) as usize;
+                sums[i] = !map.is_seen(Pos::new(x, y)) as u32 + sums[i - 1] + sums[i - stride]
+                    - sums[i - stride - 1];
+            }
+        }
+        UnseenDensity { w, h, sums }
+    }
+
+    /// Never-seen share of the square of radius `r` around `p` (outside the map counts as seen).
+    fn around(&self, p: Pos, r: i32) -> f32 {
+        let (x0, y0) = ((p.x - r).max(0), (p.y - r).max(0));
+        let (x1, y1) = ((p.x + r + 1).min(self.w), (p.y + r + 1).min(self.h));
+        if x0 >= x1 || y0 >= y1 {
+            return 0.0;
+        }
+        let at = |x: i32, y: i32| self.sums[(y * (self.w + 1) + x) as usize];
+        let unseen = at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0);
+        unseen as f32 / ((2 * r + 1) * (2 * r + 1)) as f32
+    }
+}
+
+/// Frontier exploration: among reachable poses that would see never-seen cells, the best by
+/// (new cells in view + a bonus for facing a large unseen region), discounted by 0.8 per step
+/// of travel. Near gains come first (a turn that reveals a whole row beats a step that reveals
+/// one cell), and the region bonus keeps the agent from sweeping thin strips along the walls
+/// while the middle of a big room stays unknown (TwoDoor's key is there: 77% -> 89% of seeds).
 /// `Some(None)`: the best pose is the current one; `None`: nothing reachable reveals anything.
 pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
+    let density = UnseenDensity::new(k.map);
     let mut best: Option<(f32, Option<Action>)> = None;
     breadth_first(k, |s, discount, first| {
         let gain = k.unseen_in_view(s);
-        // New cells, discounted by travel: near gains first, but a turn that reveals a whole
-        // row beats a step that reveals one cell.
-        let score = gain as f32 * discount;
-        if gain > 0 && best.is_none_or(|(b, _)| score > b) {
+        if gain == 0 {
+            return false;
+        }
+        let region = density.around(s.front(), REGION_RADIUS);
+        let score = (gain as f32 + REGION_WEIGHT * region) * discount;
+        if best.is_none_or(|(b, _)| score > b) {
             best = Some((score, first));
         }
         false
