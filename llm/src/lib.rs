@@ -340,8 +340,8 @@ impl SmolLm2 {
         if cands.is_empty() {
             return Ok(Vec::new());
         }
-        let prefix = self.prefix_for(prompt)?;
         let (llama, w) = (&self.llama, &self.f32_weights);
+        let prefix = prefix_for(llama, w, &mut self.prefix, prompt)?;
         let first = prefix.next.to_vec1::<f32>()?;
         let mut scores = Vec::with_capacity(cands.len());
         let mut start = 0;
@@ -360,12 +360,13 @@ impl SmolLm2 {
             let batch = &cands[start..end];
             // Positions after a candidate's last token see padding only through the causal
             // mask's future side, so the padding never changes a counted log-probability.
+            let pad = self.tokenizer.end_of_text;
             let rows: Vec<u32> = batch
                 .iter()
                 .flat_map(|c| {
                     c.iter()
                         .copied()
-                        .chain(std::iter::repeat(self.tokenizer.end_of_text))
+                        .chain(std::iter::repeat(pad))
                         .take(width)
                 })
                 .collect();
@@ -404,45 +405,6 @@ impl SmolLm2 {
         Ok(scores)
     }
 
-    /// The KV cache and next-token distribution of `prompt`, reusing the longest common prefix
-    /// with the previous scoring prompt.
-    fn prefix_for(&mut self, prompt: Vec<u32>) -> Result<&PrefixCache, LlmError> {
-        let reusable = self.prefix.take().and_then(|mut p| {
-            if p.ids == prompt {
-                return Some(p);
-            }
-            let common = p.ids.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
-            // Keep at least one prompt token to run so that its hidden state is computed.
-            let keep = common.min(prompt.len() - 1);
-            if keep == 0 {
-                return None;
-            }
-            p.cache.truncate(keep).ok()?;
-            p.ids.truncate(keep);
-            Some(p)
-        });
-        let prefix = match reusable {
-            Some(p) if p.ids == prompt => p,
-            reused => {
-                let (mut cache, done) = match reused {
-                    Some(p) => {
-                        let done = p.ids.len();
-                        (p.cache, done)
-                    }
-                    None => (KvCache::new(self.llama.cfg.n_layer), 0),
-                };
-                let hidden = prefill(&self.llama, &self.f32_weights, &prompt[done..], &mut cache)?;
-                let next = self.llama.log_probs(&self.f32_weights, &hidden)?;
-                PrefixCache {
-                    ids: prompt,
-                    cache,
-                    next,
-                }
-            }
-        };
-        Ok(self.prefix.insert(prefix))
-    }
-
     /// `log p(ids[i] | ids[..i])` for every `i >= 1`, from one plain forward pass (no reuse of
     /// any cache, batch of one): the slow reference for [`SmolLm2::score`].
     pub fn sequence_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>, LlmError> {
@@ -466,6 +428,50 @@ impl SmolLm2 {
         let targets = Tensor::new(&ids[1..], &Device::Cpu)?.unsqueeze(1)?;
         Ok(lp.gather(&targets, 1)?.flatten_all()?.to_vec1::<f32>()?)
     }
+}
+
+/// The KV cache and next-token distribution of `prompt`, reusing the longest common prefix
+/// with the previous scoring prompt.
+fn prefix_for<'a>(
+llama: &Llama,
+w: &Weights,
+kept: &'a mut Option<PrefixCache>,
+prompt: Vec<u32>,
+) -> Result<&'a PrefixCache, LlmError> {
+    let reusable = kept.take().and_then(|mut p| {
+        if p.ids == prompt {
+            return Some(p);
+        }
+        let common = p.ids.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
+        // Keep at least one prompt token to run so that its hidden state is computed.
+        let keep = common.min(prompt.len() - 1);
+        if keep == 0 {
+            return None;
+        }
+        p.cache.truncate(keep).ok()?;
+        p.ids.truncate(keep);
+        Some(p)
+    });
+    let prefix = match reusable {
+        Some(p) if p.ids == prompt => p,
+        reused => {
+            let (mut cache, done) = match reused {
+                Some(p) => {
+                    let done = p.ids.len();
+                    (p.cache, done)
+                }
+                None => (KvCache::new(llama.cfg.n_layer), 0),
+            };
+            let hidden = prefill(llama, w, &prompt[done..], &mut cache)?;
+            let next = llama.log_probs(w, &hidden)?;
+            PrefixCache {
+                ids: prompt,
+                cache,
+                next,
+            }
+        }
+    };
+    Ok(kept.insert(prefix))
 }
 
 /// Runs a prompt in chunks; returns the last position's hidden state `[dim]`.

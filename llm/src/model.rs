@@ -12,7 +12,6 @@ pub struct Config {
     pub n_kv_head: usize,
     pub head_dim: usize,
     pub dim: usize,
-    pub vocab: usize,
     pub context_length: usize,
     pub rms_eps: f32,
     pub rope_base: f32,
@@ -45,17 +44,12 @@ impl Config {
             Some(v) => v.to_f32()?,
             None => 10_000.0,
         };
-        let vocab = match ct.tensor_infos.get("token_embd.weight") {
-            Some(info) => info.shape.dims()[0],
-            None => candle_core::bail!("missing tensor token_embd.weight"),
-        };
         Ok(Config {
             n_layer: u("llama.block_count")?,
             n_head,
             n_kv_head: u("llama.attention.head_count_kv")?,
             head_dim: dim / n_head,
             dim,
-            vocab,
             context_length: u("llama.context_length")?,
             rms_eps,
             rope_base,
@@ -127,15 +121,6 @@ impl KvCache {
             layers: vec![None; n_layer],
             len: 0,
         }
-    }
-
-    /// Number of positions cached.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Forgets every position from `len` on.
