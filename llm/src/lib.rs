@@ -143,6 +143,10 @@ struct PrefixCache {
 }
 
 pub struct SmolLm2 {
+    /// candle's CPU kernels run on this pool rather than the global one: on a loaded machine
+    /// the per-matmul fork-join of a shared pool costs more than the matmul (measured: Q8_0
+    /// decoding at 2.5 tok/s with 2 threads against 30 tok/s with 1 on 2 busy cores).
+    pool: rayon::ThreadPool,
     llama: Llama,
     tokenizer: ChatTokenizer,
     /// Exact dequantization: scoring.
@@ -171,7 +175,18 @@ impl SmolLm2 {
         dir.join(MODEL_FILE)
     }
 
+    /// Loads the model with the thread count of `$GRIDMENTOR_LLM_THREADS` (default 1).
     pub fn load(path: &Path) -> Result<SmolLm2, LlmError> {
+        let threads = std::env::var("GRIDMENTOR_LLM_THREADS")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(1);
+        SmolLm2::load_with_threads(path, threads)
+    }
+
+    /// Loads the model; inference uses `threads` CPU threads of its own.
+    pub fn load_with_threads(path: &Path, threads: usize) -> Result<SmolLm2, LlmError> {
         if !path.is_file() {
             return Err(LlmError::ModelMissing(path.to_path_buf()));
         }
@@ -182,16 +197,22 @@ impl SmolLm2 {
         let file = File::open(path).map_err(|e| load_err(e.to_string()))?;
         let mut reader = BufReader::new(file);
         let ct = gguf_file::Content::read(&mut reader).map_err(|e| load_err(e.to_string()))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("smollm2-{i}"))
+            .build()
+            .map_err(|e| load_err(format!("cannot start {threads} threads: {e}")))?;
         let device = Device::Cpu;
         let cfg = Config::from_gguf(&ct).map_err(|e| load_err(e.to_string()))?;
         let tokenizer = ChatTokenizer::from_gguf(&ct).map_err(|e| load_err(e.to_string()))?;
         let mut weights = |p| {
             Weights::load(&ct, &mut reader, &cfg, p, &device).map_err(|e| load_err(e.to_string()))
         };
-        let f32_weights = weights(Precision::F32)?;
-        let q8_weights = weights(Precision::Q8_0)?;
+        let (f32_weights, q8_weights) = pool
+            .install(|| Ok::<_, LlmError>((weights(Precision::F32)?, weights(Precision::Q8_0)?)))?;
         let llama = Llama::new(cfg, &device).map_err(|e| load_err(e.to_string()))?;
         Ok(SmolLm2 {
+            pool,
             llama,
             tokenizer,
             f32_weights,
@@ -254,14 +275,20 @@ impl SmolLm2 {
                 what: format!("max_tokens {}", params.max_tokens),
             });
         }
-        let w = &self.q8_weights;
+        // The prompt runs at f32 (gemm over many positions is faster than Q8_0 there), each
+        // new token at Q8_0 (SIMD matrix-vector products, 3x faster than f32 here).
         let mut cache = KvCache::new(self.llama.cfg.n_layer);
-        let mut hidden = prefill(&self.llama, w, &prompt, &mut cache)?;
+        let mut hidden = self
+            .pool
+            .install(|| prefill(&self.llama, &self.f32_weights, &prompt, &mut cache))?;
+        let mut w = &self.f32_weights;
         let mut stream = TextStream::default();
         let mut emitted = 0;
         let mut completion_tokens = 0;
         loop {
-            let logits = self.llama.logits(w, &hidden)?.to_vec1::<f32>()?;
+            let logits = self
+                .pool
+                .install(|| self.llama.logits(w, &hidden)?.to_vec1::<f32>())?;
             let next = sampler.sample(&logits);
             completion_tokens += 1;
             if next == self.tokenizer.im_end || next == self.tokenizer.end_of_text {
@@ -285,7 +312,10 @@ impl SmolLm2 {
                 return Ok(g);
             }
             let input = Tensor::new(&[[next]], &Device::Cpu)?;
-            hidden = self.llama.forward(w, &input, &mut cache)?.i((0, 0))?;
+            w = &self.q8_weights;
+            hidden = self
+                .pool
+                .install(|| self.llama.forward(w, &input, &mut cache)?.i((0, 0)))?;
         }
     }
 
@@ -316,98 +346,24 @@ impl SmolLm2 {
         messages: &[Message],
         candidates: &[String],
     ) -> Result<Vec<Score>, LlmError> {
-        let prompt = self.tokenizer.chat_prompt(messages)?;
-        let cands = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match self.tokenizer.encode(c)? {
-                ids if ids.is_empty() => Err(LlmError::InvalidRequest(format!(
-                    "candidate {i} is empty"
-                ))),
-                ids => Ok(ids),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let longest = cands.iter().map(Vec::len).max().unwrap_or(0);
-        let limit = self.context_length();
-        if prompt.len() + longest > limit {
-            return Err(LlmError::ContextOverflow {
-                needed: prompt.len() + longest,
-                limit,
-                prompt: prompt.len(),
-                what: format!("longest candidate {longest}"),
-            });
-        }
-        if cands.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (llama, w) = (&self.llama, &self.f32_weights);
-        let prefix = prefix_for(llama, w, &mut self.prefix, prompt)?;
-        let first = prefix.next.to_vec1::<f32>()?;
-        let mut scores = Vec::with_capacity(cands.len());
-        let mut start = 0;
-        while start < cands.len() {
-            // Greedy batches: as many candidates as fit in SCORE_ROWS padded positions.
-            let mut end = start + 1;
-            let mut width = cands[start].len();
-            while end < cands.len() {
-                let wider = width.max(cands[end].len());
-                if wider * (end + 1 - start) > SCORE_ROWS {
-                    break;
-                }
-                width = wider;
-                end += 1;
-            }
-            let batch = &cands[start..end];
-            // Positions after a candidate's last token see padding only through the causal
-            // mask's future side, so the padding never changes a counted log-probability.
-            let pad = self.tokenizer.end_of_text;
-            let rows: Vec<u32> = batch
-                .iter()
-                .flat_map(|c| {
-                    c.iter()
-                        .copied()
-                        .chain(std::iter::repeat(pad))
-                        .take(width)
-                })
-                .collect();
-            let mut logprobs = vec![0f32; batch.len()];
-            for (lp, c) in logprobs.iter_mut().zip(batch) {
-                *lp = first[c[0] as usize];
-            }
-            if width > 1 {
-                let input = Tensor::from_vec(rows, (batch.len(), width), &Device::Cpu)?;
-                let mut cache = prefix.cache.expand_batch(batch.len())?;
-                let hidden = llama.forward(w, &input, &mut cache)?;
-                // Position j predicts token j + 1.
-                let hidden = hidden.narrow(1, 0, width - 1)?.contiguous()?;
-                let lp = llama.log_probs(w, &hidden)?;
-                for (b, c) in batch.iter().enumerate() {
-                    if c.len() < 2 {
-                        continue;
-                    }
-                    let targets = Tensor::new(&c[1..], &Device::Cpu)?.unsqueeze(1)?;
-                    let picked = lp
-                        .i(b)?
-                        .narrow(0, 0, c.len() - 1)?
-                        .contiguous()?
-                        .gather(&targets, 1)?
-                        .flatten_all()?
-                        .to_vec1::<f32>()?;
-                    logprobs[b] += picked.iter().sum::<f32>();
-                }
-            }
-            scores.extend(batch.iter().zip(logprobs).map(|(c, logprob)| Score {
-                logprob,
-                tokens: c.len(),
-            }));
-            start = end;
-        }
-        Ok(scores)
+        let SmolLm2 {
+            pool,
+            llama,
+            tokenizer,
+            f32_weights,
+            prefix,
+            ..
+        } = self;
+        pool.install(|| score(llama, tokenizer, f32_weights, prefix, messages, candidates))
     }
 
     /// `log p(ids[i] | ids[..i])` for every `i >= 1`, from one plain forward pass (no reuse of
     /// any cache, batch of one): the slow reference for [`SmolLm2::score`].
     pub fn sequence_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>, LlmError> {
+        self.pool.install(|| self.sequence_logprobs_here(ids))
+    }
+
+    fn sequence_logprobs_here(&self, ids: &[u32]) -> Result<Vec<f32>, LlmError> {
         if ids.len() > self.context_length() {
             return Err(LlmError::ContextOverflow {
                 needed: ids.len(),
@@ -430,19 +386,116 @@ impl SmolLm2 {
     }
 }
 
+/// [`SmolLm2::score`] on the model's parts (the pool runs it; the kept prefix is mutated).
+fn score(
+    llama: &Llama,
+    tokenizer: &ChatTokenizer,
+    w: &Weights,
+    kept: &mut Option<PrefixCache>,
+    messages: &[Message],
+    candidates: &[String],
+) -> Result<Vec<Score>, LlmError> {
+    let prompt = tokenizer.chat_prompt(messages)?;
+    let cands = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match tokenizer.encode(c)? {
+            ids if ids.is_empty() => {
+                Err(LlmError::InvalidRequest(format!("candidate {i} is empty")))
+            }
+            ids => Ok(ids),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let longest = cands.iter().map(Vec::len).max().unwrap_or(0);
+    let limit = llama.cfg.context_length;
+    if prompt.len() + longest > limit {
+        return Err(LlmError::ContextOverflow {
+            needed: prompt.len() + longest,
+            limit,
+            prompt: prompt.len(),
+            what: format!("longest candidate {longest}"),
+        });
+    }
+    if cands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prefix = prefix_for(llama, w, kept, prompt)?;
+    let first = prefix.next.to_vec1::<f32>()?;
+    let mut scores = Vec::with_capacity(cands.len());
+    let mut start = 0;
+    while start < cands.len() {
+        // Greedy batches: as many candidates as fit in SCORE_ROWS padded positions.
+        let mut end = start + 1;
+        let mut width = cands[start].len();
+        while end < cands.len() {
+            let wider = width.max(cands[end].len());
+            if wider * (end + 1 - start) > SCORE_ROWS {
+                break;
+            }
+            width = wider;
+            end += 1;
+        }
+        let batch = &cands[start..end];
+        // Positions after a candidate's last token see padding only through the causal
+        // mask's future side, so the padding never changes a counted log-probability.
+        let pad = tokenizer.end_of_text;
+        let rows: Vec<u32> = batch
+            .iter()
+            .flat_map(|c| c.iter().copied().chain(std::iter::repeat(pad)).take(width))
+            .collect();
+        let mut logprobs = vec![0f32; batch.len()];
+        for (lp, c) in logprobs.iter_mut().zip(batch) {
+            *lp = first[c[0] as usize];
+        }
+        if width > 1 {
+            let input = Tensor::from_vec(rows, (batch.len(), width), &Device::Cpu)?;
+            let mut cache = prefix.cache.expand_batch(batch.len())?;
+            let hidden = llama.forward(w, &input, &mut cache)?;
+            // Position j predicts token j + 1.
+            let hidden = hidden.narrow(1, 0, width - 1)?.contiguous()?;
+            let lp = llama.log_probs(w, &hidden)?;
+            for (b, c) in batch.iter().enumerate() {
+                if c.len() < 2 {
+                    continue;
+                }
+                let targets = Tensor::new(&c[1..], &Device::Cpu)?.unsqueeze(1)?;
+                let picked = lp
+                    .i(b)?
+                    .narrow(0, 0, c.len() - 1)?
+                    .contiguous()?
+                    .gather(&targets, 1)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
+                logprobs[b] += picked.iter().sum::<f32>();
+            }
+        }
+        scores.extend(batch.iter().zip(logprobs).map(|(c, logprob)| Score {
+            logprob,
+            tokens: c.len(),
+        }));
+        start = end;
+    }
+    Ok(scores)
+}
+
 /// The KV cache and next-token distribution of `prompt`, reusing the longest common prefix
 /// with the previous scoring prompt.
 fn prefix_for<'a>(
-llama: &Llama,
-w: &Weights,
-kept: &'a mut Option<PrefixCache>,
-prompt: Vec<u32>,
+    llama: &Llama,
+    w: &Weights,
+    kept: &'a mut Option<PrefixCache>,
+    prompt: Vec<u32>,
 ) -> Result<&'a PrefixCache, LlmError> {
     let reusable = kept.take().and_then(|mut p| {
         if p.ids == prompt {
             return Some(p);
         }
-        let common = p.ids.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
+        let common = p
+            .ids
+            .iter()
+            .zip(&prompt)
+            .take_while(|(a, b)| a == b)
+            .count();
         // Keep at least one prompt token to run so that its hidden state is computed.
         let keep = common.min(prompt.len() - 1);
         if keep == 0 {

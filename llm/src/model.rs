@@ -75,10 +75,9 @@ impl Linear {
     fn new(q: &QTensor, precision: Precision, device: &Device) -> candle_core::Result<Linear> {
         let inner = match precision {
             Precision::F32 => QMatMul::Tensor(q.dequantize(device)?),
-            Precision::Q8_0 => QMatMul::from_qtensor(QTensor::quantize(
-                &q.dequantize(device)?,
-                GgmlDType::Q8_0,
-            )?)?,
+            Precision::Q8_0 => {
+                QMatMul::from_qtensor(QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?)?
+            }
         };
         Ok(Linear(inner))
     }
@@ -261,19 +260,24 @@ impl Llama {
         } else {
             None
         };
-        let mut x = w.embed.index_select(&tokens.flatten_all()?, 0)?.reshape((
-            b,
-            seq,
-            self.cfg.dim,
-        ))?;
+        let mut x =
+            w.embed
+                .index_select(&tokens.flatten_all()?, 0)?
+                .reshape((b, seq, self.cfg.dim))?;
         for (layer, slot) in w.layers.iter().zip(cache.layers.iter_mut()) {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.rms_eps)?;
             let q = layer.wq.forward(&h)?;
             let k = layer.wk.forward(&h)?;
             let v = layer.wv.forward(&h)?;
             let q = q.reshape((b, seq, nh, hd))?.transpose(1, 2)?.contiguous()?;
-            let k = k.reshape((b, seq, nkv, hd))?.transpose(1, 2)?.contiguous()?;
-            let v = v.reshape((b, seq, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+            let k = k
+                .reshape((b, seq, nkv, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let v = v
+                .reshape((b, seq, nkv, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
             // GGUF llama weights are permuted for the interleaved (non-NeoX) rotary convention.
             let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
@@ -290,7 +294,8 @@ impl Llama {
             let att = match &mask {
                 Some(m) => {
                     let att = att.reshape((b, nkv, group, seq, kv_len))?;
-                    att.broadcast_add(m)?.reshape((b, nkv, group * seq, kv_len))?
+                    att.broadcast_add(m)?
+                        .reshape((b, nkv, group * seq, kv_len))?
                 }
                 None => att,
             };

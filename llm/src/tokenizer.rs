@@ -25,8 +25,7 @@ pub struct ChatTokenizer {
 
 impl ChatTokenizer {
     pub fn from_gguf(ct: &gguf_file::Content) -> Result<ChatTokenizer, LlmError> {
-        let mut inner =
-            Tokenizer::from_gguf(ct).map_err(|e| LlmError::Tokenizer(e.to_string()))?;
+        let mut inner = Tokenizer::from_gguf(ct).map_err(|e| LlmError::Tokenizer(e.to_string()))?;
         // The GGUF names this pre-tokenizer "smollm", which candle maps to plain GPT-2 with a
         // prefix space; SmolLM2's tokenizer.json splits every digit and adds no prefix space.
         let pre: Vec<PreTokenizerWrapper> = vec![

@@ -164,7 +164,11 @@ fn scores_match_a_full_forward_per_candidate() {
     let check = |m: &mut SmolLm2, q: &[Message]| {
         let t = Instant::now();
         let scores = m.score(q, &candidates).unwrap();
-        eprintln!("scored {} candidates in {:.2?}", candidates.len(), t.elapsed());
+        eprintln!(
+            "scored {} candidates in {:.2?}",
+            candidates.len(),
+            t.elapsed()
+        );
         let prompt = m.prompt_tokens(q).unwrap();
         for (c, s) in candidates.iter().zip(&scores) {
             let ids = m.encode(c).unwrap();
@@ -205,7 +209,10 @@ fn likely_continuations_outscore_unlikely_ones() {
         let s = m
             .score(&user(question), &[likely.to_string(), unlikely.to_string()])
             .unwrap();
-        eprintln!("{question} {likely}={:.2} {unlikely}={:.2}", s[0].logprob, s[1].logprob);
+        eprintln!(
+            "{question} {likely}={:.2} {unlikely}={:.2}",
+            s[0].logprob, s[1].logprob
+        );
         assert!(s[0].logprob > s[1].logprob, "{question}: {s:?}");
     }
 }
@@ -246,11 +253,21 @@ fn prompt_is_chatml_with_the_default_system_turn() {
             gridmentor_llm::DEFAULT_SYSTEM_PROMPT
         )
     );
-    assert_eq!(ids.iter().filter(|&&t| t == 2).count(), 2, "two turns end with <|im_end|>");
+    assert_eq!(
+        ids.iter().filter(|&&t| t == 2).count(),
+        2,
+        "two turns end with <|im_end|>"
+    );
     let with_system = m
-        .prompt_tokens(&[Message::new("system", "Be brief."), Message::new("user", "Hi")])
+        .prompt_tokens(&[
+            Message::new("system", "Be brief."),
+            Message::new("user", "Hi"),
+        ])
         .unwrap();
-    assert_eq!(m.decode(&with_system).unwrap(), "system\nBe brief.\nuser\nHi\nassistant\n");
+    assert_eq!(
+        m.decode(&with_system).unwrap(),
+        "system\nBe brief.\nuser\nHi\nassistant\n"
+    );
 }
 
 #[test]
