@@ -93,7 +93,8 @@ pub struct Args {
     #[arg(long, env = "GRIDMENTOR_UPSTREAM_MAX_BACKOFF", value_name = "SECS")]
     pub upstream_max_backoff: Option<f64>,
 
-    /// LLM requests per minute per client address (/v1/*); 0 turns the limit off [default: 120].
+    /// LLM requests (chat and score, not the scripted expert) per minute per client address; 0
+    /// turns the limit off [default: 120].
     #[arg(long, env = "GRIDMENTOR_RATE_LIMIT", value_name = "PER_MIN")]
     pub rate_limit: Option<u32>,
     /// Requests a client may make at once before the per-minute rate applies [default: 20].

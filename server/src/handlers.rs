@@ -43,17 +43,11 @@ pub async fn track(State(state): St, req: Request, next: Next) -> Response {
     res
 }
 
-/// The per-client rate limit of the LLM routes (clients are told apart by address).
-pub async fn rate_limit(State(state): St, req: Request, next: Next) -> Response {
-    let client = req
-        .extensions()
+/// The client a request comes from, for the rate limit (its address; "local" without one).
+fn client_of(req: &Request) -> String {
+    req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string());
-    if let Err(wait) = state.llm.limiter.check(&client) {
-        state.metrics.count("rate_limited");
-        return service::rate_limited(wait).into_response();
-    }
-    next.run(req).await
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
 }
 
 pub async fn no_route(req: Request) -> ApiError {
@@ -83,8 +77,9 @@ pub async fn chat(
     req: Request,
 ) -> Result<Response, ApiError> {
     let mode = CacheMode::from_headers(&headers)?;
+    let client = client_of(&req);
     let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
-    service::chat(&state, mode, body).await
+    service::chat(&state, &client, mode, body).await
 }
 
 pub async fn score(
@@ -93,8 +88,9 @@ pub async fn score(
     req: Request,
 ) -> Result<Response, ApiError> {
     let mode = CacheMode::from_headers(&headers)?;
+    let client = client_of(&req);
     let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
-    service::score(&state, mode, body).await
+    service::score(&state, &client, mode, body).await
 }
 
 pub async fn usage(State(state): St) -> Result<Json<Value>, ApiError> {

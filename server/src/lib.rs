@@ -95,7 +95,6 @@ pub fn router(state: Arc<AppState>) -> Router {
     let llm = Router::new()
         .route("/v1/chat/completions", post(h::chat))
         .route("/v1/score", post(h::score))
-        .route_layer(middleware::from_fn_with_state(state.clone(), h::rate_limit))
         .layer(DefaultBodyLimit::max(s.max_llm_bytes))
         .route("/v1/models", get(h::models));
     Router::new()

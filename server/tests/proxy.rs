@@ -325,11 +325,12 @@ async fn the_budget_is_enforced_before_every_attempt() {
 #[tokio::test]
 async fn rate_limits_each_client() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(dir.path(), None);
+    let (up, _fake) = fake_upstream().await;
+    let mut s = settings(dir.path(), Some(&up));
     s.rate_limit = 1;
     s.rate_burst = 2;
     let (base, state, _task) = serve(s).await;
-    let body = chat_body("gridmentor-expert", "observation: {observed nothing}");
+    let body = chat_body("fake-gpt", "hi");
     assert_eq!(post(&base, &body).await.status, 200);
     assert_eq!(post(&base, &body).await.status, 200);
     let r = post(&base, &body).await;
@@ -341,6 +342,12 @@ async fn rate_limits_each_client() {
         http(client().get(format!("{base}/v1/models"))).await.status,
         200,
         "only the calls are limited"
+    );
+    let expert = chat_body("gridmentor-expert", "observation: {observed nothing}");
+    assert_eq!(
+        post(&base, &expert).await.status,
+        200,
+        "the expert costs nothing"
     );
     assert_eq!(state.metrics.counter("rate_limited"), 1);
     let m = http(client().get(format!("{base}/metrics"))).await.text();

@@ -168,11 +168,13 @@ fn replay(v: &Value) -> Response {
 /// `POST /v1/chat/completions`.
 pub async fn chat(
     state: &Arc<AppState>,
+    client: &str,
     mode: CacheMode,
     body: Value,
 ) -> Result<Response, ApiError> {
     let req = ChatRequest::parse(body)?;
     let (backend, model) = state.llm.backends.resolve(&req.model)?;
+    limit(state, backend.as_ref(), client)?;
     let name = backend.name().to_string();
     let cacheable = match mode {
         CacheMode::Bypass => false,
@@ -321,11 +323,13 @@ async fn stream(
 /// `POST /v1/score`. Scores are deterministic: cached unless bypassed.
 pub async fn score(
     state: &Arc<AppState>,
+    client: &str,
     mode: CacheMode,
     body: Value,
 ) -> Result<Response, ApiError> {
     let req = ScoreRequest::parse(body)?;
     let (backend, model) = state.llm.backends.resolve(&req.model)?;
+    limit(state, backend.as_ref(), client)?;
     let name = backend.name().to_string();
     let key = (mode != CacheMode::Bypass)
         .then(|| cache::key("score", &name, &backend.cache_scope(), &model, &req.raw));
@@ -408,12 +412,18 @@ pub async fn usage(state: &Arc<AppState>) -> Result<Value, ApiError> {
     }))
 }
 
-/// The 429 of the per-client rate limit.
-pub fn rate_limited(retry_after: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limit_exceeded",
-        format!("too many requests from this client: try again in {retry_after} s"),
-    )
-    .with_retry_after(retry_after)
+/// The per-client rate limit, for language models only: the scripted expert costs nothing.
+fn limit(state: &AppState, backend: &dyn Backend, client: &str) -> Result<(), ApiError> {
+    if !backend.is_llm() {
+        return Ok(());
+    }
+    state.llm.limiter.check(client).map_err(|wait| {
+        state.metrics.count("rate_limited");
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            format!("too many LLM requests from this client: try again in {wait} s"),
+        )
+        .with_retry_after(wait)
+    })
 }
