@@ -646,3 +646,60 @@ async fn hostile_episodes_are_refused_and_the_server_keeps_serving() {
     let r = call(&app, post_json("/api/episodes", &episode())).await;
     assert_eq!(r.status, 201, "still serving");
 }
+
+/// The same store on PostgreSQL: set `GRIDMENTOR_TEST_POSTGRES_URL=postgres://USER:PASS@HOST/DB`
+/// to run it (skipped otherwise; SQLite is what every other test uses).
+#[tokio::test]
+async fn the_store_speaks_postgres_too() {
+    let Ok(url) = std::env::var("GRIDMENTOR_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: GRIDMENTOR_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), None);
+    s.database_url = url;
+    s.admin_token = Some(gridmentor_server::config::Secret("pg-admin".into()));
+    let state = AppState::new(s).await.unwrap();
+    let app = router(state);
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let bytes = checkpoint_bytes(unique % 1_000_000, "MiniGrid-Empty-5x5-v0");
+    let r = call(&app, upload(bytes.clone(), "?name=pg")).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(call(&app, upload(bytes, "")).await.status, 200);
+    let done = wait_for_eval(&app, &id).await;
+    assert_eq!(done["eval"]["status"], "done", "{done}");
+    let lb = call(&app, get("/api/leaderboard?env=MiniGrid-Empty-5x5-v0"))
+        .await
+        .json();
+    assert!(
+        lb["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str())
+    );
+    let mut ep = episode();
+    ep["seed"] = json!(unique.to_string());
+    let r = call(&app, post_json("/api/episodes", &ep)).await;
+    assert_eq!(r.status, 201);
+    let eid = r.json()["id"].as_str().unwrap().to_string();
+    let back = call(&app, get(&format!("/api/episodes/{eid}")))
+        .await
+        .json();
+    assert_eq!(back, ep);
+    let mut chat = chat_body("gridmentor-expert", "observation: {observed a key}");
+    chat["seed"] = json!(unique);
+    let first = call(&app, post_json("/v1/chat/completions", &chat)).await;
+    assert_eq!(first.header("x-cache"), Some("MISS"));
+    let second = call(&app, post_json("/v1/chat/completions", &chat)).await;
+    assert_eq!(second.header("x-cache"), Some("HIT"));
+    let del = Request::delete(format!("/api/checkpoints/{id}"))
+        .header("authorization", "Bearer pg-admin")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, del).await.status, 204);
+}
