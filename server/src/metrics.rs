@@ -16,6 +16,9 @@ pub struct ModelUsage {
     pub completion_tokens: u64,
 }
 
+/// A per-model counter: its name, its help text, how to read it.
+type UsageField = (&'static str, &'static str, fn(&ModelUsage) -> u64);
+
 #[derive(Default)]
 struct Inner {
     counters: BTreeMap<String, u64>,
@@ -96,7 +99,7 @@ impl Metrics {
                     escape(route)
                 );
             }
-            let fields: [(&str, &str, fn(&ModelUsage) -> u64); 5] = [
+            let fields: [UsageField; 5] = [
                 ("llm_requests_total", "LLM requests", |u| u.requests),
                 ("llm_cache_hits_total", "LLM requests answered from the cache", |u| {
                     u.cache_hits

@@ -1,6 +1,19 @@
 //! In-process models (the embedded SmolLM2): a synchronous [`LocalModel`] runs on tokio's
 //! blocking threads, one request at a time, streaming tokens through a callback; [`Local`]
 //! makes it a [`Backend`] with the budget and the streaming handled.
+//!
+//! Wiring a model is an impl of [`LocalModel`] that converts the types, and one line at start:
+//!
+//! ```text
+//! struct Smol(gridmentor_llm::SmolLm2);
+//! impl LocalModel for Smol {
+//!     fn generate(&mut self, m: &[ChatMessage], p: &GenParams, on_token: &mut dyn FnMut(&str))
+//!         -> Result<Generated, String> { /* self.0.chat(..) with converted messages/params */ }
+//!     fn score(&mut self, m: &[ChatMessage], c: &[String]) -> Result<Scored, String> { .. }
+//! }
+//! let card = ModelCard { id: "smollm2-135m-instruct".into(), aliases: vec!["smollm2".into()] };
+//! AppState::with_backends(settings, vec![Arc::new(Local::new("smollm2", card, Smol(model)))])
+//! ```
 
 use super::{
     Backend, BoxFuture, Call, ChatMessage, ChatOutput, ChatRequest, Choice, Delta, ModelCard,
