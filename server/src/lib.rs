@@ -1,146 +1,129 @@
-//! gridmentor-server: the HTTP face of gridmentor. For now it serves the playground's files and
-//! the env registry; the LLM endpoint, checkpoints and shared episodes build on this router.
+//! gridmentor-server: the HTTP face of gridmentor. One router (below) over one state: the
+//! OpenAI-compatible LLM endpoint ([`llm`]), checkpoints with their leaderboard
+//! ([`checkpoints`]), shared episodes ([`episodes`]), metrics, and the playground's files.
+
+pub mod checkpoints;
+pub mod config;
+pub mod episodes;
+pub mod error;
+pub mod handlers;
+pub mod llm;
+pub mod metrics;
+pub mod store;
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
-use gridmentor_core::registry;
-use serde::Serialize;
-use std::path::PathBuf;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use config::Settings;
+use llm::Backend;
+use llm::limits::{Budget, RateLimiter};
+use llm::service::Llm;
+use metrics::Metrics;
+use std::sync::Arc;
+use store::Store;
 use tower_http::services::ServeDir;
 
-/// Server settings that shape the router.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Folder with index.html and the wasm package (`pkg/`).
-    pub www: PathBuf,
+pub use config::Args;
+pub use error::ApiError;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub llm: Llm,
+    pub metrics: Arc<Metrics>,
+    /// Checkpoint evaluations running at once (they are CPU-bound).
+    pub eval_slots: tokio::sync::Semaphore,
+    pub started_at: String,
 }
 
-#[derive(Serialize)]
-struct EnvInfo {
-    id: &'static str,
-    aliases: &'static [&'static str],
-    family: &'static str,
-    summary: &'static str,
-}
-
-impl EnvInfo {
-    fn of(s: &'static gridmentor_core::EnvSpec) -> EnvInfo {
-        EnvInfo {
-            id: s.id,
-            aliases: s.aliases,
-            family: s.family,
-            summary: s.summary,
-        }
+impl AppState {
+    /// Open the store and set up the built-in backends (the scripted expert, the upstream when
+    /// configured).
+    pub async fn new(settings: Settings) -> anyhow::Result<Arc<AppState>> {
+        AppState::with_backends(settings, Vec::new()).await
     }
-}
 
-/// An error in the shape every JSON API of ours uses: `{"error": {"message", "type", "code"}}`.
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": {"message": self.message, "type": self.kind, "code": self.status.as_u16()}
+    /// Like [`AppState::new`], with more backends (the embedded LLM: [`llm::local::Local`]),
+    /// asked before the upstream for the models they list.
+    pub async fn with_backends(
+        settings: Settings,
+        extra: Vec<Arc<dyn Backend>>,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let store = Store::open(&settings.data, &settings.database_url).await?;
+        let metrics = Arc::new(Metrics::default());
+        let mut builtin: Vec<Arc<dyn Backend>> = vec![Arc::new(llm::expert::Expert)];
+        builtin.extend(extra);
+        let upstream = match &settings.upstream {
+            Some(u) => {
+                if u.key.is_none() {
+                    tracing::warn!(
+                        "the upstream API key variable {} is not set: calls go without a key",
+                        u.key_env
+                    );
+                }
+                Some(Arc::new(llm::upstream::UpstreamBackend::new(
+                    u.clone(),
+                    metrics.clone(),
+                )?) as Arc<dyn Backend>)
+            }
+            None => None,
+        };
+        let state = Arc::new(AppState {
+            llm: Llm {
+                backends: llm::Backends { builtin, upstream },
+                budget: Budget::new(settings.token_budget, settings.budget_period),
+                limiter: RateLimiter::new(settings.rate_limit, settings.rate_burst),
+                default_max_tokens: settings.budget_default_max_tokens,
+            },
+            store,
+            metrics,
+            eval_slots: tokio::sync::Semaphore::new(1),
+            started_at: store::rfc3339(store::now_ms()),
+            settings,
         });
-        (self.status, Json(body)).into_response()
+        checkpoints::resume_evaluations(&state).await?;
+        Ok(state)
     }
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn list_envs() -> Json<Vec<EnvInfo>> {
-    Json(registry::all().map(EnvInfo::of).collect())
-}
-
-async fn get_env(Path(id): Path<String>) -> Result<Json<EnvInfo>, ApiError> {
-    registry::find(&id)
-        .map(|s| Json(EnvInfo::of(s)))
-        .map_err(|e| ApiError {
-            status: StatusCode::NOT_FOUND,
-            kind: "not_found",
-            message: e.to_string(),
-        })
 }
 
 /// The whole HTTP surface.
-pub fn router(config: &Config) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
+    use handlers as h;
+    let s = &state.settings;
+    let llm = Router::new()
+        .route("/v1/chat/completions", post(h::chat))
+        .route("/v1/score", post(h::score))
+        .layer(DefaultBodyLimit::max(s.max_llm_bytes))
+        .route("/v1/models", get(h::models));
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/envs", get(list_envs))
-        .route("/api/envs/{id}", get(get_env))
-        .fallback_service(ServeDir::new(&config.www).append_index_html_on_directories(true))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::Request;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    fn app() -> Router {
-        router(&Config {
-            www: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"),
-        })
-    }
-
-    async fn get_json(uri: &str) -> (StatusCode, serde_json::Value) {
-        let res = app()
-            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    #[tokio::test]
-    async fn lists_every_registered_env() {
-        let (status, v) = get_json("/api/envs").await;
-        assert_eq!(status, StatusCode::OK);
-        let ids: Vec<&str> = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids.len(), registry::all().count());
-        assert!(ids.contains(&"MiniGrid-DoorKey-5x5-v0"));
-    }
-
-    #[tokio::test]
-    async fn unknown_env_is_a_json_404() {
-        let (status, v) = get_json("/api/envs/NoSuchEnv").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("NoSuchEnv")
-        );
-        let (status, v) = get_json("/api/envs/doorkey-5x5").await;
-        assert_eq!(status, StatusCode::OK, "aliases are case-insensitive");
-        assert_eq!(v["id"], "MiniGrid-DoorKey-5x5-v0");
-    }
-
-    #[tokio::test]
-    async fn serves_the_playground_page() {
-        let res = app()
-            .oneshot(Request::get("/").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        assert!(String::from_utf8_lossy(&bytes).contains("gridmentor"));
-    }
+        .merge(llm)
+        .route("/healthz", get(h::healthz))
+        .route("/metrics", get(h::metrics))
+        .route("/api/usage", get(h::usage))
+        .route("/api/envs", get(h::list_envs))
+        .route("/api/envs/{id}", get(h::get_env))
+        .route(
+            "/api/checkpoints",
+            get(h::list_checkpoints)
+                .post(h::upload_checkpoint)
+                .layer(DefaultBodyLimit::max(s.max_checkpoint_bytes)),
+        )
+        .route(
+            "/api/checkpoints/{id}",
+            get(h::download_checkpoint).delete(h::delete_checkpoint),
+        )
+        .route("/api/checkpoints/{id}/meta", get(h::checkpoint_meta))
+        .route("/api/leaderboard", get(h::leaderboard))
+        .route(
+            "/api/episodes",
+            post(h::post_episode).layer(DefaultBodyLimit::max(s.max_episode_bytes)),
+        )
+        .route("/api/episodes/{id}", get(h::get_episode))
+        .route("/e/{id}", get(h::open_episode))
+        .route("/api/{*rest}", axum::routing::any(h::no_route))
+        .fallback_service(ServeDir::new(&s.www).append_index_html_on_directories(true))
+        .layer(middleware::from_fn_with_state(state.clone(), h::track))
+        .with_state(state)
 }

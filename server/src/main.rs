@@ -2,49 +2,68 @@
 
 use anyhow::Context;
 use clap::Parser;
-use gridmentor_server::{Config, router};
+use gridmentor_server::{AppState, Args, router, store::redact_url};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-
-/// gridmentor's HTTP server: the browser playground and its API.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "GRIDMENTOR_ADDR", default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// Folder holding index.html and the wasm package (pkg/).
-    #[arg(long, env = "GRIDMENTOR_WWW", default_value = "www")]
-    www: PathBuf,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let settings = Args::parse().with_file()?.resolve()?;
     anyhow::ensure!(
-        args.www.join("index.html").is_file(),
+        settings.www.join("index.html").is_file(),
         "{} has no index.html: run from the repository root or pass --www",
-        args.www.display()
+        settings.www.display()
     );
-    let app = router(&Config {
-        www: args.www.clone(),
-    });
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    let addr = settings.addr;
+    tracing::info!(
+        "data in {}, database {}, upstream {}",
+        settings.data.display(),
+        redact_url(&settings.database_url),
+        settings
+            .upstream
+            .as_ref()
+            .map_or("none", |u| u.url.as_str())
+    );
+    let state = AppState::new(settings).await?;
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     println!("gridmentor playground: http://{addr}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_signal())
+    .await?;
     println!("gridmentor-server stopped");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and `kill` send).
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

@@ -1,0 +1,378 @@
+//! The server's settings: flags, `GRIDMENTOR_*` environment variables and an optional TOML file
+//! (`--config`), in that order of precedence, resolved once into [`Settings`].
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// gridmentor's HTTP server: the browser playground, an OpenAI-compatible LLM endpoint (scripted
+/// expert, upstream proxy), checkpoints with a leaderboard, and shared episodes.
+///
+/// Every setting can be given as a flag, as the environment variable named beside it, or as a
+/// key of the TOML file given by --config (the flag's name with '_' for '-', e.g.
+/// `upstream_url = "http://127.0.0.1:11434/v1"`). Flags win over variables, variables over the
+/// file.
+#[derive(Parser, Deserialize, Debug, Default, Clone)]
+#[command(version, about, long_about)]
+#[serde(default, deny_unknown_fields)]
+pub struct Args {
+    /// TOML file with any of the settings below.
+    #[arg(long, env = "GRIDMENTOR_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GRIDMENTOR_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Folder holding index.html and the wasm package (pkg/) [default: www].
+    #[arg(long, env = "GRIDMENTOR_WWW", value_name = "DIR")]
+    pub www: Option<PathBuf>,
+    /// Data folder: checkpoint files and the SQLite database [default:
+    /// $XDG_DATA_HOME/gridmentor or ~/.local/share/gridmentor].
+    #[arg(long, env = "GRIDMENTOR_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Metadata database URL: sqlite://PATH or postgres://USER:PASS@HOST/DB [default:
+    /// sqlite://DATA/gridmentor.db].
+    #[arg(long, env = "GRIDMENTOR_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Token that DELETE /api/checkpoints/{id} needs as `Authorization: Bearer TOKEN`; without
+    /// one, deleting is refused.
+    #[arg(
+        long,
+        env = "GRIDMENTOR_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Largest checkpoint upload in bytes; larger ones get 413 [default: 16777216].
+    #[arg(long, env = "GRIDMENTOR_MAX_CHECKPOINT_BYTES", value_name = "BYTES")]
+    pub max_checkpoint_bytes: Option<usize>,
+    /// Largest episode record in bytes [default: 1048576].
+    #[arg(long, env = "GRIDMENTOR_MAX_EPISODE_BYTES", value_name = "BYTES")]
+    pub max_episode_bytes: Option<usize>,
+    /// Largest request body of the LLM endpoint in bytes [default: 4194304].
+    #[arg(long, env = "GRIDMENTOR_MAX_LLM_BYTES", value_name = "BYTES")]
+    pub max_llm_bytes: Option<usize>,
+
+    /// Base URL of an OpenAI-compatible API (with its /v1), e.g. https://api.openai.com/v1;
+    /// models no built-in backend answers go there. None by default.
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_URL", value_name = "URL")]
+    pub upstream_url: Option<String>,
+    /// Name of the environment variable holding the upstream API key (the key itself is never
+    /// a setting, never logged, never returned) [default: OPENAI_API_KEY].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_KEY_ENV", value_name = "VAR")]
+    pub upstream_key_env: Option<String>,
+    /// Upstream models listed by /v1/models, comma-separated (any model name is forwarded
+    /// anyway).
+    #[arg(
+        long,
+        env = "GRIDMENTOR_UPSTREAM_MODELS",
+        value_delimiter = ',',
+        value_name = "IDS"
+    )]
+    pub upstream_models: Option<Vec<String>>,
+    /// Seconds one upstream attempt may take (headers and body; for a stream, the longest
+    /// silence between chunks) [default: 60].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_TIMEOUT", value_name = "SECS")]
+    pub upstream_timeout: Option<f64>,
+    /// Seconds to open a connection to the upstream [default: 10].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_CONNECT_TIMEOUT", value_name = "SECS")]
+    pub upstream_connect_timeout: Option<f64>,
+    /// Retries after a 429, a 5xx, a timeout or a failed connection [default: 3].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_RETRIES", value_name = "N")]
+    pub upstream_retries: Option<u32>,
+    /// Seconds before the first retry, doubled for each further one [default: 0.5].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_BACKOFF", value_name = "SECS")]
+    pub upstream_backoff: Option<f64>,
+    /// Longest wait before a retry, also caps the upstream's Retry-After [default: 20].
+    #[arg(long, env = "GRIDMENTOR_UPSTREAM_MAX_BACKOFF", value_name = "SECS")]
+    pub upstream_max_backoff: Option<f64>,
+
+    /// LLM requests (chat and score, not the scripted expert) per minute per client address; 0
+    /// turns the limit off [default: 120].
+    #[arg(long, env = "GRIDMENTOR_RATE_LIMIT", value_name = "PER_MIN")]
+    pub rate_limit: Option<u32>,
+    /// Requests a client may make at once before the per-minute rate applies [default: 20].
+    #[arg(long, env = "GRIDMENTOR_RATE_BURST", value_name = "N")]
+    pub rate_burst: Option<u32>,
+    /// LLM tokens (prompt + completion, every attempt) allowed per budget period, over all
+    /// clients; 0 = unlimited [default: 0].
+    #[arg(long, env = "GRIDMENTOR_TOKEN_BUDGET", value_name = "TOKENS")]
+    pub token_budget: Option<u64>,
+    /// Length of the budget period in seconds [default: 86400].
+    #[arg(long, env = "GRIDMENTOR_BUDGET_PERIOD", value_name = "SECS")]
+    pub budget_period: Option<u64>,
+    /// Completion tokens reserved against the budget for a request without max_tokens
+    /// [default: 512].
+    #[arg(
+        long,
+        env = "GRIDMENTOR_BUDGET_DEFAULT_MAX_TOKENS",
+        value_name = "TOKENS"
+    )]
+    pub budget_default_max_tokens: Option<u32>,
+
+    /// Episodes of the held-out evaluation run on every uploaded checkpoint [default: 100].
+    #[arg(long, env = "GRIDMENTOR_EVAL_EPISODES", value_name = "N")]
+    pub eval_episodes: Option<usize>,
+    /// First seed of the held-out evaluation [default: 1000000].
+    #[arg(long, env = "GRIDMENTOR_EVAL_SEED", value_name = "SEED")]
+    pub eval_seed: Option<u64>,
+}
+
+/// A secret that never shows in `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// How the upstream is called.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    /// Base URL without a trailing slash, e.g. `https://api.openai.com/v1`.
+    pub url: String,
+    pub key_env: String,
+    /// Read from `key_env` at start.
+    pub key: Option<Secret>,
+    pub models: Vec<String>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Every setting, resolved.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub www: PathBuf,
+    pub data: PathBuf,
+    pub database_url: String,
+    pub admin_token: Option<Secret>,
+    pub max_checkpoint_bytes: usize,
+    pub max_episode_bytes: usize,
+    pub max_llm_bytes: usize,
+    pub upstream: Option<Upstream>,
+    /// Requests per minute per client; 0 = off.
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    /// Tokens per period; 0 = unlimited.
+    pub token_budget: u64,
+    pub budget_period: Duration,
+    pub budget_default_max_tokens: u32,
+    pub eval_episodes: usize,
+    pub eval_seed: u64,
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("gridmentor");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/gridmentor")
+}
+
+fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{name} must be a positive number of seconds, not {v}"))
+}
+
+/// A sqlite:// URL for a file (created when missing).
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+impl Args {
+    /// Fill what flags and variables left unset from the TOML file named by `--config`.
+    pub fn with_file(self) -> anyhow::Result<Args> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        let file: Args =
+            toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
+        Ok(self.or(file))
+    }
+
+    fn or(self, file: Args) -> Args {
+        macro_rules! pick {
+            ($($f:ident),*) => { Args { config: self.config, $($f: self.$f.or(file.$f)),* } };
+        }
+        pick!(
+            addr,
+            www,
+            data,
+            database_url,
+            admin_token,
+            max_checkpoint_bytes,
+            max_episode_bytes,
+            max_llm_bytes,
+            upstream_url,
+            upstream_key_env,
+            upstream_models,
+            upstream_timeout,
+            upstream_connect_timeout,
+            upstream_retries,
+            upstream_backoff,
+            upstream_max_backoff,
+            rate_limit,
+            rate_burst,
+            token_budget,
+            budget_period,
+            budget_default_max_tokens,
+            eval_episodes,
+            eval_seed
+        )
+    }
+
+    /// Apply the defaults and check the values.
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let data = self.data.unwrap_or_else(default_data_dir);
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| sqlite_url(&data.join("gridmentor.db")));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            bail!("--database-url must start with sqlite: or postgres://, not {database_url:?}");
+        }
+        let upstream = match self.upstream_url {
+            None => None,
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("--upstream-url must be an http:// or https:// URL, not {url:?}");
+                }
+                let key_env = self
+                    .upstream_key_env
+                    .unwrap_or_else(|| "OPENAI_API_KEY".into());
+                let key = std::env::var(&key_env)
+                    .ok()
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| Secret(k.trim().to_string()));
+                Some(Upstream {
+                    url,
+                    key_env,
+                    key,
+                    models: self.upstream_models.unwrap_or_default(),
+                    timeout: secs("--upstream-timeout", self.upstream_timeout.unwrap_or(60.0))?,
+                    connect_timeout: secs(
+                        "--upstream-connect-timeout",
+                        self.upstream_connect_timeout.unwrap_or(10.0),
+                    )?,
+                    retries: self.upstream_retries.unwrap_or(3),
+                    backoff: secs("--upstream-backoff", self.upstream_backoff.unwrap_or(0.5))?,
+                    max_backoff: secs(
+                        "--upstream-max-backoff",
+                        self.upstream_max_backoff.unwrap_or(20.0),
+                    )?,
+                })
+            }
+        };
+        let budget_period = self.budget_period.unwrap_or(86_400);
+        if budget_period == 0 {
+            bail!("--budget-period must be at least 1 second");
+        }
+        let eval_episodes = self.eval_episodes.unwrap_or(100);
+        if eval_episodes == 0 {
+            bail!("--eval-episodes must be at least 1");
+        }
+        Ok(Settings {
+            addr: self
+                .addr
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            www: self.www.unwrap_or_else(|| PathBuf::from("www")),
+            data,
+            database_url,
+            admin_token: self.admin_token.filter(|t| !t.is_empty()).map(Secret),
+            max_checkpoint_bytes: self.max_checkpoint_bytes.unwrap_or(16 << 20),
+            max_episode_bytes: self.max_episode_bytes.unwrap_or(1 << 20),
+            max_llm_bytes: self.max_llm_bytes.unwrap_or(4 << 20),
+            upstream,
+            rate_limit: self.rate_limit.unwrap_or(120),
+            rate_burst: self.rate_burst.unwrap_or(20).max(1),
+            token_budget: self.token_budget.unwrap_or(0),
+            budget_period: Duration::from_secs(budget_period),
+            budget_default_max_tokens: self.budget_default_max_tokens.unwrap_or(512),
+            eval_episodes,
+            eval_seed: self.eval_seed.unwrap_or(1_000_000),
+        })
+    }
+}
+
+impl Settings {
+    /// Defaults with everything stored under `data` (for tests and embedding).
+    pub fn in_dir(data: &Path) -> Settings {
+        Args {
+            data: Some(data.to_path_buf()),
+            ..Args::default()
+        }
+        .resolve()
+        .expect("the defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(
+            &file,
+            "addr = \"127.0.0.1:9000\"\nrate_limit = 7\nupstream_url = \"http://x/v1/\"\n",
+        )
+        .unwrap();
+        let args = Args::try_parse_from([
+            "gridmentor-server",
+            "--config",
+            file.to_str().unwrap(),
+            "--rate-limit",
+            "9",
+        ])
+        .unwrap();
+        let s = args.with_file().unwrap().resolve().unwrap();
+        assert_eq!(s.addr.port(), 9000);
+        assert_eq!(s.rate_limit, 9);
+        assert_eq!(s.upstream.unwrap().url, "http://x/v1");
+        assert_eq!(s.max_checkpoint_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "adress = \"x\"\n").unwrap();
+        let args = Args {
+            config: Some(file),
+            ..Args::default()
+        };
+        let e = format!("{:#}", args.with_file().unwrap_err());
+        assert!(e.contains("adress"), "{e}");
+        let e = Args {
+            upstream_url: Some("ftp://x".into()),
+            ..Args::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(e.to_string().contains("http://"), "{e}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let s = Secret("sk-very-secret".into());
+        assert!(!format!("{s:?}").contains("sk-"));
+    }
+}

@@ -1,0 +1,350 @@
+//! The handlers: each translates HTTP into one call of a service module and back. Bodies are
+//! read as bytes and parsed here so that every rejection (too large, not JSON) has our error
+//! shape.
+
+use crate::AppState;
+use crate::checkpoints::{self, check_id, same_secret};
+use crate::episodes;
+use crate::error::{ApiError, from_rejection};
+use crate::llm::cache::CacheMode;
+use crate::llm::service;
+use axum::body::Bytes;
+use axum::extract::{
+    ConnectInfo, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
+};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use gridmentor_core::registry;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+type St = State<Arc<AppState>>;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Count every request by route and status.
+pub async fn track(State(state): St, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("static", |m| m.as_str())
+        .to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .http(&route, res.status().as_u16(), start.elapsed());
+    res
+}
+
+/// The client a request comes from, for the rate limit (its address; "local" without one).
+fn client_of(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
+}
+
+pub async fn no_route(req: Request) -> ApiError {
+    ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
+}
+
+fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+}
+
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, &())
+        .await
+        .map_err(|e| from_rejection(e.status(), e.body_text(), limit))
+}
+
+// ---- LLM ----
+
+pub async fn models(State(state): St) -> Json<Value> {
+    Json(service::models(&state.llm))
+}
+
+pub async fn chat(
+    State(state): St,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let mode = CacheMode::from_headers(&headers)?;
+    let client = client_of(&req);
+    let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
+    service::chat(&state, &client, mode, body).await
+}
+
+pub async fn score(
+    State(state): St,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let mode = CacheMode::from_headers(&headers)?;
+    let client = client_of(&req);
+    let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
+    service::score(&state, &client, mode, body).await
+}
+
+pub async fn usage(State(state): St) -> Result<Json<Value>, ApiError> {
+    service::usage(&state).await.map(Json)
+}
+
+pub async fn metrics(State(state): St) -> Response {
+    let (used, limit, _) = state.llm.budget.status();
+    let text = state.metrics.prometheus(&[
+        (
+            "budget_tokens_used",
+            "Tokens spent in this budget period.",
+            used as f64,
+        ),
+        (
+            "budget_tokens_limit",
+            "Tokens allowed per budget period (0 = unlimited).",
+            limit as f64,
+        ),
+    ]);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+// ---- envs ----
+
+#[derive(serde::Serialize)]
+pub struct EnvInfo {
+    id: &'static str,
+    aliases: &'static [&'static str],
+    family: &'static str,
+    summary: &'static str,
+}
+
+impl EnvInfo {
+    fn of(s: &'static gridmentor_core::EnvSpec) -> EnvInfo {
+        EnvInfo {
+            id: s.id,
+            aliases: s.aliases,
+            family: s.family,
+            summary: s.summary,
+        }
+    }
+}
+
+pub async fn list_envs() -> Json<Vec<EnvInfo>> {
+    Json(registry::all().map(EnvInfo::of).collect())
+}
+
+pub async fn get_env(Path(id): Path<String>) -> Result<Json<EnvInfo>, ApiError> {
+    registry::find(&id)
+        .map(|s| Json(EnvInfo::of(s)))
+        .map_err(|e| ApiError::not_found(e.to_string()))
+}
+
+// ---- checkpoints ----
+
+#[derive(Deserialize)]
+pub struct EnvQuery {
+    env: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NameQuery {
+    name: Option<String>,
+}
+
+fn env_id(env: &str) -> Result<&'static str, ApiError> {
+    registry::find(env)
+        .map(|s| s.id)
+        .map_err(|e| ApiError::not_found(e.to_string()))
+}
+
+fn db(e: sqlx::Error) -> ApiError {
+    ApiError::internal("the checkpoint database", e)
+}
+
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+pub async fn upload_checkpoint(
+    State(state): St,
+    q: Result<Query<NameQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let name = query(q)?.name;
+    let limit = state.settings.max_checkpoint_bytes;
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let bytes = if multipart {
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            from_rejection(e.status(), e.body_text(), limit)
+        };
+        let mut form = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| from_rejection(e.status(), e.body_text(), limit))?;
+        let mut file = None;
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            if field.name() == Some("file") {
+                file = Some(field.bytes().await.map_err(bad)?);
+                break;
+            }
+        }
+        file.ok_or_else(|| ApiError::bad_request("the multipart upload has no field \"file\""))?
+    } else {
+        read_body(req, limit).await?
+    };
+    let (new, entry) = checkpoints::upload(&state, bytes, name).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(entry)).into_response())
+}
+
+pub async fn list_checkpoints(
+    State(state): St,
+    q: Result<Query<EnvQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let env = query(q)?.env.map(|e| env_id(&e)).transpose()?;
+    let list = state.store.checkpoints(env).await.map_err(db)?;
+    Ok(Json(json!({ "checkpoints": list })))
+}
+
+async fn entry(state: &AppState, id: &str) -> Result<checkpoints::Entry, ApiError> {
+    check_id(id)?;
+    state
+        .store
+        .checkpoint(id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::not_found(format!("no checkpoint {id}")))
+}
+
+pub async fn checkpoint_meta(
+    State(state): St,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(entry(&state, &id).await?.to_json()))
+}
+
+pub async fn download_checkpoint(
+    State(state): St,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let e = entry(&state, &id).await?;
+    let bytes = tokio::fs::read(state.store.checkpoint_path(&e.id))
+        .await
+        .map_err(|err| ApiError::internal("reading the checkpoint file", err))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.ckpt\"", e.id),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn delete_checkpoint(
+    State(state): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let Some(token) = &state.settings.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "deleting checkpoints is disabled: start the server with --admin-token (or GRIDMENTOR_ADMIN_TOKEN)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same_secret(given.trim(), &token.0) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "deleting a checkpoint needs Authorization: Bearer <admin token>",
+        ));
+    }
+    check_id(&id)?;
+    if state.store.delete_checkpoint(&id).await.map_err(db)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no checkpoint {id}")))
+    }
+}
+
+pub async fn leaderboard(
+    State(state): St,
+    q: Result<Query<EnvQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let env = query(q)?
+        .env
+        .ok_or_else(|| ApiError::bad_request("the leaderboard needs ?env=ENV"))?;
+    let env = env_id(&env)?;
+    let entries = state.store.leaderboard(env).await.map_err(db)?;
+    Ok(Json(json!({ "env": env, "entries": entries })))
+}
+
+// ---- episodes ----
+
+pub async fn post_episode(State(state): St, req: Request) -> Result<Response, ApiError> {
+    let bytes = read_body(req, state.settings.max_episode_bytes).await?;
+    let record = json_body(&bytes)?;
+    episodes::validate(&record).map_err(ApiError::unprocessable)?;
+    let body =
+        std::str::from_utf8(&bytes).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let id = episodes::episode_id(&bytes);
+    let new = state
+        .store
+        .insert_episode(&id, body)
+        .await
+        .map_err(|e| ApiError::internal("storing the episode", e))?;
+    state.metrics.count("episodes_stored");
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "id": id }))).into_response())
+}
+
+pub async fn get_episode(State(state): St, Path(id): Path<String>) -> Result<Response, ApiError> {
+    episodes::check_id(&id)?;
+    let body = state
+        .store
+        .episode(&id)
+        .await
+        .map_err(|e| ApiError::internal("reading the episode", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no episode {id}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// `/e/{id}`: the playground, opened on a stored episode.
+pub async fn open_episode(Path(id): Path<String>) -> Result<Redirect, ApiError> {
+    episodes::check_id(&id)?;
+    Ok(Redirect::to(&format!("/#ep={id}")))
+}

@@ -1,0 +1,428 @@
+//! Persistence: metadata in SQL (SQLite in WAL mode by default, PostgreSQL by URL, both through
+//! sqlx's `any` driver, so every statement here is plain SQL both accept) and files written
+//! atomically (temporary file, fsync, rename) under the data folder.
+
+use crate::checkpoints::{Entry, EvalState};
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The tables, created when missing. Types every backend reads the same way through `any`:
+/// TEXT, BIGINT, DOUBLE PRECISION.
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS checkpoints (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, env TEXT NOT NULL, net TEXT NOT NULL,
+        obs TEXT NOT NULL, actions BIGINT NOT NULL, algo TEXT NOT NULL, frames BIGINT NOT NULL,
+        seed TEXT NOT NULL, size BIGINT NOT NULL, uploaded_at TEXT NOT NULL,
+        uploaded_ms BIGINT NOT NULL, eval_status TEXT NOT NULL, eval_episodes BIGINT NOT NULL,
+        eval_seed TEXT NOT NULL, success_rate DOUBLE PRECISION, mean_return DOUBLE PRECISION,
+        mean_steps DOUBLE PRECISION, eval_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS checkpoints_env ON checkpoints (env, uploaded_ms)",
+    "CREATE TABLE IF NOT EXISTS episodes (
+        id TEXT PRIMARY KEY, body TEXT NOT NULL, created_ms BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS llm_cache (
+        key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, body TEXT NOT NULL,
+        created_ms BIGINT NOT NULL)",
+];
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `2026-11-22T03:00:00Z` for a time in milliseconds since 1970 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Write `bytes` to `path` so that a reader sees the whole file or none of it: a temporary file
+/// in `tmp` (same file system), flushed to disk, then renamed over `path`.
+pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = format!(
+        "{}.{}.{}.part",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        now_ms()
+    );
+    let tmp_path = tmp.join(name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp_path)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp_path, path)?;
+        if let Some(dir) = path.parent() {
+            // The rename itself reaches the disk with the directory.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+/// The database and the file folders.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    pub checkpoint_dir: PathBuf,
+    pub tmp_dir: PathBuf,
+}
+
+fn entry_from_row(r: &AnyRow) -> Result<Entry, sqlx::Error> {
+    let status: String = r.try_get("eval_status")?;
+    let eval = match status.as_str() {
+        "done" => EvalState::Done {
+            success_rate: r.try_get::<Option<f64>, _>("success_rate")?.unwrap_or(0.0),
+            mean_return: r.try_get::<Option<f64>, _>("mean_return")?.unwrap_or(0.0),
+            mean_steps: r.try_get::<Option<f64>, _>("mean_steps")?.unwrap_or(0.0),
+        },
+        "failed" => EvalState::Failed(
+            r.try_get::<Option<String>, _>("eval_error")?
+                .unwrap_or_default(),
+        ),
+        "running" => EvalState::Running,
+        _ => EvalState::Pending,
+    };
+    Ok(Entry {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        env: r.try_get("env")?,
+        net: r.try_get("net")?,
+        obs: r.try_get("obs")?,
+        actions: r.try_get::<i64, _>("actions")? as u64,
+        algo: r.try_get("algo")?,
+        frames: r.try_get::<i64, _>("frames")? as u64,
+        seed: r.try_get("seed")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        uploaded_at: r.try_get("uploaded_at")?,
+        eval_episodes: r.try_get::<i64, _>("eval_episodes")? as u64,
+        eval_seed: r.try_get("eval_seed")?,
+        eval,
+    })
+}
+
+impl Store {
+    /// Open (and create) the data folder and the database.
+    pub async fn open(data: &Path, database_url: &str) -> anyhow::Result<Store> {
+        let checkpoint_dir = data.join("checkpoints");
+        let tmp_dir = data.join("tmp");
+        for d in [&checkpoint_dir, &tmp_dir] {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("creating the data folder {}", d.display()))?;
+        }
+        // Left by uploads that died mid-way: never listed, safe to drop.
+        if let Ok(rd) = std::fs::read_dir(&tmp_dir) {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        sqlx::any::install_default_drivers();
+        let sqlite = database_url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(database_url)
+            .await
+            .with_context(|| format!("opening the database {}", redact_url(database_url)))?;
+        if sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .context("switching SQLite to WAL")?;
+        }
+        for stmt in SCHEMA {
+            sqlx::query(stmt)
+                .execute(&pool)
+                .await
+                .context("creating the tables")?;
+        }
+        Ok(Store {
+            pool,
+            checkpoint_dir,
+            tmp_dir,
+        })
+    }
+
+    /// `PRAGMA journal_mode` on SQLite, for checks.
+    pub async fn journal_mode(&self) -> Result<String, sqlx::Error> {
+        sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)
+    }
+
+    pub fn checkpoint_path(&self, id: &str) -> PathBuf {
+        self.checkpoint_dir.join(format!("{id}.ckpt"))
+    }
+
+    /// Store the entry unless one with its id exists; true when it was inserted.
+    pub async fn insert_checkpoint(
+        &self,
+        e: &Entry,
+        uploaded_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(
+            "INSERT INTO checkpoints (id, name, env, net, obs, actions, algo, frames, seed, size,
+                uploaded_at, uploaded_ms, eval_status, eval_episodes, eval_seed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.env)
+        .bind(&e.net)
+        .bind(&e.obs)
+        .bind(e.actions as i64)
+        .bind(&e.algo)
+        .bind(e.frames as i64)
+        .bind(&e.seed)
+        .bind(e.size as i64)
+        .bind(&e.uploaded_at)
+        .bind(uploaded_ms)
+        .bind(e.eval.status())
+        .bind(e.eval_episodes as i64)
+        .bind(&e.eval_seed)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn checkpoint(&self, id: &str) -> Result<Option<Entry>, sqlx::Error> {
+        sqlx::query("SELECT * FROM checkpoints WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| entry_from_row(&r))
+            .transpose()
+    }
+
+    /// Newest first.
+    pub async fn checkpoints(&self, env: Option<&str>) -> Result<Vec<Entry>, sqlx::Error> {
+        let rows = match env {
+            Some(env) => {
+                sqlx::query(
+                    "SELECT * FROM checkpoints WHERE env = $1 ORDER BY uploaded_ms DESC, id",
+                )
+                .bind(env)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM checkpoints ORDER BY uploaded_ms DESC, id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Evaluated entries of `env`, best success rate then mean return first.
+    pub async fn leaderboard(&self, env: &str) -> Result<Vec<Entry>, sqlx::Error> {
+        sqlx::query(
+            "SELECT * FROM checkpoints WHERE env = $1 AND eval_status = 'done'
+             ORDER BY success_rate DESC, mean_return DESC, uploaded_ms, id",
+        )
+        .bind(env)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    /// Ids whose evaluation never finished (the server stopped): they are evaluated again.
+    pub async fn unfinished_evaluations(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id FROM checkpoints WHERE eval_status IN ('pending', 'running')
+             ORDER BY uploaded_ms",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+    }
+
+    pub async fn set_eval(&self, id: &str, eval: &EvalState) -> Result<(), sqlx::Error> {
+        let (sr, mr, ms, err) = match eval {
+            EvalState::Done {
+                success_rate,
+                mean_return,
+                mean_steps,
+            } => (
+                Some(*success_rate),
+                Some(*mean_return),
+                Some(*mean_steps),
+                None,
+            ),
+            EvalState::Failed(e) => (None, None, None, Some(e.clone())),
+            _ => (None, None, None, None),
+        };
+        sqlx::query(
+            "UPDATE checkpoints SET eval_status = $1, success_rate = $2, mean_return = $3,
+                mean_steps = $4, eval_error = $5 WHERE id = $6",
+        )
+        .bind(eval.status())
+        .bind(sr)
+        .bind(mr)
+        .bind(ms)
+        .bind(err)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Remove the entry, then its file; true when there was one.
+    pub async fn delete_checkpoint(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM checkpoints WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Err(e) = std::fs::remove_file(self.checkpoint_path(id)) {
+            tracing::warn!("checkpoint {id}: entry deleted, file not: {e}");
+        }
+        Ok(true)
+    }
+
+    /// Store an episode record unless its id exists; true when it was inserted.
+    pub async fn insert_episode(&self, id: &str, body: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(
+            "INSERT INTO episodes (id, body, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn episode(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT body FROM episodes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("body"))
+            .transpose()
+    }
+
+    pub async fn cache_get(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT body FROM llm_cache WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("body"))
+            .transpose()
+    }
+
+    pub async fn cache_put(
+        &self,
+        key: &str,
+        backend: &str,
+        model: &str,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO llm_cache (key, backend, model, body, created_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(backend)
+        .bind(model)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn cache_len(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) AS n FROM llm_cache")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_316_400_000), "2026-11-22T03:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn hides_database_passwords() {
+        assert_eq!(
+            redact_url("postgres://me:pw@db/g"),
+            "postgres://me:***@db/g"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn atomic_writes_leave_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.bin");
+        write_atomic(d.path(), &p, b"abc").unwrap();
+        write_atomic(d.path(), &p, b"defg").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"defg");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
