@@ -239,6 +239,35 @@ pub fn spawn_evaluation(state: Arc<AppState>, id: String) {
     });
 }
 
+/// Add every `*.ckpt` in `dir` to the store (named after the file), skipping stored ones; a
+/// bad file is reported and skipped. Returns how many were new.
+pub async fn preload(state: &Arc<AppState>, dir: &std::path::Path) -> anyhow::Result<usize> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("reading the preload folder {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ckpt"))
+        .collect();
+    files.sort();
+    let mut added = 0;
+    for path in files {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("preload {}: {e}", path.display());
+                continue;
+            }
+        };
+        match upload(state, bytes.into(), name).await {
+            Ok((new, _)) => added += new as usize,
+            Err(e) => tracing::warn!("preload {}: {}", path.display(), e.message),
+        }
+    }
+    Ok(added)
+}
+
 /// Resume evaluations a previous run left unfinished.
 pub async fn resume_evaluations(state: &Arc<AppState>) -> anyhow::Result<()> {
     for id in state.store.unfinished_evaluations().await? {

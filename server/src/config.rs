@@ -122,6 +122,20 @@ pub struct Args {
     /// First seed of the held-out evaluation [default: 1000000].
     #[arg(long, env = "GRIDMENTOR_EVAL_SEED", value_name = "SEED")]
     pub eval_seed: Option<u64>,
+
+    /// Serve the embedded SmolLM2-135M-Instruct when this build has it (feature `smollm2`) and
+    /// its file is found [default: true].
+    #[arg(long, env = "GRIDMENTOR_EMBEDDED_LLM", value_name = "BOOL")]
+    pub embedded_llm: Option<bool>,
+    /// The embedded model's GGUF file [default: $GRIDMENTOR_MODEL, else
+    /// ~/.cache/gridmentor/models/SmolLM2-135M-Instruct.Q4_1.gguf, where
+    /// scripts/fetch-model.sh puts it].
+    #[arg(long, env = "GRIDMENTOR_MODEL_PATH", value_name = "FILE")]
+    pub model_path: Option<PathBuf>,
+    /// Folder of checkpoint files (*.ckpt) added to the store at start, named after their files
+    /// (the shipped agents: agents/). Files already stored are skipped.
+    #[arg(long, env = "GRIDMENTOR_PRELOAD", value_name = "DIR")]
+    pub preload: Option<PathBuf>,
 }
 
 /// A secret that never shows in `{:?}`.
@@ -171,6 +185,9 @@ pub struct Settings {
     pub budget_default_max_tokens: u32,
     pub eval_episodes: usize,
     pub eval_seed: u64,
+    pub embedded_llm: bool,
+    pub model_path: Option<PathBuf>,
+    pub preload: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -233,7 +250,10 @@ impl Args {
             budget_period,
             budget_default_max_tokens,
             eval_episodes,
-            eval_seed
+            eval_seed,
+            embedded_llm,
+            model_path,
+            preload
         )
     }
 
@@ -306,6 +326,9 @@ impl Args {
             budget_default_max_tokens: self.budget_default_max_tokens.unwrap_or(512),
             eval_episodes,
             eval_seed: self.eval_seed.unwrap_or(1_000_000),
+            embedded_llm: self.embedded_llm.unwrap_or(true),
+            model_path: self.model_path,
+            preload: self.preload,
         })
     }
 }

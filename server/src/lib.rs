@@ -24,7 +24,7 @@ use std::sync::Arc;
 use store::Store;
 use tower_http::services::ServeDir;
 
-pub use config::Args;
+pub use config::{Args, Settings};
 pub use error::ApiError;
 
 /// Everything the handlers share.

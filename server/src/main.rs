@@ -29,13 +29,24 @@ async fn main() -> anyhow::Result<()> {
             .as_ref()
             .map_or("none", |u| u.url.as_str())
     );
-    let state = AppState::new(settings).await?;
+    let (extra, llm_line) = embedded_llm(&settings).await;
+    let upstream = settings.upstream.as_ref().map(|u| u.url.clone());
+    let preload = settings.preload.clone();
+    let state = AppState::with_backends(settings, extra).await?;
+    if let Some(dir) = preload {
+        let added = gridmentor_server::checkpoints::preload(&state, &dir).await?;
+        tracing::info!("preloaded {added} new checkpoint(s) from {}", dir.display());
+    }
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     println!("gridmentor playground: http://{addr}/");
+    println!("LLM backends: gridmentor-expert (scripted, not an LLM); {llm_line}");
+    if let Some(u) = upstream {
+        println!("other models go to the upstream {u}");
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -44,6 +55,44 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("gridmentor-server stopped");
     Ok(())
+}
+
+/// The embedded model as a backend, when this build has it and its file is there, and a line
+/// that says which LLM serves (or why none does).
+#[cfg(feature = "smollm2")]
+async fn embedded_llm(
+    settings: &gridmentor_server::Settings,
+) -> (Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>, String) {
+    use gridmentor_server::llm::smollm2;
+    if !settings.embedded_llm {
+        return (Vec::new(), "embedded LLM off (--embedded-llm false)".into());
+    }
+    let path = settings
+        .model_path
+        .clone()
+        .unwrap_or_else(smollm2::default_path);
+    let shown = path.display().to_string();
+    match tokio::task::spawn_blocking(move || smollm2::load(&path)).await {
+        Ok(Ok(b)) => (
+            vec![std::sync::Arc::new(b)],
+            format!("smollm2-135m-instruct (embedded, {shown})"),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!("embedded LLM unavailable: {e}");
+            (Vec::new(), format!("no embedded LLM: {e}"))
+        }
+        Err(e) => (Vec::new(), format!("no embedded LLM: loading crashed: {e}")),
+    }
+}
+
+#[cfg(not(feature = "smollm2"))]
+async fn embedded_llm(
+    _settings: &gridmentor_server::Settings,
+) -> (Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>, String) {
+    (
+        Vec::new(),
+        "no embedded LLM (built without the `smollm2` feature)".into(),
+    )
 }
 
 /// Ctrl-C, or SIGTERM (what service managers and `kill` send).

@@ -7,6 +7,8 @@ pub mod expert;
 pub mod limits;
 pub mod local;
 pub mod service;
+#[cfg(feature = "smollm2")]
+pub mod smollm2;
 pub mod upstream;
 
 use crate::error::ApiError;

@@ -1,0 +1,83 @@
+//! The embedded SmolLM2-135M-Instruct (feature `smollm2`) as a [`LocalModel`]: only type
+//! conversions; the model itself is `gridmentor-llm`.
+
+use super::local::{GenParams, Generated, Local, LocalModel, Scored};
+use super::{ChatMessage, ModelCard, Score};
+use gridmentor_llm::{Message, SmolLm2};
+use std::path::Path;
+
+/// The model behind the backend.
+pub struct Smol(pub SmolLm2);
+
+fn messages(m: &[ChatMessage]) -> Vec<Message> {
+    m.iter()
+        .map(|m| Message::new(m.role.clone(), m.content.clone()))
+        .collect()
+}
+
+impl LocalModel for Smol {
+    fn generate(
+        &mut self,
+        m: &[ChatMessage],
+        p: &GenParams,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<Generated, String> {
+        let params = gridmentor_llm::GenParams {
+            max_tokens: p.max_tokens.max(1) as usize,
+            temperature: p.temperature as f32,
+            top_p: p.top_p as f32,
+            seed: p.seed,
+            stop: p.stop.clone(),
+        };
+        let g = self
+            .0
+            .chat(&messages(m), &params, on_token)
+            .map_err(|e| e.to_string())?;
+        Ok(Generated {
+            text: g.text,
+            finish_reason: g.finish_reason.as_str().to_string(),
+            prompt_tokens: g.prompt_tokens as u64,
+            completion_tokens: g.completion_tokens as u64,
+        })
+    }
+
+    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, String> {
+        let msgs = messages(m);
+        let prompt_tokens = self
+            .0
+            .prompt_tokens(&msgs)
+            .map_err(|e| e.to_string())?
+            .len() as u64;
+        let scores = self
+            .0
+            .score(&msgs, candidates)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .zip(candidates)
+            .map(|(s, c)| Score {
+                candidate: c.clone(),
+                logprob: s.logprob as f64,
+                tokens: s.tokens as u32,
+            })
+            .collect();
+        Ok(Scored {
+            scores,
+            prompt_tokens,
+        })
+    }
+}
+
+/// Load the model from `path` (slow: it dequantizes the weights) as a backend.
+pub fn load(path: &Path) -> Result<Local<Smol>, String> {
+    let model = SmolLm2::load(path).map_err(|e| e.to_string())?;
+    let card = ModelCard {
+        id: SmolLm2::MODEL_ID.into(),
+        aliases: vec!["smollm2".into()],
+    };
+    Ok(Local::new("smollm2", card, Smol(model)))
+}
+
+/// Where the model is looked for when `--model-path` is not given.
+pub fn default_path() -> std::path::PathBuf {
+    SmolLm2::default_path()
+}
