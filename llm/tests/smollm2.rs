@@ -86,14 +86,24 @@ fn max_tokens_is_honoured_with_finish_reason_length() {
     let Some(mut m) = model() else { return };
     let q = user("Write a long story about a dragon who learns to bake bread.");
     let t = Instant::now();
-    let g = chat(&mut m, &q, &greedy(40));
-    let secs = t.elapsed().as_secs_f64();
+    let mut first = None;
+    let mut pieces = 0;
+    let g = m
+        .chat(&q, &greedy(40), &mut |_| {
+            first.get_or_insert_with(|| t.elapsed());
+            pieces += 1;
+        })
+        .unwrap();
+    let total = t.elapsed();
+    let first = first.expect("nothing streamed");
     eprintln!(
-        "generation: {:.1} tok/s ({} tokens in {secs:.2} s, prompt {} tokens included)",
-        g.completion_tokens as f64 / secs,
-        g.completion_tokens,
-        g.prompt_tokens
+        "generation: prompt of {} tokens + first token in {first:.2?}, then {:.1} tok/s ({} tokens in {:.2?})",
+        g.prompt_tokens,
+        (g.completion_tokens - 1) as f64 / (total - first).as_secs_f64(),
+        g.completion_tokens - 1,
+        total - first,
     );
+    assert!(pieces > 1, "streamed in {pieces} piece(s)");
     assert_eq!(g.finish_reason, FinishReason::Length);
     assert_eq!(g.completion_tokens, 40);
     assert!(!g.text.is_empty());
