@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735a66d0f4";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
@@ -195,7 +195,7 @@ impl Browser {
         v[ELEMENT]
             .as_str()
             .map(String::from)
-            .ok_or_else(|| format!("no element {css}"))
+            .ok_or_else(|| format!("no element {css}: {v}"))
     }
 
     pub fn click(&self, css: &str) -> Result<(), String> {
