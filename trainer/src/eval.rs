@@ -126,13 +126,14 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
             ck.expect_env(spec.id)
                 .with_context(|| format!("checkpoint {}", path.display()))?;
             let model = ck.model(&burn::tensor::Device::flex())?;
-            let (r, s, n) = crate::train::evaluate(
+            let e = crate::train::evaluate(
                 &model,
                 spec.id,
                 args.episodes as usize,
                 args.seed,
                 args.greedy,
             )?;
+            let (r, s, n) = (e.mean_return, e.success_rate, e.mean_steps);
             planner_name = format!("checkpoint {} ({})", path.display(), ck.weights_sha256());
             ret = r as f64 * args.episodes as f64;
             wins = (s * args.episodes as f32).round() as u32;

@@ -7,10 +7,8 @@ use crate::tensorboard::EventWriter;
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::Device;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, EvalResult, Metadata, NetSpec};
+use gridmentor_core::nn::{ActorCritic, Checkpoint, EvalResult, Evaluation, Metadata, policy};
 use gridmentor_core::registry;
-use gridmentor_core::rng::Rng;
-use gridmentor_core::world::Action;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -59,60 +57,16 @@ pub fn pick_device(choice: DeviceChoice) -> anyhow::Result<(Device, &'static str
     }
 }
 
-/// Evaluate a policy on `episodes` episodes (seeds from `seed`), greedy or sampled; returns
-/// (mean return, success rate, mean steps).
+/// Evaluate a policy on `episodes` episodes (seeds from `seed`), greedy or sampled.
 pub fn evaluate(
     model: &ActorCritic,
     env_id: &str,
     episodes: usize,
     seed: u64,
     greedy: bool,
-) -> anyhow::Result<(f32, f32, f32)> {
-    let device = Device::flex();
-    let obs = model.spec().obs;
-    let actions_n = model.spec().actions;
-    let mut rng = Rng::derive(seed, 0xE7A2);
-    let mut envs = (0..episodes)
-        .map(|i| registry::make(env_id, seed + i as u64).map_err(|e| anyhow::anyhow!("{e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut done = vec![false; episodes];
-    let mut ret = vec![0.0f32; episodes];
-    let mut steps = vec![0u32; episodes];
-    let mut image = vec![0u8; obs.len()];
-    let mut lp = vec![0.0; actions_n];
-    while done.iter().any(|d| !d) {
-        let live: Vec<usize> = (0..episodes).filter(|&i| !done[i]).collect();
-        let mut input = vec![0.0f32; live.len() * obs.len()];
-        for (k, &i) in live.iter().enumerate() {
-            envs[i].world.image_into(&mut image);
-            obs.write_input(&image, &mut input[k * obs.len()..(k + 1) * obs.len()]);
-        }
-        let logits: Vec<f32> = model
-            .forward(model.input(input, live.len(), &device))
-            .logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))?;
-        for (k, &i) in live.iter().enumerate() {
-            let row = &logits[k * actions_n..(k + 1) * actions_n];
-            let a = if greedy {
-                (0..actions_n).fold(0, |b, j| if row[j] > row[b] { j } else { b })
-            } else {
-                crate::ppo::update::log_probs(row, &mut lp);
-                crate::ppo::update::sample(&lp, &mut rng)
-            };
-            let t = envs[i].step(Action::ALL[a]);
-            ret[i] += t.reward;
-            steps[i] += 1;
-            done[i] = t.terminated || t.truncated;
-        }
-    }
-    let n = episodes as f32;
-    Ok((
-        ret.iter().sum::<f32>() / n,
-        ret.iter().filter(|r| **r > 0.0).count() as f32 / n,
-        steps.iter().sum::<u32>() as f32 / n,
-    ))
+) -> anyhow::Result<Evaluation> {
+    policy::evaluate(model, env_id, episodes, seed, greedy)
+        .map_err(|e| anyhow::anyhow!("evaluating on {env_id}: {e}"))
 }
 
 fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
@@ -147,7 +101,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let (device, device_name) = pick_device(args.device)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let spec = NetSpec::minigrid(Action::COUNT);
+    let spec = cfg.net_spec(env_spec)?;
     let config = serde_json::json!({
         "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
         "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
@@ -262,22 +216,18 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     tb.flush()?;
     let wall = start.elapsed().as_secs_f64();
     let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
-    let (ret, success, steps) = evaluate(
+    let eval = evaluate(
         &ppo.model.valid(),
         env_spec.id,
         cfg.eval_episodes,
         eval_seed,
         false,
     )?;
-    let eval = EvalResult {
-        episodes: cfg.eval_episodes as u32,
-        mean_return: ret,
-        success_rate: success,
-    };
+    let (ret, success, steps) = (eval.mean_return, eval.success_rate, eval.mean_steps);
     save(
         &args.out.join("latest.ckpt"),
         &ppo.model,
-        meta(&ppo, Some(eval)),
+        meta(&ppo, Some(eval.into())),
     )?;
     if !args.out.join("best.ckpt").exists() {
         std::fs::copy(args.out.join("latest.ckpt"), args.out.join("best.ckpt"))?;

@@ -4,8 +4,10 @@
 pub mod checkpoint;
 mod init;
 pub mod net;
+pub mod policy;
 pub mod spec;
 
 pub use checkpoint::{Checkpoint, CheckpointError, EvalResult, Metadata};
 pub use net::{ActorCritic, Output};
+pub use policy::{Decision, Evaluation, Observer, PolicyAgent};
 pub use spec::{NetKind, NetSpec, ObsKind};

@@ -1,6 +1,29 @@
 //! Every PPO hyper-parameter, named once, with rl-starter-files' default (CleanRL's where
 //! rl-starter-files has none).
 
+use gridmentor_core::EnvSpec;
+use gridmentor_core::nn::{NetKind, NetSpec, ObsKind};
+use gridmentor_core::world::Action;
+
+/// The observation a policy reads (see [`Config::obs`]).
+#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObsChoice {
+    Auto,
+    View,
+    MemoryMap,
+}
+
+/// The policy network (see [`Config::net`]).
+#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetChoice {
+    Auto,
+    MinigridCnn,
+    MemoryMapCnn,
+    Mlp,
+}
+
 #[derive(clap::Args, serde::Serialize, Clone, Debug)]
 pub struct Config {
     #[arg(long, default_value = "MiniGrid-DoorKey-5x5-v0")]
@@ -63,6 +86,13 @@ pub struct Config {
     /// Episodes for the final evaluation.
     #[arg(long, default_value_t = 100)]
     pub eval_episodes: usize,
+    /// What the network observes: `auto` is the memory map for the seed tasks (as the seed
+    /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files).
+    #[arg(long, value_enum, default_value_t = ObsChoice::Auto)]
+    pub obs: ObsChoice,
+    /// The network: `auto` is MiniGrid's CNN for the view and LLM4Teach's CNN for the memory map.
+    #[arg(long, value_enum, default_value_t = NetChoice::Auto)]
+    pub net: NetChoice,
     /// Where the checkpoint goes.
     #[arg(skip)]
     pub out: Option<String>,
@@ -91,12 +121,50 @@ impl Default for Config {
             norm_adv: false,
             clip_vloss: true,
             eval_episodes: 100,
+            obs: ObsChoice::Auto,
+            net: NetChoice::Auto,
             out: None,
         }
     }
 }
 
 impl Config {
+    /// The network this run trains on `env`, checked against the env's size and view.
+    pub fn net_spec(&self, env: &'static EnvSpec) -> anyhow::Result<NetSpec> {
+        let probe = gridmentor_core::Env::new(env, self.seed);
+        let obs = match self.obs {
+            ObsChoice::View => ObsKind::View {
+                size: probe.world.view_size as u16,
+            },
+            ObsChoice::MemoryMap => ObsKind::MemoryMap {
+                width: probe.world.width() as u16,
+                height: probe.world.height() as u16,
+            },
+            ObsChoice::Auto if env.family == "seed" => ObsKind::MemoryMap {
+                width: probe.world.width() as u16,
+                height: probe.world.height() as u16,
+            },
+            ObsChoice::Auto => ObsKind::View {
+                size: probe.world.view_size as u16,
+            },
+        };
+        let net = match (self.net, obs) {
+            (NetChoice::Auto, ObsKind::View { .. }) | (NetChoice::MinigridCnn, _) => {
+                NetKind::MiniGridCnn
+            }
+            (NetChoice::Auto, _) | (NetChoice::MemoryMapCnn, _) => NetKind::MemoryMapCnn,
+            (NetChoice::Mlp, _) => NetKind::Mlp,
+        };
+        let spec = NetSpec {
+            net,
+            obs,
+            actions: Action::COUNT,
+        };
+        spec.check()
+            .map_err(|e| anyhow::anyhow!("--net {net} cannot read {obs} on {}: {e}", env.id))?;
+        Ok(spec)
+    }
+
     /// Checks that clap cannot express.
     pub fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(

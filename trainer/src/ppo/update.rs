@@ -45,27 +45,8 @@ pub struct Stats {
     pub explained_variance: f32,
 }
 
-/// Log-softmax of one row of logits.
-pub fn log_probs(logits: &[f32], out: &mut [f32]) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
-    for (o, l) in out.iter_mut().zip(logits) {
-        *o = l - lse;
-    }
-}
-
-/// Sample from a categorical given log-probabilities.
-pub fn sample(logp: &[f32], rng: &mut Rng) -> usize {
-    let u = rng.f32();
-    let mut acc = 0.0;
-    for (i, l) in logp.iter().enumerate() {
-        acc += l.exp();
-        if u < acc {
-            return i;
-        }
-    }
-    logp.len() - 1
-}
+/// Log-probabilities and sampling are core's, so every shell decides alike.
+pub use gridmentor_core::nn::policy::{log_softmax as log_probs, sample};
 
 /// GAE(lambda) advantages and returns (`advantage + value`) of a rollout laid out `t * n + env`,
 /// bootstrapping from `last` (the value after the final step); `done` cuts both.

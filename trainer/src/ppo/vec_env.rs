@@ -1,7 +1,7 @@
 //! N environments stepped together, split over worker threads; each episode that ends is reset
 //! at once from the env's own seed stream (like gym's autoreset).
 
-use gridmentor_core::nn::ObsKind;
+use gridmentor_core::nn::{ObsKind, Observer};
 use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
 use gridmentor_core::{Env, registry};
@@ -22,8 +22,7 @@ pub struct StepInfo {
 struct Slot {
     env: Env,
     seeds: Rng,
-    obs: ObsKind,
-    image: Vec<u8>,
+    observer: Observer,
     ep_return: f32,
     ep_len: u32,
 }
@@ -32,19 +31,18 @@ impl Slot {
     fn new(id: &str, obs: ObsKind, seed: u64, index: u64) -> anyhow::Result<Slot> {
         let mut seeds = Rng::derive(seed, 1_000 + index);
         let env = registry::make(id, seeds.next_u64()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let observer = Observer::new(obs, &env).map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
         Ok(Slot {
             env,
             seeds,
-            obs,
-            image: vec![0; obs.len()],
+            observer,
             ep_return: 0.0,
             ep_len: 0,
         })
     }
 
     fn observe(&mut self, out: &mut [f32]) {
-        self.env.world.image_into(&mut self.image);
-        self.obs.write_input(&self.image, out);
+        self.observer.write(&self.env, out);
     }
 
     fn step(&mut self, action: u8, out: &mut [f32]) -> StepInfo {
@@ -63,6 +61,9 @@ impl Slot {
             self.ep_len = 0;
             let seed = self.seeds.next_u64();
             self.env.reset(seed);
+            self.observer.reset(&self.env);
+        } else {
+            self.observer.update(&self.env);
         }
         self.observe(out);
         info

@@ -1,0 +1,439 @@
+//! A trained network acting in an env: the observer that turns an env into the network's input
+//! (view, memory map or its change) and the decision rule. The trainer, the server's leaderboard
+//! and the browser all act through this, so a checkpoint behaves the same everywhere.
+
+use crate::env::Env;
+use crate::nn::checkpoint::EvalResult;
+use crate::nn::net::ActorCritic;
+use crate::nn::spec::ObsKind;
+use crate::obs::MemoryMap;
+use crate::registry;
+use crate::rng::Rng;
+use crate::world::Action;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use burn::tensor::Device;
+
+/// Builds one env's network input, keeping what the observation kind needs between steps (the
+/// memory map, and for its change the map before the last step).
+#[derive(Clone, Debug)]
+pub struct Observer {
+    kind: ObsKind,
+    image: Vec<u8>,
+    map: Option<MemoryMap>,
+    /// The map's data before the last update (all unseen after a reset).
+    before: Vec<u8>,
+    diff: Vec<i16>,
+}
+
+impl Observer {
+    /// An observer of `env` (at the start of an episode); refuses a kind that does not fit it.
+    pub fn new(kind: ObsKind, env: &Env) -> Result<Observer, String> {
+        let world = &env.world;
+        match kind {
+            ObsKind::View { size }
+                if size as u8 as u16 != size || size as u8 != world.view_size =>
+            {
+                return Err(format!(
+                    "the network reads a {size}x{size} view but this env's agent sees {0}x{0}",
+                    world.view_size
+                ));
+            }
+            ObsKind::MemoryMap { width, height } | ObsKind::MemoryMapDiff { width, height }
+                if width as i32 != world.width() || height as i32 != world.height() =>
+            {
+                return Err(format!(
+                    "the network reads a {width}x{height} memory map but this env is {}x{}",
+                    world.width(),
+                    world.height()
+                ));
+            }
+            _ => {}
+        }
+        let map = match kind {
+            ObsKind::View { .. } => None,
+            _ => Some(MemoryMap::new(world)),
+        };
+        let cells = kind.len();
+        Ok(Observer {
+            kind,
+            image: vec![0; if map.is_none() { cells } else { 0 }],
+            before: vec![0; if map.is_some() { cells } else { 0 }],
+            diff: vec![0; if map.is_some() { cells } else { 0 }],
+            map,
+        })
+    }
+
+    pub fn kind(&self) -> ObsKind {
+        self.kind
+    }
+
+    /// A new episode began in `env`.
+    pub fn reset(&mut self, env: &Env) {
+        if let Some(map) = &mut self.map {
+            map.reset(&env.world);
+            self.before.fill(0);
+        }
+    }
+
+    /// `env` took a step: remember what it shows now.
+    pub fn update(&mut self, env: &Env) {
+        if let Some(map) = &mut self.map {
+            self.before.copy_from_slice(map.data());
+            map.update(&env.world);
+        }
+    }
+
+    /// The memory map, for observation kinds that keep one.
+    pub fn memory_map(&self) -> Option<&MemoryMap> {
+        self.map.as_ref()
+    }
+
+    /// Write the network input for `env`'s current state (`out.len() == kind.len()`).
+    pub fn write(&mut self, env: &Env, out: &mut [f32]) {
+        match (&self.map, self.kind) {
+            (None, _) => {
+                env.world.image_into(&mut self.image);
+                self.kind.write_input(&self.image, out);
+            }
+            (Some(map), ObsKind::MemoryMapDiff { .. }) => {
+                // Signed: the seed code's uint8 subtraction wraps a decrease to 255.
+                for ((d, &a), &b) in self.diff.iter_mut().zip(map.data()).zip(&self.before) {
+                    *d = a as i16 - b as i16;
+                }
+                self.kind.write_input(&self.diff, out);
+            }
+            (Some(map), _) => self.kind.write_input(map.data(), out),
+        }
+    }
+}
+
+/// Log-probabilities of a categorical from its logits (numerically stable).
+pub fn log_softmax(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&l| libm::expf(l - max)).sum();
+    let lse = max + libm::logf(sum);
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = l - lse;
+    }
+}
+
+/// Sample an index from log-probabilities with one uniform draw.
+pub fn sample(logp: &[f32], rng: &mut Rng) -> usize {
+    let u = rng.f32();
+    let mut acc = 0.0;
+    for (i, &l) in logp.iter().enumerate() {
+        acc += libm::expf(l);
+        if u < acc {
+            return i;
+        }
+    }
+    logp.len() - 1
+}
+
+/// The first index of the largest value.
+pub fn argmax(xs: &[f32]) -> usize {
+    (0..xs.len()).fold(0, |b, j| if xs[j] > xs[b] { j } else { b })
+}
+
+/// What the network chose and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub action: usize,
+    /// The policy's probability of each action.
+    pub probs: Vec<f32>,
+    /// The critic's estimate of the return from here.
+    pub value: f32,
+}
+
+/// A network acting in one env, step by step (what the browser and `eval --record` use).
+pub struct PolicyAgent {
+    model: ActorCritic,
+    observer: Observer,
+    device: Device,
+    rng: Rng,
+    input: Vec<f32>,
+    logp: Vec<f32>,
+    /// Take the most likely action instead of sampling.
+    pub greedy: bool,
+}
+
+impl PolicyAgent {
+    /// `model` acting in `env` (at the start of an episode); `seed` drives sampling.
+    pub fn new(
+        model: ActorCritic,
+        env: &Env,
+        seed: u64,
+        greedy: bool,
+    ) -> Result<PolicyAgent, String> {
+        let spec = model.spec();
+        if spec.actions > Action::COUNT {
+            return Err(format!(
+                "the network chooses among {} actions; an env has {}",
+                spec.actions,
+                Action::COUNT
+            ));
+        }
+        Ok(PolicyAgent {
+            observer: Observer::new(spec.obs, env)?,
+            input: vec![0.0; spec.obs.len()],
+            logp: vec![0.0; spec.actions],
+            device: Device::flex(),
+            rng: Rng::derive(seed, 0xE7A2),
+            model,
+            greedy,
+        })
+    }
+
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// A new episode began in `env`.
+    pub fn reset(&mut self, env: &Env) {
+        self.observer.reset(env);
+    }
+
+    /// Choose an action for `env`'s current state.
+    pub fn decide(&mut self, env: &Env) -> Decision {
+        self.observer.write(env, &mut self.input);
+        let input = self.model.input(self.input.clone(), 1, &self.device);
+        let out = self.model.forward(input);
+        let logits = out
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let value = out
+            .value
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0.0);
+        log_softmax(&logits, &mut self.logp);
+        let action = if self.greedy {
+            argmax(&logits)
+        } else {
+            sample(&self.logp, &mut self.rng)
+        };
+        Decision {
+            action,
+            probs: self.logp.iter().map(|&l| libm::expf(l)).collect(),
+            value,
+        }
+    }
+
+    /// Choose, step `env`, and observe the result.
+    pub fn step(&mut self, env: &mut Env) -> (Decision, crate::world::Transition) {
+        let d = self.decide(env);
+        let t = env.step(Action::ALL[d.action]);
+        self.observer.update(env);
+        (d, t)
+    }
+}
+
+/// How a policy did over a set of episodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub episodes: u32,
+    /// Share of episodes that ended with a positive reward.
+    pub success_rate: f32,
+    pub mean_return: f32,
+    pub mean_steps: f32,
+}
+
+impl From<Evaluation> for EvalResult {
+    fn from(e: Evaluation) -> EvalResult {
+        EvalResult {
+            episodes: e.episodes,
+            mean_return: e.mean_return,
+            success_rate: e.success_rate,
+        }
+    }
+}
+
+/// Play `episodes` episodes of `env_id` on seeds `seed, seed + 1, ...` (greedy or sampled),
+/// batching the network over the episodes still running.
+pub fn evaluate(
+    model: &ActorCritic,
+    env_id: &str,
+    episodes: usize,
+    seed: u64,
+    greedy: bool,
+) -> Result<Evaluation, String> {
+    if episodes == 0 {
+        return Err("evaluate at least one episode".to_string());
+    }
+    let spec = model.spec();
+    let device = Device::flex();
+    let obs_len = spec.obs.len();
+    let mut rng = Rng::derive(seed, 0xE7A2);
+    let mut envs = Vec::with_capacity(episodes);
+    let mut observers = Vec::with_capacity(episodes);
+    for i in 0..episodes {
+        let env = registry::make(env_id, seed.wrapping_add(i as u64)).map_err(|e| e.to_string())?;
+        observers.push(Observer::new(spec.obs, &env)?);
+        envs.push(env);
+    }
+    let mut done = vec![false; episodes];
+    let mut ret = vec![0.0f32; episodes];
+    let mut steps = vec![0u32; episodes];
+    let mut logp = vec![0.0; spec.actions];
+    let mut live: Vec<usize> = (0..episodes).collect();
+    while !live.is_empty() {
+        let mut input = vec![0.0f32; live.len() * obs_len];
+        for (k, &i) in live.iter().enumerate() {
+            observers[i].write(&envs[i], &mut input[k * obs_len..(k + 1) * obs_len]);
+        }
+        let logits: Vec<f32> = model
+            .forward(model.input(input, live.len(), &device))
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("reading logits: {e:?}"))?;
+        for (k, &i) in live.iter().enumerate() {
+            let row = &logits[k * spec.actions..(k + 1) * spec.actions];
+            let a = if greedy {
+                argmax(row)
+            } else {
+                log_softmax(row, &mut logp);
+                sample(&logp, &mut rng)
+            };
+            let t = envs[i].step(Action::ALL[a]);
+            observers[i].update(&envs[i]);
+            ret[i] += t.reward;
+            steps[i] += 1;
+            done[i] = t.terminated || t.truncated;
+        }
+        live.retain(|&i| !done[i]);
+    }
+    let n = episodes as f32;
+    Ok(Evaluation {
+        episodes: episodes as u32,
+        success_rate: ret.iter().filter(|r| **r > 0.0).count() as f32 / n,
+        mean_return: ret.iter().sum::<f32>() / n,
+        mean_steps: steps.iter().sum::<u32>() as f32 / n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::spec::{NetKind, NetSpec};
+
+    fn model(obs: ObsKind) -> ActorCritic {
+        let net = match obs {
+            ObsKind::View { .. } => NetKind::MiniGridCnn,
+            _ => NetKind::MemoryMapCnn,
+        };
+        let spec = NetSpec {
+            net,
+            obs,
+            actions: 7,
+        };
+        ActorCritic::new(spec, 3, &Device::flex()).unwrap()
+    }
+
+    #[test]
+    fn observer_refuses_a_kind_that_does_not_fit_the_env() {
+        let env = registry::make("SimpleDoorKey", 1).unwrap();
+        let err = Observer::new(ObsKind::View { size: 7 }, &env).unwrap_err();
+        assert!(err.contains("3x3"), "{err}");
+        let err = Observer::new(
+            ObsKind::MemoryMap {
+                width: 8,
+                height: 8,
+            },
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.contains("10x10"), "{err}");
+    }
+
+    #[test]
+    fn memory_map_change_is_signed_and_starts_from_unseen() {
+        let mut env = registry::make("SimpleDoorKey", 5).unwrap();
+        let kind = ObsKind::MemoryMapDiff {
+            width: 10,
+            height: 10,
+        };
+        let mut obs = Observer::new(kind, &env).unwrap();
+        let mut first = vec![0.0; kind.len()];
+        obs.write(&env, &mut first);
+        // The first change is everything seen so far: non-negative, some positive.
+        assert!(first.iter().all(|&v| v >= 0.0) && first.iter().any(|&v| v > 0.0));
+        // The direction channel of the agent's cell changes by new - old: negative on the
+        // turn from 1 to 0, which uint8 arithmetic would wrap to 255.
+        let mut saw_negative = false;
+        for _ in 0..4 {
+            let before = env.world.agent_dir as u8 as f32;
+            env.step(Action::Left);
+            obs.update(&env);
+            let mut change = vec![0.0; kind.len()];
+            obs.write(&env, &mut change);
+            let p = obs.memory_map().unwrap().agent_pos();
+            let idx = (3 * 10 + p.y as usize) * 10 + p.x as usize;
+            let after = env.world.agent_dir as u8 as f32;
+            assert_eq!(change[idx], after - before);
+            saw_negative |= change[idx] < 0.0;
+        }
+        assert!(saw_negative);
+    }
+
+    #[test]
+    fn batched_evaluation_matches_step_by_step_agents() {
+        for (env_id, obs) in [
+            ("MiniGrid-DoorKey-5x5-v0", ObsKind::View { size: 7 }),
+            (
+                "SimpleDoorKey",
+                ObsKind::MemoryMap {
+                    width: 10,
+                    height: 10,
+                },
+            ),
+        ] {
+            let m = model(obs);
+            let batched = evaluate(&m, env_id, 3, 40, true).unwrap();
+            let (mut ret, mut steps) = (0.0, 0u32);
+            for i in 0..3u64 {
+                let mut env = registry::make(env_id, 40 + i).unwrap();
+                let mut agent = PolicyAgent::new(m.clone(), &env, 40, true).unwrap();
+                loop {
+                    let (d, t) = agent.step(&mut env);
+                    assert!((d.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                    assert_eq!(d.action, argmax(&d.probs));
+                    ret += t.reward;
+                    steps += 1;
+                    if t.terminated || t.truncated {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(batched.mean_steps, steps as f32 / 3.0, "{env_id}");
+            assert!((batched.mean_return - ret / 3.0).abs() < 1e-6, "{env_id}");
+        }
+    }
+
+    #[test]
+    fn log_softmax_and_sampling_follow_the_distribution() {
+        let mut lp = [0.0; 3];
+        log_softmax(&[1000.0, 1000.0, f32::NEG_INFINITY], &mut lp);
+        assert!((lp[0] - libm::logf(0.5)).abs() < 1e-4 && lp[2] == f32::NEG_INFINITY);
+        let mut rng = Rng::new(9);
+        let mut counts = [0u32; 3];
+        log_softmax(&[0.0, libm::logf(3.0), f32::NEG_INFINITY], &mut lp);
+        for _ in 0..20_000 {
+            counts[sample(&lp, &mut rng)] += 1;
+        }
+        assert_eq!(counts[2], 0);
+        let share = counts[1] as f32 / 20_000.0;
+        assert!((share - 0.75).abs() < 0.02, "{share}");
+    }
+}
