@@ -275,7 +275,7 @@ async function agentMove(agent, session, index, model) {
     const d = agent.play(session);
     if (!d.needsAnswer) {
       if (d.asked) {
-        state.transcript.push({ agent: index, step, prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached });
+        state.transcript.push({ agent: index, step, prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached, llm: agent.isLlm });
         renderTranscript();
       }
       return d;
@@ -465,7 +465,7 @@ function renderComparePick() {
   const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   box.replaceChildren();
   for (const [key, e] of registry) {
-    if (key === "human") continue;
+    if (key === "human" || e.alias) continue;
     const label = document.createElement("label");
     const cb = document.createElement("input");
     cb.type = "checkbox"; cb.value = key; cb.checked = checked.has(key);
@@ -624,19 +624,20 @@ function currentEpisode() {
 async function copyLink() {
   try {
     const ep = currentEpisode();
-    let url;
-    if (state.transcript.length) {
+    let url = `${location.origin}${location.pathname}#s=${shareEncode(ep.env, ep.seed, ep.agents, ep.actions)}`;
+    let note = "";
+    // The scripted expert's asks are replayed by core; an LLM's answers must be stored.
+    if (state.transcript.some((t) => t.llm)) {
       const agents = ep.agents.map(specToRecord);
-      const body = { v: 1, env: ep.env, seed: ep.seed.toString(), agents, actions: ep.actions.map((a) => [...a]), transcript: state.transcript };
+      const transcript = state.transcript.map(({ llm, ...t }) => t);
+      const body = { v: 1, env: ep.env, seed: ep.seed.toString(), agents, actions: ep.actions.map((a) => [...a]), transcript };
       const res = await fetch("/api/episodes", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`the server could not store the episode: ${await apiError(res)}`);
-      url = `${location.origin}${location.pathname}#ep=${(await res.json()).id}`;
-    } else {
-      url = `${location.origin}${location.pathname}#s=${shareEncode(ep.env, ep.seed, ep.agents, ep.actions)}`;
+      if (res.ok) url = `${location.origin}${location.pathname}#ep=${(await res.json()).id}`;
+      else note = ` (without the LLM transcript: the server could not store it: ${await apiError(res)})`;
     }
     const box = $("share-url");
     box.value = url; box.hidden = false;
-    try { await navigator.clipboard.writeText(url); notice("link copied"); } catch { notice("copy the link below"); box.select(); }
+    try { await navigator.clipboard.writeText(url); notice(`link copied${note}`); } catch { notice(`copy the link below${note}`); box.select(); }
   } catch (e) {
     showError(errText(e));
   }
@@ -669,7 +670,7 @@ async function openEpisode(ep) {
     try { await loadCheckpointBytes(await fetchCheckpoint(id), `checkpoint ${id.slice(0, 12)}…`); } catch (e) { missing.push(errText(e)); }
   }
   for (const spec of ep.agents) {
-    if (!registry.has(spec)) registry.set(spec, { label: spec, spec, make: () => { throw new Error(`agent ${spec} is not available here`); } });
+    if (!registry.has(spec)) registry.set(spec, { label: spec, spec, alias: true, make: () => { throw new Error(`agent ${spec} is not available here`); } });
   }
   if (ep.agents.length > 1) {
     if (!(await startCompare(ep.agents, ep.actions))) return;
@@ -749,8 +750,9 @@ async function main() {
   addAgent("expert:when2ask", { label: "planner + skills: scripted expert, not an LLM (when2ask)", spec: "planner:when2ask:gridmentor-expert", make: () => Agent.expert("when2ask") });
   addAgent("expert:llm4teach", { label: "planner + skills: scripted expert, not an LLM (llm4teach)", spec: "planner:llm4teach:gridmentor-expert", make: () => Agent.expert("llm4teach") });
   addAgent("random:1", { label: "random actions", spec: "random:1", make: () => Agent.random(1n) });
-  registry.set("planner:when2ask:gridmentor-expert", registry.get("expert:when2ask"));
-  registry.set("planner:llm4teach:gridmentor-expert", registry.get("expert:llm4teach"));
+  // Share links name agents by spec; these specs are the built-in experts.
+  registry.set("planner:when2ask:gridmentor-expert", { ...registry.get("expert:when2ask"), alias: true });
+  registry.set("planner:llm4teach:gridmentor-expert", { ...registry.get("expert:llm4teach"), alias: true });
 
   $("reset").addEventListener("click", reset);
   $("env").addEventListener("change", reset);

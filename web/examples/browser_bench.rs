@@ -54,10 +54,14 @@ fn run() -> Result<(), String> {
     let driver = Driver::start()?;
     let b = driver.session()?;
     b.goto(&format!("{}/?env={ENV}&seed=1", server.url))?;
-    b.wait_for("document.body.dataset.ready === '1'", Duration::from_secs(60))?;
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(60),
+    )?;
 
     let spec = NetSpec::minigrid(7);
-    let model = ActorCritic::new(spec, 1, &burn::tensor::Device::flex()).map_err(|e| e.to_string())?;
+    let model =
+        ActorCritic::new(spec, 1, &burn::tensor::Device::flex()).map_err(|e| e.to_string())?;
     let meta = Metadata {
         spec,
         env: ENV.into(),
@@ -92,7 +96,11 @@ fn run() -> Result<(), String> {
         "policy decisions/s",
         format!("{per_s:.0}"),
         format!(">= {TARGET_DECISIONS:.0}"),
-        if per_s >= TARGET_DECISIONS { "ok" } else { "BELOW" }
+        if per_s >= TARGET_DECISIONS {
+            "ok"
+        } else {
+            "BELOW"
+        }
     );
     let kb = gz as f64 / 1024.0;
     println!(

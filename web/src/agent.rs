@@ -161,7 +161,10 @@ impl Agent {
         a.cache_plans = true;
         Ok(Agent {
             kind: Kind::Expert(Box::new(a)),
-            label: format!("planner + skills: scripted expert, not an LLM ({})", s.name()),
+            label: format!(
+                "planner + skills: scripted expert, not an LLM ({})",
+                s.name()
+            ),
             spec: format!("planner:{}:{EXPERT}", s.name()),
         })
     }

@@ -32,7 +32,8 @@ pub fn episode_gif(
     let mut e = registry::make(env, seed).map_err(|e| e.to_string())?;
     let mut frames = vec![render_rgb(&e.world, tile, true)];
     for (i, &a) in actions.iter().enumerate() {
-        let a = Action::from_index(a).ok_or_else(|| format!("action {a} at step {i} is not 0..=6"))?;
+        let a =
+            Action::from_index(a).ok_or_else(|| format!("action {a} at step {i} is not 0..=6"))?;
         e.step(a);
         frames.push(render_rgb(&e.world, tile, true));
     }
@@ -42,7 +43,12 @@ pub fn episode_gif(
 /// `frames` (all the same size) as a GIF that loops forever.
 pub fn encode(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, String> {
     let first = frames.first().ok_or("a GIF needs at least one frame")?;
-    let too_big = || format!("{}x{} pixels is too big for a GIF", first.width, first.height);
+    let too_big = || {
+        format!(
+            "{}x{} pixels is too big for a GIF",
+            first.width, first.height
+        )
+    };
     let w = u16::try_from(first.width).map_err(|_| too_big())?;
     let h = u16::try_from(first.height).map_err(|_| too_big())?;
     let palette = exact_palette(frames);
@@ -55,7 +61,8 @@ pub fn encode(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     {
         let mut enc = Encoder::new(&mut out, w, h, &global).map_err(|e| e.to_string())?;
-        enc.set_repeat(Repeat::Infinite).map_err(|e| e.to_string())?;
+        enc.set_repeat(Repeat::Infinite)
+            .map_err(|e| e.to_string())?;
         for f in frames {
             if (f.width, f.height) != (first.width, first.height) {
                 return Err("frames differ in size".into());

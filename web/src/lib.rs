@@ -29,9 +29,6 @@ pub fn action_names() -> Vec<String> {
         .collect()
 }
 
-/// The old name of [`Session`], kept for pages written against it.
-pub type Playground = Session;
-
 /// `core::digest::rollout_digest`, for checking wasm against native from the page or tests.
 #[wasm_bindgen(js_name = rolloutDigest)]
 pub fn rollout_digest(name: &str, seed: u64, action_seed: u64, steps: u32) -> Result<u64, JsError> {

@@ -1,11 +1,13 @@
-//! A checkpoint as a greedy policy on the page: core's checkpoint loader and network, with the
-//! network's input built from the env as the trainer builds it.
+//! A checkpoint as a greedy policy on the page: core's checkpoint loader, network, observer and
+//! decision rule (`nn::policy`), so a checkpoint acts here as in the trainer and the server.
+//! (core's `PolicyAgent` steps the env itself; here the session steps it, so the observer is
+//! driven directly.)
 
-use gridmentor_core::Env;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, ObsKind};
-use gridmentor_core::obs::memory_map::MemoryMap;
-use gridmentor_core::world::Action;
 use burn::tensor::Device;
+use gridmentor_core::Env;
+use gridmentor_core::nn::policy::{Observer, argmax, log_softmax};
+use gridmentor_core::nn::{ActorCritic, Checkpoint};
+use gridmentor_core::world::Action;
 
 /// One decision of the network.
 pub struct PolicyOutput {
@@ -18,32 +20,32 @@ pub struct CheckpointPolicy {
     ckpt: Checkpoint,
     model: ActorCritic,
     device: Device,
-    map: Option<MemoryMap>,
-    prev: Option<MemoryMap>,
+    observer: Option<Observer>,
     input: Vec<f32>,
+    logp: Vec<f32>,
 }
 
 impl CheckpointPolicy {
     /// Parse, verify and build the network; a bad file gets core's one-line reason.
     pub fn load(bytes: &[u8]) -> Result<CheckpointPolicy, String> {
         let ckpt = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
-        if ckpt.meta.spec.actions != Action::COUNT {
+        let spec = ckpt.meta.spec;
+        if spec.actions > Action::COUNT {
             return Err(format!(
-                "checkpoint chooses among {} actions, the playground's envs have {}",
-                ckpt.meta.spec.actions,
+                "the network chooses among {} actions; an env has {}",
+                spec.actions,
                 Action::COUNT
             ));
         }
         let device = Device::flex();
         let model = ckpt.model(&device).map_err(|e| e.to_string())?;
-        let input = vec![0.0; ckpt.meta.spec.obs.len()];
         Ok(CheckpointPolicy {
+            input: vec![0.0; spec.obs.len()],
+            logp: vec![0.0; spec.actions],
             ckpt,
             model,
             device,
-            map: None,
-            prev: None,
-            input,
+            observer: None,
         })
     }
 
@@ -59,69 +61,44 @@ impl CheckpointPolicy {
         self.ckpt.meta.spec.net.name()
     }
 
-    /// Start an episode; refuse an env whose observation is not the network's.
+    /// Start an episode in `env`; refuses an env whose observation is not the network's.
     pub fn reset(&mut self, env: &Env) -> Result<(), String> {
-        let w = &env.world;
-        let wanted = match self.ckpt.meta.spec.obs {
-            ObsKind::View { .. } => ObsKind::View {
-                size: w.view_size as u16,
-            },
-            ObsKind::MemoryMap { .. } => ObsKind::MemoryMap {
-                width: w.width() as u16,
-                height: w.height() as u16,
-            },
-            ObsKind::MemoryMapDiff { .. } => ObsKind::MemoryMapDiff {
-                width: w.width() as u16,
-                height: w.height() as u16,
-            },
-        };
-        self.ckpt
-            .expect(wanted, Action::COUNT)
-            .map_err(|e| e.to_string())?;
-        self.map = Some(MemoryMap::new(w));
-        self.prev = self.map.clone();
+        self.observer = None;
+        let o = Observer::new(self.ckpt.meta.spec.obs, env)
+            .map_err(|e| format!("checkpoint trained on {}: {e}", self.ckpt.meta.env))?;
+        self.observer = Some(o);
         Ok(())
     }
 
+    /// `env` took a step.
     pub fn observe(&mut self, env: &Env) {
-        self.prev.clone_from(&self.map);
-        if let Some(m) = &mut self.map {
-            m.update(&env.world);
+        if let Some(o) = &mut self.observer {
+            o.update(env);
         }
     }
 
+    /// The greedy action for `env`'s current state, with the policy's probabilities and value.
     pub fn decide(&mut self, env: &Env) -> Result<PolicyOutput, String> {
-        let obs = self.ckpt.meta.spec.obs;
-        match obs {
-            ObsKind::View { .. } => obs.write_input(&env.world.image(), &mut self.input),
-            ObsKind::MemoryMap { .. } => {
-                let m = self.map.as_ref().ok_or("reset the agent first")?;
-                obs.write_input(m.data(), &mut self.input)
-            }
-            ObsKind::MemoryMapDiff { .. } => {
-                let m = self.map.as_ref().ok_or("reset the agent first")?;
-                let prev = self.prev.as_ref().ok_or("reset the agent first")?;
-                let d: Vec<f32> = m.diff(prev).into_iter().map(f32::from).collect();
-                obs.write_input(&d, &mut self.input)
-            }
-        }
-        let x = self.model.input(self.input.clone(), 1, &self.device);
-        let out = self.model.forward(x);
-        let logits: Vec<f32> = out.logits.into_data().iter::<f32>().collect();
-        let value = out.value.into_data().iter::<f32>().next().unwrap_or(f32::NAN);
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-        let sum: f32 = exps.iter().sum();
-        let probs: Vec<f32> = exps.iter().map(|e| e / sum).collect();
-        // Greedy on the logits, first maximum on ties (as burn's argmax and the trainer's eval).
-        let action = logits
-            .iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |b, (i, &l)| if l > b.1 { (i, l) } else { b })
-            .0 as u8;
+        let o = self.observer.as_mut().ok_or("reset the agent first")?;
+        o.write(env, &mut self.input);
+        let input = self.model.input(self.input.clone(), 1, &self.device);
+        let out = self.model.forward(input);
+        let logits = out
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))?;
+        let value = out
+            .value
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(f32::NAN);
+        log_softmax(&logits, &mut self.logp);
         Ok(PolicyOutput {
-            action,
-            probs,
+            action: argmax(&logits) as u8,
+            probs: self.logp.iter().map(|l| l.exp()).collect(),
             value,
         })
     }

@@ -139,7 +139,8 @@ impl Session {
             return false;
         };
         let keep = self.actions[..self.actions.len() - 1].to_vec();
-        self.replay(&keep).expect("a prefix of a played episode replays");
+        self.replay(&keep)
+            .expect("a prefix of a played episode replays");
         self.redo.push(a);
         true
     }
@@ -265,13 +266,7 @@ impl Session {
 
     /// The whole grid as MiniGrid codes, `[y][x][object, colour, state]` flattened.
     pub fn grid(&self) -> Vec<u8> {
-        self.env
-            .world
-            .grid
-            .encode()
-            .into_iter()
-            .flatten()
-            .collect()
+        self.env.world.grid.encode().into_iter().flatten().collect()
     }
 
     /// The agent's egocentric image, `[row][col][channel]` flattened (row 0 farthest ahead).

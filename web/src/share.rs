@@ -7,7 +7,9 @@ use wasm_bindgen::prelude::*;
 
 /// An agent spec as the codec's agent.
 pub fn parse_agent(spec: &str) -> Result<AgentRef, String> {
-    let bad = || format!("bad agent spec {spec:?} (human, random:SEED, planner:STYLE:NAME, checkpoint:ID)");
+    let bad = || {
+        format!("bad agent spec {spec:?} (human, random:SEED, planner:STYLE:NAME, checkpoint:ID)")
+    };
     let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
     match kind {
         "human" if rest.is_empty() => Ok(AgentRef::Human),

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use gridmentor_core::digest::{pinned, rollout_digest};
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
 use gridmentor_core::rng::{Rng, SplitMix64, vectors};
-use gridmentor_web::{Agent, Session, share_decode, share_encode, sha256_hex};
+use gridmentor_web::{Agent, Session, sha256_hex, share_decode, share_encode};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -155,7 +155,11 @@ fn bad_checkpoint_files_are_refused_with_the_reason() {
         Ok(_) => panic!("accepted a bad file"),
         Err(e) => String::from(js_sys::Error::from(wasm_bindgen::JsValue::from(e)).message()),
     };
-    assert!(msg(b"hello").contains("not a gridmentor checkpoint"), "{}", msg(b"hello"));
+    assert!(
+        msg(b"hello").contains("not a gridmentor checkpoint"),
+        "{}",
+        msg(b"hello")
+    );
     let mut bytes = checkpoint_bytes(DOORKEY5);
     bytes.truncate(bytes.len() - 10);
     assert!(msg(&bytes).contains("truncated"), "{}", msg(&bytes));
@@ -181,11 +185,20 @@ fn share_links_round_trip_through_the_shell() {
     assert_eq!(link.env(), DOORKEY5);
     assert_eq!(link.seed(), u64::MAX);
     assert_eq!(link.agents(), agents);
-    let replay = Session::from_actions(&link.env(), link.seed(), &link.actions(0).unwrap()).unwrap();
+    let replay =
+        Session::from_actions(&link.env(), link.seed(), &link.actions(0).unwrap()).unwrap();
     assert_eq!(replay.digest(), s.digest());
     assert!(share_decode("not!base64").is_err());
     assert!(share_decode(&code[..code.len() - 4]).is_err());
-    assert!(share_encode(DOORKEY5, 1, vec!["alien".into()], vec![js_sys::Uint8Array::new_with_length(0)]).is_err());
+    assert!(
+        share_encode(
+            DOORKEY5,
+            1,
+            vec!["alien".into()],
+            vec![js_sys::Uint8Array::new_with_length(0)]
+        )
+        .is_err()
+    );
 }
 
 #[wasm_bindgen_test]
@@ -196,7 +209,11 @@ fn gif_export_is_an_animated_gif() {
     }
     let gif = s.export_gif(8, 20).unwrap();
     assert_eq!(&gif[..6], b"GIF89a");
-    assert_eq!(u16::from_le_bytes([gif[6], gif[7]]), 40, "5 cells of 8 pixels");
+    assert_eq!(
+        u16::from_le_bytes([gif[6], gif[7]]),
+        40,
+        "5 cells of 8 pixels"
+    );
     assert_eq!(*gif.last().unwrap(), 0x3b, "trailer");
     assert!(s.export_gif(1, 20).is_err());
 }

@@ -68,7 +68,11 @@ fn checkpoint_fixture(dir: &Path) -> PathBuf {
         eval: None,
     };
     let path = dir.join("fixture.ckpt");
-    std::fs::write(&path, Checkpoint::from_model(&model, meta).unwrap().to_bytes()).unwrap();
+    std::fs::write(
+        &path,
+        Checkpoint::from_model(&model, meta).unwrap().to_bytes(),
+    )
+    .unwrap();
     path
 }
 
@@ -87,20 +91,18 @@ fn body(b: &Browser, key: &str) -> Result<String, String> {
 }
 
 fn error_text(b: &Browser) -> Result<String, String> {
-    Ok(b
-        .js("const e = document.getElementById('error'); return e.hidden ? '' : e.textContent")?
-        .as_str()
-        .unwrap_or_default()
-        .to_string())
+    Ok(
+        b.js("const e = document.getElementById('error'); return e.hidden ? '' : e.textContent")?
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 /// Wait until a redraw has shown `steps` steps.
 fn wait_steps(b: &Browser, steps: u32) -> Result<(), String> {
-    b.wait_for(
-        &format!("document.body.dataset.steps === '{steps}'"),
-        SHORT,
-    )
-    .map(|_| ())
+    b.wait_for(&format!("document.body.dataset.steps === '{steps}'"), SHORT)
+        .map(|_| ())
 }
 
 fn share_url(b: &Browser) -> Result<String, String> {
@@ -112,17 +114,20 @@ fn share_url(b: &Browser) -> Result<String, String> {
 
 fn pick(b: &Browser, keys: &[&str]) -> Result<(), String> {
     let n = b.exec(
-        "let n = 0; for (const cb of document.querySelectorAll('#compare-pick input')) { cb.checked = arguments[0].includes(cb.value); n += cb.checked; } return n;",
-        json!(keys),
+        "let n = 0; for (const cb of document.querySelectorAll('#compare-pick input')) { cb.checked = arguments[0].includes(cb.value); n += cb.checked ? 1 : 0; } return n;",
+        json!([keys]),
     )?;
+    let all =
+        b.js("return [...document.querySelectorAll('#compare-pick input')].map(i => i.value)")?;
     ensure(
         n.as_u64() == Some(keys.len() as u64),
-        format!("could pick only {n} of {keys:?}"),
+        format!("could pick only {n} of {keys:?} among {all}"),
     )
 }
 
 fn compare_digests(b: &Browser) -> Result<Vec<String>, String> {
-    let v = b.js("return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.digest)")?;
+    let v =
+        b.js("return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.digest)")?;
     Ok(v.as_array()
         .into_iter()
         .flatten()
@@ -163,7 +168,10 @@ fn playground_end_to_end() {
         // Something other than black was drawn.
         let lit = b.js("const c = document.getElementById('grid'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] + d[i+1] + d[i+2] > 0; return n")?;
         ensure(lit.as_u64() > Some(100), format!("only {lit} lit pixels"))?;
-        ensure(error_text(&b)?.is_empty(), format!("page error: {}", error_text(&b)?))
+        ensure(
+            error_text(&b)?.is_empty(),
+            format!("page error: {}", error_text(&b)?),
+        )
     });
 
     let keyboard_digest = step(&b, "keyboard-play-and-undo", || {
@@ -176,21 +184,31 @@ fn playground_end_to_end() {
         wait_steps(&b, 4)?;
         b.press(&["z"], true)?;
         wait_steps(&b, 3)?;
-        ensure(body(&b, "digest")? == at3, "undo did not restore the episode")?;
+        ensure(
+            body(&b, "digest")? == at3,
+            "undo did not restore the episode",
+        )?;
         b.press(&["y"], true)?;
         wait_steps(&b, 4)?;
         body(&b, "digest")
     });
 
-    step(&b, "share-link-of-keyboard-play-replays-in-a-fresh-browser", || {
-        let url = share_url(&b)?;
-        ensure(url.contains("#s="), format!("link {url}"))?;
-        let fresh = driver.session()?;
-        open(&fresh, &url)?;
-        fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
-        let d = body(&fresh, "digest")?;
-        ensure(d == keyboard_digest, format!("digest {d} != {keyboard_digest}"))
-    });
+    step(
+        &b,
+        "share-link-of-keyboard-play-replays-in-a-fresh-browser",
+        || {
+            let url = share_url(&b)?;
+            ensure(url.contains("#s="), format!("link {url}"))?;
+            let fresh = driver.session()?;
+            open(&fresh, &url)?;
+            fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+            let d = body(&fresh, "digest")?;
+            ensure(
+                d == keyboard_digest,
+                format!("digest {d} != {keyboard_digest}"),
+            )
+        },
+    );
 
     step(&b, "a-damaged-link-says-why", || {
         let fresh = driver.session()?;
@@ -233,7 +251,10 @@ fn playground_end_to_end() {
         let steps: u32 = body(&b, "steps")?.parse().map_err(|_| "steps")?;
         ensure(steps > 0, "no steps")?;
         let probs = b.js("return document.querySelectorAll('#probs tr').length")?;
-        ensure(probs.as_u64() == Some(7), format!("{probs} probability rows"))?;
+        ensure(
+            probs.as_u64() == Some(7),
+            format!("{probs} probability rows"),
+        )?;
         let value = b.js("return document.getElementById('value').textContent")?;
         ensure(
             value.as_str().is_some_and(|v| v.parse::<f32>().is_ok()),
@@ -253,11 +274,19 @@ fn playground_end_to_end() {
     let digests = step(&b, "compare-two-agents-in-lock-step", || {
         pick(&b, &["expert:when2ask", &ckpt_key])?;
         b.click("#compare-start")?;
-        b.wait_for("document.querySelectorAll('#compare .card').length === 2", SHORT)?;
+        b.wait_for(
+            "document.querySelectorAll('#compare .card').length === 2",
+            SHORT,
+        )?;
         b.click("#compare-play")?;
         b.wait_for("document.body.dataset.compareDone === '1'", LONG)?;
-        let status = b.js("return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.status)")?;
-        ensure(status[0] == "success", format!("the expert did not succeed: {status}"))?;
+        let status = b.js(
+            "return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.status)",
+        )?;
+        ensure(
+            status[0] == "success",
+            format!("the expert did not succeed: {status}"),
+        )?;
         compare_digests(&b)
     });
 
@@ -272,11 +301,17 @@ fn playground_end_to_end() {
 
     step(&b, "evaluate-on-seeds-without-freezing", || {
         pick(&b, &["expert:when2ask", "random:1"])?;
-        b.exec("document.getElementById('eval-n').value = '20'; return 1", json!([]))?;
+        b.exec(
+            "document.getElementById('eval-n').value = '20'; return 1",
+            json!([]),
+        )?;
         b.click("#eval-start")?;
         b.wait_for("document.body.dataset.evalDone === '1'", LONG)?;
         let rows = b.js("return [...document.querySelectorAll('#eval-table tbody tr')].map(r => [...r.cells].map(c => c.textContent))")?;
-        ensure(rows.as_array().map(Vec::len) == Some(2), format!("rows {rows}"))?;
+        ensure(
+            rows.as_array().map(Vec::len) == Some(2),
+            format!("rows {rows}"),
+        )?;
         ensure(rows[0][1] == "20", format!("episodes {}", rows[0][1]))?;
         let success: f64 = rows[0][2].as_str().unwrap_or("0").parse().unwrap_or(0.0);
         ensure(success >= 0.9, format!("expert success {success}"))
@@ -285,7 +320,10 @@ fn playground_end_to_end() {
     step(&b, "export-gif", || {
         b.click("#export-gif")?;
         let n = b.wait_for("document.getElementById('notice').textContent.includes('GIF of') && document.getElementById('notice').textContent", SHORT)?;
-        ensure(n.as_str().is_some_and(|t| t.contains("KB")), format!("notice {n}"))
+        ensure(
+            n.as_str().is_some_and(|t| t.contains("KB")),
+            format!("notice {n}"),
+        )
     });
 
     if has_llm && stores_episodes {
@@ -296,12 +334,18 @@ fn playground_end_to_end() {
                 "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
                 json!([key]),
             )?;
-            b.wait_for(&format!("document.getElementById('agent').value === '{key}'"), SHORT)?;
+            b.wait_for(
+                &format!("document.getElementById('agent').value === '{key}'"),
+                SHORT,
+            )?;
             for _ in 0..3 {
                 b.click("#step")?;
                 std::thread::sleep(Duration::from_millis(300));
             }
-            b.wait_for("Number(document.getElementById('transcript-count').textContent) > 0", SHORT)?;
+            b.wait_for(
+                "Number(document.getElementById('transcript-count').textContent) > 0",
+                SHORT,
+            )?;
             let d = body(&b, "digest")?;
             let url = share_url(&b)?;
             ensure(url.contains("#ep="), format!("link {url}"))?;
@@ -309,11 +353,16 @@ fn playground_end_to_end() {
             open(&fresh, &url)?;
             fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
             ensure(body(&fresh, "digest")? == d, "digest differs")?;
-            fresh.wait_for("Number(document.getElementById('transcript-count').textContent) > 0", SHORT)?;
+            fresh.wait_for(
+                "Number(document.getElementById('transcript-count').textContent) > 0",
+                SHORT,
+            )?;
             Ok(())
         });
     } else {
-        eprintln!("e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)");
+        eprintln!(
+            "e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)"
+        );
     }
 }
 

@@ -39,7 +39,10 @@ impl Drop for Proc {
 
 /// GET `url`: (status, body).
 pub fn http_get(url: &str) -> Result<(u16, String), String> {
-    let mut r = agent().get(url).call().map_err(|e| format!("GET {url}: {e}"))?;
+    let mut r = agent()
+        .get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let status = r.status().as_u16();
     let body = r.body_mut().read_to_string().map_err(|e| e.to_string())?;
     Ok((status, body))
@@ -170,7 +173,8 @@ impl Browser {
     }
 
     pub fn goto(&self, url: &str) -> Result<(), String> {
-        self.cmd("POST", "/url", Some(json!({ "url": url }))).map(|_| ())
+        self.cmd("POST", "/url", Some(json!({ "url": url })))
+            .map(|_| ())
     }
 
     /// Run `script` (a function body; `arguments` holds `args`) and return its value.
@@ -293,7 +297,8 @@ pub struct Server {
 impl Server {
     pub fn start(bin: &Path, www: &Path) -> Result<Server, String> {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("gridmentor-e2e-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("gridmentor-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
         let child = Command::new(bin)
