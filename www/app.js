@@ -565,7 +565,23 @@ async function evaluate() {
   $("eval-progress").max = total;
   document.body.dataset.evalDone = "0";
   for (const r of rows) {
-    for (let k = 0; k < n;) {
+    // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
+    // to keep each slice short; other agents play one episode at a time.
+    let chunk = 4;
+    for (let k = 0; k < n && r.agent.trainedEnv;) {
+      const m = Math.min(chunk, n - k);
+      const t0 = performance.now();
+      let e;
+      try { e = r.agent.evaluateBatched(env, seed0 + BigInt(k), m); } catch (err) { showError(errText(err)); return; }
+      r.n += m; r.wins += Math.round(e.successRate * m); r.ret += e.meanReturn * m; r.steps += e.meanSteps * m;
+      k += m; done += m;
+      if (performance.now() - t0 < 20 && chunk < 256) chunk *= 2;
+      fillRow(r);
+      $("eval-progress").value = done;
+      await new Promise((res) => setTimeout(res, 0));
+      if (run !== state.evalRun) return;
+    }
+    for (let k = r.n; k < n;) {
       const t0 = performance.now();
       while (k < n && performance.now() - t0 < 12) {
         let out;

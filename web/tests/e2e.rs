@@ -300,7 +300,7 @@ fn playground_end_to_end() {
     });
 
     step(&b, "evaluate-on-seeds-without-freezing", || {
-        pick(&b, &["expert:when2ask", "random:1"])?;
+        pick(&b, &["expert:when2ask", "random:1", &ckpt_key])?;
         b.exec(
             "document.getElementById('eval-n').value = '20'; return 1",
             json!([]),
