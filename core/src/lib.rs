@@ -23,4 +23,5 @@ pub mod digest;
 #[cfg(feature = "nn")]
 pub mod nn;
 pub mod planner;
+pub mod share;
 pub mod skills;

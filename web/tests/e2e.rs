@@ -1,0 +1,375 @@
+//! End to end: the real server on 127.0.0.1 and the real page in headless Chromium, driven over
+//! WebDriver (chromedriver). Run by `make test-e2e` (it builds the wasm and the server first):
+//!
+//! ```sh
+//! GRIDMENTOR_SERVER=target/debug/gridmentor-server cargo test -p gridmentor-web --test e2e -- --ignored
+//! ```
+//!
+//! Parts that need server routes (checkpoint store, LLM endpoint, stored episodes) run when the
+//! server has them and say "skipped" otherwise. A failing step leaves a screenshot in
+//! `target/e2e/<step>.png`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::webdriver::{Browser, Driver, Server};
+
+const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
+const LONG: Duration = Duration::from_secs(60);
+const SHORT: Duration = Duration::from_secs(15);
+
+const LEFT: &str = "\u{E012}";
+const UP: &str = "\u{E013}";
+const RIGHT: &str = "\u{E014}";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs one named step; on failure saves `target/e2e/<name>.png` and panics with the reason.
+fn step<T>(b: &Browser, name: &str, f: impl FnOnce() -> Result<T, String>) -> T {
+    match f() {
+        Ok(v) => {
+            eprintln!("e2e: {name}: ok");
+            v
+        }
+        Err(e) => {
+            let shot = root().join("target/e2e").join(format!("{name}.png"));
+            let saved = b.screenshot(&shot).map_or_else(
+                |se| format!("(no screenshot: {se})"),
+                |_| format!("(screenshot {})", shot.display()),
+            );
+            let page_error = b
+                .js("return document.getElementById('error')?.textContent ?? ''")
+                .unwrap_or(Value::Null);
+            panic!("e2e step {name:?} failed: {e} {saved}; page error: {page_error}");
+        }
+    }
+}
+
+fn ensure(cond: bool, msg: impl Into<String>) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(msg.into()) }
+}
+
+/// A checkpoint made with core: an untrained MiniGrid CNN for DoorKey-5x5.
+fn checkpoint_fixture(dir: &Path) -> PathBuf {
+    let spec = NetSpec::minigrid(7);
+    let model = ActorCritic::new(spec, 7, &burn::tensor::Device::flex()).unwrap();
+    let meta = Metadata {
+        spec,
+        env: ENV.into(),
+        algorithm: "ppo".into(),
+        frames: 0,
+        seed: 7,
+        eval: None,
+    };
+    let path = dir.join("fixture.ckpt");
+    std::fs::write(
+        &path,
+        Checkpoint::from_model(&model, meta).unwrap().to_bytes(),
+    )
+    .unwrap();
+    path
+}
+
+fn open(b: &Browser, url: &str) -> Result<(), String> {
+    b.goto(url)?;
+    b.wait_for("document.body.dataset.ready === '1'", LONG)?;
+    Ok(())
+}
+
+fn body(b: &Browser, key: &str) -> Result<String, String> {
+    let v = b.exec(
+        "return document.body.dataset[arguments[0]] ?? ''",
+        json!([key]),
+    )?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+fn error_text(b: &Browser) -> Result<String, String> {
+    Ok(
+        b.js("const e = document.getElementById('error'); return e.hidden ? '' : e.textContent")?
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// Wait until a redraw has shown `steps` steps.
+fn wait_steps(b: &Browser, steps: u32) -> Result<(), String> {
+    b.wait_for(&format!("document.body.dataset.steps === '{steps}'"), SHORT)
+        .map(|_| ())
+}
+
+fn share_url(b: &Browser) -> Result<String, String> {
+    b.js("document.getElementById('share-url').value = ''; return 1")?;
+    b.click("#copy-link")?;
+    let v = b.wait_for("document.getElementById('share-url').value", SHORT)?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+fn pick(b: &Browser, keys: &[&str]) -> Result<(), String> {
+    let n = b.exec(
+        "let n = 0; for (const cb of document.querySelectorAll('#compare-pick input')) { cb.checked = arguments[0].includes(cb.value); n += cb.checked ? 1 : 0; } return n;",
+        json!([keys]),
+    )?;
+    let all =
+        b.js("return [...document.querySelectorAll('#compare-pick input')].map(i => i.value)")?;
+    ensure(
+        n.as_u64() == Some(keys.len() as u64),
+        format!("could pick only {n} of {keys:?} among {all}"),
+    )
+}
+
+fn compare_digests(b: &Browser) -> Result<Vec<String>, String> {
+    let v =
+        b.js("return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.digest)")?;
+    Ok(v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d.as_str().unwrap_or_default().to_string())
+        .collect())
+}
+
+#[test]
+#[ignore = "needs the server binary, the wasm package and chromedriver: make test-e2e"]
+fn playground_end_to_end() {
+    let bin = std::env::var("GRIDMENTOR_SERVER")
+        .expect("set GRIDMENTOR_SERVER to the gridmentor-server binary (make test-e2e does)");
+    let www = root().join("www");
+    assert!(
+        www.join("pkg/gridmentor_web_bg.wasm").exists(),
+        "www/pkg is missing: run make wasm"
+    );
+    let server = Server::start(Path::new(&bin), &www).unwrap();
+    let stores_checkpoints = server.has_route("GET", "/api/checkpoints");
+    let has_llm = server.has_route("GET", "/v1/models");
+    let stores_episodes = server.has_route("POST", "/api/episodes");
+    eprintln!(
+        "e2e: server routes: checkpoints {stores_checkpoints}, /v1 {has_llm}, episodes {stores_episodes}"
+    );
+    let driver = Driver::start().unwrap();
+    let b = driver.session().unwrap();
+    let base = format!("{}/?env={ENV}&seed=18446744073709551615", server.url);
+
+    step(&b, "page-loads-and-shows-the-grid", || {
+        open(&b, &base)?;
+        let mission = b.js("return document.getElementById('mission').textContent")?;
+        ensure(
+            mission.as_str() == Some("use the key to open the door and then get to the goal"),
+            format!("mission {mission}"),
+        )?;
+        let size = b.js("const c = document.getElementById('grid'); return [c.width, c.height]")?;
+        ensure(size[0].as_u64() > Some(0), format!("canvas {size}"))?;
+        // Something other than black was drawn.
+        let lit = b.js("const c = document.getElementById('grid'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] + d[i+1] + d[i+2] > 0; return n")?;
+        ensure(lit.as_u64() > Some(100), format!("only {lit} lit pixels"))?;
+        ensure(
+            error_text(&b)?.is_empty(),
+            format!("page error: {}", error_text(&b)?),
+        )
+    });
+
+    let keyboard_digest = step(&b, "keyboard-play-and-undo", || {
+        b.press(&[LEFT], false)?;
+        wait_steps(&b, 1)?;
+        b.press(&[RIGHT, UP], false)?;
+        wait_steps(&b, 3)?;
+        let at3 = body(&b, "digest")?;
+        b.press(&[UP], false)?;
+        wait_steps(&b, 4)?;
+        b.press(&["z"], true)?;
+        wait_steps(&b, 3)?;
+        ensure(
+            body(&b, "digest")? == at3,
+            "undo did not restore the episode",
+        )?;
+        b.press(&["y"], true)?;
+        wait_steps(&b, 4)?;
+        body(&b, "digest")
+    });
+
+    step(
+        &b,
+        "share-link-of-keyboard-play-replays-in-a-fresh-browser",
+        || {
+            let url = share_url(&b)?;
+            ensure(url.contains("#s="), format!("link {url}"))?;
+            let fresh = driver.session()?;
+            open(&fresh, &url)?;
+            fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+            let d = body(&fresh, "digest")?;
+            ensure(
+                d == keyboard_digest,
+                format!("digest {d} != {keyboard_digest}"),
+            )
+        },
+    );
+
+    step(&b, "a-damaged-link-says-why", || {
+        let fresh = driver.session()?;
+        open(&fresh, &format!("{}/#s=AQ1TaW1wbGVEb29yS2V5Kg", server.url))?;
+        let e = fresh.wait_for("document.getElementById('error').textContent", SHORT)?;
+        ensure(
+            e.as_str().unwrap_or_default().contains("share code"),
+            format!("error shown: {e}"),
+        )
+    });
+
+    let dir = server.dir.clone();
+    let ckpt = checkpoint_fixture(&dir);
+    step(&b, "bad-checkpoint-file-shows-the-error", || {
+        let bad = dir.join("bad.ckpt");
+        std::fs::write(&bad, b"this is not a checkpoint\n").unwrap();
+        b.send_keys("#ckpt-file", bad.to_str().unwrap())?;
+        let e = b.wait_for("document.getElementById('error').textContent", SHORT)?;
+        ensure(
+            e.as_str()
+                .unwrap_or_default()
+                .contains("not a gridmentor checkpoint"),
+            format!("error shown: {e}"),
+        )
+    });
+
+    let ckpt_key = step(&b, "checkpoint-agent-runs-to-the-end", || {
+        b.send_keys("#ckpt-file", ckpt.to_str().unwrap())?;
+        let key = b.wait_for(
+            "document.getElementById('agent').value.startsWith('checkpoint:') && document.getElementById('agent').value",
+            SHORT,
+        )?;
+        b.click("#reset")?;
+        b.exec(
+            "const s = document.getElementById('speed'); s.value = s.max; return 1",
+            json!([]),
+        )?;
+        b.click("#play")?;
+        b.wait_for("document.body.dataset.status !== 'playing'", LONG)?;
+        let steps: u32 = body(&b, "steps")?.parse().map_err(|_| "steps")?;
+        ensure(steps > 0, "no steps")?;
+        let probs = b.js("return document.querySelectorAll('#probs tr').length")?;
+        ensure(
+            probs.as_u64() == Some(7),
+            format!("{probs} probability rows"),
+        )?;
+        let value = b.js("return document.getElementById('value').textContent")?;
+        ensure(
+            value.as_str().is_some_and(|v| v.parse::<f32>().is_ok()),
+            format!("value {value}"),
+        )?;
+        Ok(key.as_str().unwrap_or_default().to_string())
+    });
+
+    if stores_checkpoints {
+        step(&b, "uploaded-checkpoint-is-listed-by-the-server", || {
+            wait_until_listed(&server.url, &ckpt_key)
+        });
+    } else {
+        eprintln!("e2e: skipped: checkpoint store (the server has no /api/checkpoints yet)");
+    }
+
+    let digests = step(&b, "compare-two-agents-in-lock-step", || {
+        pick(&b, &["expert:when2ask", &ckpt_key])?;
+        b.click("#compare-start")?;
+        b.wait_for(
+            "document.querySelectorAll('#compare .card').length === 2",
+            SHORT,
+        )?;
+        b.click("#compare-play")?;
+        b.wait_for("document.body.dataset.compareDone === '1'", LONG)?;
+        let status = b.js(
+            "return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.status)",
+        )?;
+        ensure(
+            status[0] == "success",
+            format!("the expert did not succeed: {status}"),
+        )?;
+        compare_digests(&b)
+    });
+
+    step(&b, "compare-share-link-replays-identically", || {
+        let url = share_url(&b)?;
+        let fresh = driver.session()?;
+        open(&fresh, &url)?;
+        fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+        let got = compare_digests(&fresh)?;
+        ensure(got == digests, format!("{got:?} != {digests:?}"))
+    });
+
+    step(&b, "evaluate-on-seeds-without-freezing", || {
+        pick(&b, &["expert:when2ask", "random:1", &ckpt_key])?;
+        b.exec(
+            "document.getElementById('eval-n').value = '20'; return 1",
+            json!([]),
+        )?;
+        b.click("#eval-start")?;
+        b.wait_for("document.body.dataset.evalDone === '1'", LONG)?;
+        let rows = b.js("return [...document.querySelectorAll('#eval-table tbody tr')].map(r => [...r.cells].map(c => c.textContent))")?;
+        ensure(
+            rows.as_array().map(Vec::len) == Some(2),
+            format!("rows {rows}"),
+        )?;
+        ensure(rows[0][1] == "20", format!("episodes {}", rows[0][1]))?;
+        let success: f64 = rows[0][2].as_str().unwrap_or("0").parse().unwrap_or(0.0);
+        ensure(success >= 0.9, format!("expert success {success}"))
+    });
+
+    step(&b, "export-gif", || {
+        b.click("#export-gif")?;
+        let n = b.wait_for("document.getElementById('notice').textContent.includes('GIF of') && document.getElementById('notice').textContent", SHORT)?;
+        ensure(
+            n.as_str().is_some_and(|t| t.contains("KB")),
+            format!("notice {n}"),
+        )
+    });
+
+    if has_llm && stores_episodes {
+        step(&b, "planner-via-server-transcript-and-episode-link", || {
+            open(&b, &base)?;
+            let key = "planner:when2ask:gridmentor-expert@server";
+            b.exec(
+                "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
+                json!([key]),
+            )?;
+            b.wait_for(
+                &format!("document.getElementById('agent').value === '{key}'"),
+                SHORT,
+            )?;
+            for _ in 0..3 {
+                b.click("#step")?;
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            b.wait_for(
+                "Number(document.getElementById('transcript-count').textContent) > 0",
+                SHORT,
+            )?;
+            let d = body(&b, "digest")?;
+            let url = share_url(&b)?;
+            ensure(url.contains("#ep="), format!("link {url}"))?;
+            let fresh = driver.session()?;
+            open(&fresh, &url)?;
+            fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+            ensure(body(&fresh, "digest")? == d, "digest differs")?;
+            fresh.wait_for(
+                "Number(document.getElementById('transcript-count').textContent) > 0",
+                SHORT,
+            )?;
+            Ok(())
+        });
+    } else {
+        eprintln!(
+            "e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)"
+        );
+    }
+}
+
+fn wait_until_listed(url: &str, key: &str) -> Result<(), String> {
+    let id = key.trim_start_matches("checkpoint:").to_string();
+    support::webdriver::wait_until("the checkpoint in the list", SHORT, || {
+        let (_, body) = support::webdriver::http_get(&format!("{url}/api/checkpoints"))?;
+        Ok(body.contains(&id).then_some(()))
+    })
+}
