@@ -381,12 +381,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     };
     let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
     let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
-        let t = eval_policy(model, env_spec.id, cfg.eval_episodes as u32, eval_seed, true)?;
+        // Sampled, as `train --algo ppo` evaluates: a greedy option policy can repeat an option that
+        // changes nothing (the memory map stays the same, so it chooses it again).
+        let t = eval_policy(model, env_spec.id, cfg.eval_episodes as u32, eval_seed, false)?;
         let mut v = t.json();
         v["agent"] = "skills".into();
         v["planner"] = "none".into();
         v["eval_seed"] = eval_seed.into();
-        v["greedy"] = true.into();
+        v["greedy"] = false.into();
         Ok(v)
     };
     run::train(&run, &mut envs, &extra, &evaluate)
