@@ -9,7 +9,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// When2Ask's four seed tasks.
-pub const DEFAULT_ENVS: [&str; 4] = ["SimpleDoorKey", "KeyInBox", "RandomBoxKey", "ColoredDoorKey"];
+pub const DEFAULT_ENVS: [&str; 4] = [
+    "SimpleDoorKey",
+    "KeyInBox",
+    "RandomBoxKey",
+    "ColoredDoorKey",
+];
 
 /// Arguments of `gridmentor report`.
 #[derive(clap::Args, Debug, Clone)]
@@ -265,7 +270,10 @@ pub fn plot(path: &Path, env: &str, entries: &[&Entry]) -> anyhow::Result<()> {
             e.seed.map(|s| s.to_string()).unwrap_or("?".into())
         );
         chart
-            .draw_series(LineSeries::new(e.curve.iter().copied(), colour.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                e.curve.iter().copied(),
+                colour.stroke_width(2),
+            ))
             .map_err(err)?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
@@ -358,11 +366,25 @@ mod tests {
             out: out.clone(),
         })
         .unwrap();
-        assert!(md.contains("| when2ask | expert | 1 | 99.0% | 0.800 | 20.0 | 4.50 | 200 | 12 |"), "{md}");
+        assert!(
+            md.contains("| when2ask | expert | 1 | 99.0% | 0.800 | 20.0 | 4.50 | 200 | 12 |"),
+            "{md}"
+        );
         assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
         let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("when2ask"), "{}", &svg[..200.min(svg.len())]);
-        assert!(run_report(&ReportArgs { env: vec!["NoSuchEnv".into()], runs: dir.clone(), out }).is_err());
+        assert!(
+            svg.starts_with("<svg") && svg.contains("when2ask"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
+        assert!(
+            run_report(&ReportArgs {
+                env: vec!["NoSuchEnv".into()],
+                runs: dir.clone(),
+                out
+            })
+            .is_err()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

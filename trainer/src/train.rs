@@ -93,10 +93,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         _ => {}
     }
     if args.algo != "ppo" {
-        bail!(
-            "unknown --algo {:?} (ppo, when2ask, skills-rl)",
-            args.algo
-        );
+        bail!("unknown --algo {:?} (ppo, when2ask, skills-rl)", args.algo);
     }
     let cfg = &args.ppo;
     cfg.check()?;

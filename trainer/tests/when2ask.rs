@@ -24,8 +24,19 @@ fn json(out: &Output) -> Value {
 
 fn eval(agent: &str) -> Value {
     json(&gridmentor(&[
-        "eval", "--env", "SimpleDoorKey", "--agent", agent, "--episodes", "40", "--seed", "500",
-        "--style", "when2ask", "--greedy", "--json",
+        "eval",
+        "--env",
+        "SimpleDoorKey",
+        "--agent",
+        agent,
+        "--episodes",
+        "40",
+        "--seed",
+        "500",
+        "--style",
+        "when2ask",
+        "--greedy",
+        "--json",
     ]))
 }
 
@@ -35,16 +46,46 @@ fn mediator_learns_to_ask_less_than_random_at_equal_success() {
     let _ = std::fs::remove_dir_all(&run);
     let out = run.to_str().unwrap();
     let r = json(&gridmentor(&[
-        "train", "--algo", "when2ask", "--env", "SimpleDoorKey", "--planner", "expert",
-        "--frames", "4096", "--envs", "8", "--steps", "128", "--batch", "256", "--seed", "1",
-        "--eval-episodes", "20", "--out", out, "--quiet",
+        "train",
+        "--algo",
+        "when2ask",
+        "--env",
+        "SimpleDoorKey",
+        "--planner",
+        "expert",
+        "--frames",
+        "4096",
+        "--envs",
+        "8",
+        "--steps",
+        "128",
+        "--batch",
+        "256",
+        "--seed",
+        "1",
+        "--eval-episodes",
+        "20",
+        "--out",
+        out,
+        "--quiet",
     ]));
-    for f in ["config.json", "metrics.csv", "eval.json", "latest.ckpt", "best.ckpt"] {
+    for f in [
+        "config.json",
+        "metrics.csv",
+        "eval.json",
+        "latest.ckpt",
+        "best.ckpt",
+    ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    for c in ["success_rate", "llm_calls_per_episode", "tokens_per_episode", "planner_ms_per_episode"] {
+    for c in [
+        "success_rate",
+        "llm_calls_per_episode",
+        "tokens_per_episode",
+        "planner_ms_per_episode",
+    ] {
         assert!(header.contains(c), "{c} not in {header}");
     }
     assert!(r["success_rate"].as_f64().unwrap() >= 0.9, "{r}");
@@ -52,13 +93,22 @@ fn mediator_learns_to_ask_less_than_random_at_equal_success() {
     let ckpt = format!("mediator:{}", run.join("latest.ckpt").display());
     let mediator = eval(&ckpt);
     let random = eval("random:p=0.5");
-    let (ms, rs) = (mediator["success_rate"].as_f64().unwrap(), random["success_rate"].as_f64().unwrap());
+    let (ms, rs) = (
+        mediator["success_rate"].as_f64().unwrap(),
+        random["success_rate"].as_f64().unwrap(),
+    );
     let (mc, rc) = (
         mediator["llm_calls_per_episode"].as_f64().unwrap(),
         random["llm_calls_per_episode"].as_f64().unwrap(),
     );
-    assert!(ms >= rs - 0.05, "mediator success {ms} vs random asker {rs}");
-    assert!(mc < 0.6 * rc, "mediator calls {mc}/episode vs random asker {rc}");
+    assert!(
+        ms >= rs - 0.05,
+        "mediator success {ms} vs random asker {rs}"
+    );
+    assert!(
+        mc < 0.6 * rc,
+        "mediator calls {mc}/episode vs random asker {rc}"
+    );
     std::fs::remove_dir_all(&run).unwrap();
 }
 

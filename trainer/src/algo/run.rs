@@ -38,7 +38,10 @@ fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> 
 pub fn create_run_folder(run: &RunSpec) -> anyhow::Result<()> {
     let out = &run.args.out;
     if out.join("config.json").exists() {
-        bail!("{} already holds a run; choose another --out", out.display());
+        bail!(
+            "{} already holds a run; choose another --out",
+            out.display()
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut config = serde_json::json!({

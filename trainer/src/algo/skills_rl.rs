@@ -34,7 +34,10 @@ pub fn options(env_id: &str) -> anyhow::Result<Vec<Skill>> {
         for o in world.grid.objects().map(|(_, o)| o).chain(carried) {
             let mut push = |o: gridmentor_core::world::Obj| {
                 let k = o.kind();
-                if matches!(k, Kind::Key | Kind::Ball | Kind::Box | Kind::Door | Kind::Goal) {
+                if matches!(
+                    k,
+                    Kind::Key | Kind::Ball | Kind::Box | Kind::Door | Kind::Goal
+                ) {
                     colours.entry(k).or_default().insert(o.color());
                     *count.entry(k).or_default() += 1;
                 }
@@ -227,8 +230,10 @@ impl Envs for SkillEnvs {
                 s.env.reset(s.seeds.next_u64());
                 s.observer.reset(&s.env);
             }
-            s.observer
-                .write(&s.env, &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len]);
+            s.observer.write(
+                &s.env,
+                &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len],
+            );
         }
     }
 }
@@ -383,7 +388,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
         // Sampled, as `train --algo ppo` evaluates: a greedy option policy can repeat an option that
         // changes nothing (the memory map stays the same, so it chooses it again).
-        let t = eval_policy(model, env_spec.id, cfg.eval_episodes as u32, eval_seed, false)?;
+        let t = eval_policy(
+            model,
+            env_spec.id,
+            cfg.eval_episodes as u32,
+            eval_seed,
+            false,
+        )?;
         let mut v = t.json();
         v["agent"] = "skills".into();
         v["planner"] = "none".into();
@@ -403,7 +414,12 @@ mod tests {
         let o = options("SimpleDoorKey").unwrap();
         let key = Target::new(Kind::Key, None);
         let door = Target::new(Kind::Door, None);
-        for s in [Skill::GoTo(key), Skill::PickUp(key), Skill::GoTo(door), Skill::Toggle(door)] {
+        for s in [
+            Skill::GoTo(key),
+            Skill::PickUp(key),
+            Skill::GoTo(door),
+            Skill::Toggle(door),
+        ] {
             assert!(o.contains(&s), "{s} missing from {o:?}");
         }
     }
@@ -421,7 +437,11 @@ mod tests {
             let mut obs = Observer::new(kind, &env).unwrap();
             // Explore until the key is seen.
             for _ in 0..5 {
-                let seen = obs.memory_map().unwrap().objects().any(|(_, o)| key.matches(o));
+                let seen = obs
+                    .memory_map()
+                    .unwrap()
+                    .objects()
+                    .any(|(_, o)| key.matches(o));
                 if seen {
                     break;
                 }
@@ -440,6 +460,9 @@ mod tests {
             );
             moved += (start != (env.world.agent_pos, env.world.agent_dir)) as u32;
         }
-        assert!(moved >= 15, "go to moved the agent in only {moved}/20 episodes");
+        assert!(
+            moved >= 15,
+            "go to moved the agent in only {moved}/20 episodes"
+        );
     }
 }

@@ -5,8 +5,8 @@
 use super::ask::{AskTotals, AskingAgent, play};
 use super::run::{self, RunSpec};
 use crate::eval::planner_from_spec;
-use crate::ppo::vec_env::StepInfo;
 use crate::ppo::Envs;
+use crate::ppo::vec_env::StepInfo;
 use crate::train::TrainArgs;
 use anyhow::Context;
 use burn::tensor::Device;
@@ -258,7 +258,10 @@ pub fn eval_mediator(
 }
 
 /// Load a mediator checkpoint trained on `env_id`.
-pub fn load_mediator(path: &std::path::Path, env_id: &str) -> anyhow::Result<(ActorCritic, String)> {
+pub fn load_mediator(
+    path: &std::path::Path,
+    env_id: &str,
+) -> anyhow::Result<(ActorCritic, String)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
     let ck = Checkpoint::from_bytes(&bytes)
