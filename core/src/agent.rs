@@ -57,6 +57,9 @@ pub struct PlannerAgent<P: Planner> {
     plan: VecDeque<Skill>,
     running: Option<SkillRun>,
     cache: BTreeMap<String, Plan>,
+    /// The plan each ask since the last [`PlannerAgent::take_asked_plans`] produced (empty when
+    /// no answer could be read): When2Ask's query cost compares consecutive plans.
+    asked: Vec<Plan>,
 }
 
 /// Asks in one decision before the agent falls back to exploring on its own.
@@ -79,6 +82,7 @@ impl<P: Planner> PlannerAgent<P> {
             plan: VecDeque::new(),
             running: None,
             cache: BTreeMap::new(),
+            asked: Vec::new(),
         }
     }
 
@@ -91,6 +95,13 @@ impl<P: Planner> PlannerAgent<P> {
         self.map = Some(MemoryMap::new(&env.world));
         self.plan.clear();
         self.running = None;
+        self.asked.clear();
+    }
+
+    /// The plans the asks since the last call produced, in order (an unreadable answer gives an
+    /// empty plan).
+    pub fn take_asked_plans(&mut self) -> Vec<Plan> {
+        core::mem::take(&mut self.asked)
     }
 
     /// Take in the world after a step.
@@ -138,6 +149,7 @@ impl<P: Planner> PlannerAgent<P> {
             && let Some(p) = self.cache.get(&observation)
         {
             self.plan.extend(p.0.iter().copied());
+            self.asked.push(p.clone());
             return Ok(None);
         }
         let prompt = Prompt::build(self.style, &self.env_id, &self.mission, &observation);
@@ -152,7 +164,10 @@ impl<P: Planner> PlannerAgent<P> {
             if self.cache_plans {
                 self.cache.insert(observation, plan.clone());
             }
+            self.asked.push(plan.clone());
             self.plan.extend(plan.0);
+        } else {
+            self.asked.push(Plan(Vec::new()));
         }
         Ok(Some(ex))
     }

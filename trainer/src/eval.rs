@@ -19,16 +19,34 @@ pub enum AgentKind {
     Random,
     /// A trained policy from a checkpoint file.
     Checkpoint(std::path::PathBuf),
+    /// When2Ask's asking baselines over planner + skills: always, hardcoded, random:p=P, never.
+    Ask(crate::algo::ask::AskRule),
+    /// A trained When2Ask mediator deciding when to ask.
+    Mediator(std::path::PathBuf),
+    /// A trained skills-rl option policy.
+    Skills(std::path::PathBuf),
 }
 
 fn parse_agent(s: &str) -> Result<AgentKind, String> {
+    if let Some(rule) = crate::algo::ask::AskRule::parse(s) {
+        return rule.map(AgentKind::Ask);
+    }
+    for (prefix, make) in [
+        ("mediator:", AgentKind::Mediator as fn(_) -> _),
+        ("skills:", AgentKind::Skills),
+    ] {
+        if let Some(p) = s.strip_prefix(prefix).filter(|p| !p.is_empty()) {
+            return Ok(make(p.into()));
+        }
+    }
     match s {
         "planner" => Ok(AgentKind::Planner),
         "random" => Ok(AgentKind::Random),
         _ => match s.strip_prefix("checkpoint:") {
             Some(p) if !p.is_empty() => Ok(AgentKind::Checkpoint(p.into())),
             _ => Err(format!(
-                "unknown agent {s:?} (planner, random, checkpoint:PATH)"
+                "unknown agent {s:?} (planner, random, checkpoint:PATH, always, hardcoded, \
+                 random:p=P, never, mediator:PATH, skills:PATH)"
             )),
         },
     }
@@ -40,7 +58,8 @@ pub struct EvalArgs {
     /// Registered env id (see `gridmentor envs`).
     #[arg(long)]
     pub env: String,
-    /// `planner`, `random`, or `checkpoint:PATH`.
+    /// `planner`, `random`, `checkpoint:PATH`; When2Ask's `always`, `hardcoded`, `random:p=P`,
+    /// `never`, `mediator:PATH`; `skills:PATH` (a skills-rl policy).
     #[arg(long, default_value = "planner", value_parser = parse_agent)]
     pub agent: AgentKind,
     /// Checkpoint agents take the most likely action instead of sampling.
@@ -117,7 +136,49 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
     let mut tokens = 0u64;
     let mut planner_ms = 0f64;
     let mut planner_name = String::from("none");
+    let mut ask_totals = None;
     match &args.agent {
+        AgentKind::Ask(rule) => {
+            let planner = planner_from_spec(&args.planner)?;
+            planner_name = planner.info().name;
+            let t = crate::algo::ask::eval_rule(
+                rule,
+                planner,
+                args.style,
+                spec.id,
+                args.episodes,
+                args.seed,
+            )?;
+            ask_totals = Some(t.json());
+        }
+        AgentKind::Mediator(path) => {
+            let (model, sha) = crate::algo::when2ask::load_mediator(path, spec.id)?;
+            planner_name = planner_from_spec(&args.planner)?.info().name;
+            let t = crate::algo::when2ask::eval_mediator(
+                &model,
+                &args.planner,
+                args.style,
+                spec.id,
+                args.episodes,
+                args.seed,
+                args.greedy,
+            )?;
+            let mut v = t.json();
+            v["checkpoint"] = format!("{} ({sha})", path.display()).into();
+            ask_totals = Some(v);
+        }
+        AgentKind::Skills(path) => {
+            let (model, sha) = crate::algo::skills_rl::load_policy(path, spec.id)?;
+            let t = crate::algo::skills_rl::eval_policy(
+                &model,
+                spec.id,
+                args.episodes,
+                args.seed,
+                args.greedy,
+            )?;
+            planner_name = format!("none (skills policy {} ({sha}))", path.display());
+            ask_totals = Some(t.json());
+        }
         AgentKind::Checkpoint(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("reading checkpoint {}", path.display()))?;
@@ -173,12 +234,25 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         }
     }
     let n = args.episodes as f64;
+    if let Some(mut v) = ask_totals {
+        let agent = match &args.agent {
+            AgentKind::Ask(rule) => rule.name(),
+            AgentKind::Mediator(_) => "mediator".into(),
+            _ => "skills".into(),
+        };
+        v["env"] = spec.id.into();
+        v["agent"] = agent.into();
+        v["planner"] = planner_name.into();
+        v["seed"] = args.seed.into();
+        return Ok(v);
+    }
     Ok(json!({
         "env": spec.id,
         "agent": match args.agent {
             AgentKind::Planner => "planner",
             AgentKind::Random => "random",
             AgentKind::Checkpoint(_) => "checkpoint",
+            _ => unreachable!("returned above"),
         },
         "planner": planner_name,
         "episodes": args.episodes,

@@ -1,10 +1,12 @@
 //! gridmentor-trainer: the library behind the `gridmentor` command (planners over HTTP,
 //! evaluation, benchmarks).
 
+pub mod algo;
 pub mod bench;
 pub mod eval;
 pub mod gif;
 pub mod llm;
 pub mod ppo;
+pub mod report;
 pub mod tensorboard;
 pub mod train;

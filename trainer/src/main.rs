@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use gridmentor_core::registry;
-use gridmentor_trainer::{bench, eval, train};
+use gridmentor_trainer::{bench, eval, report, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate an agent (checkpoint, planner + skills, or random) over N episodes.
     Eval(eval::EvalArgs),
+    /// Markdown table and SVG learning curves over run folders and eval results.
+    Report(report::ReportArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -54,6 +56,11 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Train(args) => {
             let r = train::run_train(&args)?;
+            // The final evaluation beside the run, for `gridmentor report`.
+            let eval_json = args.out.join("eval.json");
+            if !eval_json.exists() {
+                std::fs::write(&eval_json, serde_json::to_string_pretty(&r)?)?;
+            }
             println!("{r}");
         }
         Command::Eval(args) => {
@@ -72,6 +79,10 @@ fn main() -> anyhow::Result<()> {
                     r["llm_calls_per_episode"].as_f64().unwrap_or_default(),
                 );
             }
+        }
+        Command::Report(args) => {
+            report::run_report(&args)?;
+            println!("wrote {}", args.out.join("report.md").display());
         }
         Command::Bench(BenchCommand::Env(args)) => {
             let record = bench::run_env_bench(&args)?;

@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// The planner of the LLM-guided algorithms: `expert`, `expert:noise=P[,seed=N]`, or an
+    /// OpenAI-compatible endpoint `http://HOST/v1#model`.
+    #[arg(long, default_value = "expert")]
+    pub planner: String,
     #[command(flatten)]
     pub ppo: Config,
 }
@@ -83,11 +87,13 @@ policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,l
 
 /// Train and return the final evaluation as JSON.
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
+    match args.algo.as_str() {
+        "when2ask" => return crate::algo::when2ask::train(args),
+        "skills-rl" => return crate::algo::skills_rl::train(args),
+        _ => {}
+    }
     if args.algo != "ppo" {
-        bail!(
-            "unknown --algo {:?}: this build trains `ppo` (the LLM-guided algorithms are not in yet)",
-            args.algo
-        );
+        bail!("unknown --algo {:?} (ppo, when2ask, skills-rl)", args.algo);
     }
     let cfg = &args.ppo;
     cfg.check()?;

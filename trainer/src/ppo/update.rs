@@ -3,7 +3,7 @@
 
 use crate::ppo::clip::clip_global_norm;
 use crate::ppo::config::Config;
-use crate::ppo::vec_env::VecEnv;
+use crate::ppo::vec_env::{StepInfo, VecEnv};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
@@ -68,6 +68,29 @@ fn gae(r: &mut Rollout, last: &[f32], gamma: f32, lambda: f32) {
     }
 }
 
+/// N environments stepped together with discrete actions: all a rollout needs. [`VecEnv`] is the
+/// primitive-action one; the LLM-guided algorithms bring their own (a mediator's ask / don't
+/// ask, options over skills).
+pub trait Envs {
+    /// The observations of all envs, one after the other, in the network's input layout.
+    fn obs(&self) -> &[f32];
+    /// What each env did in the last step.
+    fn info(&self) -> &[StepInfo];
+    fn step(&mut self, actions: &[u8]);
+}
+
+impl Envs for VecEnv {
+    fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+    fn info(&self) -> &[StepInfo] {
+        &self.info
+    }
+    fn step(&mut self, actions: &[u8]) {
+        VecEnv::step(self, actions)
+    }
+}
+
 pub struct Ppo {
     pub cfg: Config,
     pub model: ActorCritic,
@@ -100,8 +123,9 @@ impl Ppo {
         })
     }
 
-    fn collect(&mut self, envs: &mut VecEnv) -> Rollout {
-        let (n, t_max, obs_len) = (envs.n, self.cfg.steps, envs.obs_len);
+    fn collect(&mut self, envs: &mut dyn Envs) -> Rollout {
+        let (n, t_max) = (self.cfg.envs, self.cfg.steps);
+        let obs_len = envs.obs().len() / n;
         let actions_n = self.model.spec().actions;
         let mut r = Rollout {
             obs: Vec::with_capacity(n * t_max * obs_len),
@@ -120,7 +144,7 @@ impl Ppo {
         let mut acts = vec![0u8; n];
         for _ in 0..t_max {
             let t0 = Instant::now();
-            let out = policy.forward(policy.input(envs.obs.clone(), n, &device));
+            let out = policy.forward(policy.input(envs.obs().to_vec(), n, &device));
             let logits = out
                 .logits
                 .into_data()
@@ -137,13 +161,13 @@ impl Ppo {
                 acts[i] = a as u8;
                 r.logp.push(lp[a]);
             }
-            r.obs.extend_from_slice(&envs.obs);
+            r.obs.extend_from_slice(envs.obs());
             r.actions.extend_from_slice(&acts);
             r.values.extend_from_slice(&values);
             let t1 = Instant::now();
             envs.step(&acts);
             let t2 = Instant::now();
-            for info in &envs.info {
+            for info in envs.info() {
                 r.rewards.push(info.reward);
                 r.dones.push(info.done);
                 if let Some((ret, len)) = info.episode {
@@ -162,7 +186,7 @@ impl Ppo {
         // GAE(lambda), bootstrapping from the value of the observation after the last step.
         let t0 = Instant::now();
         let last = policy
-            .forward(policy.input(envs.obs.clone(), n, &device))
+            .forward(policy.input(envs.obs().to_vec(), n, &device))
             .value
             .into_data()
             .try_into_vec::<f32>()
@@ -286,7 +310,7 @@ impl Ppo {
     }
 
     /// Train until the frame budget; `log` sees each update.
-    pub fn train(&mut self, envs: &mut VecEnv, mut log: impl FnMut(&Ppo, usize, &Stats)) {
+    pub fn train(&mut self, envs: &mut dyn Envs, mut log: impl FnMut(&Ppo, usize, &Stats)) {
         let per_update = (self.cfg.envs * self.cfg.steps) as u64;
         let updates = (self.cfg.frames / per_update).max(1) as usize;
         for u in 0..updates {

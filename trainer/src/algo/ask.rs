@@ -1,0 +1,293 @@
+//! When2Ask's asking rule around the planner + skills agent: each step someone (the mediator, or
+//! a baseline) says ask / don't ask; a query is forced at the start and whenever the plan has
+//! finished; every query costs `0.01 + 0.1 r` with r = 0.5 when the new plan repeats the
+//! previous one, -0.1 when it differs, 0 on the first query of the episode.
+
+use anyhow::{Context, bail};
+use gridmentor_core::Env;
+use gridmentor_core::agent::PlannerAgent;
+use gridmentor_core::planner::{Plan, Planner, PlannerError, PromptStyle};
+use gridmentor_core::rng::Rng;
+use gridmentor_core::world::Transition;
+
+/// The fixed part of a query's cost.
+pub const QUERY_COST: f32 = 0.01;
+/// The weight of the repeat term.
+pub const REPEAT_WEIGHT: f32 = 0.1;
+
+/// The cost of one query whose answer is `new`, after `prev` (the episode's previous answer).
+pub fn query_cost(prev: Option<&Plan>, new: &Plan) -> f32 {
+    let r = match prev {
+        None => 0.0,
+        Some(p) if p == new => 0.5,
+        Some(_) => -0.1,
+    };
+    QUERY_COST + REPEAT_WEIGHT * r
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AskStep {
+    pub transition: Transition,
+    /// Plans asked for this step (the voluntary one and any forced ones).
+    pub queries: u32,
+    /// The summed query cost of those.
+    pub penalty: f32,
+}
+
+/// The planner + skills agent with When2Ask's asking rule.
+pub struct AskingAgent {
+    pub agent: PlannerAgent<Box<dyn Planner>>,
+    /// Force a query when the plan has finished (`false`: the "never" baseline, which only
+    /// asks once at the start).
+    pub force_when_finished: bool,
+    env_id: String,
+    prev: Option<Plan>,
+    started: bool,
+}
+
+impl AskingAgent {
+    pub fn new(planner: Box<dyn Planner>, style: PromptStyle, cache_plans: bool) -> AskingAgent {
+        let mut agent = PlannerAgent::new(planner, style);
+        agent.cache_plans = cache_plans;
+        AskingAgent {
+            agent,
+            force_when_finished: true,
+            env_id: String::new(),
+            prev: None,
+            started: false,
+        }
+    }
+
+    pub fn reset(&mut self, env: &Env, env_id: &str) {
+        self.env_id = env_id.into();
+        self.agent.reset(env, env_id);
+        self.prev = None;
+        self.started = false;
+    }
+
+    /// Would a query happen now whatever the mediator says?
+    pub fn forced(&self) -> bool {
+        !self.started || (self.force_when_finished && self.agent.plan_finished())
+    }
+
+    /// One env step: ask if `ask` (or forced), then act on the plan.
+    pub fn step(&mut self, env: &mut Env, ask: bool) -> Result<AskStep, PlannerError> {
+        if ask || self.forced() {
+            self.agent.ask()?;
+            self.started = true;
+        }
+        let d = if self.force_when_finished {
+            // Asks again (forced) if the plan runs out while choosing the action.
+            self.agent.act()?
+        } else {
+            self.agent.act_without_asking()?
+        };
+        let mut step = AskStep::default();
+        for plan in self.agent.take_asked_plans() {
+            step.queries += 1;
+            step.penalty += query_cost(self.prev.as_ref(), &plan);
+            self.prev = Some(plan);
+        }
+        step.transition = env.step(d.action);
+        self.agent.observe(env);
+        Ok(step)
+    }
+}
+
+/// Who decides to ask in the baselines.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AskRule {
+    /// Every step.
+    Always,
+    /// Only when forced (the plan finished): the plain planner agent.
+    Hardcoded,
+    /// With probability p each step (seeded), besides the forced queries.
+    Random { p: f32 },
+    /// Once at the start, never again.
+    Never,
+}
+
+/// `p` is checked to lie within 0..=1 (never NaN), so equality is total.
+impl Eq for AskRule {}
+
+impl AskRule {
+    /// `always`, `hardcoded`, `random:p=0.5`, `never`.
+    pub fn parse(s: &str) -> Option<Result<AskRule, String>> {
+        Some(Ok(match s {
+            "always" => AskRule::Always,
+            "hardcoded" => AskRule::Hardcoded,
+            "never" => AskRule::Never,
+            "random" => AskRule::Random { p: 0.5 },
+            _ => {
+                let opt = s.strip_prefix("random:")?;
+                let p = opt
+                    .strip_prefix("p=")
+                    .and_then(|v| v.parse::<f32>().ok())
+                    .filter(|p| (0.0..=1.0).contains(p));
+                return Some(match p {
+                    Some(p) => Ok(AskRule::Random { p }),
+                    None => Err(format!(
+                        "random agent {s:?}: use random:p=P with P within 0..=1"
+                    )),
+                });
+            }
+        }))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            AskRule::Always => "always".into(),
+            AskRule::Hardcoded => "hardcoded".into(),
+            AskRule::Random { p } => format!("random:p={p}"),
+            AskRule::Never => "never".into(),
+        }
+    }
+}
+
+/// Totals over evaluation episodes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AskTotals {
+    pub episodes: u32,
+    pub wins: u32,
+    pub ret: f64,
+    pub steps: u64,
+    /// Queries (asks), whether or not the backend was reached.
+    pub queries: u64,
+    /// Calls that reached the planner backend (retries included).
+    pub calls: u64,
+    pub tokens: u64,
+    pub planner_ms: f64,
+}
+
+impl AskTotals {
+    pub fn json(&self) -> serde_json::Value {
+        let n = self.episodes.max(1) as f64;
+        serde_json::json!({
+            "episodes": self.episodes,
+            "success_rate": self.wins as f64 / n,
+            "mean_return": self.ret / n,
+            "mean_steps": self.steps as f64 / n,
+            "llm_calls_per_episode": self.calls as f64 / n,
+            "queries_per_episode": self.queries as f64 / n,
+            "tokens_per_episode": self.tokens as f64 / n,
+            "planner_ms_per_episode": self.planner_ms / n,
+        })
+    }
+}
+
+/// Play `episodes` episodes (seeds `seed + i`), asking when `decide(env, agent)` says so. The
+/// return is the env's (query costs are the mediator's training signal, not the task's score).
+pub fn play(
+    agent: &mut AskingAgent,
+    env_id: &str,
+    episodes: u32,
+    seed: u64,
+    mut decide: impl FnMut(&Env, &AskingAgent, bool) -> anyhow::Result<bool>,
+) -> anyhow::Result<AskTotals> {
+    let spec = gridmentor_core::registry::find(env_id)?;
+    let mut tot = AskTotals {
+        episodes,
+        ..AskTotals::default()
+    };
+    for i in 0..episodes {
+        let s = seed.wrapping_add(i as u64);
+        let mut env = Env::new(spec, s);
+        agent.reset(&env, spec.id);
+        let before = agent.agent.stats;
+        let mut first = true;
+        loop {
+            let ask = decide(&env, agent, first)?;
+            first = false;
+            let st = agent
+                .step(&mut env, ask)
+                .with_context(|| format!("episode {i} (seed {s})"))?;
+            tot.queries += st.queries as u64;
+            tot.ret += st.transition.reward as f64;
+            if st.transition.terminated || st.transition.truncated {
+                tot.wins += (st.transition.terminated && st.transition.reward > 0.0) as u32;
+                tot.steps += env.world.step_count as u64;
+                break;
+            }
+        }
+        let after = agent.agent.stats;
+        tot.calls += after.planner_calls - before.planner_calls;
+        tot.tokens += (after.prompt_tokens + after.completion_tokens)
+            - (before.prompt_tokens + before.completion_tokens);
+        tot.planner_ms += after.planner_ms - before.planner_ms;
+    }
+    Ok(tot)
+}
+
+/// Evaluate a baseline rule.
+pub fn eval_rule(
+    rule: &AskRule,
+    planner: Box<dyn Planner>,
+    style: PromptStyle,
+    env_id: &str,
+    episodes: u32,
+    seed: u64,
+) -> anyhow::Result<AskTotals> {
+    if episodes == 0 {
+        bail!("--episodes must be at least 1");
+    }
+    let mut agent = AskingAgent::new(planner, style, false);
+    agent.force_when_finished = *rule != AskRule::Never;
+    let mut rng = Rng::derive(seed, 0xA5C);
+    play(&mut agent, env_id, episodes, seed, |_, _, _| {
+        Ok(match rule {
+            AskRule::Always => true,
+            AskRule::Hardcoded | AskRule::Never => false,
+            AskRule::Random { p } => rng.f32() < *p,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridmentor_core::planner::ExpertPlanner;
+    use gridmentor_core::skills::Skill;
+
+    #[test]
+    fn cost_rewards_new_plans_and_charges_repeats() {
+        let a = Plan(vec![Skill::Explore]);
+        let b = Plan(vec![Skill::Drop]);
+        assert!((query_cost(None, &a) - 0.01).abs() < 1e-7);
+        assert!((query_cost(Some(&a), &a) - 0.06).abs() < 1e-7);
+        assert!(query_cost(Some(&a), &b).abs() < 1e-7);
+    }
+
+    #[test]
+    fn rules_parse_and_refuse_bad_probabilities() {
+        assert_eq!(AskRule::parse("always"), Some(Ok(AskRule::Always)));
+        assert_eq!(
+            AskRule::parse("random:p=0.25"),
+            Some(Ok(AskRule::Random { p: 0.25 }))
+        );
+        assert!(matches!(AskRule::parse("random:p=2"), Some(Err(_))));
+        assert_eq!(AskRule::parse("planner"), None);
+    }
+
+    #[test]
+    fn baselines_order_by_calls() {
+        let run = |rule: AskRule| {
+            eval_rule(
+                &rule,
+                Box::new(ExpertPlanner::new()),
+                PromptStyle::When2Ask,
+                "SimpleDoorKey",
+                20,
+                0,
+            )
+            .unwrap()
+        };
+        let always = run(AskRule::Always);
+        let hard = run(AskRule::Hardcoded);
+        let never = run(AskRule::Never);
+        assert!(always.wins >= 19 && hard.wins >= 19, "{always:?} {hard:?}");
+        assert!(always.calls > 3 * hard.calls, "{always:?} {hard:?}");
+        assert_eq!(never.calls, 20, "one call per episode: {never:?}");
+        assert!(never.wins < hard.wins, "{never:?}");
+    }
+}

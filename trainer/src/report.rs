@@ -1,0 +1,390 @@
+//! `gridmentor report`: one markdown table per env over run folders (config.json, metrics.csv,
+//! eval.json) and `gridmentor eval --json` result files, and SVG learning curves.
+
+use anyhow::{Context, bail};
+use plotters::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// When2Ask's four seed tasks.
+pub const DEFAULT_ENVS: [&str; 4] = [
+    "SimpleDoorKey",
+    "KeyInBox",
+    "RandomBoxKey",
+    "ColoredDoorKey",
+];
+
+/// Arguments of `gridmentor report`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Envs to report (repeat the flag); default: the four When2Ask seed tasks.
+    #[arg(long)]
+    pub env: Vec<String>,
+    /// Folder searched (three levels deep) for run folders and eval result files (*.json).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Where report.md and the SVG curves go.
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+}
+
+/// One learning curve point: frames, success rate (or return when the run did not log it).
+type Curve = Vec<(f64, f64)>;
+
+/// One training run or one evaluation.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub env: String,
+    pub algo: String,
+    pub planner: String,
+    pub seed: Option<u64>,
+    pub success: Option<f64>,
+    pub ret: Option<f64>,
+    pub steps: Option<f64>,
+    pub calls: Option<f64>,
+    pub seconds: Option<f64>,
+    pub frames_to_90: Option<f64>,
+    /// Some run reached 90% (None: no success curve at all).
+    pub reached_90: Option<bool>,
+    pub curve: Curve,
+    pub curve_is_success: bool,
+    pub source: PathBuf,
+}
+
+fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The learning curve of a metrics.csv: success rate when logged, else mean return.
+fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let frames = col("frames").with_context(|| format!("{}: no frames column", path.display()))?;
+    let (y, is_success) = match (col("success_rate"), col("return_mean")) {
+        (Some(c), _) => (c, true),
+        (None, Some(c)) => (c, false),
+        _ => bail!("{}: no success_rate or return_mean column", path.display()),
+    };
+    let mut curve = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let get = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
+        match (get(frames), get(y)) {
+            (Some(f), Some(v)) => curve.push((f, v)),
+            _ => bail!("{} line {}: unreadable row", path.display(), i + 2),
+        }
+    }
+    Ok((curve, is_success))
+}
+
+fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
+    let config = read_json(&dir.join("config.json"))?;
+    let eval = if dir.join("eval.json").exists() {
+        read_json(&dir.join("eval.json"))?
+    } else {
+        Value::Null
+    };
+    let (curve, curve_is_success) = if dir.join("metrics.csv").exists() {
+        read_curve(&dir.join("metrics.csv"))?
+    } else {
+        (Vec::new(), false)
+    };
+    let frames_to_90 = curve_is_success
+        .then(|| curve.iter().find(|p| p.1 >= 0.9).map(|p| p.0))
+        .flatten();
+    let f = |v: &Value, k: &str| v[k].as_f64();
+    Ok(Entry {
+        env: config["env"].as_str().unwrap_or("?").to_string(),
+        algo: config["algo"].as_str().unwrap_or("?").to_string(),
+        planner: config["planner"].as_str().unwrap_or("none").to_string(),
+        seed: config["ppo"]["seed"].as_u64(),
+        success: f(&eval, "success_rate"),
+        ret: f(&eval, "mean_return"),
+        steps: f(&eval, "mean_steps"),
+        calls: f(&eval, "llm_calls_per_episode").or(Some(0.0).filter(|_| !eval.is_null())),
+        seconds: f(&eval, "seconds"),
+        reached_90: curve_is_success.then_some(frames_to_90.is_some()),
+        frames_to_90,
+        curve,
+        curve_is_success,
+        source: dir.to_path_buf(),
+    })
+}
+
+/// An `eval --json` record (one JSON object, or several, one per line).
+fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
+        let Ok(v) = v else { return Ok(Vec::new()) };
+        let (Some(env), Some(agent)) = (v["env"].as_str(), v["agent"].as_str()) else {
+            continue;
+        };
+        if v["success_rate"].as_f64().is_none() {
+            continue;
+        }
+        out.push(Entry {
+            env: env.into(),
+            algo: format!("eval:{agent}"),
+            planner: v["planner"].as_str().unwrap_or("none").into(),
+            seed: v["seed"].as_u64(),
+            success: v["success_rate"].as_f64(),
+            ret: v["mean_return"].as_f64(),
+            steps: v["mean_steps"].as_f64(),
+            calls: v["llm_calls_per_episode"].as_f64(),
+            seconds: None,
+            frames_to_90: None,
+            reached_90: None,
+            curve: Vec::new(),
+            curve_is_success: false,
+            source: path.to_path_buf(),
+        });
+    }
+    Ok(out)
+}
+
+/// Every run folder and eval file under `root` (three levels deep).
+pub fn collect(root: &Path) -> anyhow::Result<Vec<Entry>> {
+    if !root.is_dir() {
+        bail!("--runs {} is not a folder", root.display());
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        if dir.join("config.json").exists() {
+            out.push(run_entry(&dir).with_context(|| format!("run folder {}", dir.display()))?);
+            continue;
+        }
+        let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        children.sort();
+        for p in children {
+            if p.is_dir() && depth < 3 {
+                stack.push((p, depth + 1));
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.extend(eval_entries(&p)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn mean(xs: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let v: Vec<f64> = xs.flatten().collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+fn cell(v: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
+    v.map(fmt).unwrap_or_else(|| "–".into())
+}
+
+/// The markdown table of one env's entries, one row per (algorithm, planner), means over runs.
+pub fn table(entries: &[&Entry]) -> String {
+    let mut groups: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
+    for e in entries {
+        groups
+            .entry((e.algo.clone(), e.planner.clone()))
+            .or_default()
+            .push(e);
+    }
+    let mut s = String::from(
+        "| algorithm | planner | runs | success rate | mean return | mean steps | LLM calls / episode | frames to 90% success | wall time (s) |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for ((algo, planner), es) in groups {
+        let m = |f: &dyn Fn(&Entry) -> Option<f64>| mean(es.iter().map(|e| f(e)));
+        let reached: Vec<bool> = es.iter().filter_map(|e| e.reached_90).collect();
+        let f90 = if reached.is_empty() {
+            "–".to_string()
+        } else if reached.iter().all(|r| *r) {
+            format!("{:.0}", m(&|e| e.frames_to_90).unwrap_or(0.0))
+        } else {
+            let n = reached.iter().filter(|r| **r).count();
+            match m(&|e| e.frames_to_90) {
+                Some(f) => format!("{f:.0} ({n}/{} runs)", reached.len()),
+                None => "not reached".into(),
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {algo} | {planner} | {} | {} | {} | {} | {} | {f90} | {} |",
+            es.len(),
+            cell(m(&|e| e.success), |v| format!("{:.1}%", 100.0 * v)),
+            cell(m(&|e| e.ret), |v| format!("{v:.3}")),
+            cell(m(&|e| e.steps), |v| format!("{v:.1}")),
+            cell(m(&|e| e.calls), |v| format!("{v:.2}")),
+            cell(m(&|e| e.seconds), |v| format!("{v:.0}")),
+        );
+    }
+    s
+}
+
+/// SVG learning curves of one env's runs.
+pub fn plot(path: &Path, env: &str, entries: &[&Entry]) -> anyhow::Result<()> {
+    let runs: Vec<&&Entry> = entries.iter().filter(|e| !e.curve.is_empty()).collect();
+    let all_success = runs.iter().all(|e| e.curve_is_success);
+    let x_max = runs
+        .iter()
+        .flat_map(|e| e.curve.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let (y_min, y_max) = runs
+        .iter()
+        .flat_map(|e| e.curve.iter().map(|p| p.1))
+        .fold((0.0f64, 1.0f64), |(a, b), y| (a.min(y), b.max(y)));
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("drawing {}: {e:?}", path.display());
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{env}: learning curves"), ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, y_min..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("frames")
+        .y_desc(if all_success {
+            "success rate (last 100 episodes)"
+        } else {
+            "success rate / mean return"
+        })
+        .draw()
+        .map_err(err)?;
+    for (i, e) in runs.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        let label = format!(
+            "{} ({}) seed {}",
+            e.algo,
+            e.planner,
+            e.seed.map(|s| s.to_string()).unwrap_or("?".into())
+        );
+        chart
+            .draw_series(LineSeries::new(
+                e.curve.iter().copied(),
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
+    }
+    if !runs.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Write report.md and one SVG per env; returns the markdown.
+pub fn run_report(args: &ReportArgs) -> anyhow::Result<String> {
+    let envs: Vec<String> = if args.env.is_empty() {
+        DEFAULT_ENVS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.env.clone()
+    };
+    let ids: Vec<&str> = envs
+        .iter()
+        .map(|e| gridmentor_core::registry::find(e).map(|s| s.id))
+        .collect::<Result<_, _>>()?;
+    let entries = collect(&args.runs)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut md = format!(
+        "# gridmentor report\n\nFrom the runs and eval results under `{}`. Rows: mean over runs (seeds); \
+         success, return and steps from each run's final evaluation (`eval.json`) or eval file; \
+         frames to 90% from the rolling success rate in `metrics.csv`.\n",
+        args.runs.display()
+    );
+    for id in ids {
+        let mine: Vec<&Entry> = entries.iter().filter(|e| e.env == id).collect();
+        let _ = write!(md, "\n## {id}\n\n");
+        if mine.is_empty() {
+            md.push_str("No runs or eval results.\n");
+            continue;
+        }
+        md.push_str(&table(&mine));
+        if mine.iter().any(|e| !e.curve.is_empty()) {
+            let svg = format!("{id}.svg");
+            plot(&args.out.join(&svg), id, &mine)?;
+            let _ = write!(md, "\n![{id} learning curves]({svg})\n");
+        }
+    }
+    std::fs::write(args.out.join("report.md"), &md)
+        .with_context(|| format!("writing {}", args.out.join("report.md").display()))?;
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_runs_and_evals_into_a_table_and_plot() {
+        let dir = std::env::temp_dir().join(format!("gm-report-{}", std::process::id()));
+        let run = dir.join("w2a-1");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("config.json"),
+            r#"{"algo":"when2ask","env":"SimpleDoorKey","planner":"expert","ppo":{"seed":3}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            run.join("metrics.csv"),
+            "update,frames,success_rate\n1,100,0.5\n2,200,0.95\n3,300,1.0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            run.join("eval.json"),
+            r#"{"success_rate":0.99,"mean_return":0.8,"mean_steps":20,"llm_calls_per_episode":4.5,"seconds":12}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("always.json"),
+            r#"{"env":"SimpleDoorKey","agent":"always","planner":"expert","success_rate":1.0,"mean_return":0.82,"mean_steps":19,"llm_calls_per_episode":19}"#,
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let md = run_report(&ReportArgs {
+            env: vec!["SimpleDoorKey".into()],
+            runs: dir.clone(),
+            out: out.clone(),
+        })
+        .unwrap();
+        assert!(
+            md.contains("| when2ask | expert | 1 | 99.0% | 0.800 | 20.0 | 4.50 | 200 | 12 |"),
+            "{md}"
+        );
+        assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
+        let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("when2ask"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
+        assert!(
+            run_report(&ReportArgs {
+                env: vec!["NoSuchEnv".into()],
+                runs: dir.clone(),
+                out
+            })
+            .is_err()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

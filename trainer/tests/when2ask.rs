@@ -1,0 +1,121 @@
+//! `gridmentor train --algo when2ask` end to end: a short run (a few thousand frames) writes its
+//! run folder and a mediator that asks far less than a random asker at equal success, and
+//! `eval --agent mediator:PATH` replays it.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn gridmentor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
+        .args(args)
+        .output()
+        .expect("run gridmentor")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
+}
+
+fn eval(agent: &str) -> Value {
+    json(&gridmentor(&[
+        "eval",
+        "--env",
+        "SimpleDoorKey",
+        "--agent",
+        agent,
+        "--episodes",
+        "40",
+        "--seed",
+        "500",
+        "--style",
+        "when2ask",
+        "--greedy",
+        "--json",
+    ]))
+}
+
+#[test]
+fn mediator_learns_to_ask_less_than_random_at_equal_success() {
+    let run = std::env::temp_dir().join(format!("gridmentor-w2a-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&run);
+    let out = run.to_str().unwrap();
+    let r = json(&gridmentor(&[
+        "train",
+        "--algo",
+        "when2ask",
+        "--env",
+        "SimpleDoorKey",
+        "--planner",
+        "expert",
+        "--frames",
+        "4096",
+        "--envs",
+        "8",
+        "--steps",
+        "128",
+        "--batch",
+        "256",
+        "--seed",
+        "1",
+        "--eval-episodes",
+        "20",
+        "--out",
+        out,
+        "--quiet",
+    ]));
+    for f in [
+        "config.json",
+        "metrics.csv",
+        "eval.json",
+        "latest.ckpt",
+        "best.ckpt",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for c in [
+        "success_rate",
+        "llm_calls_per_episode",
+        "tokens_per_episode",
+        "planner_ms_per_episode",
+    ] {
+        assert!(header.contains(c), "{c} not in {header}");
+    }
+    assert!(r["success_rate"].as_f64().unwrap() >= 0.9, "{r}");
+
+    let ckpt = format!("mediator:{}", run.join("latest.ckpt").display());
+    let mediator = eval(&ckpt);
+    let random = eval("random:p=0.5");
+    let (ms, rs) = (
+        mediator["success_rate"].as_f64().unwrap(),
+        random["success_rate"].as_f64().unwrap(),
+    );
+    let (mc, rc) = (
+        mediator["llm_calls_per_episode"].as_f64().unwrap(),
+        random["llm_calls_per_episode"].as_f64().unwrap(),
+    );
+    assert!(
+        ms >= rs - 0.05,
+        "mediator success {ms} vs random asker {rs}"
+    );
+    assert!(
+        mc < 0.6 * rc,
+        "mediator calls {mc}/episode vs random asker {rc}"
+    );
+    std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
+fn eval_refuses_a_bad_asker() {
+    let out = gridmentor(&["eval", "--env", "SimpleDoorKey", "--agent", "random:p=3"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("random:p=P"), "{err}");
+}
