@@ -6,5 +6,6 @@ pub mod eval;
 pub mod gif;
 pub mod llm;
 pub mod ppo;
+pub mod run_config;
 pub mod tensorboard;
 pub mod train;

@@ -1,6 +1,6 @@
 //! The `gridmentor` command.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gridmentor_core::registry;
 use gridmentor_trainer::{bench, eval, train};
 
@@ -39,7 +39,9 @@ enum BenchCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Envs { json } => {
             for s in registry::all() {
                 if json {
@@ -52,7 +54,9 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Train(args) => {
+        Command::Train(mut args) => {
+            args.explicit =
+                gridmentor_trainer::run_config::explicit_flags(matches.subcommand_matches("train"));
             let r = train::run_train(&args)?;
             println!("{r}");
         }
