@@ -23,7 +23,7 @@ pub fn from_toml(path: &Path) -> anyhow::Result<Config> {
     toml::from_str::<Config>(&text).map_err(|e| {
         let line = e
             .span()
-            .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+            .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
             .unwrap_or_default();
         let msg = e.message().trim().replace('\n', " ");
         anyhow::anyhow!("--config {}{line}: {msg}", path.display())

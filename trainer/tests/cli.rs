@@ -304,3 +304,75 @@ fn config_files_set_hyper_parameters_and_flags_override_them() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Frames and size of a GIF file, decoded.
+fn decode_gif(path: &std::path::Path) -> (usize, u16, u16) {
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut d = opts
+        .read_info(std::fs::File::open(path).unwrap())
+        .expect("a GIF");
+    let (w, h) = (d.width(), d.height());
+    let mut n = 0;
+    while let Some(f) = d.read_next_frame().unwrap() {
+        assert_eq!((f.width, f.height), (w, h), "full frames");
+        n += 1;
+    }
+    (n, w, h)
+}
+
+#[test]
+fn eval_records_an_episode_of_any_agent_as_a_gif() {
+    let dir = temp_dir("gif");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/fixtures/doorkey5x5.ckpt"
+    );
+    let ckpt = format!("checkpoint:{fixture}");
+    for (env, agent, size) in [
+        ("MiniGrid-DoorKey-5x5-v0", "random", 5u32),
+        ("SimpleDoorKey", "planner", 10),
+        ("MiniGrid-DoorKey-5x5-v0", ckpt.as_str(), 5),
+    ] {
+        let gif = dir.join(format!("{size}-{}.gif", agent.len()));
+        let r = json_line(&gridmentor(&[
+            "eval",
+            "--env",
+            env,
+            "--agent",
+            agent,
+            "--greedy",
+            "--episodes",
+            "1",
+            "--seed",
+            "3",
+            "--record",
+            gif.to_str().unwrap(),
+            "--json",
+        ]));
+        let steps = r["record"]["steps"].as_u64().unwrap() as usize;
+        let (frames, w, h) = decode_gif(&gif);
+        assert_eq!(frames, steps + 1, "{agent}: the start and one frame a step");
+        assert_eq!(
+            (w as u32, h as u32),
+            (size * 32, size * 32),
+            "{agent}: 32 px a cell"
+        );
+        assert_eq!(r["record"]["frames"], frames);
+        if agent != "random" {
+            assert_eq!(r["record"]["success"], true, "{agent} solves seed 3");
+        }
+    }
+    let bad = gridmentor(&[
+        "eval",
+        "--env",
+        "MiniGrid-DoorKey-5x5-v0",
+        "--agent",
+        "random",
+        "--record",
+        "/nonexistent/dir/x.gif",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--record /nonexistent/dir/x.gif"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
