@@ -10,7 +10,8 @@
 #
 # Knobs (environment): BENCH_STEPS (ours, single), BENCH_BATCHED_STEPS (ours, batched, total),
 # BENCH_THREADS (ours, batched; default all cores), BENCH_MINIGRID_STEPS, BENCH_NAVIX_STEPS
-# (total over the envs), BENCH_NAVIX_ENVS, BENCH_SKIP_PEERS=1.
+# (total over the envs), BENCH_NAVIX_ENVS, BENCH_SKIP_PEERS=1, BENCH_PPO_FRAMES (PPO on
+# DoorKey-5x5, ours and NAVIX's `navix.agents.PPO`, same frames; 0 skips it).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ OUR_BATCHED_STEPS=${BENCH_BATCHED_STEPS:-10000000}
 MINIGRID_STEPS=${BENCH_MINIGRID_STEPS:-100000}
 NAVIX_STEPS=${BENCH_NAVIX_STEPS:-2000000}
 NAVIX_ENVS=${BENCH_NAVIX_ENVS:-1024}
+PPO_FRAMES=${BENCH_PPO_FRAMES:-150000}
 
 CACHE=${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}
 VENV=$CACHE/bench-venv
@@ -54,6 +56,23 @@ if ! ours_batched=$("$BIN" bench env --env "$ENV_ID" --steps "$OUR_BATCHED_STEPS
     exit 1
 fi
 echo "$ours_batched"
+
+ours_ppo="" ours_solve=""
+if [ "$PPO_FRAMES" -gt 0 ]; then
+    say "ours: PPO on MiniGrid-DoorKey-5x5-v0, $PPO_FRAMES frames, CPU"
+    ppo_dir=$(mktemp -d)
+    if ours_ppo=$("$BIN" train --env MiniGrid-DoorKey-5x5-v0 --frames "$PPO_FRAMES" --seed 1 \
+        --device cpu --eval-episodes 10 --quiet --out "$ppo_dir/run"); then
+        echo "$ours_ppo"
+        # Frames at which the mean return of the last 100 episodes first reaches 0.9.
+        ours_solve=$(awk -F, 'NR > 1 && $4 >= 10 && $5 >= 0.9 { print $2; exit }' \
+            "$ppo_dir/run/metrics.csv")
+    else
+        say "FAILED: gridmentor train (PPO bench)"
+        exit 1
+    fi
+    rm -rf "$ppo_dir"
+fi
 
 # --- peers ------------------------------------------------------------------------------
 # Installs a peer's packages into the venv unless they are already there at those versions.
@@ -91,9 +110,11 @@ else
         :
     else
         say "peers: MiniGrid $MINIGRID_STEPS steps, NAVIX $NAVIX_STEPS steps over $NAVIX_ENVS envs"
+        ppo_arg=()
+        [ -z "$navix_status" ] && ppo_arg=(--navix-ppo-frames "$PPO_FRAMES")
         peer_lines=$("$VENV/bin/python" scripts/bench_peers.py "${only[@]}" \
             --minigrid-steps "$MINIGRID_STEPS" --navix-steps "$NAVIX_STEPS" \
-            --navix-envs "$NAVIX_ENVS")
+            --navix-envs "$NAVIX_ENVS" "${ppo_arg[@]}")
         [ -n "$peer_lines" ] && echo "$peer_lines"
     fi
 fi
@@ -138,4 +159,26 @@ echo "env steps/s, $ENV_ID, random actions, 7x7x3 observation every step"
 printf '%-24s %14s   %-34s %14s   %8s\n' "ours" "steps/s" "peer" "steps/s" "ours/peer"
 row "single (1 thread)" "$ours_s" "MiniGrid 3.2.0 (1 thread)" "$mg_sps" "$minigrid_status"
 row "batched ($ours_bt threads)" "$ours_b" "NAVIX 0.7.4 ($NAVIX_ENVS envs, JAX CPU)" "$nx_sps" "$navix_status"
+
+if [ "$PPO_FRAMES" -gt 0 ]; then
+    nxp_line=$(peer_line navix-ppo)
+    nxp_fps=$(field fps "$nxp_line")
+    nxp_fpsc=$(field fps_with_compile "$nxp_line")
+    nxp_comp=$(field compile_seconds "$nxp_line")
+    nxp_solve=$(field frames_to_solve "$nxp_line")
+    [ "$nxp_solve" = null ] && nxp_solve=""
+    nxp_status=$navix_status
+    if [ -z "$nxp_status" ] && [ -z "$nxp_fps" ]; then
+        nxp_status="failed: $(peer_error "$nxp_line")"
+        [ -z "$nxp_line" ] && nxp_status="failed (no result; see stderr above)"
+    fi
+    echo
+    echo "PPO, DoorKey-5x5, $PPO_FRAMES frames, 16 envs x 128 steps, CPU, end to end"
+    echo "(frames to solve: first frames where the mean return of the last 100 episodes >= 0.9)"
+    row "ours frames/s" "$(field fps "$ours_ppo")" "NAVIX PPO frames/s (compiled)" "$nxp_fps" "$nxp_status"
+    [ -n "$nxp_fpsc" ] && row "ours frames/s" "$(field fps "$ours_ppo")" \
+        "NAVIX PPO incl. $(printf '%.0f' "$nxp_comp") s compile" "$nxp_fpsc" ""
+    printf '%-24s %14s   %-34s %14s\n' "ours frames to solve" "${ours_solve:-not solved}" \
+        "NAVIX frames to solve" "${nxp_solve:-not solved}"
+fi
 exit 0

@@ -129,9 +129,99 @@ def bench_navix(total_steps: int, num_envs: int, seed: int, navix_defaults: bool
     }
 
 
+def frames_to_solve(frames_and_returns, per_update_frames, bar=0.9):
+    """First frame count at which the mean return of the last 100 finished episodes reaches
+    `bar` (the same rule as ours, read from metrics.csv's return_mean); None if never."""
+    recent = []
+    for update, returns in enumerate(frames_and_returns, start=1):
+        recent.extend(returns)
+        recent = recent[-100:]
+        if len(recent) >= 10 and sum(recent) / len(recent) >= bar:
+            return update * per_update_frames
+    return None
+
+
+def bench_navix_ppo(frames: int, seed: int) -> dict:
+    """NAVIX's own PPO (navix.agents.PPO) on Navix-DoorKey-5x5-v0 with the 7x7x3 first-person
+    view, JAX on CPU, our defaults where NAVIX has the knob (16 envs x 128 steps, 4 epochs of
+    8 minibatches of 256, lr 1e-3, GAE 0.95, clip 0.2, entropy 0.01, value 0.5, grad norm 0.5).
+    Timed: the compiled training (compile time reported apart) and end to end."""
+    import jax
+    import numpy as np
+    import navix as nx
+    from navix.agents import PPO, PPOHparams
+    from navix.agents.models import ActorCritic, ConvEncoder
+
+    env = nx.make(
+        "Navix-DoorKey-5x5-v0", observation_fn=nx.observations.symbolic_first_person
+    )
+    hp = PPOHparams(
+        budget=frames,
+        num_envs=16,
+        num_steps=128,
+        num_minibatches=8,
+        num_epochs=4,
+        lr=1e-3,
+        gae_lambda=0.95,
+        clip_eps=0.2,
+        ent_coef=0.01,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+    )
+    agent = PPO(
+        hparams=hp,
+        network=ActorCritic(
+            action_dim=len(env.action_set),
+            actor_encoder=ConvEncoder(),
+            critic_encoder=ConvEncoder(),
+        ),
+        env=env,
+    )
+    key = jax.random.PRNGKey(seed)
+    t0 = time.perf_counter()
+    compiled = jax.jit(agent.train).lower(key).compile()
+    compile_seconds = time.perf_counter() - t0
+    start = time.perf_counter()
+    _state, logs = jax.block_until_ready(compiled(key))
+    seconds = time.perf_counter() - start
+    per_update = hp.num_envs * hp.num_steps
+    updates = frames // per_update
+    done = np.asarray(logs["done_mask"]).astype(bool)
+    rets = np.asarray(logs["returns"])
+    per_update_returns = []
+    for u in range(updates):
+        # (num_steps, num_envs) in time order: episodes in the order they ended.
+        per_update_returns.append([float(r) for r in rets[u][done[u]]])
+    solved = frames_to_solve(per_update_returns, per_update)
+    last = [r for rs in per_update_returns[-10:] for r in rs]
+    return {
+        "bench": "ppo",
+        "impl": "navix",
+        "version": _version("navix"),
+        "jax": _version("jax"),
+        "env": "Navix-DoorKey-5x5-v0",
+        "obs": "symbolic_first_person",
+        "frames": updates * per_update,
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "fps": updates * per_update / seconds,
+        "fps_with_compile": updates * per_update / (seconds + compile_seconds),
+        "frames_to_solve": solved,
+        "final_return": sum(last) / len(last) if last else None,
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", choices=["minigrid", "navix"], help="run just one peer")
+    p.add_argument(
+        "--only", choices=["minigrid", "navix", "navix-ppo"], help="run just one peer"
+    )
+    p.add_argument(
+        "--navix-ppo-frames",
+        type=int,
+        default=0,
+        help="also run NAVIX's PPO on DoorKey-5x5 for this many frames (0: skip)",
+    )
     p.add_argument("--minigrid-steps", type=int, default=100_000)
     p.add_argument("--navix-steps", type=int, default=2_000_000, help="total, over all envs")
     p.add_argument("--navix-envs", type=int, default=1024)
@@ -149,6 +239,8 @@ def main() -> int:
             args.navix_steps, args.navix_envs, args.seed, args.navix_defaults
         ),
     }
+    if args.navix_ppo_frames > 0 or args.only == "navix-ppo":
+        jobs["navix-ppo"] = lambda: bench_navix_ppo(args.navix_ppo_frames or 150_000, args.seed)
     failed = False
     for name, job in jobs.items():
         if args.only and name != args.only:
@@ -157,7 +249,8 @@ def main() -> int:
             record = job()
         except Exception as e:  # noqa: BLE001  (any failure of a peer is reported, not raised)
             traceback.print_exc(file=sys.stderr)
-            record = {"bench": "env", "impl": name, "error": f"{type(e).__name__}: {e}"}
+            bench = "ppo" if name == "navix-ppo" else "env"
+            record = {"bench": bench, "impl": name, "error": f"{type(e).__name__}: {e}"}
             failed = True
         print(json.dumps(record), flush=True)
     return 1 if failed else 0

@@ -83,6 +83,24 @@ pub struct EvalArgs {
     /// Print one JSON line instead of a sentence.
     #[arg(long)]
     pub json: bool,
+    /// Also write episode `--seed` as an animated GIF (core's renderer, 32 px a cell).
+    #[arg(long, value_name = "OUT.gif")]
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// Read a checkpoint file for `env`: a missing, corrupt or foreign file is one clear error.
+pub fn load_checkpoint(
+    path: &std::path::Path,
+    env: &str,
+) -> anyhow::Result<gridmentor_core::nn::ActorCritic> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let ck = Checkpoint::from_bytes(&bytes)
+        .with_context(|| format!("loading checkpoint {}", path.display()))?;
+    ck.expect_env(env)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
+    ck.model(&burn::tensor::Device::flex())
+        .with_context(|| format!("checkpoint {}", path.display()))
 }
 
 fn parse_style(s: &str) -> Result<PromptStyle, String> {
@@ -234,6 +252,10 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         }
     }
     let n = args.episodes as f64;
+    let recorded = match &args.record {
+        Some(path) => Some(crate::record::record(args, spec, path)?),
+        None => None,
+    };
     if let Some(mut v) = ask_totals {
         let agent = match &args.agent {
             AgentKind::Ask(rule) => rule.name(),
@@ -246,7 +268,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         v["seed"] = args.seed.into();
         return Ok(v);
     }
-    Ok(json!({
+    let mut record = json!({
         "env": spec.id,
         "agent": match args.agent {
             AgentKind::Planner => "planner",
@@ -263,5 +285,12 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         "llm_calls_per_episode": calls as f64 / n,
         "tokens_per_episode": tokens as f64 / n,
         "planner_ms_per_episode": planner_ms / n,
-    }))
+    });
+    if let (Some(path), Some(r)) = (&args.record, recorded) {
+        record["record"] = json!({
+            "path": path.display().to_string(), "seed": args.seed, "steps": r.steps,
+            "frames": r.frames, "return": r.ret, "success": r.success,
+        });
+    }
+    Ok(record)
 }

@@ -7,6 +7,8 @@ pub mod eval;
 pub mod gif;
 pub mod llm;
 pub mod ppo;
+pub mod record;
+pub mod run_config;
 pub mod report;
 pub mod tensorboard;
 pub mod train;

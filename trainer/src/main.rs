@@ -1,6 +1,6 @@
 //! The `gridmentor` command.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gridmentor_core::registry;
 use gridmentor_trainer::{bench, eval, report, train};
 
@@ -41,7 +41,9 @@ enum BenchCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Envs { json } => {
             for s in registry::all() {
                 if json {
@@ -54,7 +56,9 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Train(args) => {
+        Command::Train(mut args) => {
+            args.explicit =
+                gridmentor_trainer::run_config::explicit_flags(matches.subcommand_matches("train"));
             let r = train::run_train(&args)?;
             // The final evaluation beside the run, for `gridmentor report`.
             let eval_json = args.out.join("eval.json");

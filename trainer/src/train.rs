@@ -1,6 +1,7 @@
 //! `gridmentor train`: PPO with a run folder (config.json, metrics.csv, TensorBoard events,
 //! checkpoints `latest.ckpt` and `best.ckpt`) and a progress bar.
 
+use crate::ppo::resume as ppo_resume;
 use crate::ppo::vec_env::VecEnv;
 use crate::ppo::{Config, Ppo, Stats};
 use crate::tensorboard::EventWriter;
@@ -45,6 +46,17 @@ pub struct TrainArgs {
     /// OpenAI-compatible endpoint `http://HOST/v1#model`.
     #[arg(long, default_value = "expert")]
     pub planner: String,
+    /// Continue the run in --out from its `latest.state` (weights, Adam moments, counters, RNG,
+    /// envs) with its own config.json; --frames may extend it.
+    #[arg(long)]
+    pub resume: bool,
+    /// Hyper-parameters from a TOML file (keys: the fields of config.json's "ppo"); flags given
+    /// on the command line override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// The argument ids given on the command line (filled by main; what overrides --config).
+    #[arg(skip)]
+    pub explicit: Vec<String>,
     #[command(flatten)]
     pub ppo: Config,
 }
@@ -85,6 +97,54 @@ fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> 
 const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
 policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate";
 
+/// The run's configuration: defaults < `--config` file (or the run's config.json on `--resume`)
+/// < flags given on the command line.
+fn resolve_config(args: &TrainArgs) -> anyhow::Result<Config> {
+    use crate::run_config;
+    match (&args.config, args.resume) {
+        (Some(_), true) => {
+            bail!("--config and --resume do not go together: a resumed run keeps its config.json")
+        }
+        (None, true) => run_config::for_resume(&args.out, &args.ppo, &args.explicit),
+        (Some(file), false) => {
+            run_config::overlay(&run_config::from_toml(file)?, &args.ppo, &args.explicit)
+        }
+        (None, false) => Ok(args.ppo.clone()),
+    }
+}
+
+/// `metrics.csv`: new, or on resume cut back to the rows the saved state has seen (rows written
+/// after the last save are redone by the resumed run).
+fn open_metrics(out: &Path, resumed: Option<&ppo_resume::State>) -> anyhow::Result<std::fs::File> {
+    let path = out.join("metrics.csv");
+    let mut text = match resumed {
+        None => format!("{CSV_HEADER}\n"),
+        Some(state) => {
+            let old = std::fs::read_to_string(&path)
+                .with_context(|| format!("--resume: reading {}", path.display()))?;
+            let mut kept = String::new();
+            for (i, line) in old.lines().enumerate() {
+                let update = line.split(',').next().and_then(|u| u.parse::<usize>().ok());
+                if i == 0 || update.is_some_and(|u| u <= state.header.update) {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+            }
+            kept
+        }
+    };
+    if text.is_empty() {
+        text = format!("{CSV_HEADER}\n");
+    }
+    let tmp = path.with_extension("csv.tmp");
+    std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
 /// Train and return the final evaluation as JSON.
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     match args.algo.as_str() {
@@ -95,15 +155,21 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     if args.algo != "ppo" {
         bail!("unknown --algo {:?} (ppo, when2ask, skills-rl)", args.algo);
     }
-    let cfg = &args.ppo;
+    let resolved = resolve_config(args)?;
+    let cfg = &resolved;
     cfg.check()?;
     let env_spec = registry::find(&cfg.env)?;
-    if args.out.join("config.json").exists() {
+    if !args.resume && args.out.join("config.json").exists() {
         bail!(
-            "{} already holds a run; choose another --out",
+            "{} already holds a run; choose another --out (or --resume it)",
             args.out.display()
         );
     }
+    let resumed = if args.resume {
+        Some(ppo_resume::load(&args.out.join("latest.state"))?)
+    } else {
+        None
+    };
     let (device, device_name) = pick_device(args.device)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -116,12 +182,27 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         args.out.join("config.json"),
         serde_json::to_string_pretty(&config)?,
     )?;
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
-    writeln!(csv, "{CSV_HEADER}")?;
+    let mut csv = std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref())?);
     let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
 
-    let mut envs = VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?;
     let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;
+    let mut best = f32::NEG_INFINITY;
+    let mut envs = match &resumed {
+        Some(state) => {
+            ppo.restore(state)?;
+            best = state.header.best.unwrap_or(f32::NEG_INFINITY);
+            let snap = &state.header.envs;
+            VecEnv::restore(
+                env_spec.id,
+                spec.obs,
+                cfg.envs,
+                cfg.seed,
+                cfg.env_threads,
+                snap,
+            )?
+        }
+        None => VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?,
+    };
     let per_update = (cfg.envs * cfg.steps) as u64;
     let updates = (cfg.frames / per_update).max(1);
     let bar = if args.quiet {
@@ -144,14 +225,15 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         eval,
     };
     let start = Instant::now();
-    let mut best = f32::NEG_INFINITY;
+    let frames0 = ppo.frames;
+    bar.set_position(frames0);
     let mut failure: Option<anyhow::Error> = None;
     ppo.train(&mut envs, |p, u, s: &Stats| {
         if failure.is_some() {
             return;
         }
         let step = p.frames as i64;
-        let fps = p.frames as f64 / start.elapsed().as_secs_f64();
+        let fps = (p.frames - frames0) as f64 / start.elapsed().as_secs_f64();
         let n = p.recent.len().max(1) as f32;
         let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
         let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
@@ -197,14 +279,16 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
             ] {
                 tb.add_scalar(tag, v, step)?;
             }
-            if u % args.save_every == 0 || u as u64 == updates {
-                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
-                csv.flush()?;
-                tb.flush()?;
-            }
             if p.recent.len() >= 10 && mean > best {
                 best = mean;
                 save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
+            }
+            if u % args.save_every == 0 || u as u64 == updates {
+                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
+                let best = (best > f32::NEG_INFINITY).then_some(best);
+                ppo_resume::save(&args.out.join("latest.state"), p, meta(p, None), best)?;
+                csv.flush()?;
+                tb.flush()?;
             }
             Ok(())
         })();
@@ -221,6 +305,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     csv.flush()?;
     tb.flush()?;
     let wall = start.elapsed().as_secs_f64();
+    let trained = ppo.frames - frames0;
     let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
     let eval = evaluate(
         &ppo.model.valid(),
@@ -240,7 +325,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     }
     Ok(serde_json::json!({
         "env": env_spec.id, "algo": "ppo", "seed": cfg.seed, "frames": ppo.frames,
-        "seconds": wall, "fps": ppo.frames as f64 / wall, "device": device_name,
+        "seconds": wall, "fps": trained as f64 / wall, "device": device_name,
         "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
         "mean_steps": steps, "run": args.out.display().to_string(),
     }))

@@ -150,3 +150,229 @@ fn bench_env_prints_one_json_line() {
     assert_eq!(r["steps"], 20000);
     assert!(r["steps_per_sec"].as_f64().unwrap() > 0.0);
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gridmentor-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// metrics.csv without the wall-clock column (fps).
+fn metrics(run: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(2);
+            f.join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
+    let dir = temp_dir("resume");
+    let tiny = [
+        "train",
+        "--env",
+        "MiniGrid-Empty-5x5-v0",
+        "--envs",
+        "4",
+        "--steps",
+        "64",
+        "--batch",
+        "64",
+        "--anneal-lr",
+        "false",
+        "--eval-episodes",
+        "3",
+        "--save-every",
+        "1",
+        "--quiet",
+    ];
+    let run = |extra: &[&str]| json_line(&gridmentor(&[&tiny[..], extra].concat()));
+    let whole = dir.join("whole");
+    let part = dir.join("part");
+    run(&["--frames", "2048", "--out", whole.to_str().unwrap()]);
+    run(&["--frames", "768", "--out", part.to_str().unwrap()]);
+    assert!(part.join("latest.state").is_file());
+    // Resume with the envs on threads this time: the same episodes must follow.
+    let r = json_line(&gridmentor(&[
+        "train",
+        "--resume",
+        "--frames",
+        "2048",
+        "--env-threads",
+        "2",
+        "--quiet",
+        "--out",
+        part.to_str().unwrap(),
+    ]));
+    assert_eq!(r["frames"], 2048);
+    let (a, b) = (metrics(&whole), metrics(&part));
+    assert_eq!(a.len(), 9, "a header and 8 updates");
+    assert!(
+        a.iter().any(|row| row.split(',').nth(2) != Some("0")),
+        "episodes should end within the run"
+    );
+    assert_eq!(a, b, "resumed metrics differ");
+
+    // What --resume refuses.
+    let refuse = |args: &[&str], want: &str| {
+        let out = gridmentor(args);
+        assert!(!out.status.success(), "{args:?}");
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(msg.contains(want), "{args:?}: {msg}");
+    };
+    let p = part.to_str().unwrap();
+    refuse(
+        &["train", "--resume", "--out", p, "--lr", "0.1"],
+        "--lr cannot change",
+    );
+    let none = dir.join("none");
+    refuse(
+        &["train", "--resume", "--out", none.to_str().unwrap()],
+        "config.json",
+    );
+    std::fs::write(part.join("latest.state"), b"GMSTATE1\x05").unwrap();
+    refuse(&["train", "--resume", "--out", p], "truncated");
+    std::fs::write(part.join("latest.state"), b"junk").unwrap();
+    refuse(
+        &["train", "--resume", "--out", p],
+        "not a usable trainer state",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_files_set_hyper_parameters_and_flags_override_them() {
+    let dir = temp_dir("toml");
+    let file = dir.join("run.toml");
+    std::fs::write(
+        &file,
+        "env = \"MiniGrid-Empty-5x5-v0\"\nenvs = 2\nsteps = 32\nbatch = 32\nlr = 0.0005\n\
+         gae_lambda = 0.9\nreturns = \"mc\"\nframes = 64\neval_episodes = 2\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    json_line(&gridmentor(&[
+        "train",
+        "--config",
+        file.to_str().unwrap(),
+        "--lr",
+        "0.002",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let ppo = &config["ppo"];
+    assert_eq!(ppo["env"], "MiniGrid-Empty-5x5-v0");
+    assert_eq!(ppo["envs"], 2);
+    assert_eq!(ppo["lr"], 0.002, "the flag wins over the file");
+    assert!((ppo["lambda"].as_f64().unwrap() - 0.9).abs() < 1e-6);
+    assert_eq!(ppo["returns"], "mc");
+    assert_eq!(ppo["epochs"], 4, "a key not in the file keeps its default");
+
+    let bad = |text: &str, want: &str| {
+        std::fs::write(&file, text).unwrap();
+        let o = gridmentor(&[
+            "train",
+            "--config",
+            file.to_str().unwrap(),
+            "--out",
+            dir.join("x").to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let msg = String::from_utf8_lossy(&o.stderr);
+        let first = msg.lines().next().unwrap_or_default();
+        assert!(first.contains(want), "{text:?}: {msg}");
+        assert!(first.contains("run.toml"), "{msg}");
+    };
+    bad(
+        "envs = 2\nlearning_rate = 0.1\n",
+        "unknown field `learning_rate`",
+    );
+    bad("envs = \"many\"\n", "line 1");
+    bad("envs = [\n", "run.toml");
+    let missing = gridmentor(&["train", "--config", "/nonexistent.toml", "--out", "/tmp/x"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("reading --config /nonexistent.toml")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Frames and size of a GIF file, decoded.
+fn decode_gif(path: &std::path::Path) -> (usize, u16, u16) {
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut d = opts
+        .read_info(std::fs::File::open(path).unwrap())
+        .expect("a GIF");
+    let (w, h) = (d.width(), d.height());
+    let mut n = 0;
+    while let Some(f) = d.read_next_frame().unwrap() {
+        assert_eq!((f.width, f.height), (w, h), "full frames");
+        n += 1;
+    }
+    (n, w, h)
+}
+
+#[test]
+fn eval_records_an_episode_of_any_agent_as_a_gif() {
+    let dir = temp_dir("gif");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/fixtures/doorkey5x5.ckpt"
+    );
+    let ckpt = format!("checkpoint:{fixture}");
+    for (env, agent, size) in [
+        ("MiniGrid-DoorKey-5x5-v0", "random", 5u32),
+        ("SimpleDoorKey", "planner", 10),
+        ("MiniGrid-DoorKey-5x5-v0", ckpt.as_str(), 5),
+    ] {
+        let gif = dir.join(format!("{size}-{}.gif", agent.len()));
+        let r = json_line(&gridmentor(&[
+            "eval",
+            "--env",
+            env,
+            "--agent",
+            agent,
+            "--greedy",
+            "--episodes",
+            "1",
+            "--seed",
+            "3",
+            "--record",
+            gif.to_str().unwrap(),
+            "--json",
+        ]));
+        let steps = r["record"]["steps"].as_u64().unwrap() as usize;
+        let (frames, w, h) = decode_gif(&gif);
+        assert_eq!(frames, steps + 1, "{agent}: the start and one frame a step");
+        assert_eq!(
+            (w as u32, h as u32),
+            (size * 32, size * 32),
+            "{agent}: 32 px a cell"
+        );
+        assert_eq!(r["record"]["frames"], frames);
+        if agent != "random" {
+            assert_eq!(r["record"]["success"], true, "{agent} solves seed 3");
+        }
+    }
+    let bad = gridmentor(&[
+        "eval",
+        "--env",
+        "MiniGrid-DoorKey-5x5-v0",
+        "--agent",
+        "random",
+        "--record",
+        "/nonexistent/dir/x.gif",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--record /nonexistent/dir/x.gif"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -224,3 +224,40 @@ fn random_agent_is_reproducible() {
     let b = Agent::random(5).run_episode(DOORKEY5, 3).unwrap();
     assert_eq!((a.steps, a.ret), (b.steps, b.ret));
 }
+
+/// The natively trained fixture checkpoint plays, in wasm, the greedy actions recorded natively
+/// (core/tests/policy_fixture.rs checks the same file natively).
+#[wasm_bindgen_test]
+fn native_checkpoint_gives_the_same_greedy_actions() {
+    use gridmentor_core::nn::Checkpoint;
+    use gridmentor_core::nn::policy::PolicyAgent;
+    const CKPT: &[u8] = include_bytes!("../../core/tests/fixtures/doorkey5x5.ckpt");
+    const EXPECTED: &str = include_str!("../../core/tests/fixtures/doorkey5x5.greedy.txt");
+    let ck = Checkpoint::from_bytes(CKPT).expect("the fixture loads in wasm");
+    let mut cases = 0;
+    for line in EXPECTED
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (seed, want) = line.split_once(':').unwrap();
+        let seed: u64 = seed.trim().parse().unwrap();
+        let want: Vec<usize> = want
+            .split_whitespace()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let model = ck.model(&burn::tensor::Device::flex()).unwrap();
+        let mut env = gridmentor_core::registry::make("MiniGrid-DoorKey-5x5-v0", seed).unwrap();
+        let mut agent = PolicyAgent::new(model, &env, seed, true).unwrap();
+        let mut got = Vec::new();
+        loop {
+            let (d, t) = agent.step(&mut env);
+            got.push(d.action);
+            if t.terminated || t.truncated {
+                break;
+            }
+        }
+        assert_eq!(got, want, "seed {seed}");
+        cases += 1;
+    }
+    assert_eq!(cases, 8);
+}

@@ -6,7 +6,9 @@ use gridmentor_core::nn::{NetKind, NetSpec, ObsKind};
 use gridmentor_core::world::Action;
 
 /// The observation a policy reads (see [`Config::obs`]).
-#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    clap::ValueEnum, serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ObsChoice {
     Auto,
@@ -15,7 +17,9 @@ pub enum ObsChoice {
 }
 
 /// The policy network (see [`Config::net`]).
-#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    clap::ValueEnum, serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetChoice {
     Auto,
@@ -24,7 +28,23 @@ pub enum NetChoice {
     Mlp,
 }
 
-#[derive(clap::Args, serde::Serialize, Clone, Debug)]
+/// How the rollout's value targets are computed (see [`Config::returns`]).
+#[derive(
+    clap::ValueEnum, serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Returns {
+    /// GAE(lambda), bootstrapped from the value where the rollout cuts an episode.
+    Gae,
+    /// Monte-Carlo: the discounted sum of the rewards to the episode's end within the rollout,
+    /// no bootstrap; advantage = return - value.
+    Mc,
+}
+
+/// Every field is also a key of `--config file.toml` (its Rust name, e.g. `lambda`, `ent_coef`);
+/// unknown keys are refused.
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     #[arg(long, default_value = "MiniGrid-DoorKey-5x5-v0")]
     pub env: String,
@@ -62,7 +82,12 @@ pub struct Config {
     pub gamma: f32,
     /// GAE lambda (`--gae-lambda 0.95`).
     #[arg(long = "gae-lambda", default_value_t = 0.95)]
+    #[serde(alias = "gae_lambda")]
     pub lambda: f32,
+    /// Value targets: `gae` (rl-starter-files, CleanRL) or `mc`, Monte-Carlo returns (the seeds'
+    /// fidelity option).
+    #[arg(long, value_enum, default_value_t = Returns::Gae)]
+    pub returns: Returns,
     /// Surrogate and value clip range (`--clip-eps 0.2`).
     #[arg(long, default_value_t = 0.2)]
     pub clip: f32,
@@ -95,6 +120,7 @@ pub struct Config {
     pub net: NetChoice,
     /// Where the checkpoint goes.
     #[arg(skip)]
+    #[serde(skip)]
     pub out: Option<String>,
 }
 
@@ -114,6 +140,7 @@ impl Default for Config {
             anneal_lr: true,
             gamma: 0.99,
             lambda: 0.95,
+            returns: Returns::Gae,
             clip: 0.2,
             ent_coef: 0.01,
             vf_coef: 0.5,

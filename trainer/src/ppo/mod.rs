@@ -3,6 +3,7 @@
 
 pub mod clip;
 pub mod config;
+pub mod resume;
 pub mod update;
 pub mod vec_env;
 

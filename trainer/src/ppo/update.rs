@@ -77,6 +77,10 @@ pub trait Envs {
     /// What each env did in the last step.
     fn info(&self) -> &[StepInfo];
     fn step(&mut self, actions: &[u8]);
+    /// Where the envs stand, for `--resume` (envs that cannot be replayed give `None`).
+    fn snapshot(&self) -> Option<crate::ppo::vec_env::Snapshot> {
+        None
+    }
 }
 
 impl Envs for VecEnv {
@@ -89,20 +93,43 @@ impl Envs for VecEnv {
     fn step(&mut self, actions: &[u8]) {
         VecEnv::step(self, actions)
     }
+    fn snapshot(&self) -> Option<crate::ppo::vec_env::Snapshot> {
+        Some(VecEnv::snapshot(self))
+    }
+}
+
+/// Monte-Carlo returns of a rollout laid out `t * n + env`: the discounted rewards to the end of
+/// the episode, cut (not bootstrapped) where the rollout ends; advantage = return - value.
+fn monte_carlo(r: &mut Rollout, n: usize, gamma: f32) {
+    let t_max = r.rewards.len() / n;
+    for env in 0..n {
+        let mut next = 0.0;
+        for t in (0..t_max).rev() {
+            let i = t * n + env;
+            let mask = if r.dones[i] { 0.0 } else { 1.0 };
+            next = r.rewards[i] + gamma * next * mask;
+            r.returns[i] = next;
+            r.advantages[i] = next - r.values[i];
+        }
+    }
 }
 
 pub struct Ppo {
     pub cfg: Config,
     pub model: ActorCritic,
-    optim: ModuleOptimizer,
-    device: Device,
-    rng: Rng,
+    pub(crate) optim: ModuleOptimizer,
+    pub(crate) device: Device,
+    pub(crate) rng: Rng,
     pub timings: Timings,
     /// Return and length of the last 100 finished episodes.
     pub recent: VecDeque<(f32, u32)>,
     /// Episodes finished so far.
     pub episodes: u64,
     pub frames: u64,
+    /// Updates done so far (the LR schedule's position; `train` continues from it).
+    pub update: usize,
+    /// The envs as they were after the last rollout (what `--resume` restores).
+    pub env_snapshot: Option<crate::ppo::vec_env::Snapshot>,
 }
 
 impl Ppo {
@@ -120,6 +147,8 @@ impl Ppo {
             recent: VecDeque::new(),
             episodes: 0,
             frames: 0,
+            update: 0,
+            env_snapshot: None,
         })
     }
 
@@ -192,7 +221,10 @@ impl Ppo {
             .try_into_vec::<f32>()
             .expect("f32 values");
         self.timings.policy += t0.elapsed();
-        gae(&mut r, &last, self.cfg.gamma, self.cfg.lambda);
+        match self.cfg.returns {
+            crate::ppo::config::Returns::Gae => gae(&mut r, &last, self.cfg.gamma, self.cfg.lambda),
+            crate::ppo::config::Returns::Mc => monte_carlo(&mut r, n, self.cfg.gamma),
+        }
         r
     }
 
@@ -313,7 +345,7 @@ impl Ppo {
     pub fn train(&mut self, envs: &mut dyn Envs, mut log: impl FnMut(&Ppo, usize, &Stats)) {
         let per_update = (self.cfg.envs * self.cfg.steps) as u64;
         let updates = (self.cfg.frames / per_update).max(1) as usize;
-        for u in 0..updates {
+        for u in self.update..updates {
             let lr = if self.cfg.anneal_lr {
                 self.cfg.lr * (1.0 - u as f64 / updates as f64)
             } else {
@@ -323,6 +355,8 @@ impl Ppo {
             let t0 = Instant::now();
             let stats = self.learn(&rollout, lr);
             self.timings.update += t0.elapsed();
+            self.update = u + 1;
+            self.env_snapshot = envs.snapshot();
             log(self, u + 1, &stats);
         }
     }
@@ -360,6 +394,24 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
         assert!((r.advantages[0] - (0.9 - 0.2)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn monte_carlo_returns_stop_at_episode_ends_and_do_not_bootstrap() {
+        // Two envs interleaved, 3 steps: env 0 ends at t=1, env 1 never ends.
+        let mut r = rollout(
+            vec![0.0, 0.0, 1.0, 0.0, 0.5, 2.0],
+            vec![0.1; 6],
+            vec![false, false, true, false, false, false],
+        );
+        monte_carlo(&mut r, 2, 0.9);
+        // env 0: t0 -> 0.9 * 1.0, t1 -> 1.0 (done), t2 -> 0.5 (no bootstrap).
+        for (i, want) in [(0, 0.9), (2, 1.0), (4, 0.5)] {
+            assert!((r.returns[i] - want).abs() < 1e-6, "{i}: {}", r.returns[i]);
+        }
+        // env 1: 0 + 0.9 * (0 + 0.9 * 2).
+        assert!((r.returns[1] - 0.81 * 2.0).abs() < 1e-6);
+        assert!((r.advantages[5] - (2.0 - 0.1)).abs() < 1e-6);
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub struct StepInfo {
     pub episode: Option<(f32, u32)>,
 }
 
+/// Where every env stands: how many episodes it has reset past and the actions of its current
+/// episode. Envs are deterministic, so replaying this rebuilds them exactly (`--resume`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub resets: Vec<u64>,
+    pub actions: Vec<Vec<u8>>,
+}
+
 struct Slot {
     env: Env,
     seeds: Rng,
@@ -39,6 +47,22 @@ impl Slot {
             ep_return: 0.0,
             ep_len: 0,
         })
+    }
+
+    /// Bring a fresh slot to where `resets` and `actions` say (see [`Snapshot`]).
+    fn replay(&mut self, resets: u64, actions: &[u8], out: &mut [f32]) -> anyhow::Result<()> {
+        for _ in 0..resets {
+            let seed = self.seeds.next_u64();
+            self.env.reset(seed);
+        }
+        self.observer.reset(&self.env);
+        for &a in actions {
+            anyhow::ensure!(
+                (a as usize) < Action::COUNT && !self.step(a, out).done,
+                "the saved env state does not replay (another env version?)"
+            );
+        }
+        Ok(())
     }
 
     fn observe(&mut self, out: &mut [f32]) {
@@ -85,6 +109,7 @@ pub struct VecEnv {
     pub info: Vec<StepInfo>,
     inline: Vec<Slot>,
     workers: Vec<Worker>,
+    mirror: Snapshot,
 }
 
 impl VecEnv {
@@ -96,12 +121,40 @@ impl VecEnv {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<VecEnv> {
+        Self::restore(
+            id,
+            obs,
+            n,
+            seed,
+            threads,
+            &Snapshot {
+                resets: vec![0; n],
+                actions: vec![vec![]; n],
+            },
+        )
+    }
+
+    /// The envs of [`VecEnv::new`] brought to `snap` (taken by [`VecEnv::snapshot`]).
+    pub fn restore(
+        id: &str,
+        obs: ObsKind,
+        n: usize,
+        seed: u64,
+        threads: usize,
+        snap: &Snapshot,
+    ) -> anyhow::Result<VecEnv> {
+        anyhow::ensure!(
+            snap.resets.len() == n && snap.actions.len() == n,
+            "the saved env state holds {} envs, not {n}",
+            snap.resets.len()
+        );
         let obs_len = obs.len();
         let mut slots: Vec<Slot> = (0..n)
             .map(|i| Slot::new(id, obs, seed, i as u64))
             .collect::<anyhow::Result<_>>()?;
         let mut first = vec![0.0; n * obs_len];
-        for (s, out) in slots.iter_mut().zip(first.chunks_mut(obs_len)) {
+        for (i, (s, out)) in slots.iter_mut().zip(first.chunks_mut(obs_len)).enumerate() {
+            s.replay(snap.resets[i], &snap.actions[i], out)?;
             s.observe(out);
         }
         let mut workers = Vec::new();
@@ -143,10 +196,32 @@ impl VecEnv {
             info: vec![StepInfo::default(); n],
             inline: slots,
             workers,
+            mirror: snap.clone(),
         })
     }
 
+    /// Where the envs stand now (cheap: counts and the current episodes' actions).
+    pub fn snapshot(&self) -> Snapshot {
+        self.mirror.clone()
+    }
+
+    fn record(&mut self, actions: &[u8]) {
+        for (i, &a) in actions.iter().enumerate() {
+            if self.info[i].done {
+                self.mirror.resets[i] += 1;
+                self.mirror.actions[i].clear();
+            } else {
+                self.mirror.actions[i].push(a);
+            }
+        }
+    }
+
     pub fn step(&mut self, actions: &[u8]) {
+        self.step_envs(actions);
+        self.record(actions);
+    }
+
+    fn step_envs(&mut self, actions: &[u8]) {
         assert_eq!(actions.len(), self.n);
         if self.workers.is_empty() {
             for (i, s) in self.inline.iter_mut().enumerate() {
