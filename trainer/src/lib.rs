@@ -1,6 +1,7 @@
 //! gridmentor-trainer: the library behind the `gridmentor` command (planners over HTTP,
 //! evaluation, benchmarks).
 
+pub mod algo;
 pub mod bench;
 pub mod eval;
 pub mod gif;

@@ -43,6 +43,9 @@ pub struct TrainArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub ppo: Config,
+    /// The teacher of `llm4teach`, `ihac` and `shaping`.
+    #[command(flatten)]
+    pub guide: crate::algo::GuideArgs,
 }
 
 /// Pick the device; a software wgpu adapter is slower than flex, so `auto` means flex unless a
@@ -81,11 +84,22 @@ fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> 
 const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
 policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate";
 
+const GUIDED_CSV_HEADER: &str = ",teacher_coef,guide_coef,logit_bias,align,teacher_ce,\
+agreement,llm_calls,cache_hits,cache_misses,tokens,planner_ms,shaping_bonuses";
+
 /// Train and return the final evaluation as JSON.
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
-    if args.algo != "ppo" {
+    let algo = crate::algo::Algo::from_name(&args.algo);
+    if args.algo != "ppo" && algo.is_none() {
         bail!(
-            "unknown --algo {:?}: this build trains `ppo` (the LLM-guided algorithms are not in yet)",
+            "unknown --algo {:?}: ppo, {}",
+            args.algo,
+            crate::algo::ALGOS.join(", ")
+        );
+    }
+    if algo.is_some() && args.ppo.env_threads != 0 {
+        bail!(
+            "--algo {} reads every env on the training thread: use --env-threads 0",
             args.algo
         );
     }
@@ -102,7 +116,19 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let spec = cfg.net_spec(env_spec)?;
+    let mut guided = match algo {
+        Some(a) => Some(crate::algo::Guided::new(
+            a,
+            args.guide.clone(),
+            env_spec.id,
+        )?),
+        None => None,
+    };
+    let teacher_stats = guided.as_ref().map(|g| g.stats.clone());
     let config = serde_json::json!({
+        "guide": guided.as_ref().map(|g| serde_json::json!({
+            "args": &g.args, "planner": g.teacher.planner_name(),
+        })),
         "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
         "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
     });
@@ -111,7 +137,12 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         serde_json::to_string_pretty(&config)?,
     )?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
-    writeln!(csv, "{CSV_HEADER}")?;
+    let guided_header = if guided.is_some() {
+        GUIDED_CSV_HEADER
+    } else {
+        ""
+    };
+    writeln!(csv, "{CSV_HEADER}{guided_header}")?;
     let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
 
     let mut envs = VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?;
@@ -132,7 +163,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec,
         env: env_spec.id.into(),
-        algorithm: "ppo".into(),
+        algorithm: args.algo.clone(),
         frames: ppo.frames,
         seed: cfg.seed,
         eval,
@@ -140,75 +171,116 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let start = Instant::now();
     let mut best = f32::NEG_INFINITY;
     let mut failure: Option<anyhow::Error> = None;
-    ppo.train(&mut envs, |p, u, s: &Stats| {
-        if failure.is_some() {
-            return;
-        }
-        let step = p.frames as i64;
-        let fps = p.frames as f64 / start.elapsed().as_secs_f64();
-        let n = p.recent.len().max(1) as f32;
-        let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
-        let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
-        let max = p
-            .recent
-            .iter()
-            .map(|r| r.0)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
-        let lr = if cfg.anneal_lr {
-            cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
-        } else {
-            cfg.lr
-        };
-        let result = (|| -> anyhow::Result<()> {
-            writeln!(
-                csv,
-                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr}",
-                p.frames,
-                p.episodes,
-                s.policy_loss,
-                s.value_loss,
-                s.entropy,
-                s.approx_kl,
-                s.clipfrac,
-                s.explained_variance,
-                s.grad_norm
-            )?;
-            if !p.recent.is_empty() {
-                tb.add_scalar("charts/episodic_return", mean, step)?;
-                tb.add_scalar("charts/episodic_length", len, step)?;
+    let trained = ppo.train_guided(
+        &mut envs,
+        guided.as_mut().map(|g| g as _),
+        |p, u, s: &Stats| {
+            if failure.is_some() {
+                return;
             }
-            for (tag, v) in [
-                ("charts/learning_rate", lr as f32),
-                ("charts/SPS", fps as f32),
-                ("losses/policy_loss", s.policy_loss),
-                ("losses/value_loss", s.value_loss),
-                ("losses/entropy", s.entropy),
-                ("losses/approx_kl", s.approx_kl),
-                ("losses/clipfrac", s.clipfrac),
-                ("losses/explained_variance", s.explained_variance),
-                ("losses/grad_norm", s.grad_norm),
-            ] {
-                tb.add_scalar(tag, v, step)?;
+            let step = p.frames as i64;
+            let fps = p.frames as f64 / start.elapsed().as_secs_f64();
+            let n = p.recent.len().max(1) as f32;
+            let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
+            let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
+            let max = p
+                .recent
+                .iter()
+                .map(|r| r.0)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
+            let lr = if cfg.anneal_lr {
+                cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
+            } else {
+                cfg.lr
+            };
+            let result = (|| -> anyhow::Result<()> {
+                write!(
+                    csv,
+                    "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr}",
+                    p.frames,
+                    p.episodes,
+                    s.policy_loss,
+                    s.value_loss,
+                    s.entropy,
+                    s.approx_kl,
+                    s.clipfrac,
+                    s.explained_variance,
+                    s.grad_norm
+                )?;
+                if let Some(ts) = &teacher_stats {
+                    let (t, bonuses) = ts.get();
+                    let g = s.guidance;
+                    writeln!(
+                        csv,
+                        ",{},{},{},{},{},{},{},{},{},{},{},{bonuses}",
+                        g.distill,
+                        g.guide,
+                        g.bias,
+                        g.align as u8,
+                        s.teacher_ce,
+                        s.agreement,
+                        t.llm_calls,
+                        t.cache_hits,
+                        t.cache_misses,
+                        t.prompt_tokens + t.completion_tokens,
+                        t.planner_ms,
+                    )?;
+                    for (tag, v) in [
+                        ("teacher/coef", g.distill),
+                        ("teacher/guide_coef", g.guide),
+                        ("teacher/logit_bias", g.bias),
+                        ("teacher/cross_entropy", s.teacher_ce),
+                        ("teacher/agreement", s.agreement),
+                        ("llm/calls", t.llm_calls as f32),
+                        ("llm/cache_hits", t.cache_hits as f32),
+                        ("llm/cache_misses", t.cache_misses as f32),
+                        ("llm/tokens", (t.prompt_tokens + t.completion_tokens) as f32),
+                        ("llm/planner_ms", t.planner_ms as f32),
+                        ("shaping/bonuses", bonuses as f32),
+                    ] {
+                        tb.add_scalar(tag, v, step)?;
+                    }
+                } else {
+                    writeln!(csv)?;
+                }
+                if !p.recent.is_empty() {
+                    tb.add_scalar("charts/episodic_return", mean, step)?;
+                    tb.add_scalar("charts/episodic_length", len, step)?;
+                }
+                for (tag, v) in [
+                    ("charts/learning_rate", lr as f32),
+                    ("charts/SPS", fps as f32),
+                    ("losses/policy_loss", s.policy_loss),
+                    ("losses/value_loss", s.value_loss),
+                    ("losses/entropy", s.entropy),
+                    ("losses/approx_kl", s.approx_kl),
+                    ("losses/clipfrac", s.clipfrac),
+                    ("losses/explained_variance", s.explained_variance),
+                    ("losses/grad_norm", s.grad_norm),
+                ] {
+                    tb.add_scalar(tag, v, step)?;
+                }
+                if u % args.save_every == 0 || u as u64 == updates {
+                    save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
+                    csv.flush()?;
+                    tb.flush()?;
+                }
+                if p.recent.len() >= 10 && mean > best {
+                    best = mean;
+                    save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                failure = Some(e);
             }
-            if u % args.save_every == 0 || u as u64 == updates {
-                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
-                csv.flush()?;
-                tb.flush()?;
-            }
-            if p.recent.len() >= 10 && mean > best {
-                best = mean;
-                save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            failure = Some(e);
-        }
-        bar.set_position(p.frames);
-        bar.set_message(format!("return {mean:.3}"));
-    });
+            bar.set_position(p.frames);
+            bar.set_message(format!("return {mean:.3}"));
+        },
+    );
     bar.finish_and_clear();
+    trained?;
     if let Some(e) = failure {
         return Err(e.context(format!("writing the run folder {}", args.out.display())));
     }
@@ -233,7 +305,16 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         std::fs::copy(args.out.join("latest.ckpt"), args.out.join("best.ckpt"))?;
     }
     Ok(serde_json::json!({
-        "env": env_spec.id, "algo": "ppo", "seed": cfg.seed, "frames": ppo.frames,
+        "teacher": teacher_stats.map(|t| {
+            let (t, bonuses) = t.get();
+            serde_json::json!({
+                "llm_calls": t.llm_calls, "cache_hits": t.cache_hits,
+                "cache_misses": t.cache_misses, "prompt_tokens": t.prompt_tokens,
+                "completion_tokens": t.completion_tokens, "planner_ms": t.planner_ms,
+                "unreadable": t.unreadable, "shaping_bonuses": bonuses,
+            })
+        }),
+        "env": env_spec.id, "algo": args.algo, "seed": cfg.seed, "frames": ppo.frames,
         "seconds": wall, "fps": ppo.frames as f64 / wall, "device": device_name,
         "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
         "mean_steps": steps, "run": args.out.display().to_string(),

@@ -7,4 +7,4 @@ pub mod update;
 pub mod vec_env;
 
 pub use config::Config;
-pub use update::{Ppo, Stats};
+pub use update::{Guidance, Guide, Ppo, Stats};

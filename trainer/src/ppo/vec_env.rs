@@ -146,6 +146,12 @@ impl VecEnv {
         })
     }
 
+    /// Env `i` as it is now, when the envs are stepped on the caller's thread (`threads` = 0);
+    /// teachers read it.
+    pub fn env(&self, i: usize) -> Option<&Env> {
+        self.inline.get(i).map(|s| &s.env)
+    }
+
     pub fn step(&mut self, actions: &[u8]) {
         assert_eq!(actions.len(), self.n);
         if self.workers.is_empty() {
