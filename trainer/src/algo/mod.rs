@@ -1,7 +1,7 @@
 //! The teacher-guided algorithms on top of the one PPO update: LLM4Teach (distillation term),
 //! IHAC (guided sampling, alignment phase) and in5490's shaping (bonus, annealed logit bias).
 
-// pub mod glam;
+pub mod glam;
 pub mod teacher;
 
 use crate::ppo::update::{Guidance, Guide};
