@@ -82,7 +82,7 @@ fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> 
 }
 
 const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
-policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate";
+policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate,success_rate";
 
 const GUIDED_CSV_HEADER: &str = ",teacher_coef,guide_coef,logit_bias,align,teacher_ce,\
 agreement,llm_calls,cache_hits,cache_misses,tokens,planner_ms,shaping_bonuses";
@@ -189,6 +189,8 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
                 .map(|r| r.0)
                 .fold(f32::NEG_INFINITY, f32::max);
             let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
+        // The seed tasks and MiniGrid reward only success: a positive return is a success.
+        let success = p.recent.iter().filter(|r| r.0 > 0.0).count() as f32 / n;
             let lr = if cfg.anneal_lr {
                 cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
             } else {
@@ -197,7 +199,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
             let result = (|| -> anyhow::Result<()> {
                 write!(
                     csv,
-                    "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr}",
+                    "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr},{success}",
                     p.frames,
                     p.episodes,
                     s.policy_loss,
@@ -247,6 +249,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
                 if !p.recent.is_empty() {
                     tb.add_scalar("charts/episodic_return", mean, step)?;
                     tb.add_scalar("charts/episodic_length", len, step)?;
+                tb.add_scalar("charts/success_rate", success, step)?;
                 }
                 for (tag, v) in [
                     ("charts/learning_rate", lr as f32),
