@@ -133,13 +133,13 @@ pub enum ScorerBackend {
     /// The expert's action scores 0, the others -10 (an upper bound, not an LLM).
     Expert,
     /// `POST /v1/score` of an OpenAI-compatible server (docs/api.md).
-    Http(HttpPlanner),
+    Http(Box<HttpPlanner>),
 }
 
 impl ScorerBackend {
     pub fn from_spec(spec: &str) -> anyhow::Result<ScorerBackend> {
         if spec.starts_with("http://") || spec.starts_with("https://") {
-            return Ok(ScorerBackend::Http(HttpPlanner::from_spec(spec)?));
+            return Ok(ScorerBackend::Http(Box::new(HttpPlanner::from_spec(spec)?)));
         }
         if spec != "expert" {
             bail!("llm-policy scores with `expert` or http://HOST/v1#model, not {spec:?}");
