@@ -171,117 +171,114 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let start = Instant::now();
     let mut best = f32::NEG_INFINITY;
     let mut failure: Option<anyhow::Error> = None;
-    let trained = ppo.train_guided(
-        &mut envs,
-        guided.as_mut().map(|g| g as _),
-        |p, u, s: &Stats| {
-            if failure.is_some() {
-                return;
-            }
-            let step = p.frames as i64;
-            let fps = p.frames as f64 / start.elapsed().as_secs_f64();
-            let n = p.recent.len().max(1) as f32;
-            let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
-            let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
-            let max = p
-                .recent
-                .iter()
-                .map(|r| r.0)
-                .fold(f32::NEG_INFINITY, f32::max);
-            let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
+    let guide = guided.as_mut().map(|g| g as _);
+    let trained = ppo.train_guided(&mut envs, guide, |p, u, s: &Stats| {
+        if failure.is_some() {
+            return;
+        }
+        let step = p.frames as i64;
+        let fps = p.frames as f64 / start.elapsed().as_secs_f64();
+        let n = p.recent.len().max(1) as f32;
+        let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
+        let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
+        let max = p
+            .recent
+            .iter()
+            .map(|r| r.0)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
         // The seed tasks and MiniGrid reward only success: a positive return is a success.
         let success = p.recent.iter().filter(|r| r.0 > 0.0).count() as f32 / n;
-            let lr = if cfg.anneal_lr {
-                cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
-            } else {
-                cfg.lr
-            };
-            let result = (|| -> anyhow::Result<()> {
-                write!(
+        let lr = if cfg.anneal_lr {
+            cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
+        } else {
+            cfg.lr
+        };
+        let result = (|| -> anyhow::Result<()> {
+            write!(
+                csv,
+                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr},{success}",
+                p.frames,
+                p.episodes,
+                s.policy_loss,
+                s.value_loss,
+                s.entropy,
+                s.approx_kl,
+                s.clipfrac,
+                s.explained_variance,
+                s.grad_norm
+            )?;
+            if let Some(ts) = &teacher_stats {
+                let (t, bonuses) = ts.get();
+                let g = s.guidance;
+                writeln!(
                     csv,
-                    "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr},{success}",
-                    p.frames,
-                    p.episodes,
-                    s.policy_loss,
-                    s.value_loss,
-                    s.entropy,
-                    s.approx_kl,
-                    s.clipfrac,
-                    s.explained_variance,
-                    s.grad_norm
+                    ",{},{},{},{},{},{},{},{},{},{},{},{bonuses}",
+                    g.distill,
+                    g.guide,
+                    g.bias,
+                    g.align as u8,
+                    s.teacher_ce,
+                    s.agreement,
+                    t.llm_calls,
+                    t.cache_hits,
+                    t.cache_misses,
+                    t.prompt_tokens + t.completion_tokens,
+                    t.planner_ms,
                 )?;
-                if let Some(ts) = &teacher_stats {
-                    let (t, bonuses) = ts.get();
-                    let g = s.guidance;
-                    writeln!(
-                        csv,
-                        ",{},{},{},{},{},{},{},{},{},{},{},{bonuses}",
-                        g.distill,
-                        g.guide,
-                        g.bias,
-                        g.align as u8,
-                        s.teacher_ce,
-                        s.agreement,
-                        t.llm_calls,
-                        t.cache_hits,
-                        t.cache_misses,
-                        t.prompt_tokens + t.completion_tokens,
-                        t.planner_ms,
-                    )?;
-                    for (tag, v) in [
-                        ("teacher/coef", g.distill),
-                        ("teacher/guide_coef", g.guide),
-                        ("teacher/logit_bias", g.bias),
-                        ("teacher/cross_entropy", s.teacher_ce),
-                        ("teacher/agreement", s.agreement),
-                        ("llm/calls", t.llm_calls as f32),
-                        ("llm/cache_hits", t.cache_hits as f32),
-                        ("llm/cache_misses", t.cache_misses as f32),
-                        ("llm/tokens", (t.prompt_tokens + t.completion_tokens) as f32),
-                        ("llm/planner_ms", t.planner_ms as f32),
-                        ("shaping/bonuses", bonuses as f32),
-                    ] {
-                        tb.add_scalar(tag, v, step)?;
-                    }
-                } else {
-                    writeln!(csv)?;
-                }
-                if !p.recent.is_empty() {
-                    tb.add_scalar("charts/episodic_return", mean, step)?;
-                    tb.add_scalar("charts/episodic_length", len, step)?;
-                tb.add_scalar("charts/success_rate", success, step)?;
-                }
                 for (tag, v) in [
-                    ("charts/learning_rate", lr as f32),
-                    ("charts/SPS", fps as f32),
-                    ("losses/policy_loss", s.policy_loss),
-                    ("losses/value_loss", s.value_loss),
-                    ("losses/entropy", s.entropy),
-                    ("losses/approx_kl", s.approx_kl),
-                    ("losses/clipfrac", s.clipfrac),
-                    ("losses/explained_variance", s.explained_variance),
-                    ("losses/grad_norm", s.grad_norm),
+                    ("teacher/coef", g.distill),
+                    ("teacher/guide_coef", g.guide),
+                    ("teacher/logit_bias", g.bias),
+                    ("teacher/cross_entropy", s.teacher_ce),
+                    ("teacher/agreement", s.agreement),
+                    ("llm/calls", t.llm_calls as f32),
+                    ("llm/cache_hits", t.cache_hits as f32),
+                    ("llm/cache_misses", t.cache_misses as f32),
+                    ("llm/tokens", (t.prompt_tokens + t.completion_tokens) as f32),
+                    ("llm/planner_ms", t.planner_ms as f32),
+                    ("shaping/bonuses", bonuses as f32),
                 ] {
                     tb.add_scalar(tag, v, step)?;
                 }
-                if u % args.save_every == 0 || u as u64 == updates {
-                    save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
-                    csv.flush()?;
-                    tb.flush()?;
-                }
-                if p.recent.len() >= 10 && mean > best {
-                    best = mean;
-                    save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                failure = Some(e);
+            } else {
+                writeln!(csv)?;
             }
-            bar.set_position(p.frames);
-            bar.set_message(format!("return {mean:.3}"));
-        },
-    );
+            if !p.recent.is_empty() {
+                tb.add_scalar("charts/episodic_return", mean, step)?;
+                tb.add_scalar("charts/episodic_length", len, step)?;
+                tb.add_scalar("charts/success_rate", success, step)?;
+            }
+            for (tag, v) in [
+                ("charts/learning_rate", lr as f32),
+                ("charts/SPS", fps as f32),
+                ("losses/policy_loss", s.policy_loss),
+                ("losses/value_loss", s.value_loss),
+                ("losses/entropy", s.entropy),
+                ("losses/approx_kl", s.approx_kl),
+                ("losses/clipfrac", s.clipfrac),
+                ("losses/explained_variance", s.explained_variance),
+                ("losses/grad_norm", s.grad_norm),
+            ] {
+                tb.add_scalar(tag, v, step)?;
+            }
+            if u % args.save_every == 0 || u as u64 == updates {
+                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
+                csv.flush()?;
+                tb.flush()?;
+            }
+            if p.recent.len() >= 10 && mean > best {
+                best = mean;
+                save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failure = Some(e);
+        }
+        bar.set_position(p.frames);
+        bar.set_message(format!("return {mean:.3}"));
+    });
     bar.finish_and_clear();
     trained?;
     if let Some(e) = failure {
