@@ -25,6 +25,10 @@ pub enum AgentKind {
     Mediator(std::path::PathBuf),
     /// A trained skills-rl option policy.
     Skills(std::path::PathBuf),
+    /// LLM4Teach's teacher alone: soft plans run by the skills, acting by its distribution.
+    Teacher,
+    /// GLAM's LLM-as-policy on BabyAI-Text: the action texts scored by `--planner`.
+    LlmPolicy,
 }
 
 fn parse_agent(s: &str) -> Result<AgentKind, String> {
@@ -42,11 +46,13 @@ fn parse_agent(s: &str) -> Result<AgentKind, String> {
     match s {
         "planner" => Ok(AgentKind::Planner),
         "random" => Ok(AgentKind::Random),
+        "teacher" => Ok(AgentKind::Teacher),
+        "llm-policy" => Ok(AgentKind::LlmPolicy),
         _ => match s.strip_prefix("checkpoint:") {
             Some(p) if !p.is_empty() => Ok(AgentKind::Checkpoint(p.into())),
             _ => Err(format!(
-                "unknown agent {s:?} (planner, random, checkpoint:PATH, always, hardcoded, \
-                 random:p=P, never, mediator:PATH, skills:PATH)"
+                "unknown agent {s:?} (planner, random, teacher, llm-policy, checkpoint:PATH, \
+                 always, hardcoded, random:p=P, never, mediator:PATH, skills:PATH)"
             )),
         },
     }
@@ -58,11 +64,12 @@ pub struct EvalArgs {
     /// Registered env id (see `gridmentor envs`).
     #[arg(long)]
     pub env: String,
-    /// `planner`, `random`, `checkpoint:PATH`; When2Ask's `always`, `hardcoded`, `random:p=P`,
-    /// `never`, `mediator:PATH`; `skills:PATH` (a skills-rl policy).
+    /// `planner`, `random`, `teacher`, `llm-policy`, `checkpoint:PATH`; When2Ask's `always`,
+    /// `hardcoded`, `random:p=P`, `never`, `mediator:PATH`; `skills:PATH` (a skills-rl policy).
     #[arg(long, default_value = "planner", value_parser = parse_agent)]
     pub agent: AgentKind,
-    /// Checkpoint agents take the most likely action instead of sampling.
+    /// Checkpoint, teacher and llm-policy agents take the most likely action instead of
+    /// sampling.
     #[arg(long)]
     pub greedy: bool,
     /// `expert`, `expert:noise=0.3[,seed=N]`, or an OpenAI-compatible endpoint
@@ -75,6 +82,12 @@ pub struct EvalArgs {
     /// Answers asked for per query (the most frequent plan is run).
     #[arg(long, default_value_t = 1)]
     pub samples: u32,
+    /// The teacher agent: answers per abstract observation (its soft plan; LLM4Teach: 10).
+    #[arg(long, default_value_t = 10)]
+    pub teacher_samples: u32,
+    /// The teacher agent: all weight on the most frequent plan.
+    #[arg(long)]
+    pub hard_teacher: bool,
     #[arg(long, default_value_t = 100)]
     pub episodes: u32,
     /// Episode i uses layout seed `seed + i`.
@@ -233,6 +246,60 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
                 }
             }
         }
+        AgentKind::Teacher => {
+            let planner = planner_from_spec(&args.planner)?;
+            let mut teacher = crate::algo::Teacher::new(
+                planner,
+                spec.id,
+                args.teacher_samples,
+                args.hard_teacher,
+            );
+            planner_name = format!("teacher of {}", teacher.planner_name());
+            let mut rng = Rng::new(args.seed);
+            let mut dist = [0.0f32; Action::COUNT];
+            let mut lp = [0.0f32; Action::COUNT];
+            for i in 0..args.episodes {
+                let mut env = gridmentor_core::Env::new(spec, args.seed + i as u64);
+                teacher.reset(0, &env);
+                loop {
+                    teacher
+                        .distribution(0, &env, &mut dist)
+                        .with_context(|| format!("episode {i} (seed {})", args.seed + i as u64))?;
+                    let k = if args.greedy {
+                        gridmentor_core::nn::policy::argmax(&dist)
+                    } else {
+                        dist.iter()
+                            .zip(lp.iter_mut())
+                            .for_each(|(p, l)| *l = p.max(1e-12).ln());
+                        gridmentor_core::nn::policy::sample(&lp, &mut rng)
+                    };
+                    let t = env.step(Action::ALL[k]);
+                    ret += t.reward as f64;
+                    if t.terminated || t.truncated {
+                        wins += (t.terminated && t.reward > 0.0) as u32;
+                        steps += env.world.step_count as u64;
+                        break;
+                    }
+                    teacher.stepped(0, &env, Action::ALL[k], false);
+                }
+            }
+            calls = teacher.stats.llm_calls;
+            tokens = teacher.stats.prompt_tokens + teacher.stats.completion_tokens;
+            planner_ms = teacher.stats.planner_ms;
+        }
+        AgentKind::LlmPolicy => {
+            let mut backend = crate::algo::glam::ScorerBackend::from_spec(&args.planner)?;
+            planner_name = backend.name();
+            let r = crate::algo::glam::evaluate(
+                spec.id,
+                &mut backend,
+                args.episodes,
+                args.seed,
+                args.greedy,
+            )?;
+            (wins, ret, steps, calls, tokens) = (r.wins, r.ret, r.steps, r.calls, r.tokens);
+            planner_ms = r.planner_ms;
+        }
         AgentKind::Planner => {
             let planner = planner_from_spec(&args.planner)?;
             planner_name = planner.info().name;
@@ -274,6 +341,8 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
             AgentKind::Planner => "planner",
             AgentKind::Random => "random",
             AgentKind::Checkpoint(_) => "checkpoint",
+            AgentKind::Teacher => "teacher",
+            AgentKind::LlmPolicy => "llm-policy",
             _ => unreachable!("returned above"),
         },
         "planner": planner_name,

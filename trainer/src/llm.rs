@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use gridmentor_core::planner::{
-    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Usage,
+    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, Usage,
 };
 use serde_json::{Value, json};
 use std::fmt;
@@ -147,9 +147,13 @@ impl HttpPlanner {
 
     /// One POST, retried on 429, 5xx, timeouts and failed connections.
     fn post(&self, body: &str) -> Result<Reply, PlannerError> {
+        self.post_to(&self.endpoint, body)
+    }
+
+    fn post_to(&self, url: &str, body: &str) -> Result<Reply, PlannerError> {
         let attempts = self.settings.max_retries + 1;
         for attempt in 0..attempts {
-            let wait = match self.try_post(body) {
+            let wait = match self.try_post(url, body) {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fail(msg) => return Err(self.error(msg)),
                 Attempt::Retry { msg, retry_after } => {
@@ -170,10 +174,10 @@ impl HttpPlanner {
         unreachable!("the last attempt returns")
     }
 
-    fn try_post(&self, body: &str) -> Attempt {
+    fn try_post(&self, url: &str, body: &str) -> Attempt {
         let mut request = self
             .agent
-            .post(&self.endpoint)
+            .post(url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json");
         if let Some(key) = &self.api_key {
@@ -181,7 +185,7 @@ impl HttpPlanner {
         }
         let mut response = match request.send(body) {
             Ok(r) => r,
-            Err(e) => return self.transport_error(e),
+            Err(e) => return self.transport_error(url, e),
         };
         let status = response.status();
         let header = |name: &str| {
@@ -195,20 +199,19 @@ impl HttpPlanner {
         let retry_after = retry_after(header("retry-after-ms"), header("retry-after"));
         let text = match response.body_mut().read_to_string() {
             Ok(t) => t,
-            Err(e) => return self.transport_error(e),
+            Err(e) => return self.transport_error(url, e),
         };
         if status.is_success() {
             return match serde_json::from_str::<Value>(&text) {
                 Ok(json) => Attempt::Done(Reply { json, cached }),
                 Err(e) => Attempt::Fail(format!(
-                    "malformed JSON body from {} ({e}): {}",
-                    self.endpoint,
+                    "malformed JSON body from {url} ({e}): {}",
                     snippet(&text)
                 )),
             };
         }
         let reason = status.canonical_reason().unwrap_or("");
-        let mut msg = format!("HTTP {} {reason} from {}", status.as_u16(), self.endpoint);
+        let mut msg = format!("HTTP {} {reason} from {url}", status.as_u16());
         if let Some(detail) = server_message(&text) {
             msg.push_str(": ");
             msg.push_str(&detail);
@@ -220,8 +223,7 @@ impl HttpPlanner {
         }
     }
 
-    fn transport_error(&self, e: ureq::Error) -> Attempt {
-        let url = &self.endpoint;
+    fn transport_error(&self, url: &str, e: ureq::Error) -> Attempt {
         let timeout = self.settings.timeout.as_secs_f64();
         match e {
             ureq::Error::Timeout(_) => Attempt::Retry {
@@ -257,6 +259,74 @@ impl HttpPlanner {
             Some(key) if key.len() >= 4 => PlannerError(msg.replace(key.as_str(), "<api key>")),
             _ => PlannerError(msg),
         }
+    }
+}
+
+/// Candidate log-likelihoods from `POST /v1/score` (docs/api.md), with what they cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    pub logprobs: Vec<f64>,
+    pub usage: Usage,
+    pub latency_ms: f64,
+}
+
+impl HttpPlanner {
+    /// The log-likelihood of each candidate as the assistant's reply to `prompt`, from the
+    /// server's scoring endpoint (same retries and timeouts as completions).
+    pub fn score(&self, prompt: &Prompt, candidates: &[&str]) -> Result<Scored, PlannerError> {
+        let start = Instant::now();
+        let url = format!("{}/v1/score", self.base);
+        let messages: Vec<Value> = prompt
+            .messages
+            .iter()
+            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+            .collect();
+        let body = json!({"model": self.model, "messages": messages, "candidates": candidates});
+        let reply = self.post_to(&url, &body.to_string())?;
+        let bad = |why: &str| self.error(format!("{why} in the response from {url}"));
+        let scores = reply.json["scores"]
+            .as_array()
+            .ok_or_else(|| bad("no \"scores\" list"))?;
+        let mut logprobs = vec![f64::NAN; candidates.len()];
+        for (i, s) in scores.iter().enumerate() {
+            let lp = s["logprob"]
+                .as_f64()
+                .ok_or_else(|| bad("a score without a numeric \"logprob\""))?;
+            // Matched by text when the server names the candidate, else by position.
+            let at = s["candidate"]
+                .as_str()
+                .and_then(|c| candidates.iter().position(|&k| k == c))
+                .unwrap_or(i);
+            if at < logprobs.len() {
+                logprobs[at] = lp;
+            }
+        }
+        if logprobs.iter().any(|l| l.is_nan()) {
+            return Err(bad(&format!(
+                "{} scores for {} candidates",
+                scores.len(),
+                candidates.len()
+            )));
+        }
+        let tokens = |k: &str| reply.json["usage"][k].as_u64().unwrap_or(0) as u32;
+        Ok(Scored {
+            logprobs,
+            usage: Usage {
+                prompt_tokens: tokens("prompt_tokens"),
+                completion_tokens: tokens("completion_tokens"),
+            },
+            latency_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+}
+
+impl Scorer for HttpPlanner {
+    fn log_likelihoods(
+        &mut self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<Vec<f64>, PlannerError> {
+        Ok(self.score(prompt, candidates)?.logprobs)
     }
 }
 

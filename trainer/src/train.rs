@@ -42,10 +42,6 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// The planner of the LLM-guided algorithms: `expert`, `expert:noise=P[,seed=N]`, or an
-    /// OpenAI-compatible endpoint `http://HOST/v1#model`.
-    #[arg(long, default_value = "expert")]
-    pub planner: String,
     /// Continue the run in --out from its `latest.state` (weights, Adam moments, counters, RNG,
     /// envs) with its own config.json; --frames may extend it.
     #[arg(long)]
@@ -59,6 +55,9 @@ pub struct TrainArgs {
     pub explicit: Vec<String>,
     #[command(flatten)]
     pub ppo: Config,
+    /// The teacher of `llm4teach`, `ihac` and `shaping`.
+    #[command(flatten)]
+    pub guide: crate::algo::GuideArgs,
 }
 
 /// Pick the device; a software wgpu adapter is slower than flex, so `auto` means flex unless a
@@ -95,7 +94,10 @@ fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> 
 }
 
 const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
-policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate";
+policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate,success_rate";
+
+const GUIDED_CSV_HEADER: &str = ",teacher_coef,guide_coef,logit_bias,align,teacher_ce,\
+agreement,llm_calls,cache_hits,cache_misses,tokens,planner_ms,shaping_bonuses";
 
 /// The run's configuration: defaults < `--config` file (or the run's config.json on `--resume`)
 /// < flags given on the command line.
@@ -115,10 +117,19 @@ fn resolve_config(args: &TrainArgs) -> anyhow::Result<Config> {
 
 /// `metrics.csv`: new, or on resume cut back to the rows the saved state has seen (rows written
 /// after the last save are redone by the resumed run).
-fn open_metrics(out: &Path, resumed: Option<&ppo_resume::State>) -> anyhow::Result<std::fs::File> {
+fn open_metrics(
+    out: &Path,
+    resumed: Option<&ppo_resume::State>,
+    guided: bool,
+) -> anyhow::Result<std::fs::File> {
     let path = out.join("metrics.csv");
+    let header = if guided {
+        format!("{CSV_HEADER}{GUIDED_CSV_HEADER}")
+    } else {
+        CSV_HEADER.to_string()
+    };
     let mut text = match resumed {
-        None => format!("{CSV_HEADER}\n"),
+        None => format!("{header}\n"),
         Some(state) => {
             let old = std::fs::read_to_string(&path)
                 .with_context(|| format!("--resume: reading {}", path.display()))?;
@@ -134,7 +145,7 @@ fn open_metrics(out: &Path, resumed: Option<&ppo_resume::State>) -> anyhow::Resu
         }
     };
     if text.is_empty() {
-        text = format!("{CSV_HEADER}\n");
+        text = format!("{header}\n");
     }
     let tmp = path.with_extension("csv.tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
@@ -152,8 +163,19 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         "skills-rl" => return crate::algo::skills_rl::train(args),
         _ => {}
     }
-    if args.algo != "ppo" {
-        bail!("unknown --algo {:?} (ppo, when2ask, skills-rl)", args.algo);
+    let algo = crate::algo::Algo::from_name(&args.algo);
+    if args.algo != "ppo" && algo.is_none() {
+        bail!(
+            "unknown --algo {:?}: ppo, when2ask, skills-rl, {}",
+            args.algo,
+            crate::algo::ALGOS.join(", ")
+        );
+    }
+    if algo.is_some() && args.ppo.env_threads != 0 {
+        bail!(
+            "--algo {} reads every env on the training thread: use --env-threads 0",
+            args.algo
+        );
     }
     let resolved = resolve_config(args)?;
     let cfg = &resolved;
@@ -174,7 +196,19 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let spec = cfg.net_spec(env_spec)?;
+    let mut guided = match algo {
+        Some(a) => Some(crate::algo::Guided::new(
+            a,
+            args.guide.clone(),
+            env_spec.id,
+        )?),
+        None => None,
+    };
+    let teacher_stats = guided.as_ref().map(|g| g.stats.clone());
     let config = serde_json::json!({
+        "guide": guided.as_ref().map(|g| serde_json::json!({
+            "args": &g.args, "planner": g.teacher.planner_name(),
+        })),
         "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
         "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
     });
@@ -182,7 +216,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         args.out.join("config.json"),
         serde_json::to_string_pretty(&config)?,
     )?;
-    let mut csv = std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref())?);
+    let mut csv = std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref(), guided.is_some())?);
     let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
 
     let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;
@@ -219,7 +253,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec,
         env: env_spec.id.into(),
-        algorithm: "ppo".into(),
+        algorithm: args.algo.clone(),
         frames: ppo.frames,
         seed: cfg.seed,
         eval,
@@ -228,7 +262,8 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let frames0 = ppo.frames;
     bar.set_position(frames0);
     let mut failure: Option<anyhow::Error> = None;
-    ppo.train(&mut envs, |p, u, s: &Stats| {
+    let guide = guided.as_mut().map(|g| g as _);
+    let trained = ppo.train_guided(&mut envs, guide, |p, u, s: &Stats| {
         if failure.is_some() {
             return;
         }
@@ -243,15 +278,17 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
             .map(|r| r.0)
             .fold(f32::NEG_INFINITY, f32::max);
         let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
+        // The seed tasks and MiniGrid reward only success: a positive return is a success.
+        let success = p.recent.iter().filter(|r| r.0 > 0.0).count() as f32 / n;
         let lr = if cfg.anneal_lr {
             cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
         } else {
             cfg.lr
         };
         let result = (|| -> anyhow::Result<()> {
-            writeln!(
+            write!(
                 csv,
-                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr}",
+                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr},{success}",
                 p.frames,
                 p.episodes,
                 s.policy_loss,
@@ -262,9 +299,46 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
                 s.explained_variance,
                 s.grad_norm
             )?;
+            if let Some(ts) = &teacher_stats {
+                let (t, bonuses) = ts.get();
+                let g = s.guidance;
+                writeln!(
+                    csv,
+                    ",{},{},{},{},{},{},{},{},{},{},{},{bonuses}",
+                    g.distill,
+                    g.guide,
+                    g.bias,
+                    g.align as u8,
+                    s.teacher_ce,
+                    s.agreement,
+                    t.llm_calls,
+                    t.cache_hits,
+                    t.cache_misses,
+                    t.prompt_tokens + t.completion_tokens,
+                    t.planner_ms,
+                )?;
+                for (tag, v) in [
+                    ("teacher/coef", g.distill),
+                    ("teacher/guide_coef", g.guide),
+                    ("teacher/logit_bias", g.bias),
+                    ("teacher/cross_entropy", s.teacher_ce),
+                    ("teacher/agreement", s.agreement),
+                    ("llm/calls", t.llm_calls as f32),
+                    ("llm/cache_hits", t.cache_hits as f32),
+                    ("llm/cache_misses", t.cache_misses as f32),
+                    ("llm/tokens", (t.prompt_tokens + t.completion_tokens) as f32),
+                    ("llm/planner_ms", t.planner_ms as f32),
+                    ("shaping/bonuses", bonuses as f32),
+                ] {
+                    tb.add_scalar(tag, v, step)?;
+                }
+            } else {
+                writeln!(csv)?;
+            }
             if !p.recent.is_empty() {
                 tb.add_scalar("charts/episodic_return", mean, step)?;
                 tb.add_scalar("charts/episodic_length", len, step)?;
+                tb.add_scalar("charts/success_rate", success, step)?;
             }
             for (tag, v) in [
                 ("charts/learning_rate", lr as f32),
@@ -299,6 +373,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         bar.set_message(format!("return {mean:.3}"));
     });
     bar.finish_and_clear();
+    trained?;
     if let Some(e) = failure {
         return Err(e.context(format!("writing the run folder {}", args.out.display())));
     }
@@ -324,7 +399,16 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         std::fs::copy(args.out.join("latest.ckpt"), args.out.join("best.ckpt"))?;
     }
     Ok(serde_json::json!({
-        "env": env_spec.id, "algo": "ppo", "seed": cfg.seed, "frames": ppo.frames,
+        "teacher": teacher_stats.map(|t| {
+            let (t, bonuses) = t.get();
+            serde_json::json!({
+                "llm_calls": t.llm_calls, "cache_hits": t.cache_hits,
+                "cache_misses": t.cache_misses, "prompt_tokens": t.prompt_tokens,
+                "completion_tokens": t.completion_tokens, "planner_ms": t.planner_ms,
+                "unreadable": t.unreadable, "shaping_bonuses": bonuses,
+            })
+        }),
+        "env": env_spec.id, "algo": args.algo, "seed": cfg.seed, "frames": ppo.frames,
         "seconds": wall, "fps": trained as f64 / wall, "device": device_name,
         "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
         "mean_steps": steps, "run": args.out.display().to_string(),

@@ -285,10 +285,10 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let probe = Env::new(env_spec, cfg.seed);
     let spec = mediator_spec(&probe);
     let style = PromptStyle::When2Ask;
-    let cache = deterministic(&args.planner);
+    let cache = deterministic(&args.guide.planner);
     // Fail on a bad planner spec before creating the run folder.
-    let planner_name = planner_from_spec(&args.planner)?.info().name;
-    let mut envs = When2AskEnvs::new(env_spec.id, &args.planner, style, cache, cfg.envs, cfg.seed)?;
+    let planner_name = planner_from_spec(&args.guide.planner)?.info().name;
+    let mut envs = When2AskEnvs::new(env_spec.id, &args.guide.planner, style, cache, cfg.envs, cfg.seed)?;
     let shared = envs.shared.clone();
     let run = RunSpec {
         args,
@@ -296,7 +296,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         env_id: env_spec.id,
         spec,
         config: serde_json::json!({
-            "planner": args.planner, "planner_name": planner_name, "style": style.name(),
+            "planner": args.guide.planner, "planner_name": planner_name, "style": style.name(),
             "cache_plans": cache, "query_cost": super::ask::QUERY_COST,
             "repeat_weight": super::ask::REPEAT_WEIGHT,
         }),
@@ -322,7 +322,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
         let t = eval_mediator(
             model,
-            &args.planner,
+            &args.guide.planner,
             style,
             env_spec.id,
             cfg.eval_episodes as u32,

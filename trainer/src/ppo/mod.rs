@@ -8,4 +8,4 @@ pub mod update;
 pub mod vec_env;
 
 pub use config::Config;
-pub use update::{Envs, Ppo, Stats};
+pub use update::{Envs, Guidance, Guide, Ppo, Stats};

@@ -23,6 +23,37 @@ struct Rollout {
     dones: Vec<bool>,
     advantages: Vec<f32>,
     returns: Vec<f32>,
+    /// With a [`Guide`]: the teacher's distribution per step (`actions` wide) and the
+    /// behaviour policy's log-prob of the action taken (`logp` stays the student's).
+    teacher: Vec<f32>,
+    behaviour_logp: Vec<f32>,
+}
+
+/// What an LLM-guided algorithm adds to PPO in one update (all zero: plain PPO).
+#[derive(Default, Debug, Clone, Copy, PartialEq)]
+pub struct Guidance {
+    /// LLM4Teach: weight `c` of cross-entropy(teacher, student) in the loss.
+    pub distill: f32,
+    /// IHAC: act by softmax(student logits + guide x log teacher).
+    pub guide: f32,
+    /// in5490 policy influencing: added to the logits in proportion to the teacher's
+    /// distribution (its suggested action for a hard teacher) when acting.
+    pub bias: f32,
+    /// IHAC's alignment phase: act by the teacher and learn only to imitate it (and the value).
+    pub align: bool,
+    /// Cap on the importance weight student / behaviour of a guided step.
+    pub max_weight: f32,
+}
+
+/// A teacher consulted at every step of the rollout (see `crate::algo`). It reads the envs
+/// itself, so guided training steps them on the training thread.
+pub trait Guide {
+    /// The teacher's action distribution for every env's current state (`n x actions`).
+    fn teacher(&mut self, envs: &dyn Envs, out: &mut [f32]) -> anyhow::Result<()>;
+    /// The envs took `actions` (finished episodes are already reset): add any reward bonus.
+    fn stepped(&mut self, envs: &dyn Envs, actions: &[u8], bonus: &mut [f32]);
+    /// The weights of update `update` (1-based) of `updates`.
+    fn guidance(&self, update: usize, updates: usize) -> Guidance;
 }
 
 /// Where the time of a run went.
@@ -43,10 +74,16 @@ pub struct Stats {
     pub clipfrac: f32,
     pub grad_norm: f32,
     pub explained_variance: f32,
+    /// Guided runs: cross-entropy(teacher, student), and how often the student's most likely
+    /// action is the teacher's over the rollout.
+    pub teacher_ce: f32,
+    pub agreement: f32,
+    /// The weights used in this update.
+    pub guidance: Guidance,
 }
 
 /// Log-probabilities and sampling are core's, so every shell decides alike.
-pub use gridmentor_core::nn::policy::{log_softmax as log_probs, sample};
+pub use gridmentor_core::nn::policy::{argmax as policy_argmax, log_softmax as log_probs, sample};
 
 /// GAE(lambda) advantages and returns (`advantage + value`) of a rollout laid out `t * n + env`,
 /// bootstrapping from `last` (the value after the final step); `done` cuts both.
@@ -81,6 +118,10 @@ pub trait Envs {
     fn snapshot(&self) -> Option<crate::ppo::vec_env::Snapshot> {
         None
     }
+    /// Env `i` as it is now, for teachers that read it (envs stepped on the caller's thread).
+    fn env(&self, _i: usize) -> Option<&gridmentor_core::Env> {
+        None
+    }
 }
 
 impl Envs for VecEnv {
@@ -95,6 +136,9 @@ impl Envs for VecEnv {
     }
     fn snapshot(&self) -> Option<crate::ppo::vec_env::Snapshot> {
         Some(VecEnv::snapshot(self))
+    }
+    fn env(&self, i: usize) -> Option<&gridmentor_core::Env> {
+        VecEnv::env(self, i)
     }
 }
 
@@ -152,7 +196,12 @@ impl Ppo {
         })
     }
 
-    fn collect(&mut self, envs: &mut dyn Envs) -> Rollout {
+    fn collect(
+        &mut self,
+        envs: &mut dyn Envs,
+        mut guide: Option<(&mut dyn Guide, Guidance)>,
+        agreement: &mut f32,
+    ) -> anyhow::Result<Rollout> {
         let (n, t_max) = (self.cfg.envs, self.cfg.steps);
         let obs_len = envs.obs().len() / n;
         let actions_n = self.model.spec().actions;
@@ -165,7 +214,13 @@ impl Ppo {
             dones: Vec::with_capacity(n * t_max),
             advantages: vec![0.0; n * t_max],
             returns: vec![0.0; n * t_max],
+            teacher: Vec::new(),
+            behaviour_logp: Vec::new(),
         };
+        let mut teacher = vec![0.0f32; if guide.is_some() { n * actions_n } else { 0 }];
+        let mut behaviour = vec![0.0f32; actions_n];
+        let mut bonus = vec![0.0f32; n];
+        let mut agree = 0usize;
         // The inference copy: no autodiff graph is built while acting.
         let policy = self.model.valid();
         let device = self.device.clone().without_autodiff();
@@ -184,11 +239,37 @@ impl Ppo {
                 .into_data()
                 .try_into_vec::<f32>()
                 .expect("f32 values");
+            if let Some((g, _)) = &mut guide {
+                g.teacher(&*envs, &mut teacher)?;
+                r.teacher.extend_from_slice(&teacher);
+            }
             for i in 0..n {
-                log_probs(&logits[i * actions_n..(i + 1) * actions_n], &mut lp);
-                let a = sample(&lp, &mut self.rng);
+                let row = &logits[i * actions_n..(i + 1) * actions_n];
+                log_probs(row, &mut lp);
+                let Some((_, w)) = &guide else {
+                    let a = sample(&lp, &mut self.rng);
+                    acts[i] = a as u8;
+                    r.logp.push(lp[a]);
+                    continue;
+                };
+                // The behaviour policy: the student's logits moved towards the teacher (IHAC,
+                // in5490), or the teacher itself in the alignment phase.
+                let t = &teacher[i * actions_n..(i + 1) * actions_n];
+                for ((b, &l), &p) in behaviour.iter_mut().zip(row).zip(t) {
+                    let log_t = p.max(1e-6).ln();
+                    *b = if w.align {
+                        log_t
+                    } else {
+                        l + w.guide * log_t + w.bias * p
+                    };
+                }
+                let mut blp = vec![0.0f32; actions_n];
+                log_probs(&behaviour, &mut blp);
+                let a = sample(&blp, &mut self.rng);
                 acts[i] = a as u8;
                 r.logp.push(lp[a]);
+                r.behaviour_logp.push(blp[a]);
+                agree += (policy_argmax(&lp) == policy_argmax(t)) as usize;
             }
             r.obs.extend_from_slice(envs.obs());
             r.actions.extend_from_slice(&acts);
@@ -196,8 +277,12 @@ impl Ppo {
             let t1 = Instant::now();
             envs.step(&acts);
             let t2 = Instant::now();
-            for info in envs.info() {
-                r.rewards.push(info.reward);
+            if let Some((g, _)) = &mut guide {
+                bonus.fill(0.0);
+                g.stepped(&*envs, &acts, &mut bonus);
+            }
+            for (info, b) in envs.info().iter().zip(bonus.iter()) {
+                r.rewards.push(info.reward + b);
                 r.dones.push(info.done);
                 if let Some((ret, len)) = info.episode {
                     self.episodes += 1;
@@ -225,11 +310,13 @@ impl Ppo {
             crate::ppo::config::Returns::Gae => gae(&mut r, &last, self.cfg.gamma, self.cfg.lambda),
             crate::ppo::config::Returns::Mc => monte_carlo(&mut r, n, self.cfg.gamma),
         }
-        r
+        *agreement = agree as f32 / (n * t_max) as f32;
+        Ok(r)
     }
 
     /// One PPO update on a rollout, at learning rate `lr`.
-    fn learn(&mut self, r: &Rollout, lr: f64) -> Stats {
+    fn learn(&mut self, r: &Rollout, lr: f64, g: Guidance) -> Stats {
+        let guided = !r.teacher.is_empty();
         let c = &self.cfg;
         let total = r.actions.len();
         let obs_len = r.obs.len() / total;
@@ -269,16 +356,38 @@ impl Ppo {
                 let old_values = t1(pick(&r.values));
                 let returns = t1(pick(&r.returns));
                 let adv = t1(adv);
+                let actions_n = spec.actions;
+                let teacher = guided.then(|| {
+                    let mut t = Vec::with_capacity(b * actions_n);
+                    for &i in mb {
+                        t.extend_from_slice(&r.teacher[i * actions_n..(i + 1) * actions_n]);
+                    }
+                    Tensor::<2>::from_data(TensorData::new(t, [b, actions_n]), d)
+                });
+                // Guided sampling: PPO's clipped ratio stays student-new / student-old, and the
+                // step is reweighted by student-old / behaviour (the original IHAC uses the
+                // student's own log-prob as if it had acted, a biased estimate).
+                let weight = guided.then(|| {
+                    t1(mb
+                        .iter()
+                        .map(|&i| (r.logp[i] - r.behaviour_logp[i]).exp().min(g.max_weight))
+                        .collect())
+                });
 
                 let out = self.model.forward(obs);
                 let logp_all = log_softmax(out.logits, 1);
                 let logp = logp_all.clone().gather(1, actions).flatten::<1>(0, 1);
+                let teacher_ce = teacher.map(|t| (t * logp_all.clone()).sum_dim(1).mean().neg());
                 let entropy = logp_all.clone().exp().mul(logp_all).sum_dim(1).mean().neg();
                 let log_ratio = logp - old_logp;
                 let ratio = log_ratio.clone().exp();
                 let surr1 = ratio.clone() * adv.clone();
                 let surr2 = ratio.clone().clamp(1.0 - c.clip, 1.0 + c.clip) * adv;
-                let policy_loss = surr1.min_pair(surr2).mean().neg();
+                let surr = surr1.min_pair(surr2);
+                let policy_loss = match weight {
+                    Some(w) => (surr * w).mean().neg(),
+                    None => surr.mean().neg(),
+                };
                 let value = out.value;
                 let value_loss = if c.clip_vloss {
                     let clipped =
@@ -289,8 +398,23 @@ impl Ppo {
                 } else {
                     (value - returns).square().mean()
                 };
-                let loss = policy_loss.clone() - entropy.clone().mul_scalar(c.ent_coef)
-                    + value_loss.clone().mul_scalar(c.vf_coef);
+                let mut loss = if g.align {
+                    value_loss.clone().mul_scalar(c.vf_coef)
+                } else {
+                    policy_loss.clone() - entropy.clone().mul_scalar(c.ent_coef)
+                        + value_loss.clone().mul_scalar(c.vf_coef)
+                };
+                if let Some(ce) = &teacher_ce {
+                    let coef = if g.align {
+                        g.distill.max(1.0)
+                    } else {
+                        g.distill
+                    };
+                    if coef > 0.0 {
+                        loss = loss + ce.clone().mul_scalar(coef);
+                    }
+                    stats.teacher_ce += ce.clone().into_scalar::<f32>();
+                }
 
                 let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
                 let norm = clip_global_norm(&self.model, &mut grads, c.max_grad_norm);
@@ -323,6 +447,7 @@ impl Ppo {
             &mut stats.approx_kl,
             &mut stats.clipfrac,
             &mut stats.grad_norm,
+            &mut stats.teacher_ce,
         ] {
             *s /= count;
         }
@@ -342,7 +467,19 @@ impl Ppo {
     }
 
     /// Train until the frame budget; `log` sees each update.
-    pub fn train(&mut self, envs: &mut dyn Envs, mut log: impl FnMut(&Ppo, usize, &Stats)) {
+    pub fn train(&mut self, envs: &mut dyn Envs, log: impl FnMut(&Ppo, usize, &Stats)) {
+        self.train_guided(envs, None, log)
+            .expect("plain PPO has no fallible step");
+    }
+
+    /// Train with an LLM-guided algorithm's teacher (or none: plain PPO); fails when the
+    /// teacher's planner does.
+    pub fn train_guided(
+        &mut self,
+        envs: &mut dyn Envs,
+        mut guide: Option<&mut dyn Guide>,
+        mut log: impl FnMut(&Ppo, usize, &Stats),
+    ) -> anyhow::Result<()> {
         let per_update = (self.cfg.envs * self.cfg.steps) as u64;
         let updates = (self.cfg.frames / per_update).max(1) as usize;
         for u in self.update..updates {
@@ -351,14 +488,25 @@ impl Ppo {
             } else {
                 self.cfg.lr
             };
-            let rollout = self.collect(envs);
+            let g = guide
+                .as_ref()
+                .map_or_else(Guidance::default, |g| g.guidance(u + 1, updates));
+            let mut agreement = 0.0;
+            let rollout = self.collect(
+                envs,
+                guide.as_mut().map(|x| (&mut **x as &mut dyn Guide, g)),
+                &mut agreement,
+            )?;
             let t0 = Instant::now();
-            let stats = self.learn(&rollout, lr);
+            let mut stats = self.learn(&rollout, lr, g);
+            stats.agreement = agreement;
+            stats.guidance = g;
             self.timings.update += t0.elapsed();
             self.update = u + 1;
             self.env_snapshot = envs.snapshot();
             log(self, u + 1, &stats);
         }
+        Ok(())
     }
 }
 
@@ -377,6 +525,8 @@ mod tests {
             dones,
             advantages: vec![0.0; k],
             returns: vec![0.0; k],
+            teacher: vec![],
+            behaviour_logp: vec![],
         }
     }
 

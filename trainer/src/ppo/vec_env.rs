@@ -216,6 +216,12 @@ impl VecEnv {
         }
     }
 
+    /// Env `i` as it is now, when the envs are stepped on the caller's thread (`threads` = 0);
+    /// teachers read it.
+    pub fn env(&self, i: usize) -> Option<&Env> {
+        self.inline.get(i).map(|s| &s.env)
+    }
+
     pub fn step(&mut self, actions: &[u8]) {
         self.step_envs(actions);
         self.record(actions);

@@ -1,0 +1,337 @@
+//! The teacher-guided algorithms end to end: a few thousand frames of `train --algo llm4teach`,
+//! `ihac` and `shaping` on DoorKey-5x5 (a few seconds) must beat random play; `eval --agent teacher` and
+//! `eval --agent llm-policy` (expert upper bound, and the HTTP scorer against a fake server).
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+fn gridmentor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
+        .args(args)
+        .output()
+        .expect("run gridmentor")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gridmentor-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
+
+fn random_success(env: &str) -> f64 {
+    let r = json(&gridmentor(&[
+        "eval",
+        "--env",
+        env,
+        "--agent",
+        "random",
+        "--episodes",
+        "100",
+        "--json",
+    ]));
+    r["success_rate"].as_f64().unwrap()
+}
+
+/// A short guided run on DoorKey-5x5 (the expert teacher knows door-key tasks); returns the final evaluation and the metrics rows.
+fn train(algo: &str, extra: &[&str]) -> (Value, Vec<String>) {
+    let run = temp_dir(algo);
+    let mut args = vec![
+        "train",
+        "--algo",
+        algo,
+        "--env",
+        ENV,
+        "--envs",
+        "8",
+        "--steps",
+        "64",
+        "--batch",
+        "128",
+        "--frames",
+        "8192",
+        "--eval-episodes",
+        "50",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let r = json(&gridmentor(&args));
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let _ = std::fs::remove_dir_all(&run);
+    (r, csv.lines().map(String::from).collect())
+}
+
+fn column(rows: &[String], name: &str) -> Vec<f64> {
+    let header: Vec<&str> = rows[0].split(',').collect();
+    let i = header.iter().position(|h| *h == name).expect(name);
+    rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(i).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn llm4teach_student_beats_random_in_8k_frames() {
+    let random = random_success(ENV);
+    let (r, rows) = train("llm4teach", &[]);
+    let success = r["success_rate"].as_f64().unwrap();
+    assert!(
+        success >= random + 0.3,
+        "student {success} vs random {random}"
+    );
+    // The teacher's costs are logged: the expert answers each abstract observation once.
+    let calls = column(&rows, "llm_calls");
+    let hits = column(&rows, "cache_hits");
+    assert!(calls.last().unwrap() > &0.0 && calls.last().unwrap() < &40.0);
+    assert!(hits.last().unwrap() > calls.last().unwrap());
+    assert_eq!(column(&rows, "teacher_coef")[0], 10.0);
+    assert!((column(&rows, "teacher_coef")[1] - 9.995).abs() < 1e-6);
+    let agreement = column(&rows, "agreement");
+    assert!(agreement.last().unwrap() > &agreement[0], "{agreement:?}");
+    assert_eq!(r["teacher"]["llm_calls"].as_f64(), calls.last().copied());
+}
+
+#[test]
+fn ihac_student_beats_random_in_8k_frames() {
+    let random = random_success(ENV);
+    let (r, rows) = train("ihac", &[]);
+    let success = r["success_rate"].as_f64().unwrap();
+    assert!(
+        success >= random + 0.3,
+        "student {success} vs random {random}"
+    );
+    // 16 updates: the first 10% (one update) clone the teacher, then guided sampling.
+    assert_eq!(column(&rows, "align")[..3], [1.0, 0.0, 0.0]);
+    assert_eq!(column(&rows, "guide_coef")[0], 1.0);
+}
+
+#[test]
+fn shaping_student_beats_random_in_8k_frames() {
+    let random = random_success(ENV);
+    let (r, rows) = train("shaping", &["--shaping-bias", "3"]);
+    let success = r["success_rate"].as_f64().unwrap();
+    assert!(
+        success >= random + 0.2,
+        "student {success} vs random {random}"
+    );
+    assert!(column(&rows, "shaping_bonuses").last().unwrap() > &0.0);
+    let bias = column(&rows, "logit_bias");
+    assert_eq!(bias[0], 3.0);
+    assert_eq!(*bias.last().unwrap(), 0.0);
+}
+
+#[test]
+fn guided_training_refuses_bad_input_with_one_line() {
+    for (args, want) in [
+        (&["--planner", "oracle"][..], "unknown planner"),
+        (&["--env-threads", "2"][..], "--env-threads 0"),
+        (&["--teacher-samples", "0"][..], "--teacher-samples"),
+    ] {
+        let run = temp_dir("bad");
+        let mut a = vec!["train", "--algo", "llm4teach", "--env", "SimpleDoorKey"];
+        a.extend_from_slice(&["--out", run.to_str().unwrap()]);
+        a.extend_from_slice(args);
+        let out = gridmentor(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        let _ = std::fs::remove_dir_all(&run);
+    }
+}
+
+#[test]
+fn the_teacher_alone_solves_with_the_expert_and_less_with_noise() {
+    let eval = |planner: &str| {
+        json(&gridmentor(&[
+            "eval",
+            "--env",
+            "SimpleDoorKey",
+            "--agent",
+            "teacher",
+            "--planner",
+            planner,
+            "--greedy",
+            "--episodes",
+            "100",
+            "--json",
+        ]))
+    };
+    let expert = eval("expert");
+    assert!(expert["success_rate"].as_f64().unwrap() >= 0.98, "{expert}");
+    assert_eq!(expert["agent"], "teacher");
+    let noisy = eval("expert:noise=0.5,seed=2");
+    assert!(
+        noisy["success_rate"].as_f64().unwrap() < expert["success_rate"].as_f64().unwrap(),
+        "{noisy}"
+    );
+}
+
+#[test]
+fn llm_policy_expert_upper_bound_and_refusal_outside_babyai() {
+    let r = json(&gridmentor(&[
+        "eval",
+        "--env",
+        "BabyAI-GoToLocal-v0",
+        "--agent",
+        "llm-policy",
+        "--planner",
+        "expert",
+        "--greedy",
+        "--episodes",
+        "30",
+        "--json",
+    ]));
+    assert!(r["success_rate"].as_f64().unwrap() >= 0.8, "{r}");
+    let out = gridmentor(&["eval", "--env", "SimpleDoorKey", "--agent", "llm-policy"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("BabyAI-Text"),
+        "{err}"
+    );
+}
+
+/// A fake scoring server on 127.0.0.1: records every request body, scores "go forward" highest
+/// until `fail_after` requests, then answers 400.
+fn fake_scorer(fail_after: usize) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length, mut path) = (String::new(), 0usize, String::new());
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let l = line.trim_end().to_ascii_lowercase();
+                if path.is_empty() {
+                    path = l.split_whitespace().nth(1).unwrap_or("").to_string();
+                } else if l.is_empty() {
+                    break;
+                } else if let Some(v) = l.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(json!({"path": path, "body": req}));
+                log.len()
+            };
+            let (status, reply) = if n > fail_after {
+                (400, json!({"error": {"message": "model cannot score"}}))
+            } else {
+                let scores: Vec<Value> = req["candidates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        let lp = if c == "go forward" { -0.1 } else { -9.0 };
+                        json!({"candidate": c, "logprob": lp, "tokens": 2})
+                    })
+                    .collect();
+                let usage =
+                    json!({"prompt_tokens": 50, "completion_tokens": 0, "total_tokens": 50});
+                (
+                    200,
+                    json!({"object": "score", "scores": scores, "usage": usage}),
+                )
+            };
+            let text = reply.to_string();
+            let out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+            let _ = (&stream).write_all(out.as_bytes());
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn llm_policy_scores_the_six_glam_actions_over_http() {
+    let (base, seen) = fake_scorer(usize::MAX);
+    let planner = format!("{base}/v1#smollm2");
+    let r = json(&gridmentor(&[
+        "eval",
+        "--env",
+        "BabyAI-GoToObj-v0",
+        "--agent",
+        "llm-policy",
+        "--planner",
+        &planner,
+        "--greedy",
+        "--episodes",
+        "2",
+        "--json",
+    ]));
+    let seen = seen.lock().unwrap().clone();
+    let steps = r["mean_steps"].as_f64().unwrap() * 2.0;
+    assert_eq!(seen.len() as f64, steps, "one scoring call per step");
+    assert_eq!(r["llm_calls_per_episode"].as_f64().unwrap() * 2.0, steps);
+    assert_eq!(r["tokens_per_episode"].as_f64().unwrap(), 25.0 * steps);
+    let first = &seen[0];
+    assert_eq!(first["path"], "/v1/score");
+    assert_eq!(first["body"]["model"], "smollm2");
+    let candidates: Vec<&str> = first["body"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        candidates,
+        [
+            "turn left",
+            "turn right",
+            "go forward",
+            "pick up",
+            "drop",
+            "toggle"
+        ]
+    );
+    let prompt = first["body"]["messages"][0]["content"].as_str().unwrap();
+    assert!(prompt.contains("Goal of the agent: go to the"), "{prompt}");
+    let third = seen[2]["body"]["messages"][0]["content"].as_str().unwrap();
+    assert!(third.contains("Action 0: go forward") && third.contains("Observation 2:"));
+
+    // A server that cannot score: one clear line, no panic.
+    let (base, _) = fake_scorer(0);
+    let planner = format!("{base}/v1#gridmentor-expert");
+    let out = gridmentor(&[
+        "eval",
+        "--env",
+        "BabyAI-GoToObj-v0",
+        "--agent",
+        "llm-policy",
+        "--planner",
+        &planner,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("HTTP 400"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
