@@ -6,27 +6,30 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 WASM := $(TARGET_DIR)/wasm32-unknown-unknown/wasm/gridmentor_web.wasm
 ADDR ?= 127.0.0.1:8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
+# The embedded LLM is a cargo feature of the server; tests and the demo use it. One feature set
+# for every build of the workspace, so nothing is compiled twice.
+FEATURES := --features gridmentor-server/smollm2
 
 .PHONY: demo test test-rust test-wasm test-e2e bench bench-browser wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
-demo: setup wasm
-	$(CARGO) build --release -p gridmentor-server
-	@echo "starting gridmentor-server; Ctrl-C stops it"
-	$(TARGET_DIR)/release/gridmentor-server --addr $(ADDR) --www www
+demo: setup model wasm
+	$(CARGO) build --release -p gridmentor-server --features smollm2
+	@echo "starting gridmentor-server with the shipped agents (agents/); Ctrl-C stops it"
+	$(TARGET_DIR)/release/gridmentor-server --addr $(ADDR) --www www --preload agents
 
 ## test: Rust tests, wasm tests in headless Chromium, end-to-end against the real server
 test: setup-browser test-rust test-wasm test-e2e
 	@echo "all tests passed"
 
 test-rust: model
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --all-targets $(FEATURES)
 
 test-wasm:
 	cd web && $(CARGO) test --target wasm32-unknown-unknown
 
 test-e2e: wasm
-	$(CARGO) build -p gridmentor-server
+	$(CARGO) build --workspace --bins $(FEATURES)
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
 	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
 		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
