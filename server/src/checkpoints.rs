@@ -250,9 +250,7 @@ pub async fn preload(state: &Arc<AppState>, dir: &std::path::Path) -> anyhow::Re
     files.sort();
     let mut added = 0;
     for path in files {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned());
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => {

@@ -15,7 +15,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
-use config::Settings;
 use llm::Backend;
 use llm::limits::{Budget, RateLimiter};
 use llm::service::Llm;

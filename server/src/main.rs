@@ -62,7 +62,10 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(feature = "smollm2")]
 async fn embedded_llm(
     settings: &gridmentor_server::Settings,
-) -> (Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>, String) {
+) -> (
+    Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>,
+    String,
+) {
     use gridmentor_server::llm::smollm2;
     if !settings.embedded_llm {
         return (Vec::new(), "embedded LLM off (--embedded-llm false)".into());
@@ -88,7 +91,10 @@ async fn embedded_llm(
 #[cfg(not(feature = "smollm2"))]
 async fn embedded_llm(
     _settings: &gridmentor_server::Settings,
-) -> (Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>, String) {
+) -> (
+    Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>>,
+    String,
+) {
     (
         Vec::new(),
         "no embedded LLM (built without the `smollm2` feature)".into(),

@@ -19,7 +19,10 @@ async fn app(dir: &std::path::Path) -> Option<axum::Router> {
             "CI is set but the model {} is missing: run scripts/fetch-model.sh",
             path.display()
         );
-        eprintln!("SKIP: model {} missing (run scripts/fetch-model.sh)", path.display());
+        eprintln!(
+            "SKIP: model {} missing (run scripts/fetch-model.sh)",
+            path.display()
+        );
         return None;
     }
     let backend = tokio::task::spawn_blocking(move || smollm2::load(&path))
@@ -54,14 +57,23 @@ async fn the_embedded_model_is_listed_generates_streams_caches_and_scores() {
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(first.header("x-cache"), Some("MISS"));
     let v = first.json();
-    let text = v["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let text = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!text.trim().is_empty(), "{v}");
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 5, "{v}");
-    assert!(v["usage"]["completion_tokens"].as_u64().unwrap() <= 24, "{v}");
+    assert!(
+        v["usage"]["completion_tokens"].as_u64().unwrap() <= 24,
+        "{v}"
+    );
 
     let again = call(&app, post_json("/v1/chat/completions", &body)).await;
     assert_eq!(again.header("x-cache"), Some("HIT"));
-    assert_eq!(again.json()["choices"][0]["message"]["content"], json!(text));
+    assert_eq!(
+        again.json()["choices"][0]["message"]["content"],
+        json!(text)
+    );
 
     // Streamed, bypassing the cache: the same greedy text, piece by piece, then [DONE].
     body["stream"] = json!(true);
@@ -76,7 +88,11 @@ async fn the_embedded_model_is_listed_generates_streams_caches_and_scores() {
         .iter()
         .filter(|e| *e != "[DONE]")
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(String::from))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(String::from)
+        })
         .collect();
     assert_eq!(joined, text);
 

@@ -8,7 +8,7 @@ pub mod gif;
 pub mod llm;
 pub mod ppo;
 pub mod record;
-pub mod run_config;
 pub mod report;
+pub mod run_config;
 pub mod tensorboard;
 pub mod train;

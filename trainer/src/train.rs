@@ -216,7 +216,8 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         args.out.join("config.json"),
         serde_json::to_string_pretty(&config)?,
     )?;
-    let mut csv = std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref(), guided.is_some())?);
+    let mut csv =
+        std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref(), guided.is_some())?);
     let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
 
     let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;

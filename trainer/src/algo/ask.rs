@@ -118,7 +118,7 @@ impl AskRule {
             "always" => AskRule::Always,
             "hardcoded" => AskRule::Hardcoded,
             "never" => AskRule::Never,
-            "random" => AskRule::Random { p: 0.5 },
+            // Bare `random` is the agent of uniformly random actions (eval's `--agent random`).
             _ => {
                 let opt = s.strip_prefix("random:")?;
                 let p = opt

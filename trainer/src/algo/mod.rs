@@ -10,8 +10,8 @@ pub mod skills_rl;
 pub mod teacher;
 pub mod when2ask;
 
-use crate::ppo::update::{Guidance, Guide};
 use crate::ppo::Envs;
+use crate::ppo::update::{Guidance, Guide};
 use anyhow::Context;
 use gridmentor_core::world::{Action, Dir, Pos};
 use std::cell::Cell;

@@ -288,7 +288,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let cache = deterministic(&args.guide.planner);
     // Fail on a bad planner spec before creating the run folder.
     let planner_name = planner_from_spec(&args.guide.planner)?.info().name;
-    let mut envs = When2AskEnvs::new(env_spec.id, &args.guide.planner, style, cache, cfg.envs, cfg.seed)?;
+    let mut envs = When2AskEnvs::new(
+        env_spec.id,
+        &args.guide.planner,
+        style,
+        cache,
+        cfg.envs,
+        cfg.seed,
+    )?;
     let shared = envs.shared.clone();
     let run = RunSpec {
         args,
