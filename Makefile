@@ -26,7 +26,7 @@ test-rust: model
 	$(CARGO) test --workspace --all-targets $(FEATURES)
 
 test-wasm:
-	cd web && $(CARGO) test --target wasm32-unknown-unknown
+	cd web && $(CARGO) test --target wasm32-unknown-unknown --lib --tests
 
 test-e2e: wasm
 	$(CARGO) build --workspace --bins $(FEATURES)
