@@ -29,7 +29,7 @@ test-wasm:
 	cd web && $(CARGO) test --target wasm32-unknown-unknown --lib --tests
 
 test-e2e: wasm
-	$(CARGO) build --workspace --bins $(FEATURES)
+	$(CARGO) build --workspace --all-targets $(FEATURES)
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
 	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
 		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
@@ -61,8 +61,8 @@ setup-browser:
 
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p gridmentor-web --target wasm32-unknown-unknown --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy -p gridmentor-web --target wasm32-unknown-unknown --lib --tests -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

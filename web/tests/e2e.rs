@@ -309,7 +309,8 @@ fn playground_end_to_end() {
         b.wait_for("document.body.dataset.evalDone === '1'", LONG)?;
         let rows = b.js("return [...document.querySelectorAll('#eval-table tbody tr')].map(r => [...r.cells].map(c => c.textContent))")?;
         ensure(
-            rows.as_array().map(Vec::len) == Some(2),
+            // The expert and random agents, plus any checkpoint a step before left selected.
+            rows.as_array().is_some_and(|r| r.len() >= 2),
             format!("rows {rows}"),
         )?;
         ensure(rows[0][1] == "20", format!("episodes {}", rows[0][1]))?;
