@@ -156,6 +156,22 @@ fn open_metrics(
         .with_context(|| format!("opening {}", path.display()))
 }
 
+/// The frames progress bar every training run shows (hidden with `--quiet`).
+pub fn progress_bar(quiet: bool, frames: u64) -> indicatif::ProgressBar {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(frames)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} frames {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
 /// Train and return the final evaluation as JSON.
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     match args.algo.as_str() {
@@ -240,17 +256,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     };
     let per_update = (cfg.envs * cfg.steps) as u64;
     let updates = (cfg.frames / per_update).max(1);
-    let bar = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(updates * per_update)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} frames {per_sec} ETA {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress_bar(args.quiet, updates * per_update);
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec,
         env: env_spec.id.into(),

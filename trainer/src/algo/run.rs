@@ -89,17 +89,7 @@ pub fn train(
     let mut ppo = Ppo::new(cfg.clone(), run.spec, device.autodiff())?;
     let per_update = (cfg.envs * cfg.steps) as u64;
     let updates = (cfg.frames / per_update).max(1);
-    let bar = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(updates * per_update)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} frames {per_sec} ETA {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = crate::train::progress_bar(args.quiet, updates * per_update);
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec: run.spec,
         env: run.env_id.into(),
