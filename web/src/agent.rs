@@ -338,11 +338,7 @@ impl Agent {
                 d.p_ask = c.p_ask;
                 d.forced = x.forced;
                 d.queries = x.queries;
-                d.skill = x
-                    .decision
-                    .skill
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
+                d.skill = x.decision.skill.map(|s| s.to_string()).unwrap_or_default();
                 if let Some(ex) = x.exchanges.last() {
                     record_exchange(&mut d, ex);
                 }
@@ -568,7 +564,8 @@ impl Agent {
     /// The next action for `session` (not applied). For an LLM agent without an answer at hand,
     /// `needsAnswer` is set and the prompt given.
     pub fn decide(&mut self, session: &Session) -> Result<Decision, JsError> {
-        self.decide_env(&session.env).map_err(|e| JsError::new(&e.0))
+        self.decide_env(&session.env)
+            .map_err(|e| JsError::new(&e.0))
     }
 
     /// Give an LLM agent the answer the page fetched for the pending prompt.

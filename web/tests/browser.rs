@@ -360,7 +360,10 @@ fn undo_resumes_exactly(make: impl Fn() -> Agent, env: &str, seed: u64, human: &
     let mut s = start(&mut agent);
     play_out(&mut agent, &mut s);
     let original = s.actions();
-    assert!(original.len() > human.len() + 6, "a longer episode is needed");
+    assert!(
+        original.len() > human.len() + 6,
+        "a longer episode is needed"
+    );
 
     let mut agent = make();
     let mut s = start(&mut agent);
@@ -387,7 +390,12 @@ fn undo_then_play_continues_exactly_as_before() {
             "expert, seed {seed}"
         );
         assert!(
-            undo_resumes_exactly(|| Agent::checkpoint(MEDIATOR, "m").unwrap(), SIMPLE, seed, &[]),
+            undo_resumes_exactly(
+                || Agent::checkpoint(MEDIATOR, "m").unwrap(),
+                SIMPLE,
+                seed,
+                &[]
+            ),
             "mediator, seed {seed}"
         );
         assert!(
