@@ -786,6 +786,7 @@ async function openEpisode(ep) {
   const steps = ep.actions.map((a) => a.length).join(" + ");
   notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (${missing.join("; ")})` : ""));
   document.body.dataset.replayed = "1";
+  renderTranscript();
   redraw();
 }
 

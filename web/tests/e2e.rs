@@ -23,6 +23,8 @@ use support::webdriver::{Browser, Driver, Server};
 const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
 /// The shipped When2Ask mediator in `agents/`.
 const MEDIATOR_FILE: &str = "simpledoorkey-when2ask.ckpt";
+/// The episode on the main board has ended.
+const ENDED: &str = "['success', 'failed', 'out of time'].includes(document.body.dataset.status)";
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_secs(15);
 
@@ -82,7 +84,11 @@ fn checkpoint_fixture(dir: &Path) -> PathBuf {
 
 fn open(b: &Browser, url: &str) -> Result<(), String> {
     b.goto(url)?;
-    b.wait_for("document.body.dataset.ready === '1'", LONG)?;
+    // Ready, and drawn once (the first frame sets the status).
+    b.wait_for(
+        "document.body.dataset.ready === '1' && document.body.dataset.status",
+        LONG,
+    )?;
     Ok(())
 }
 
@@ -339,9 +345,10 @@ fn playground_end_to_end() {
     let mediated = step(&b, "shipped-mediator-shows-its-asks", || {
         open(&b, &mediator_url)?;
         choose_agent(&b, &mediator_key, "mediator")?;
+        wait_steps(&b, 0)?;
         set_speed(&b, 60)?;
         b.click("#play")?;
-        b.wait_for("document.body.dataset.status !== 'playing'", LONG)?;
+        b.wait_for(ENDED, LONG)?;
         ensure(
             body(&b, "status")? == "success",
             format!("status {}", body(&b, "status")?),
@@ -389,7 +396,7 @@ fn playground_end_to_end() {
         )?;
         set_speed(&b, 60)?;
         b.click("#play")?;
-        b.wait_for("document.body.dataset.status !== 'playing'", LONG)?;
+        b.wait_for(ENDED, LONG)?;
         let d = body(&b, "digest")?;
         ensure(
             d == mediated,
