@@ -6,11 +6,15 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 WASM := $(TARGET_DIR)/wasm32-unknown-unknown/wasm/gridmentor_web.wasm
 ADDR ?= 127.0.0.1:8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
+# Not exported: wasm-bindgen-test-runner prefers geckodriver whenever GECKODRIVER is set, so only
+# the Firefox legs see it (through scripts/firefox-leg.sh).
+GECKODRIVER ?= $(or $(shell command -v geckodriver 2>/dev/null),$(HOME)/.cargo/bin/geckodriver)
+WASM_TEST := $(CARGO) test --target wasm32-unknown-unknown --lib --tests
 # The embedded LLM is a cargo feature of the server; tests and the demo use it. One feature set
 # for every build of the workspace, so nothing is compiled twice.
 FEATURES := --features gridmentor-server/smollm2
 
-.PHONY: demo test test-rust test-wasm test-e2e bench bench-browser wasm setup setup-browser model lint fmt clean
+.PHONY: demo test test-rust test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup model wasm
@@ -18,21 +22,37 @@ demo: setup model wasm
 	@echo "starting gridmentor-server with the shipped agents (agents/); Ctrl-C stops it"
 	$(TARGET_DIR)/release/gridmentor-server --addr $(ADDR) --www www --preload agents
 
-## test: Rust tests, wasm tests in headless Chromium, end-to-end against the real server
+## test: Rust tests, wasm tests in headless Chromium and Firefox, end-to-end against the real
+## server in both browsers
 test: setup-browser test-rust test-wasm test-e2e
 	@echo "all tests passed"
 
 test-rust: model
 	$(CARGO) test --workspace --all-targets $(FEATURES)
 
-test-wasm:
-	cd web && $(CARGO) test --target wasm32-unknown-unknown --lib --tests
+test-wasm: test-wasm-chromium test-wasm-firefox
+
+test-wasm-chromium:
+	cd web && env -u GECKODRIVER $(WASM_TEST)
+
+# The same test binaries as the Chromium leg (nothing is rebuilt), run by geckodriver.
+test-wasm-firefox:
+	cd web && GECKODRIVER=$(GECKODRIVER) ../scripts/firefox-leg.sh "wasm tests" $(WASM_TEST)
 
 test-e2e: wasm
 	$(CARGO) build --workspace --all-targets $(FEATURES)
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
-	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
+	env -u GECKODRIVER E2E_BROWSER=chromium GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
 		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
+	GECKODRIVER=$(GECKODRIVER) scripts/firefox-leg.sh "end-to-end" env E2E_BROWSER=firefox \
+		GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
+		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
+
+## screenshot: docs/playground.png: the served page with the shipped When2Ask mediator playing
+screenshot: setup-browser wasm
+	$(CARGO) build --workspace --all-targets $(FEATURES)
+	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
+		$(CARGO) run -p gridmentor-web --example screenshot
 
 ## bench: our env steps/s beside Farama MiniGrid and NAVIX, measured in the same run
 bench: setup

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate pinned in web/Cargo.toml
+GECKODRIVER_VERSION=0.37.1     # WebDriver for Firefox (crates.io; Debian has no package)
 want_browser=0
 [ "${1:-}" = "--browser" ] && want_browser=1
 
@@ -20,14 +21,30 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
-  say "installing chromium and chromium-driver (Debian packages)"
-  SUDO=""
+apt_install() {
+  local SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || {
+  $SUDO apt-get install -y -q "$@" >/dev/null 2>&1 || {
     $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q chromium chromium-driver >/dev/null
+    $SUDO apt-get install -y -q "$@" >/dev/null
   }
+}
+
+if [ "$want_browser" = 1 ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing chromium and chromium-driver (Debian packages)"
+    apt_install chromium chromium-driver
+  fi
+  if ! command -v firefox >/dev/null && ! command -v firefox-esr >/dev/null; then
+    say "installing firefox-esr (Debian package)"
+    apt_install firefox-esr
+  fi
+  if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1{print $2}')" != "$GECKODRIVER_VERSION" ]; then
+    say "installing geckodriver $GECKODRIVER_VERSION (about two minutes, once)"
+    # Its own target dir: the workspace's is not for tools.
+    CARGO_TARGET_DIR="${TMPDIR:-/tmp}/geckodriver-build" cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
+    rm -rf "${TMPDIR:-/tmp}/geckodriver-build"
+  fi
 fi
 exit 0

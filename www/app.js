@@ -13,7 +13,9 @@ const state = {
   agentKey: "human",
   playing: false,
   timer: 0,
-  transcript: [],     // {agent, step, prompt, answer, latency_ms, cached}
+  transcript: [],     // {agent, step, prompt, answer, latency_ms, cached, llm, main}
+  timeline: [],       // per step of the main board: {agent, asked, forced, pAsk, queries}
+  gen: 0,             // bumped by undo / redo / reset: a move in flight for an older state is dropped
   compare: [],        // {key, agent, session, canvas, done}
   comparePlaying: false,
   evalRun: 0,
@@ -178,12 +180,45 @@ function render() {
   $("redo").disabled = !s.canRedo;
   $("play").textContent = state.playing ? "Pause" : "Play";
   $("calls").textContent = String(state.agent?.plannerCalls ?? 0);
+  renderTimeline();
+}
+
+// One mark per step of the main board: who chose it, whether the planner was asked (a query
+// the mediator chose, or a forced one), and for the mediator its probability of asking.
+function renderTimeline() {
+  const box = $("timeline");
+  const n = state.session?.stepCount ?? 0;
+  const steps = state.timeline.slice(0, n);
+  const marks = box.children;
+  while (marks.length > steps.length) marks[marks.length - 1].remove();
+  steps.forEach((t, i) => {
+    let m = marks[i];
+    if (!m) { m = document.createElement("span"); m.append(document.createElement("i")); box.append(m); }
+    const kind = !t ? "none" : !t.agent ? "human" : t.asked ? (t.forced ? "forced" : "ask") : "step";
+    m.className = `mark ${kind}`;
+    m.firstChild.style.height = t && !Number.isNaN(t.pAsk) ? `${Math.round(t.pAsk * 100)}%` : "0";
+    const p = t && !Number.isNaN(t.pAsk) ? `, p(ask) ${t.pAsk.toFixed(3)}` : "";
+    m.title = `step ${i}: ${kind === "ask" ? "asked the planner" : kind === "forced" ? "asked (forced: plan finished or first step)" : kind === "human" ? "keyboard" : "no ask"}${p}`;
+  });
+  const asks = steps.filter((t) => t?.asked).length;
+  const forced = steps.filter((t) => t?.asked && t.forced).length;
+  $("asks").textContent = forced ? `${asks} (${forced} forced)` : String(asks);
+  box.dataset.asks = String(asks);
+  box.dataset.steps = String(steps.length);
+}
+
+// The main board's agent chose step `step` with decision `d`.
+function recordStep(step, d) {
+  state.timeline.length = step;
+  state.timeline[step] = d
+    ? { agent: true, asked: d.asked || d.queries > 0, forced: d.forced, pAsk: d.pAsk, queries: d.queries }
+    : { agent: false, asked: false, forced: false, pAsk: NaN, queries: 0 };
 }
 
 function showDecision(d) {
   const table = $("probs");
   table.replaceChildren();
-  if (!d) { $("value").textContent = "–"; $("skill").textContent = "–"; $("plan").textContent = "–"; return; }
+  if (!d) { for (const id of ["value", "skill", "plan", "p-ask"]) $(id).textContent = "–"; return; }
   d.probs.forEach((p, i) => {
     const tr = table.insertRow();
     tr.insertCell().textContent = state.names[i];
@@ -197,6 +232,9 @@ function showDecision(d) {
   $("value").textContent = Number.isNaN(d.value) ? "–" : d.value.toFixed(3);
   $("skill").textContent = d.skill || "–";
   $("plan").textContent = d.plan || "–";
+  const asked = d.asked || d.queries > 0;
+  $("p-ask").textContent = Number.isNaN(d.pAsk) ? (asked ? "asked" : "–")
+    : `${d.pAsk.toFixed(3)} → ${asked ? (d.forced ? "asked (forced)" : "asked") : "not asked"}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +252,8 @@ function reset() {
   try {
     newSession();
     state.transcript = [];
+    state.timeline = [];
+    state.gen++;
     renderTranscript();
     resetAgent();
     showError("");
@@ -232,21 +272,39 @@ function resetAgent() {
 function act(a) {
   const s = state.session;
   if (!s || s.isDone) return;
-  try { s.step(a); } catch (e) { showError(errText(e)); }
+  const step = s.stepCount;
+  try { s.step(a); } catch (e) { showError(errText(e)); return; }
+  recordStep(step, null);
+  dropTranscriptFrom(step);
   if (state.agent) state.agent.observe(s);
   redraw();
 }
 
+// Undo / redo pause the agent and rebuild it by replaying the kept history, so that "play"
+// continues exactly as the agent would have from this point.
+function rebuildAgent() {
+  if (!state.agent || !state.session) return;
+  try {
+    if (!state.agent.rebuild(state.session, false)) notice("the agent's LLM answers for this episode were not kept: it starts from what it sees now");
+  } catch (e) { showError(errText(e)); }
+}
+
 function undo() {
+  pause();
+  state.gen++;
   if (!state.session?.undo()) return;
-  resetAgent(); // the agent starts over from what it sees now
+  rebuildAgent();
   redraw();
+  renderTranscript();
 }
 
 function redo() {
+  pause();
+  state.gen++;
   if (!state.session?.redo()) return;
-  resetAgent();
+  rebuildAgent();
   redraw();
+  renderTranscript();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,28 +326,49 @@ async function llmAnswer(agentLabel, d, model) {
   return { answer, latency, cached, usage: j.usage ?? {} };
 }
 
-// One move of `agent` on `session`, fetching LLM answers as needed; records asks in the transcript.
-async function agentMove(agent, session, index, model) {
+// Thrown when undo / redo / reset overtook a move waiting for an LLM answer.
+class Overtaken extends Error {}
+
+// One move of `agent` on `session`, fetching LLM answers as needed; records asks in the
+// transcript (and, for the main board, on the timeline).
+async function agentMove(agent, session, index, model, main = false) {
+  const gen = state.gen;
   for (let tries = 0; tries < 4; tries++) {
     const step = session.stepCount;
     const d = agent.play(session);
     if (!d.needsAnswer) {
-      if (d.asked) {
-        state.transcript.push({ agent: index, step, prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached, llm: agent.isLlm });
+      if (main) { recordStep(step, d); dropTranscriptFrom(step); }
+      if (d.asked && d.promptText) {
+        state.transcript.push({ agent: index, step, prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached, llm: agent.isLlm, main });
         renderTranscript();
       }
       return d;
     }
     const r = await llmAnswer(agent.label, d, model);
+    if (gen !== state.gen) throw new Overtaken("the episode changed while the LLM answered");
     agent.supplyAnswer(r.answer, r.latency, r.cached, r.usage.prompt_tokens ?? 0, r.usage.completion_tokens ?? 0);
   }
   throw new Error("the planner did not give a usable answer");
 }
 
+// A new step at `step` on the main board replaces any undone future of the transcript.
+function dropTranscriptFrom(step) {
+  const before = state.transcript.length;
+  state.transcript = state.transcript.filter((t) => !t.main || t.step < step);
+  if (state.transcript.length !== before) renderTranscript();
+}
+
+// Transcript entries of the episode as shown (undone steps hidden).
+function liveTranscript() {
+  const n = state.session?.stepCount ?? 0;
+  return state.transcript.filter((t) => !t.main || t.step < n);
+}
+
 function renderTranscript() {
   const ol = $("transcript");
   ol.replaceChildren();
-  for (const t of state.transcript) {
+  const shown = liveTranscript();
+  for (const t of shown) {
     const li = document.createElement("li");
     const head = document.createElement("p");
     head.textContent = `agent ${t.agent}, step ${t.step}: ${t.latency_ms.toFixed(1)} ms${t.cached ? " (cached)" : ""}`;
@@ -305,7 +384,7 @@ function renderTranscript() {
     li.append(head, prompt, ans);
     ol.append(li);
   }
-  $("transcript-count").textContent = String(state.transcript.length);
+  $("transcript-count").textContent = String(shown.length);
 }
 
 function modelOf(key) {
@@ -317,10 +396,10 @@ async function tick() {
   if (!state.playing || !s || !state.agent) return;
   if (s.isDone) { pause(); return; }
   try {
-    const d = await agentMove(state.agent, s, 0, modelOf(state.agentKey));
+    const d = await agentMove(state.agent, s, 0, modelOf(state.agentKey), true);
     showDecision(d);
   } catch (e) {
-    showError(errText(e));
+    if (!(e instanceof Overtaken)) showError(errText(e));
     pause();
     return;
   }
@@ -347,7 +426,7 @@ function pause() {
 async function stepAgent() {
   if (!state.agent || state.session?.isDone) return;
   pause();
-  try { showDecision(await agentMove(state.agent, state.session, 0, modelOf(state.agentKey))); } catch (e) { showError(errText(e)); }
+  try { showDecision(await agentMove(state.agent, state.session, 0, modelOf(state.agentKey), true)); } catch (e) { if (!(e instanceof Overtaken)) showError(errText(e)); }
   redraw();
 }
 
@@ -358,7 +437,9 @@ function addAgent(key, entry) {
   renderComparePick();
 }
 
-function selectAgent(key) {
+// `assumeChosen`: the agent played the episode so far (a shared episode), so its history is
+// replayed as its own decisions; otherwise it watched the steps made before it took over.
+function selectAgent(key, assumeChosen = false) {
   pause();
   state.agentKey = key;
   $("agent").value = key;
@@ -369,8 +450,11 @@ function selectAgent(key) {
     if (state.agent && state.agent.trainedEnv && state.agent.trainedEnv !== $("env").value && envIds().includes(state.agent.trainedEnv)) {
       $("env").value = state.agent.trainedEnv;
       newSession();
+      state.timeline = [];
+      state.transcript = [];
+      renderTranscript();
     }
-    resetAgent();
+    if (state.agent && !state.agent.rebuild(state.session, assumeChosen)) notice("the agent's LLM answers for this episode are not here: it starts from what it sees now");
     showError("");
   } catch (e) {
     state.agent = null;
@@ -568,7 +652,7 @@ async function evaluate() {
     // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
     // to keep each slice short; other agents play one episode at a time.
     let chunk = 4;
-    for (let k = 0; k < n && r.agent.trainedEnv;) {
+    for (let k = 0; k < n && r.agent.trainedEnv && !r.agent.isMediator;) {
       const m = Math.min(chunk, n - k);
       const t0 = performance.now();
       let e;
@@ -643,9 +727,10 @@ async function copyLink() {
     let url = `${location.origin}${location.pathname}#s=${shareEncode(ep.env, ep.seed, ep.agents, ep.actions)}`;
     let note = "";
     // The scripted expert's asks are replayed by core; an LLM's answers must be stored.
-    if (state.transcript.some((t) => t.llm)) {
+    const kept = state.compare.length ? state.transcript.filter((t) => !t.main) : liveTranscript();
+    if (kept.some((t) => t.llm)) {
       const agents = ep.agents.map(specToRecord);
-      const transcript = state.transcript.map(({ llm, ...t }) => t);
+      const transcript = kept.map(({ llm, main, ...t }) => t);
       const body = { v: 1, env: ep.env, seed: ep.seed.toString(), agents, actions: ep.actions.map((a) => [...a]), transcript };
       const res = await fetch("/api/episodes", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       if (res.ok) url = `${location.origin}${location.pathname}#ep=${(await res.json()).id}`;
@@ -693,15 +778,33 @@ async function openEpisode(ep) {
     newSession();
   } else {
     state.session = Session.fromActions(ep.env, BigInt(ep.seed), ep.actions[0] ?? new Uint8Array());
-    if (registry.has(ep.agents[0]) && ep.agents[0] !== "human") {
-      state.agentKey = ep.agents[0];
-      $("agent").value = ep.agents[0];
-    }
+    state.timeline = [];
+    const note = await takeOver(ep.agents[0]);
+    if (note) missing.push(note);
   }
   const steps = ep.actions.map((a) => a.length).join(" + ");
-  notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (agent not available: ${missing.join("; ")})` : ""));
+  notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (${missing.join("; ")})` : ""));
   document.body.dataset.replayed = "1";
   redraw();
+}
+
+// The agent named by a shared episode's `spec` takes over the main board, rebuilt as if it had
+// played the episode so far; when it is not available here the replay stands without it.
+async function takeOver(spec) {
+  const key = registry.has(`${spec}@server`) ? `${spec}@server` : spec;
+  const entry = registry.get(key);
+  if (!entry || spec === "human") return "";
+  try {
+    await prepare(key);
+    const agent = entry.make();
+    if (!agent) return "";
+    pause();
+    state.agent = agent;
+    state.agentKey = key;
+    $("agent").value = key;
+    $("agent-label").textContent = agent.label;
+    return agent.rebuild(state.session, true) ? "" : "its LLM answers are not part of the link: it starts from what it sees now";
+  } catch { return ""; /* not available here (e.g. a deleted checkpoint): the replay stands */ }
 }
 
 async function openFromHash() {

@@ -19,9 +19,12 @@ pub mod world;
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
 pub mod agent;
+pub mod ask;
 pub mod digest;
 #[cfg(feature = "nn")]
 pub mod nn;
+#[cfg(feature = "nn")]
+pub mod mediator;
 pub mod planner;
 pub mod share;
 pub mod skills;

@@ -206,6 +206,24 @@ fn evaluate(path: &std::path::Path, episodes: usize, seed: u64) -> Result<EvalSt
     let model = ck
         .model(&burn::tensor::Device::flex())
         .map_err(|e| e.to_string())?;
+    if gridmentor_core::mediator::is_mediator(ck.meta.spec) {
+        // A When2Ask mediator decides when the planner + skills agent asks; the scripted expert
+        // answers, so the held-out figures are the mediator's alone.
+        let r = gridmentor_core::mediator::evaluate(
+            &model,
+            gridmentor_core::planner::ExpertPlanner::new(),
+            gridmentor_core::planner::PromptStyle::When2Ask,
+            &ck.meta.env,
+            episodes,
+            seed,
+            true,
+        )?;
+        return Ok(EvalState::Done {
+            success_rate: r.success_rate as f64,
+            mean_return: r.mean_return as f64,
+            mean_steps: r.mean_steps as f64,
+        });
+    }
     let r = gridmentor_core::nn::policy::evaluate(&model, &ck.meta.env, episodes, seed, true)?;
     Ok(EvalState::Done {
         success_rate: r.success_rate as f64,

@@ -337,6 +337,28 @@ fn checkpoint_bytes(seed: u64, env: &str) -> Vec<u8> {
     .to_bytes()
 }
 
+/// The shipped When2Ask mediator is evaluated as what it is: it decides when the planner +
+/// skills agent asks the scripted expert (as a policy over two actions, left and right, it would
+/// never reach the goal).
+#[tokio::test]
+async fn a_mediator_checkpoint_is_evaluated_with_the_planner_it_mediates() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = router(AppState::new(settings(dir.path(), None)).await.unwrap());
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../agents/simpledoorkey-when2ask.ckpt"
+    ))
+    .unwrap();
+    let r = call(&app, upload(bytes, "?name=mediator")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let e = r.json();
+    assert_eq!((e["algo"].as_str(), e["actions"].as_u64()), (Some("when2ask"), Some(2)));
+    let done = wait_for_eval(&app, e["id"].as_str().unwrap()).await;
+    assert_eq!(done["eval"]["status"], "done", "{done}");
+    let sr = done["eval"]["success_rate"].as_f64().unwrap();
+    assert!(sr >= 0.75, "success {sr}: {done}");
+}
+
 fn upload(bytes: Vec<u8>, query: &str) -> Request<Body> {
     Request::post(format!("/api/checkpoints{query}"))
         .header("content-type", "application/octet-stream")

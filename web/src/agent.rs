@@ -1,30 +1,46 @@
 //! Agents the page can run: a checkpoint (core's networks), the planner + skills agent with
-//! core's scripted expert or an LLM reached through the server, and random actions. The shell
-//! only passes data between core and the page; the LLM's HTTP call is made by the page.
+//! core's scripted expert or an LLM reached through the server, When2Ask's mediator deciding
+//! when that agent asks, and random actions. The shell only passes data between core and the
+//! page; the LLM's HTTP call is made by the page.
+//!
+//! Every agent keeps, per step of the episode, whether it chose that step and the LLM answers
+//! it used, so that after undo / redo it is rebuilt by replaying the kept history: it then
+//! remembers exactly what it would have remembered at that point.
 
 use crate::policy::CheckpointPolicy;
 use crate::session::Session;
 use gridmentor_core::agent::PlannerAgent;
+use gridmentor_core::mediator::{MediatorAgent, is_mediator};
+use gridmentor_core::nn::{ActorCritic, Checkpoint};
 use gridmentor_core::planner::{
-    Completion, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
+    Completion, Exchange, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
     PromptStyle, Usage,
 };
 use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
+use gridmentor_core::{Env, registry};
+use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
 
 /// The planner name core's scripted expert goes by (the server's model name too).
 pub const EXPERT: &str = "gridmentor-expert";
 /// Marks the planner error raised while the page fetches an answer.
 const AWAITING: &str = "awaiting the LLM's answer";
+/// Marks the planner error raised when a replay needs an answer that was not kept.
+const NOT_KEPT: &str = "the LLM's answer for this step was not kept";
 
 /// A planner whose answers the page fetches from the server's `/v1/chat/completions`: asked
 /// without an answer at hand, it records the prompt and fails; the page fetches, calls
-/// [`Agent::supply_answer`], and asks the agent again.
+/// [`Agent::supply_answer`], and asks the agent again. While the agent is rebuilt it gives the
+/// answers kept from the first time instead.
 struct BrowserPlanner {
     model: String,
     pending: Option<Prompt>,
     answer: Option<Completion>,
+    /// The answers used by the decision in progress, in order.
+    used: Vec<(Prompt, Completion)>,
+    /// While rebuilding: the kept answers of the step being replayed.
+    replay: Option<VecDeque<(Prompt, Completion)>>,
 }
 
 impl Planner for BrowserPlanner {
@@ -36,8 +52,18 @@ impl Planner for BrowserPlanner {
     }
 
     fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
+        if let Some(queue) = &mut self.replay {
+            return match queue.pop_front() {
+                Some((p, c)) if p == *prompt => Ok(c),
+                Some(_) => Err(PlannerError(
+                    "the replay asked a different prompt than the first time".into(),
+                )),
+                None => Err(PlannerError(NOT_KEPT.into())),
+            };
+        }
         if let Some(c) = self.answer.take() {
             self.pending = None;
+            self.used.push((prompt.clone(), c.clone()));
             return Ok(c);
         }
         self.pending = Some(prompt.clone());
@@ -45,11 +71,29 @@ impl Planner for BrowserPlanner {
     }
 }
 
+/// A mediator checkpoint: the network, and the agent it drives once an episode starts (its
+/// observer is sized by the env).
+struct MediatorSlot {
+    model: ActorCritic,
+    trained_env: String,
+    agent: Option<MediatorAgent<ExpertPlanner>>,
+}
+
 enum Kind {
     Random(Rng, u64),
     Expert(Box<PlannerAgent<ExpertPlanner>>),
     Llm(Box<PlannerAgent<BrowserPlanner>>),
     Checkpoint(Box<CheckpointPolicy>),
+    Mediator(Box<MediatorSlot>),
+}
+
+/// What the agent did at one step of the episode, kept for rebuilding it.
+#[derive(Clone, Default)]
+struct StepMemo {
+    /// The agent chose this step (not the keyboard).
+    chose: bool,
+    /// The LLM answers its decision used.
+    answers: Vec<(Prompt, Completion)>,
 }
 
 /// What an agent decided at one step. `action` is 255 when the agent waits for an LLM answer
@@ -81,6 +125,13 @@ pub struct Decision {
     /// The prompt of that ask, as one text (for the transcript).
     #[wasm_bindgen(js_name = promptText)]
     pub prompt_text: String,
+    /// For a mediator: its probability of asking at this step; NaN for other agents.
+    #[wasm_bindgen(js_name = pAsk)]
+    pub p_ask: f32,
+    /// For a mediator: a query was due whatever it said (start, or the plan finished).
+    pub forced: bool,
+    /// Plans asked for in this decision (voluntary and forced).
+    pub queries: u32,
 }
 
 /// The summary of one episode played to its end.
@@ -115,6 +166,12 @@ pub struct Agent {
     label: String,
     /// Share-link identity: `human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:ID`.
     spec: String,
+    /// Per step of the episode (and of undone steps, for redo): what the agent did.
+    memo: Vec<StepMemo>,
+    /// A decision was made since the last observation.
+    decided: bool,
+    /// Planner calls made before this episode.
+    calls_base: u64,
 }
 
 fn one_hot(a: Action) -> Vec<f32> {
@@ -131,6 +188,18 @@ fn prompt_text(p: &Prompt) -> String {
         .join("\n\n")
 }
 
+fn record_exchange(d: &mut Decision, ex: &Exchange) {
+    d.asked = true;
+    d.answer = ex.answers.join("\n");
+    d.prompt_text = prompt_text(&ex.prompt);
+    d.latency_ms = ex.latency_ms;
+    d.cached = ex.cached;
+}
+
+fn js(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
 fn style(name: &str) -> Result<PromptStyle, JsError> {
     PromptStyle::from_name(name).ok_or_else(|| {
         JsError::new(&format!(
@@ -140,10 +209,15 @@ fn style(name: &str) -> Result<PromptStyle, JsError> {
 }
 
 impl Agent {
-    fn planner_decision<P: Planner>(
-        agent: &mut PlannerAgent<P>,
-    ) -> Result<gridmentor_core::agent::Decision, PlannerError> {
-        agent.act()
+    fn new(kind: Kind, label: String, spec: String) -> Agent {
+        Agent {
+            kind,
+            label,
+            spec,
+            memo: Vec::new(),
+            decided: false,
+            calls_base: 0,
+        }
     }
 
     fn fill_plan<P: Planner>(agent: &PlannerAgent<P>, d: &mut Decision) {
@@ -154,32 +228,209 @@ impl Agent {
             .collect::<Vec<_>>()
             .join(", ");
     }
+
+    /// Planner calls over the agent's life.
+    fn total_calls(&self) -> u64 {
+        match &self.kind {
+            Kind::Expert(a) => a.stats.planner_calls,
+            Kind::Llm(a) => a.stats.planner_calls,
+            Kind::Mediator(m) => m
+                .agent
+                .as_ref()
+                .map_or(0, |a| a.asking.agent.stats.planner_calls),
+            _ => 0,
+        }
+    }
+
+    /// Forget the episode and start from `env`'s state (the kept history stays).
+    fn start(&mut self, env: &Env, env_id: &str, seed: u64) -> Result<(), String> {
+        match &mut self.kind {
+            Kind::Random(rng, s) => *rng = Rng::new(*s ^ seed),
+            Kind::Expert(a) => a.reset(env, env_id),
+            Kind::Llm(a) => {
+                a.reset(env, env_id);
+                let p = &mut a.planner;
+                (p.pending, p.answer, p.replay) = (None, None, None);
+                p.used.clear();
+            }
+            Kind::Checkpoint(p) => p.reset(env)?,
+            Kind::Mediator(m) => {
+                // Made afresh: the observer is sized by the env, and the plan and the
+                // mediator's memory start empty.
+                let a = MediatorAgent::new(
+                    m.model.clone(),
+                    ExpertPlanner::new(),
+                    PromptStyle::When2Ask,
+                    env,
+                    env_id,
+                    seed,
+                    true,
+                )
+                .map_err(|e| format!("mediator trained on {}: {e}", m.trained_env))?;
+                m.agent = Some(a);
+            }
+        }
+        self.decided = false;
+        self.calls_base = self.total_calls();
+        Ok(())
+    }
+
+    /// The decision for `env`'s current state (not applied).
+    fn decide_env(&mut self, env: &Env) -> Result<Decision, PlannerError> {
+        let mut d = Decision {
+            value: f32::NAN,
+            p_ask: f32::NAN,
+            ..Decision::default()
+        };
+        match &mut self.kind {
+            Kind::Random(rng, _) => {
+                d.action = rng.index(Action::COUNT) as u8;
+                d.probs = vec![1.0 / Action::COUNT as f32; Action::COUNT];
+            }
+            Kind::Checkpoint(p) => {
+                let out = p.decide(env).map_err(PlannerError)?;
+                d.action = out.action;
+                d.probs = out.probs;
+                d.value = out.value;
+            }
+            Kind::Expert(a) => {
+                let x = a.act()?;
+                d.action = x.action as u8;
+                d.probs = one_hot(x.action);
+                d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
+                if let Some(ex) = &x.exchange {
+                    record_exchange(&mut d, ex);
+                    d.queries = 1;
+                }
+                Self::fill_plan(a, &mut d);
+            }
+            Kind::Llm(a) => match a.act() {
+                Ok(x) => {
+                    d.action = x.action as u8;
+                    d.probs = one_hot(x.action);
+                    d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
+                    if let Some(ex) = &x.exchange {
+                        record_exchange(&mut d, ex);
+                        d.queries = 1;
+                    }
+                    Self::fill_plan(a, &mut d);
+                }
+                Err(e) if e.0 == AWAITING => {
+                    let p = a.planner.pending.as_ref().expect("set with the error");
+                    d.action = 255;
+                    d.needs_answer = true;
+                    d.prompt_roles = p.messages.iter().map(|m| m.role.as_str().into()).collect();
+                    d.prompt_contents = p.messages.iter().map(|m| m.content.clone()).collect();
+                    d.prompt_text = prompt_text(p);
+                    return Ok(d);
+                }
+                Err(e) => return Err(e),
+            },
+            Kind::Mediator(m) => {
+                let a = m
+                    .agent
+                    .as_mut()
+                    .ok_or_else(|| PlannerError("reset the agent first".into()))?;
+                let (c, x) = a.decide(env)?;
+                d.action = x.decision.action as u8;
+                d.probs = one_hot(x.decision.action);
+                d.value = c.value;
+                d.p_ask = c.p_ask;
+                d.forced = x.forced;
+                d.queries = x.queries;
+                d.skill = x
+                    .decision
+                    .skill
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                if let Some(ex) = x.exchanges.last() {
+                    record_exchange(&mut d, ex);
+                }
+                // An ask answered without an exchange still counts as asked.
+                d.asked = x.queries > 0;
+                Self::fill_plan(&a.asking.agent, &mut d);
+            }
+        }
+        self.decided = true;
+        Ok(d)
+    }
+
+    /// `env` took a step.
+    fn observe_env(&mut self, env: &Env) {
+        match &mut self.kind {
+            Kind::Expert(a) => a.observe(env),
+            Kind::Llm(a) => a.observe(env),
+            Kind::Checkpoint(p) => p.observe(env),
+            Kind::Mediator(m) => {
+                if let Some(a) = &mut m.agent {
+                    a.observe(env);
+                }
+            }
+            Kind::Random(..) => {}
+        }
+    }
+
+    /// Replay `actions` from the start of `env_id`'s episode from `seed`, deciding where the
+    /// kept history (or, beyond it, `assume_chosen`) says the agent chose.
+    fn replay(
+        &mut self,
+        env_id: &str,
+        seed: u64,
+        actions: &[u8],
+        assume_chosen: bool,
+    ) -> Result<(), String> {
+        let spec = registry::find(env_id).map_err(|e| e.to_string())?;
+        let mut env = Env::new(spec, seed);
+        self.start(&env, spec.id, seed)?;
+        for (i, &a) in actions.iter().enumerate() {
+            let memo = self.memo.get(i).cloned().unwrap_or(StepMemo {
+                chose: assume_chosen,
+                answers: Vec::new(),
+            });
+            // A checkpoint's decision changes nothing it keeps: only its observations matter.
+            if memo.chose && !matches!(self.kind, Kind::Checkpoint(_)) {
+                if let Kind::Llm(p) = &mut self.kind {
+                    p.planner.replay = Some(memo.answers.into());
+                }
+                let d = self.decide_env(&env);
+                if let Kind::Llm(p) = &mut self.kind {
+                    p.planner.replay = None;
+                }
+                d.map_err(|e| format!("step {i}: {e}"))?;
+            }
+            let action = Action::from_index(a).ok_or("recorded actions are valid")?;
+            env.step(action);
+            self.observe_env(&env);
+        }
+        self.decided = false;
+        Ok(())
+    }
 }
 
 #[wasm_bindgen]
 impl Agent {
     /// Uniformly random actions from core's RNG.
     pub fn random(seed: u64) -> Agent {
-        Agent {
-            kind: Kind::Random(Rng::new(seed), seed),
-            label: format!("random (seed {seed})"),
-            spec: format!("random:{seed}"),
-        }
+        Agent::new(
+            Kind::Random(Rng::new(seed), seed),
+            format!("random (seed {seed})"),
+            format!("random:{seed}"),
+        )
     }
 
-    /// The planner + skills agent with core's scripted expert planner (not an LLM).
+    /// The planner + skills agent with core's scripted expert planner (not an LLM). Every ask
+    /// is a call (no plan cache), as in the trainer's evaluation.
     pub fn expert(style_name: &str) -> Result<Agent, JsError> {
         let s = style(style_name)?;
-        let mut a = PlannerAgent::new(ExpertPlanner::new(), s);
-        a.cache_plans = true;
-        Ok(Agent {
-            kind: Kind::Expert(Box::new(a)),
-            label: format!(
+        let a = PlannerAgent::new(ExpertPlanner::new(), s);
+        Ok(Agent::new(
+            Kind::Expert(Box::new(a)),
+            format!(
                 "planner + skills: scripted expert, not an LLM ({})",
                 s.name()
             ),
-            spec: format!("planner:{}:{EXPERT}", s.name()),
-        })
+            format!("planner:{}:{EXPERT}", s.name()),
+        ))
     }
 
     /// The planner + skills agent asking `model` through the server (the page fetches).
@@ -192,6 +443,8 @@ impl Agent {
             model: model.into(),
             pending: None,
             answer: None,
+            used: Vec::new(),
+            replay: None,
         };
         let mut a = PlannerAgent::new(planner, s);
         a.retries = 0;
@@ -200,29 +453,41 @@ impl Agent {
         } else {
             "LLM via the server"
         };
-        Ok(Agent {
-            kind: Kind::Llm(Box::new(a)),
-            label: format!("planner + skills: {model} ({kind}, {})", s.name()),
-            spec: format!("planner:{}:{model}", s.name()),
-        })
+        Ok(Agent::new(
+            Kind::Llm(Box::new(a)),
+            format!("planner + skills: {model} ({kind}, {})", s.name()),
+            format!("planner:{}:{model}", s.name()),
+        ))
     }
 
     /// A checkpoint file's agent; the file is checked by core (`Checkpoint::from_bytes`) and a
-    /// bad one is refused with core's reason.
+    /// bad one is refused with core's reason. A When2Ask mediator checkpoint gives the planner
+    /// + skills agent (scripted expert) whose asking the mediator decides.
     pub fn checkpoint(bytes: &[u8], id: &str) -> Result<Agent, JsError> {
+        let short = if id.len() > 12 { &id[..12] } else { id };
+        let spec = format!("checkpoint:{id}");
+        let ck = Checkpoint::from_bytes(bytes).map_err(js)?;
+        if is_mediator(ck.meta.spec) {
+            let model = ck.model(&burn::tensor::Device::flex()).map_err(js)?;
+            let label = format!(
+                "When2Ask mediator {short} ({} on {}) + skills, scripted expert planner, not an LLM",
+                ck.meta.algorithm, ck.meta.env
+            );
+            let slot = MediatorSlot {
+                model,
+                trained_env: ck.meta.env.clone(),
+                agent: None,
+            };
+            return Ok(Agent::new(Kind::Mediator(Box::new(slot)), label, spec));
+        }
         let policy = CheckpointPolicy::load(bytes).map_err(|e| JsError::new(&e))?;
         let label = format!(
-            "checkpoint {} ({}, {} on {})",
-            if id.len() > 12 { &id[..12] } else { id },
+            "checkpoint {short} ({}, {} on {})",
             policy.net_name(),
             policy.algorithm(),
             policy.env()
         );
-        Ok(Agent {
-            kind: Kind::Checkpoint(Box::new(policy)),
-            label,
-            spec: format!("checkpoint:{id}"),
-        })
+        Ok(Agent::new(Kind::Checkpoint(Box::new(policy)), label, spec))
     }
 
     #[wasm_bindgen(getter)]
@@ -241,99 +506,69 @@ impl Agent {
         matches!(self.kind, Kind::Llm(_))
     }
 
-    /// For a checkpoint: the env it was trained on; "" otherwise.
+    /// Is this When2Ask's mediator agent (its decisions carry `pAsk`)?
+    #[wasm_bindgen(getter, js_name = isMediator)]
+    pub fn is_mediator(&self) -> bool {
+        matches!(self.kind, Kind::Mediator(_))
+    }
+
+    /// For a checkpoint (policy or mediator): the env it was trained on; "" otherwise.
     #[wasm_bindgen(getter, js_name = trainedEnv)]
     pub fn trained_env(&self) -> String {
         match &self.kind {
             Kind::Checkpoint(p) => p.env().into(),
+            Kind::Mediator(m) => m.trained_env.clone(),
             _ => String::new(),
         }
     }
 
-    /// Planner calls made so far.
+    /// Planner calls made in this episode.
     #[wasm_bindgen(getter, js_name = plannerCalls)]
     pub fn planner_calls(&self) -> u32 {
-        match &self.kind {
-            Kind::Expert(a) => a.stats.planner_calls as u32,
-            Kind::Llm(a) => a.stats.planner_calls as u32,
-            _ => 0,
-        }
+        (self.total_calls() - self.calls_base) as u32
     }
 
     /// Start an episode: the agent forgets what it saw and starts from `session`'s state.
     /// Refuses a checkpoint whose observation does not fit the env.
     pub fn reset(&mut self, session: &Session) -> Result<(), JsError> {
-        match &mut self.kind {
-            Kind::Random(rng, seed) => *rng = Rng::new(*seed ^ session.seed()),
-            Kind::Expert(a) => a.reset(&session.env, session.id()),
-            Kind::Llm(a) => {
-                a.reset(&session.env, session.id());
-                a.planner.pending = None;
-                a.planner.answer = None;
+        self.memo.clear();
+        self.start(&session.env, session.id(), session.seed())
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Rebuild the agent for `session`'s history (after undo / redo, or when it takes over an
+    /// episode): it replays the episode from its start, deciding again at the steps it chose
+    /// (LLM answers come from what it kept), so it then remembers, plans and runs its skill
+    /// exactly as it did at this point. Steps with nothing kept count as chosen by the agent
+    /// when `assume_chosen` (a shared episode it played), else as watched. Returns `false` when
+    /// an LLM answer needed was not kept: the agent then starts from what it sees now.
+    pub fn rebuild(&mut self, session: &Session, assume_chosen: bool) -> Result<bool, JsError> {
+        let actions = session.actions_slice();
+        match self.replay(session.id(), session.seed(), actions, assume_chosen) {
+            Ok(()) => {
+                // The kept history covers at least the replayed steps now.
+                while self.memo.len() < actions.len() {
+                    self.memo.push(StepMemo {
+                        chose: assume_chosen,
+                        answers: Vec::new(),
+                    });
+                }
+                Ok(true)
             }
-            Kind::Checkpoint(p) => p.reset(&session.env).map_err(|e| JsError::new(&e))?,
+            Err(e) if e.contains(NOT_KEPT) => {
+                self.memo.clear();
+                self.start(&session.env, session.id(), session.seed())
+                    .map_err(|e| JsError::new(&e))?;
+                Ok(false)
+            }
+            Err(e) => Err(JsError::new(&format!("rebuilding the agent: {e}"))),
         }
-        Ok(())
     }
 
     /// The next action for `session` (not applied). For an LLM agent without an answer at hand,
     /// `needsAnswer` is set and the prompt given.
     pub fn decide(&mut self, session: &Session) -> Result<Decision, JsError> {
-        let mut d = Decision {
-            value: f32::NAN,
-            ..Decision::default()
-        };
-        match &mut self.kind {
-            Kind::Random(rng, _) => {
-                d.action = rng.index(Action::COUNT) as u8;
-                d.probs = vec![1.0 / Action::COUNT as f32; Action::COUNT];
-            }
-            Kind::Checkpoint(p) => {
-                let out = p.decide(&session.env).map_err(|e| JsError::new(&e))?;
-                d.action = out.action;
-                d.probs = out.probs;
-                d.value = out.value;
-            }
-            Kind::Expert(a) => {
-                let x = Self::planner_decision(a).map_err(|e| JsError::new(&e.0))?;
-                d.action = x.action as u8;
-                d.probs = one_hot(x.action);
-                d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
-                if let Some(ex) = &x.exchange {
-                    d.asked = true;
-                    d.answer = ex.answers.join("\n");
-                    d.prompt_text = prompt_text(&ex.prompt);
-                    d.latency_ms = ex.latency_ms;
-                    d.cached = ex.cached;
-                }
-                Self::fill_plan(a, &mut d);
-            }
-            Kind::Llm(a) => match Self::planner_decision(a) {
-                Ok(x) => {
-                    d.action = x.action as u8;
-                    d.probs = one_hot(x.action);
-                    d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
-                    if let Some(ex) = &x.exchange {
-                        d.asked = true;
-                        d.answer = ex.answers.join("\n");
-                        d.prompt_text = prompt_text(&ex.prompt);
-                        d.latency_ms = ex.latency_ms;
-                        d.cached = ex.cached;
-                    }
-                    Self::fill_plan(a, &mut d);
-                }
-                Err(e) if e.0 == AWAITING => {
-                    let p = a.planner.pending.as_ref().expect("set with the error");
-                    d.action = 255;
-                    d.needs_answer = true;
-                    d.prompt_roles = p.messages.iter().map(|m| m.role.as_str().into()).collect();
-                    d.prompt_contents = p.messages.iter().map(|m| m.content.clone()).collect();
-                    d.prompt_text = prompt_text(p);
-                }
-                Err(e) => return Err(JsError::new(&e.0)),
-            },
-        }
-        Ok(d)
+        self.decide_env(&session.env).map_err(|e| JsError::new(&e.0))
     }
 
     /// Give an LLM agent the answer the page fetched for the pending prompt.
@@ -361,14 +596,21 @@ impl Agent {
         Ok(())
     }
 
-    /// Tell the agent the world changed (after `session.step`).
+    /// Tell the agent the world changed (after `session.step`). The step is kept in the
+    /// agent's history, replacing any undone future.
     pub fn observe(&mut self, session: &Session) {
-        match &mut self.kind {
-            Kind::Expert(a) => a.observe(&session.env),
-            Kind::Llm(a) => a.observe(&session.env),
-            Kind::Checkpoint(p) => p.observe(&session.env),
-            Kind::Random(..) => {}
-        }
+        let step = session.actions_slice().len().saturating_sub(1);
+        let answers = match &mut self.kind {
+            Kind::Llm(a) => std::mem::take(&mut a.planner.used),
+            _ => Vec::new(),
+        };
+        self.memo.resize(step, StepMemo::default());
+        self.memo.push(StepMemo {
+            chose: self.decided,
+            answers,
+        });
+        self.decided = false;
+        self.observe_env(&session.env);
     }
 
     /// Decide, step `session`, observe: one move. Returns the decision (when it needs an LLM
@@ -393,7 +635,6 @@ impl Agent {
         }
         let mut s = Session::new(env, seed)?;
         self.reset(&s)?;
-        let calls = self.planner_calls();
         while !s.is_done() {
             self.play(&mut s)?;
         }
@@ -401,10 +642,9 @@ impl Agent {
             success: s.success(),
             ret: s.total_reward(),
             steps: s.step_count(),
-            planner_calls: self.planner_calls() - calls,
+            planner_calls: self.planner_calls(),
         })
     }
-
     /// For a checkpoint: `episodes` greedy episodes on seeds `seed, seed + 1, ...` with the
     /// network batched over the running episodes (core's `nn::policy::evaluate`, which the
     /// server's leaderboard uses too). Other agents: `None`.

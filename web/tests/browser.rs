@@ -261,3 +261,181 @@ fn native_checkpoint_gives_the_same_greedy_actions() {
     }
     assert_eq!(cases, 8);
 }
+
+/// The shipped When2Ask mediator (agents/README.md says how it was trained).
+const MEDIATOR: &[u8] = include_bytes!("../../agents/simpledoorkey-when2ask.ckpt");
+const SIMPLE: &str = "SimpleDoorKey";
+
+/// Plays `agent` to the end of `s`; the decisions made.
+fn play_out(agent: &mut Agent, s: &mut Session) -> Vec<gridmentor_web::Decision> {
+    let mut ds = Vec::new();
+    while !s.is_done() {
+        ds.push(agent.play(s).unwrap());
+    }
+    ds
+}
+
+/// Queries and success of the planner + skills agent asking at every step (When2Ask's
+/// always-ask baseline, core's asking rule).
+fn always_ask(seed: u64) -> (u32, bool) {
+    use gridmentor_core::ask::AskingAgent;
+    use gridmentor_core::planner::{ExpertPlanner, PromptStyle};
+    let mut env = gridmentor_core::registry::make(SIMPLE, seed).unwrap();
+    let mut a = AskingAgent::new(ExpertPlanner::new(), PromptStyle::When2Ask, false);
+    a.reset(&env, SIMPLE);
+    let mut queries = 0;
+    loop {
+        let st = a.step(&mut env, true).unwrap();
+        queries += st.queries;
+        let t = st.transition;
+        if t.terminated || t.truncated {
+            return (queries, t.terminated && t.reward > 0.0);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_shipped_mediator_asks_less_than_always_asking_and_succeeds() {
+    let id = sha256_hex(MEDIATOR);
+    let mut agent = Agent::checkpoint(MEDIATOR, &id).unwrap();
+    assert!(agent.is_mediator(), "{}", agent.label());
+    assert_eq!(agent.trained_env(), SIMPLE);
+    let (mut mediated, mut always) = (0, 0);
+    for seed in 1000..1004 {
+        let mut s = Session::new(SIMPLE, seed).unwrap();
+        agent.reset(&s).unwrap();
+        let ds = play_out(&mut agent, &mut s);
+        assert!(s.success(), "the mediated agent failed seed {seed}");
+        let queries: u32 = ds.iter().map(|d| d.queries).sum();
+        assert_eq!(
+            agent.planner_calls(),
+            queries,
+            "every ask is a call (no plan cache)"
+        );
+        assert!(ds[0].forced && ds[0].queries >= 1, "the first step asks");
+        for (i, d) in ds.iter().enumerate() {
+            assert!((0.0..=1.0).contains(&d.p_ask), "seed {seed} step {i}");
+            // Greedy: a step without a forced query asks exactly when asking is the likelier
+            // action.
+            if !d.forced {
+                assert_eq!(d.queries > 0, d.p_ask > 0.5, "seed {seed} step {i}: {d:?}");
+            }
+        }
+        let (q, won) = always_ask(seed);
+        assert!(won);
+        mediated += queries;
+        always += q;
+    }
+    assert!(
+        mediated * 3 < always,
+        "the mediator asked {mediated} times, always-ask {always}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_mediator_refuses_an_env_of_another_size() {
+    let mut agent = Agent::checkpoint(MEDIATOR, "m").unwrap();
+    let s = Session::new(DOORKEY5, 1).unwrap();
+    let err = match agent.reset(&s) {
+        Ok(()) => panic!("a 10x10 mediator accepted a 5x5 env"),
+        Err(e) => String::from(js_sys::Error::from(wasm_bindgen::JsValue::from(e)).message()),
+    };
+    assert!(err.contains("10x10"), "{err}");
+}
+
+/// Plays `make()`'s agent through `seed` once, then again with undo (and redo) in the middle,
+/// rebuilding the agent each time: the continuation must be the original trajectory. The first
+/// `human` actions are the keyboard's, which the agent watches.
+fn undo_resumes_exactly(make: impl Fn() -> Agent, env: &str, seed: u64, human: &[u8]) -> bool {
+    let start = |agent: &mut Agent| {
+        let mut s = Session::new(env, seed).unwrap();
+        agent.reset(&s).unwrap();
+        for &a in human {
+            s.step(a).unwrap();
+            agent.observe(&s);
+        }
+        s
+    };
+    let mut agent = make();
+    let mut s = start(&mut agent);
+    play_out(&mut agent, &mut s);
+    let original = s.actions();
+    assert!(original.len() > human.len() + 6, "a longer episode is needed");
+
+    let mut agent = make();
+    let mut s = start(&mut agent);
+    let mid = (human.len() + original.len()) / 2;
+    while s.actions().len() < mid {
+        agent.play(&mut s).unwrap();
+    }
+    for _ in 0..4 {
+        assert!(s.undo());
+    }
+    assert!(agent.rebuild(&s, false).unwrap());
+    assert!(s.redo());
+    assert!(agent.rebuild(&s, false).unwrap());
+    play_out(&mut agent, &mut s);
+    s.actions() == original
+}
+
+#[wasm_bindgen_test]
+fn undo_then_play_continues_exactly_as_before() {
+    let ck = include_bytes!("../../core/tests/fixtures/doorkey5x5.ckpt");
+    for seed in [3, 8] {
+        assert!(
+            undo_resumes_exactly(|| Agent::expert("when2ask").unwrap(), SIMPLE, seed, &[1]),
+            "expert, seed {seed}"
+        );
+        assert!(
+            undo_resumes_exactly(|| Agent::checkpoint(MEDIATOR, "m").unwrap(), SIMPLE, seed, &[]),
+            "mediator, seed {seed}"
+        );
+        assert!(
+            undo_resumes_exactly(|| Agent::random(seed), DOORKEY5, seed, &[2]),
+            "random, seed {seed}"
+        );
+        assert!(
+            undo_resumes_exactly(|| Agent::checkpoint(ck, "c").unwrap(), DOORKEY5, seed, &[]),
+            "checkpoint, seed {seed}"
+        );
+    }
+}
+
+/// Without the rebuild (the agent reset to what it sees after undo) the continuation differs:
+/// the test above would catch an agent that forgets.
+#[wasm_bindgen_test]
+fn forgetting_on_undo_changes_the_continuation() {
+    let diverged = (0..8u64).filter(|&seed| {
+        let mut agent = Agent::expert("when2ask").unwrap();
+        let mut s = Session::new(SIMPLE, seed).unwrap();
+        agent.reset(&s).unwrap();
+        play_out(&mut agent, &mut s);
+        let original = s.actions();
+        let mid = original.len() / 2;
+        let mut agent = Agent::expert("when2ask").unwrap();
+        let mut s = Session::from_actions(SIMPLE, seed, &original[..mid + 1]).unwrap();
+        assert!(s.undo());
+        agent.reset(&s).unwrap();
+        play_out(&mut agent, &mut s);
+        s.actions() != original
+    });
+    assert!(diverged.count() >= 1);
+}
+
+#[wasm_bindgen_test]
+fn rebuilding_replays_a_shared_episode_as_the_agents_own() {
+    // A shared episode of the expert: taking it over mid-way as "chosen by the agent" gives the
+    // same continuation as the expert that played it.
+    let mut agent = Agent::expert("when2ask").unwrap();
+    let mut s = Session::new(SIMPLE, 5).unwrap();
+    agent.reset(&s).unwrap();
+    play_out(&mut agent, &mut s);
+    let original = s.actions();
+    let mid = original.len() / 2;
+    let mut fresh = Agent::expert("when2ask").unwrap();
+    let mut shared = Session::from_actions(SIMPLE, 5, &original[..mid]).unwrap();
+    assert!(fresh.rebuild(&shared, true).unwrap());
+    assert!(fresh.planner_calls() > 0, "the replayed asks count");
+    play_out(&mut fresh, &mut shared);
+    assert_eq!(shared.actions(), original);
+}

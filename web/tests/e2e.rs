@@ -1,5 +1,7 @@
-//! End to end: the real server on 127.0.0.1 and the real page in headless Chromium, driven over
-//! WebDriver (chromedriver). Run by `make test-e2e` (it builds the wasm and the server first):
+//! End to end: the real server on 127.0.0.1 (with the shipped agents of `agents/` preloaded)
+//! and the real page in headless Chromium or, with `E2E_BROWSER=firefox`, headless Firefox,
+//! driven over WebDriver (chromedriver / geckodriver). Run by `make test-e2e` (it builds the wasm
+//! and the server first, then runs both browsers):
 //!
 //! ```sh
 //! GRIDMENTOR_SERVER=target/debug/gridmentor-server cargo test -p gridmentor-web --test e2e -- --ignored
@@ -19,6 +21,8 @@ use std::time::Duration;
 use support::webdriver::{Browser, Driver, Server};
 
 const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
+/// The shipped When2Ask mediator in `agents/`.
+const MEDIATOR_FILE: &str = "simpledoorkey-when2ask.ckpt";
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_secs(15);
 
@@ -145,7 +149,8 @@ fn playground_end_to_end() {
         www.join("pkg/gridmentor_web_bg.wasm").exists(),
         "www/pkg is missing: run make wasm"
     );
-    let server = Server::start(Path::new(&bin), &www).unwrap();
+    let agents = root().join("agents");
+    let server = Server::start_with(Path::new(&bin), &www, Some(&agents)).unwrap();
     let stores_checkpoints = server.has_route("GET", "/api/checkpoints");
     let has_llm = server.has_route("GET", "/v1/models");
     let stores_episodes = server.has_route("POST", "/api/episodes");
@@ -153,6 +158,7 @@ fn playground_end_to_end() {
         "e2e: server routes: checkpoints {stores_checkpoints}, /v1 {has_llm}, episodes {stores_episodes}"
     );
     let driver = Driver::start().unwrap();
+    eprintln!("e2e: browser: {}", driver.kind.name());
     let b = driver.session().unwrap();
     let base = format!("{}/?env={ENV}&seed=18446744073709551615", server.url);
 
@@ -327,6 +333,92 @@ fn playground_end_to_end() {
         )
     });
 
+    let mediator = std::fs::read(agents.join(MEDIATOR_FILE)).unwrap();
+    let mediator_key = format!("checkpoint:{}", gridmentor_web::sha256_hex(&mediator));
+    let mediator_url = format!("{}/?env=SimpleDoorKey&seed=1000", server.url);
+    let mediated = step(&b, "shipped-mediator-shows-its-asks", || {
+        open(&b, &mediator_url)?;
+        choose_agent(&b, &mediator_key, "mediator")?;
+        set_speed(&b, 60)?;
+        b.click("#play")?;
+        b.wait_for("document.body.dataset.status !== 'playing'", LONG)?;
+        ensure(
+            body(&b, "status")? == "success",
+            format!("status {}", body(&b, "status")?),
+        )?;
+        let t = b.js("const t = document.getElementById('timeline'); return [Number(t.dataset.asks), t.children.length, t.querySelectorAll('.ask, .forced').length, Number(document.getElementById('calls').textContent), document.getElementById('p-ask').textContent]")?;
+        let steps: u64 = body(&b, "steps")?.parse().map_err(|_| "steps")?;
+        ensure(
+            t[1].as_u64() == Some(steps),
+            format!("{} timeline marks for {steps} steps", t[1]),
+        )?;
+        ensure(
+            t[0].as_u64() >= Some(1) && t[0] == t[2],
+            format!("asks {} but {} ask marks", t[0], t[2]),
+        )?;
+        // Every ask is a call, and a decision may ask more than once (the plan ran out).
+        ensure(
+            t[3].as_u64() >= t[0].as_u64(),
+            format!("{} calls for {} asking steps", t[3], t[0]),
+        )?;
+        let p: f64 = t[4]
+            .as_str()
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .ok_or(format!("p(ask) shown as {}", t[4]))?;
+        ensure((0.0..=1.0).contains(&p), format!("p(ask) {p}"))?;
+        body(&b, "digest")
+    });
+
+    step(&b, "undo-while-the-agent-plays-then-play-on", || {
+        b.click("#reset")?;
+        wait_steps(&b, 0)?;
+        set_speed(&b, 6)?;
+        b.click("#play")?;
+        b.wait_for("Number(document.body.dataset.steps) >= 5", LONG)?;
+        // Undo pauses the agent; it is rebuilt from the kept history, not reset.
+        b.press(&["z"], true)?;
+        b.press(&["z"], true)?;
+        b.wait_for("document.getElementById('play').textContent === 'Play'", SHORT)?;
+        ensure(
+            body(&b, "status")? == "playing",
+            "the episode ended before the undo",
+        )?;
+        set_speed(&b, 60)?;
+        b.click("#play")?;
+        b.wait_for("document.body.dataset.status !== 'playing'", LONG)?;
+        let d = body(&b, "digest")?;
+        ensure(
+            d == mediated,
+            format!("after undo and play the episode is {d}, not {mediated}"),
+        )
+    });
+
+    step(&b, "narrow-screen-390x844", || {
+        b.window_size(390, 844)?;
+        open(&b, &mediator_url)?;
+        let m = b.js("const r = (id) => document.getElementById(id).getBoundingClientRect().right; return [window.innerWidth, document.documentElement.scrollWidth, r('grid'), r('play'), r('agent'), r('timeline'), r('copy-link')]")?;
+        let w = m[0].as_f64().unwrap_or(0.0);
+        let shot = root()
+            .join("target/e2e")
+            .join(format!("narrow-{}.png", driver.kind.name()));
+        b.screenshot(&shot)?;
+        b.window_size(1200, 1000)?;
+        ensure(w <= 400.0, format!("the window is {w} px wide, not 390"))?;
+        ensure(
+            m[1].as_f64() <= Some(w),
+            format!("the page scrolls sideways: {} px wide in {w}", m[1]),
+        )?;
+        for (i, what) in ["grid", "play button", "agent menu", "timeline", "copy link"]
+            .iter()
+            .enumerate()
+        {
+            let right = m[i + 2].as_f64().unwrap_or(f64::MAX);
+            ensure(right <= w, format!("the {what} ends at {right} px, past {w}"))?;
+        }
+        Ok(())
+    });
+
     if has_llm && stores_episodes {
         step(&b, "planner-via-server-transcript-and-episode-link", || {
             open(&b, &base)?;
@@ -365,6 +457,31 @@ fn playground_end_to_end() {
             "e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)"
         );
     }
+}
+
+/// Pick `key` in the agent menu once the page lists it; the label then mentions `label_has`.
+fn choose_agent(b: &Browser, key: &str, label_has: &str) -> Result<(), String> {
+    b.wait_for(
+        &format!("[...document.getElementById('agent').options].some(o => o.value === '{key}')"),
+        SHORT,
+    )?;
+    b.exec(
+        "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
+        json!([key]),
+    )?;
+    b.wait_for(
+        &format!("document.getElementById('agent-label').textContent.includes('{label_has}')"),
+        SHORT,
+    )
+    .map(|_| ())
+}
+
+fn set_speed(b: &Browser, per_second: u32) -> Result<(), String> {
+    b.exec(
+        "const s = document.getElementById('speed'); s.value = String(arguments[0]); s.dispatchEvent(new Event('input')); return 1",
+        json!([per_second]),
+    )
+    .map(|_| ())
 }
 
 fn wait_until_listed(url: &str, key: &str) -> Result<(), String> {

@@ -5,95 +5,13 @@
 
 use anyhow::{Context, bail};
 use gridmentor_core::Env;
-use gridmentor_core::agent::PlannerAgent;
-use gridmentor_core::planner::{Plan, Planner, PlannerError, PromptStyle};
+use gridmentor_core::planner::{Planner, PromptStyle};
 use gridmentor_core::rng::Rng;
-use gridmentor_core::world::Transition;
 
-/// The fixed part of a query's cost.
-pub const QUERY_COST: f32 = 0.01;
-/// The weight of the repeat term.
-pub const REPEAT_WEIGHT: f32 = 0.1;
+pub use gridmentor_core::ask::{AskStep, QUERY_COST, REPEAT_WEIGHT, query_cost};
 
-/// The cost of one query whose answer is `new`, after `prev` (the episode's previous answer).
-pub fn query_cost(prev: Option<&Plan>, new: &Plan) -> f32 {
-    let r = match prev {
-        None => 0.0,
-        Some(p) if p == new => 0.5,
-        Some(_) => -0.1,
-    };
-    QUERY_COST + REPEAT_WEIGHT * r
-}
-
-/// What one step did.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AskStep {
-    pub transition: Transition,
-    /// Plans asked for this step (the voluntary one and any forced ones).
-    pub queries: u32,
-    /// The summed query cost of those.
-    pub penalty: f32,
-}
-
-/// The planner + skills agent with When2Ask's asking rule.
-pub struct AskingAgent {
-    pub agent: PlannerAgent<Box<dyn Planner>>,
-    /// Force a query when the plan has finished (`false`: the "never" baseline, which only
-    /// asks once at the start).
-    pub force_when_finished: bool,
-    env_id: String,
-    prev: Option<Plan>,
-    started: bool,
-}
-
-impl AskingAgent {
-    pub fn new(planner: Box<dyn Planner>, style: PromptStyle, cache_plans: bool) -> AskingAgent {
-        let mut agent = PlannerAgent::new(planner, style);
-        agent.cache_plans = cache_plans;
-        AskingAgent {
-            agent,
-            force_when_finished: true,
-            env_id: String::new(),
-            prev: None,
-            started: false,
-        }
-    }
-
-    pub fn reset(&mut self, env: &Env, env_id: &str) {
-        self.env_id = env_id.into();
-        self.agent.reset(env, env_id);
-        self.prev = None;
-        self.started = false;
-    }
-
-    /// Would a query happen now whatever the mediator says?
-    pub fn forced(&self) -> bool {
-        !self.started || (self.force_when_finished && self.agent.plan_finished())
-    }
-
-    /// One env step: ask if `ask` (or forced), then act on the plan.
-    pub fn step(&mut self, env: &mut Env, ask: bool) -> Result<AskStep, PlannerError> {
-        if ask || self.forced() {
-            self.agent.ask()?;
-            self.started = true;
-        }
-        let d = if self.force_when_finished {
-            // Asks again (forced) if the plan runs out while choosing the action.
-            self.agent.act()?
-        } else {
-            self.agent.act_without_asking()?
-        };
-        let mut step = AskStep::default();
-        for plan in self.agent.take_asked_plans() {
-            step.queries += 1;
-            step.penalty += query_cost(self.prev.as_ref(), &plan);
-            self.prev = Some(plan);
-        }
-        step.transition = env.step(d.action);
-        self.agent.observe(env);
-        Ok(step)
-    }
-}
+/// The planner + skills agent with When2Ask's asking rule (core's), over any planner backend.
+pub type AskingAgent = gridmentor_core::ask::AskingAgent<Box<dyn Planner>>;
 
 /// Who decides to ask in the baselines.
 #[derive(Clone, Debug, PartialEq)]
@@ -247,16 +165,6 @@ pub fn eval_rule(
 mod tests {
     use super::*;
     use gridmentor_core::planner::ExpertPlanner;
-    use gridmentor_core::skills::Skill;
-
-    #[test]
-    fn cost_rewards_new_plans_and_charges_repeats() {
-        let a = Plan(vec![Skill::Explore]);
-        let b = Plan(vec![Skill::Drop]);
-        assert!((query_cost(None, &a) - 0.01).abs() < 1e-7);
-        assert!((query_cost(Some(&a), &a) - 0.06).abs() < 1e-7);
-        assert!(query_cost(Some(&a), &b).abs() < 1e-7);
-    }
 
     #[test]
     fn rules_parse_and_refuse_bad_probabilities() {

@@ -10,7 +10,8 @@ use crate::ppo::vec_env::StepInfo;
 use crate::train::TrainArgs;
 use anyhow::Context;
 use burn::tensor::Device;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, NetKind, NetSpec, ObsKind, Observer, policy};
+use gridmentor_core::mediator::{self, Mediator};
+use gridmentor_core::nn::{ActorCritic, Checkpoint, NetKind, NetSpec, ObsKind, Observer};
 use gridmentor_core::planner::PromptStyle;
 use gridmentor_core::rng::Rng;
 use gridmentor_core::{Env, registry};
@@ -19,8 +20,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// The mediator's actions.
-pub const DONT_ASK: u8 = 0;
-pub const ASK: u8 = 1;
+pub const DONT_ASK: u8 = mediator::DONT_ASK as u8;
+pub const ASK: u8 = mediator::ASK as u8;
 
 /// Is the planner spec deterministic (its answers may be cached per observation text)?
 pub fn deterministic(planner: &str) -> bool {
@@ -222,38 +223,29 @@ pub fn eval_mediator(
     anyhow::ensure!(episodes >= 1, "--episodes must be at least 1");
     let spec = model.spec();
     anyhow::ensure!(
-        spec.actions == 2 && matches!(spec.obs, ObsKind::MemoryMapDiff { .. }),
+        mediator::is_mediator(spec),
         "not a When2Ask mediator: the network reads {} and has {} actions",
         spec.obs,
         spec.actions
     );
-    let device = Device::flex();
     let mut agent = AskingAgent::new(planner_from_spec(planner)?, style, false);
-    let mut observer: Option<Observer> = None;
-    let mut input = vec![0.0f32; spec.obs.len()];
-    let mut logp = [0.0f32; 2];
-    let mut rng = Rng::derive(seed, 0x3ED1);
+    let mut mediator: Option<Mediator> = None;
     play(&mut agent, env_id, episodes, seed, |env, _, first| {
         if first {
-            observer = Some(Observer::new(spec.obs, env).map_err(anyhow::Error::msg)?);
-        } else if let Some(o) = &mut observer {
-            o.update(env);
+            match &mut mediator {
+                Some(m) => m.reset(env),
+                None => {
+                    mediator = Some(
+                        Mediator::new(model.clone(), env, seed, greedy)
+                            .map_err(anyhow::Error::msg)?,
+                    )
+                }
+            }
+        } else if let Some(m) = &mut mediator {
+            m.observe(env);
         }
-        let o = observer.as_mut().expect("set on the first step");
-        o.write(env, &mut input);
-        let logits = model
-            .forward(model.input(input.clone(), 1, &device))
-            .logits
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))?;
-        let a = if greedy {
-            policy::argmax(&logits)
-        } else {
-            policy::log_softmax(&logits, &mut logp);
-            policy::sample(&logp, &mut rng)
-        };
-        Ok(a as u8 == ASK)
+        let m = mediator.as_mut().expect("made on the first step");
+        Ok(m.choose(env).ask)
     })
 }
 

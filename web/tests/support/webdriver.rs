@@ -1,6 +1,7 @@
-//! A minimal WebDriver client over chromedriver's HTTP API (W3C protocol), enough for the
-//! playground's end-to-end tests and browser benchmark: sessions, navigation, scripts, elements,
-//! keys, screenshots.
+//! A minimal WebDriver client (W3C protocol) over chromedriver or geckodriver, enough for the
+//! playground's end-to-end tests, browser benchmark and screenshot: sessions, navigation,
+//! scripts, elements, keys, window size, screenshots. `E2E_BROWSER=firefox` picks headless
+//! Firefox (geckodriver), anything else or nothing headless Chromium.
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
@@ -77,68 +78,161 @@ pub fn wait_until<T>(
     }
 }
 
-/// chromedriver, started on a free port.
-pub struct Driver {
-    pub url: String,
+/// Which browser the WebDriver sessions drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserKind {
+    Chromium,
+    Firefox,
+}
+
+impl BrowserKind {
+    /// `E2E_BROWSER`: `firefox`, or `chromium` (the default).
+    pub fn from_env() -> Result<BrowserKind, String> {
+        match std::env::var("E2E_BROWSER").as_deref() {
+            Err(_) | Ok("" | "chromium" | "chrome") => Ok(BrowserKind::Chromium),
+            Ok("firefox") => Ok(BrowserKind::Firefox),
+            Ok(other) => Err(format!("E2E_BROWSER={other:?}: use chromium or firefox")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromium",
+            BrowserKind::Firefox => "firefox",
+        }
+    }
+
+    /// The driver binary: `$CHROMEDRIVER` / `$GECKODRIVER`, else found on PATH.
+    fn driver_bin(self) -> String {
+        let (var, default) = match self {
+            BrowserKind::Chromium => ("CHROMEDRIVER", "chromedriver"),
+            BrowserKind::Firefox => ("GECKODRIVER", "geckodriver"),
+        };
+        std::env::var(var).unwrap_or_else(|_| default.into())
+    }
+
+    fn capabilities(self) -> Value {
+        match self {
+            BrowserKind::Chromium => json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {"args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1200,1000",
+                ]}
+            }),
+            BrowserKind::Firefox => {
+                let mut opts = json!({
+                    "args": ["-headless"],
+                    // No update checks, telemetry or first-run pages in a test profile.
+                    "prefs": {
+                        "app.update.enabled": false,
+                        "browser.shell.checkDefaultBrowser": false,
+                        "datareporting.policy.dataSubmissionEnabled": false,
+                        "toolkit.telemetry.enabled": false,
+                        "browser.startup.homepage_override.mstone": "ignore"
+                    }
+                });
+                if let Ok(bin) = std::env::var("FIREFOX_BIN") {
+                    opts["binary"] = bin.into();
+                }
+                json!({"browserName": "firefox", "moz:firefoxOptions": opts})
+            }
+        }
+    }
+}
+
+/// A WebDriver server (chromedriver or geckodriver) on a free port.
+struct DriverProc {
+    url: String,
     _proc: Proc,
 }
 
-impl Driver {
-    pub fn start() -> Result<Driver, String> {
-        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+impl DriverProc {
+    fn start(kind: BrowserKind) -> Result<DriverProc, String> {
+        let bin = kind.driver_bin();
         let port = free_port();
-        let child = Command::new(&bin)
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new(&bin);
+        match kind {
+            BrowserKind::Chromium => cmd.arg(format!("--port={port}")),
+            // Marionette's port is chosen by the system; BiDi's too, so several geckodrivers
+            // (one per session) can run at once.
+            BrowserKind::Firefox => cmd.args(["--port", &port.to_string(), "--websocket-port", "0"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {bin} (scripts/setup.sh --browser): {e}"))?;
         let proc = Proc(child);
         let url = format!("http://127.0.0.1:{port}");
-        wait_until("chromedriver", Duration::from_secs(20), || {
+        wait_until(&bin, Duration::from_secs(20), || {
             Ok(http_get(&format!("{url}/status"))
                 .ok()
                 .filter(|(s, b)| *s == 200 && b.contains("\"ready\":true"))
                 .map(|_| ()))
         })?;
-        Ok(Driver { url, _proc: proc })
-    }
-
-    /// A new browser with a fresh profile.
-    pub fn session(&self) -> Result<Browser, String> {
-        let mut args = vec![
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1200,1000",
-        ];
-        if std::env::var("E2E_NARROW").is_ok() {
-            args.pop();
-            args.push("--window-size=400,900");
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"args": args}
-        }}});
-        let (status, body) = http_post_json(&format!("{}/session", self.url), &caps)?;
-        let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-        let id = v["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("chromedriver refused a session ({status}): {body}"))?;
-        Ok(Browser {
-            base: format!("{}/session/{id}", self.url),
-        })
+        Ok(DriverProc { url, _proc: proc })
     }
 }
 
-/// One browser session.
+/// Starts browser sessions. chromedriver serves every session from one process; geckodriver
+/// serves one session at a time, so each Firefox session gets a geckodriver of its own.
+pub struct Driver {
+    pub kind: BrowserKind,
+    shared: Option<DriverProc>,
+}
+
+impl Driver {
+    /// The browser `E2E_BROWSER` names.
+    pub fn start() -> Result<Driver, String> {
+        Driver::start_for(BrowserKind::from_env()?)
+    }
+
+    pub fn start_for(kind: BrowserKind) -> Result<Driver, String> {
+        let shared = match kind {
+            BrowserKind::Chromium => Some(DriverProc::start(kind)?),
+            BrowserKind::Firefox => None,
+        };
+        Ok(Driver { kind, shared })
+    }
+
+    /// A new browser with a fresh profile, its window 1200x1000.
+    pub fn session(&self) -> Result<Browser, String> {
+        let own = match &self.shared {
+            Some(_) => None,
+            None => Some(DriverProc::start(self.kind)?),
+        };
+        let url = self.shared.as_ref().or(own.as_ref()).expect("one of them").url.clone();
+        let caps = json!({"capabilities": {"alwaysMatch": self.kind.capabilities()}});
+        let (status, body) = http_post_json(&format!("{url}/session"), &caps)?;
+        let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        let id = v["value"]["sessionId"].as_str().ok_or_else(|| {
+            format!(
+                "{} refused a session ({status}): {body}",
+                self.kind.driver_bin()
+            )
+        })?;
+        let b = Browser {
+            base: format!("{url}/session/{id}"),
+            _driver: own,
+        };
+        b.window_size(1200, 1000)?;
+        Ok(b)
+    }
+}
+
+/// One browser session (and, for Firefox, its geckodriver).
 pub struct Browser {
     base: String,
+    // Dropped after the session is deleted (fields drop after `Drop::drop`).
+    _driver: Option<DriverProc>,
 }
 
 impl Drop for Browser {
@@ -170,6 +264,16 @@ impl Browser {
             ));
         }
         Ok(v["value"].clone())
+    }
+
+    /// Resize the window (outer size; headless browsers have no frame, so the viewport too).
+    pub fn window_size(&self, width: u32, height: u32) -> Result<(), String> {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .map(|_| ())
     }
 
     pub fn goto(&self, url: &str) -> Result<(), String> {
@@ -296,14 +400,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(bin: &Path, www: &Path) -> Result<Server, String> {
+        Server::start_with(bin, www, None)
+    }
+
+    /// The server with the checkpoints of `preload` (a folder of `*.ckpt`) in its store.
+    pub fn start_with(bin: &Path, www: &Path, preload: Option<&Path>) -> Result<Server, String> {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("gridmentor-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(bin)
-            .args(["--addr", &format!("127.0.0.1:{port}"), "--www"])
-            .arg(www)
+        let mut cmd = Command::new(bin);
+        cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--www"])
+            .arg(www);
+        if let Some(p) = preload {
+            cmd.arg("--preload").arg(p);
+        }
+        let child = cmd
             .current_dir(&dir)
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
