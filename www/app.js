@@ -274,6 +274,7 @@ function act(a) {
   if (!s || s.isDone) return;
   const step = s.stepCount;
   try { s.step(a); } catch (e) { showError(errText(e)); return; }
+  state.gen++; // a move of the agent waiting for an LLM answer is overtaken
   recordStep(step, null);
   dropTranscriptFrom(step);
   if (state.agent) state.agent.observe(s);
@@ -798,12 +799,14 @@ async function takeOver(spec) {
     await prepare(key);
     const agent = entry.make();
     if (!agent) return "";
+    // An LLM agent replays its asks with the answers of the stored transcript.
+    if (agent.isLlm) for (const t of state.transcript) if (!t.agent) agent.keepAnswer(t.step, t.answer, t.latency_ms ?? 0, !!t.cached);
     pause();
     state.agent = agent;
     state.agentKey = key;
     $("agent").value = key;
     $("agent-label").textContent = agent.label;
-    return agent.rebuild(state.session, true) ? "" : "its LLM answers are not part of the link: it starts from what it sees now";
+    return agent.rebuild(state.session, true) ? "" : "the agent's LLM answers could not be replayed: it starts from what it sees now";
   } catch { return ""; /* not available here (e.g. a deleted checkpoint): the replay stands */ }
 }
 
@@ -822,7 +825,7 @@ async function openFromHash() {
       if (!res.ok) throw new Error(`shared episode ${id} cannot be opened: ${await apiError(res)}`);
       const r = await res.json();
       if (r.v !== 1) throw new Error(`shared episode ${id} has format version ${r.v}; this page reads version 1`);
-      state.transcript = r.transcript ?? [];
+      state.transcript = (r.transcript ?? []).map((t) => ({ ...t, llm: true, main: r.agents.length === 1 }));
       renderTranscript();
       await openEpisode({ env: r.env, seed: parseSeed(r.seed), agents: r.agents.map(recordToSpec), actions: r.actions.map((a) => Uint8Array.from(a)) });
       return true;

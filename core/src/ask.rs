@@ -185,7 +185,10 @@ mod tests {
     fn the_first_decision_is_forced_and_asking_always_costs_more_queries() {
         let (never_asked, forced, won) = episode(4, |_| false);
         assert!(won);
-        assert!(forced >= 1 && never_asked >= forced, "{never_asked} {forced}");
+        assert!(
+            forced >= 1 && never_asked >= forced,
+            "{never_asked} {forced}"
+        );
         let (always, _, won) = episode(4, |_| true);
         assert!(won);
         assert!(always > 2 * never_asked, "{always} vs {never_asked}");

@@ -22,9 +22,9 @@ pub mod agent;
 pub mod ask;
 pub mod digest;
 #[cfg(feature = "nn")]
-pub mod nn;
-#[cfg(feature = "nn")]
 pub mod mediator;
+#[cfg(feature = "nn")]
+pub mod nn;
 pub mod planner;
 pub mod share;
 pub mod skills;

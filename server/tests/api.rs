@@ -352,7 +352,10 @@ async fn a_mediator_checkpoint_is_evaluated_with_the_planner_it_mediates() {
     let r = call(&app, upload(bytes, "?name=mediator")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let e = r.json();
-    assert_eq!((e["algo"].as_str(), e["actions"].as_u64()), (Some("when2ask"), Some(2)));
+    assert_eq!(
+        (e["algo"].as_str(), e["actions"].as_u64()),
+        (Some("when2ask"), Some(2))
+    );
     let done = wait_for_eval(&app, e["id"].as_str().unwrap()).await;
     assert_eq!(done["eval"]["status"], "done", "{done}");
     let sr = done["eval"]["success_rate"].as_f64().unwrap();

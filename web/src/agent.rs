@@ -38,9 +38,9 @@ struct BrowserPlanner {
     pending: Option<Prompt>,
     answer: Option<Completion>,
     /// The answers used by the decision in progress, in order.
-    used: Vec<(Prompt, Completion)>,
+    used: Vec<Kept>,
     /// While rebuilding: the kept answers of the step being replayed.
-    replay: Option<VecDeque<(Prompt, Completion)>>,
+    replay: Option<VecDeque<Kept>>,
 }
 
 impl Planner for BrowserPlanner {
@@ -54,7 +54,7 @@ impl Planner for BrowserPlanner {
     fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
         if let Some(queue) = &mut self.replay {
             return match queue.pop_front() {
-                Some((p, c)) if p == *prompt => Ok(c),
+                Some((p, c)) if p.as_ref().is_none_or(|p| p == prompt) => Ok(c),
                 Some(_) => Err(PlannerError(
                     "the replay asked a different prompt than the first time".into(),
                 )),
@@ -63,13 +63,17 @@ impl Planner for BrowserPlanner {
         }
         if let Some(c) = self.answer.take() {
             self.pending = None;
-            self.used.push((prompt.clone(), c.clone()));
+            self.used.push((Some(prompt.clone()), c.clone()));
             return Ok(c);
         }
         self.pending = Some(prompt.clone());
         Err(PlannerError(AWAITING.into()))
     }
 }
+
+/// An LLM answer kept for replay, with the prompt it answered (unknown for answers taken from a
+/// shared episode's transcript, which holds the prompt as text only).
+type Kept = (Option<Prompt>, Completion);
 
 /// A mediator checkpoint: the network, and the agent it drives once an episode starts (its
 /// observer is sized by the env).
@@ -93,7 +97,7 @@ struct StepMemo {
     /// The agent chose this step (not the keyboard).
     chose: bool,
     /// The LLM answers its decision used.
-    answers: Vec<(Prompt, Completion)>,
+    answers: Vec<Kept>,
 }
 
 /// What an agent decided at one step. `action` is 255 when the agent waits for an LLM answer
@@ -338,11 +342,7 @@ impl Agent {
                 d.p_ask = c.p_ask;
                 d.forced = x.forced;
                 d.queries = x.queries;
-                d.skill = x
-                    .decision
-                    .skill
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
+                d.skill = x.decision.skill.map(|s| s.to_string()).unwrap_or_default();
                 if let Some(ex) = x.exchanges.last() {
                     record_exchange(&mut d, ex);
                 }
@@ -568,7 +568,8 @@ impl Agent {
     /// The next action for `session` (not applied). For an LLM agent without an answer at hand,
     /// `needsAnswer` is set and the prompt given.
     pub fn decide(&mut self, session: &Session) -> Result<Decision, JsError> {
-        self.decide_env(&session.env).map_err(|e| JsError::new(&e.0))
+        self.decide_env(&session.env)
+            .map_err(|e| JsError::new(&e.0))
     }
 
     /// Give an LLM agent the answer the page fetched for the pending prompt.
@@ -593,6 +594,42 @@ impl Agent {
             latency_ms,
             cached,
         });
+        Ok(())
+    }
+
+    /// Keep `answer` as the LLM's answer to the agent's ask at `step` (from the transcript of a
+    /// shared episode the agent played), so that [`Agent::rebuild`] can replay that step; asks
+    /// at one step are kept in order, and every step up to it counts as the agent's.
+    #[wasm_bindgen(js_name = keepAnswer)]
+    pub fn keep_answer(
+        &mut self,
+        step: u32,
+        answer: String,
+        latency_ms: f64,
+        cached: bool,
+    ) -> Result<(), JsError> {
+        if !self.is_llm() {
+            return Err(JsError::new("only an LLM agent keeps answers"));
+        }
+        let step = step as usize;
+        if self.memo.len() <= step {
+            let chosen = StepMemo {
+                chose: true,
+                answers: Vec::new(),
+            };
+            self.memo.resize(step + 1, chosen);
+        }
+        let memo = &mut self.memo[step];
+        memo.chose = true;
+        memo.answers.push((
+            None,
+            Completion {
+                answers: vec![answer],
+                usage: Usage::default(),
+                latency_ms,
+                cached,
+            },
+        ));
         Ok(())
     }
 

@@ -360,7 +360,10 @@ fn undo_resumes_exactly(make: impl Fn() -> Agent, env: &str, seed: u64, human: &
     let mut s = start(&mut agent);
     play_out(&mut agent, &mut s);
     let original = s.actions();
-    assert!(original.len() > human.len() + 6, "a longer episode is needed");
+    assert!(
+        original.len() > human.len() + 6,
+        "a longer episode is needed"
+    );
 
     let mut agent = make();
     let mut s = start(&mut agent);
@@ -387,7 +390,12 @@ fn undo_then_play_continues_exactly_as_before() {
             "expert, seed {seed}"
         );
         assert!(
-            undo_resumes_exactly(|| Agent::checkpoint(MEDIATOR, "m").unwrap(), SIMPLE, seed, &[]),
+            undo_resumes_exactly(
+                || Agent::checkpoint(MEDIATOR, "m").unwrap(),
+                SIMPLE,
+                seed,
+                &[]
+            ),
             "mediator, seed {seed}"
         );
         assert!(
@@ -437,5 +445,96 @@ fn rebuilding_replays_a_shared_episode_as_the_agents_own() {
     assert!(fresh.rebuild(&shared, true).unwrap());
     assert!(fresh.planner_calls() > 0, "the replayed asks count");
     play_out(&mut fresh, &mut shared);
+    assert_eq!(shared.actions(), original);
+}
+
+/// The page's loop for an LLM agent, with core's scripted expert answering the prompts the
+/// agent hands out (as the server's expert model would). Returns the answers fetched.
+fn llm_move(agent: &mut Agent, s: &mut Session) -> Vec<String> {
+    use gridmentor_core::planner::{ExpertPlanner, Message, Planner, Prompt, PromptStyle, Role};
+    let mut fetched = Vec::new();
+    loop {
+        let d = agent.play(s).unwrap();
+        if !d.needs_answer {
+            return fetched;
+        }
+        let role = |r: &str| match r {
+            "system" => Role::System,
+            "assistant" => Role::Assistant,
+            _ => Role::User,
+        };
+        let prompt = Prompt {
+            style: PromptStyle::When2Ask,
+            messages: d
+                .prompt_roles
+                .iter()
+                .zip(&d.prompt_contents)
+                .map(|(r, c)| Message {
+                    role: role(r),
+                    content: c.clone(),
+                })
+                .collect(),
+        };
+        let c = ExpertPlanner::new().complete(&prompt, 1).unwrap();
+        agent
+            .supply_answer(c.answers[0].clone(), 1.0, false, 0, 0)
+            .unwrap();
+        fetched.push(c.answers[0].clone());
+    }
+}
+
+#[wasm_bindgen_test]
+fn an_llm_agent_is_rebuilt_from_the_answers_it_kept() {
+    let make = || Agent::llm("scripted", "when2ask").unwrap();
+    let mut a = make();
+    let mut s = Session::new(SIMPLE, 7).unwrap();
+    a.reset(&s).unwrap();
+    let mut calls_at = vec![0];
+    let mut transcript = Vec::new();
+    while !s.is_done() {
+        let step = s.actions().len() as u32;
+        transcript.extend(llm_move(&mut a, &mut s).into_iter().map(|a| (step, a)));
+        calls_at.push(a.planner_calls());
+    }
+    assert!(s.success());
+    let original = s.actions();
+
+    let mut a = make();
+    let mut s = Session::new(SIMPLE, 7).unwrap();
+    a.reset(&s).unwrap();
+    let mid = original.len() * 2 / 3;
+    while s.actions().len() < mid {
+        llm_move(&mut a, &mut s);
+    }
+    for _ in 0..5 {
+        s.undo();
+    }
+    // Rebuilt from the kept answers: nothing to fetch, and the calls are those made so far.
+    assert!(a.rebuild(&s, false).unwrap());
+    assert_eq!(a.planner_calls(), calls_at[mid - 5]);
+    s.redo();
+    assert!(a.rebuild(&s, false).unwrap());
+    assert_eq!(a.planner_calls(), calls_at[mid - 4]);
+    while !s.is_done() {
+        llm_move(&mut a, &mut s);
+    }
+    assert_eq!(s.actions(), original);
+
+    // A shared episode without its answers: the agent says it starts from what it sees.
+    let mut fresh = make();
+    let mut shared = Session::from_actions(SIMPLE, 7, &original[..mid]).unwrap();
+    assert!(!fresh.rebuild(&shared, true).unwrap());
+    // With the answers of its stored transcript it takes over exactly.
+    let mut fresh = make();
+    for (step, answer) in transcript.iter().filter(|t| (t.0 as usize) < mid) {
+        fresh
+            .keep_answer(*step, answer.clone(), 1.0, false)
+            .unwrap();
+    }
+    assert!(fresh.rebuild(&shared, true).unwrap());
+    assert_eq!(fresh.planner_calls(), calls_at[mid]);
+    while !shared.is_done() {
+        llm_move(&mut fresh, &mut shared);
+    }
     assert_eq!(shared.actions(), original);
 }

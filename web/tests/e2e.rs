@@ -379,7 +379,10 @@ fn playground_end_to_end() {
         // Undo pauses the agent; it is rebuilt from the kept history, not reset.
         b.press(&["z"], true)?;
         b.press(&["z"], true)?;
-        b.wait_for("document.getElementById('play').textContent === 'Play'", SHORT)?;
+        b.wait_for(
+            "document.getElementById('play').textContent === 'Play'",
+            SHORT,
+        )?;
         ensure(
             body(&b, "status")? == "playing",
             "the episode ended before the undo",
@@ -395,26 +398,42 @@ fn playground_end_to_end() {
     });
 
     step(&b, "narrow-screen-390x844", || {
-        b.window_size(390, 844)?;
-        open(&b, &mediator_url)?;
-        let m = b.js("const r = (id) => document.getElementById(id).getBoundingClientRect().right; return [window.innerWidth, document.documentElement.scrollWidth, r('grid'), r('play'), r('agent'), r('timeline'), r('copy-link')]")?;
-        let w = m[0].as_f64().unwrap_or(0.0);
+        // A phone-sized viewport: the page in a 390x844 frame (Firefox will not make a window
+        // narrower than 450 px), inside a same-origin page so the frame can be measured.
+        b.goto(&format!("{}/healthz", server.url))?;
+        b.exec(
+            "document.body.replaceChildren(); document.body.style.margin = '0'; const f = document.createElement('iframe'); f.id = 'phone'; f.style = 'width:390px;height:844px;border:0;display:block'; f.src = arguments[0]; document.body.append(f); return 1",
+            json!([mediator_url]),
+        )?;
+        b.wait_for(
+            "document.getElementById('phone').contentDocument?.body?.dataset.ready === '1'",
+            LONG,
+        )?;
+        let m = b.js("const w = document.getElementById('phone').contentWindow; const d = w.document; const r = (id) => d.getElementById(id).getBoundingClientRect().right; return [w.innerWidth, d.documentElement.scrollWidth, r('grid'), r('play'), r('agent'), r('timeline'), r('copy-link'), r('eval-table')]")?;
         let shot = root()
             .join("target/e2e")
             .join(format!("narrow-{}.png", driver.kind.name()));
         b.screenshot(&shot)?;
-        b.window_size(1200, 1000)?;
-        ensure(w <= 400.0, format!("the window is {w} px wide, not 390"))?;
+        let w = m[0].as_f64().unwrap_or(0.0);
+        ensure(w == 390.0, format!("the frame's viewport is {w} px wide"))?;
         ensure(
             m[1].as_f64() <= Some(w),
             format!("the page scrolls sideways: {} px wide in {w}", m[1]),
         )?;
-        for (i, what) in ["grid", "play button", "agent menu", "timeline", "copy link"]
-            .iter()
-            .enumerate()
-        {
+        let parts = [
+            "grid",
+            "play button",
+            "agent menu",
+            "timeline",
+            "copy link",
+            "evaluation table",
+        ];
+        for (i, what) in parts.iter().enumerate() {
             let right = m[i + 2].as_f64().unwrap_or(f64::MAX);
-            ensure(right <= w, format!("the {what} ends at {right} px, past {w}"))?;
+            ensure(
+                right <= w,
+                format!("the {what} ends at {right} px, past {w}"),
+            )?;
         }
         Ok(())
     });

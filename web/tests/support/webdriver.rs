@@ -163,7 +163,9 @@ impl DriverProc {
             BrowserKind::Chromium => cmd.arg(format!("--port={port}")),
             // Marionette's port is chosen by the system; BiDi's too, so several geckodrivers
             // (one per session) can run at once.
-            BrowserKind::Firefox => cmd.args(["--port", &port.to_string(), "--websocket-port", "0"]),
+            BrowserKind::Firefox => {
+                cmd.args(["--port", &port.to_string(), "--websocket-port", "0"])
+            }
         };
         let child = cmd
             .stdout(Stdio::null())
@@ -209,7 +211,13 @@ impl Driver {
             Some(_) => None,
             None => Some(DriverProc::start(self.kind)?),
         };
-        let url = self.shared.as_ref().or(own.as_ref()).expect("one of them").url.clone();
+        let url = self
+            .shared
+            .as_ref()
+            .or(own.as_ref())
+            .expect("one of them")
+            .url
+            .clone();
         let caps = json!({"capabilities": {"alwaysMatch": self.kind.capabilities()}});
         let (status, body) = http_post_json(&format!("{url}/session"), &caps)?;
         let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
