@@ -18,6 +18,6 @@ if [ -n "$missing" ]; then
   echo "SKIPPED: $what in Firefox: $missing not installed (make setup-browser installs it)" >&2
   exit 0
 fi
-echo "[firefox] $what: $("$browser" --version 2>/dev/null), $("$driver" --version | head -1)"
+echo "[firefox] $what: $("$browser" --version 2>/dev/null), $("$driver" --version 2>/dev/null | sed -n 1p)"
 export GECKODRIVER="$driver" FIREFOX_BIN="$browser"
 exec "$@"

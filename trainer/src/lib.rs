@@ -10,5 +10,6 @@ pub mod ppo;
 pub mod record;
 pub mod report;
 pub mod run_config;
+pub mod run_folder;
 pub mod tensorboard;
 pub mod train;

@@ -40,7 +40,24 @@ enum BenchCommand {
     Env(bench::EnvBenchArgs),
 }
 
+/// burn-flex allocates a fresh buffer for every intermediate tensor. glibc serves the large ones
+/// (a minibatch's im2col patches: ~30 MB) with new mmaps and unmaps them on free, so each
+/// training step paid a page fault per 4 KB touched: about a third of PPO's time on the
+/// memory-map CNN. Keep them on the heap and keep freed memory for the next step.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn reuse_freed_memory() {
+    // SAFETY: mallopt only sets allocator parameters; nothing else runs yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn reuse_freed_memory() {}
+
 fn main() -> anyhow::Result<()> {
+    reuse_freed_memory();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {

@@ -4,14 +4,13 @@
 use crate::ppo::resume as ppo_resume;
 use crate::ppo::vec_env::VecEnv;
 use crate::ppo::{Config, Ppo, Stats};
-use crate::tensorboard::EventWriter;
+use crate::run_folder::{self, Extra, Num, RunLog, Update};
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::Device;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, EvalResult, Evaluation, Metadata, policy};
+use gridmentor_core::nn::{ActorCritic, EvalResult, Evaluation, Metadata, policy};
 use gridmentor_core::registry;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Where the networks run.
@@ -84,20 +83,26 @@ pub fn evaluate(
         .map_err(|e| anyhow::anyhow!("evaluating on {env_id}: {e}"))
 }
 
-fn save(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
-    let ck = Checkpoint::from_model(&model.valid(), meta)?;
-    // Write then rename: a crash never leaves a half-written checkpoint.
-    let tmp = path.with_extension("ckpt.tmp");
-    std::fs::write(&tmp, ck.to_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+/// The metrics.csv columns (and TensorBoard tags) the guided algorithms add.
+fn guided_extras() -> Vec<Extra> {
+    [
+        ("teacher_coef", Some("teacher/coef")),
+        ("guide_coef", Some("teacher/guide_coef")),
+        ("logit_bias", Some("teacher/logit_bias")),
+        ("align", None),
+        ("teacher_ce", Some("teacher/cross_entropy")),
+        ("agreement", Some("teacher/agreement")),
+        ("llm_calls", Some("llm/calls")),
+        ("cache_hits", Some("llm/cache_hits")),
+        ("cache_misses", Some("llm/cache_misses")),
+        ("tokens", Some("llm/tokens")),
+        ("planner_ms", Some("llm/planner_ms")),
+        ("shaping_bonuses", Some("shaping/bonuses")),
+    ]
+    .into_iter()
+    .map(|(column, tag)| Extra::new(column, tag))
+    .collect()
 }
-
-const CSV_HEADER: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,\
-policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,grad_norm,learning_rate,success_rate";
-
-const GUIDED_CSV_HEADER: &str = ",teacher_coef,guide_coef,logit_bias,align,teacher_ce,\
-agreement,llm_calls,cache_hits,cache_misses,tokens,planner_ms,shaping_bonuses";
 
 /// The run's configuration: defaults < `--config` file (or the run's config.json on `--resume`)
 /// < flags given on the command line.
@@ -113,47 +118,6 @@ fn resolve_config(args: &TrainArgs) -> anyhow::Result<Config> {
         }
         (None, false) => Ok(args.ppo.clone()),
     }
-}
-
-/// `metrics.csv`: new, or on resume cut back to the rows the saved state has seen (rows written
-/// after the last save are redone by the resumed run).
-fn open_metrics(
-    out: &Path,
-    resumed: Option<&ppo_resume::State>,
-    guided: bool,
-) -> anyhow::Result<std::fs::File> {
-    let path = out.join("metrics.csv");
-    let header = if guided {
-        format!("{CSV_HEADER}{GUIDED_CSV_HEADER}")
-    } else {
-        CSV_HEADER.to_string()
-    };
-    let mut text = match resumed {
-        None => format!("{header}\n"),
-        Some(state) => {
-            let old = std::fs::read_to_string(&path)
-                .with_context(|| format!("--resume: reading {}", path.display()))?;
-            let mut kept = String::new();
-            for (i, line) in old.lines().enumerate() {
-                let update = line.split(',').next().and_then(|u| u.parse::<usize>().ok());
-                if i == 0 || update.is_some_and(|u| u <= state.header.update) {
-                    kept.push_str(line);
-                    kept.push('\n');
-                }
-            }
-            kept
-        }
-    };
-    if text.is_empty() {
-        text = format!("{header}\n");
-    }
-    let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))
 }
 
 /// The frames progress bar every training run shows (hidden with `--quiet`).
@@ -197,11 +161,8 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let cfg = &resolved;
     cfg.check()?;
     let env_spec = registry::find(&cfg.env)?;
-    if !args.resume && args.out.join("config.json").exists() {
-        bail!(
-            "{} already holds a run; choose another --out (or --resume it)",
-            args.out.display()
-        );
+    if !args.resume {
+        run_folder::refuse_existing(&args.out, true)?;
     }
     let resumed = if args.resume {
         Some(ppo_resume::load(&args.out.join("latest.state"))?)
@@ -228,13 +189,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
         "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
     });
-    std::fs::write(
-        args.out.join("config.json"),
-        serde_json::to_string_pretty(&config)?,
-    )?;
-    let mut csv =
-        std::io::BufWriter::new(open_metrics(&args.out, resumed.as_ref(), guided.is_some())?);
-    let mut tb = EventWriter::create(&args.out).context("creating the TensorBoard event file")?;
+    run_folder::write_config(&args.out, &config)?;
 
     let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;
     let mut best = f32::NEG_INFINITY;
@@ -254,6 +209,14 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         }
         None => VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?,
     };
+    let extras = if guided.is_some() {
+        guided_extras()
+    } else {
+        Vec::new()
+    };
+    let best = (best > f32::NEG_INFINITY).then_some(best);
+    let resumed_at = resumed.as_ref().map(|state| (state.header.update, best));
+    let mut log = RunLog::open(&args.out, extras, resumed_at)?;
     let per_update = (cfg.envs * cfg.steps) as u64;
     let updates = (cfg.frames / per_update).max(1);
     let bar = progress_bar(args.quiet, updates * per_update);
@@ -274,102 +237,49 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         if failure.is_some() {
             return;
         }
-        let step = p.frames as i64;
         let fps = (p.frames - frames0) as f64 / start.elapsed().as_secs_f64();
-        let n = p.recent.len().max(1) as f32;
-        let mean = p.recent.iter().map(|r| r.0).sum::<f32>() / n;
-        let min = p.recent.iter().map(|r| r.0).fold(f32::INFINITY, f32::min);
-        let max = p
-            .recent
-            .iter()
-            .map(|r| r.0)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let len = p.recent.iter().map(|r| r.1 as f32).sum::<f32>() / n;
-        // The seed tasks and MiniGrid reward only success: a positive return is a success.
-        let success = p.recent.iter().filter(|r| r.0 > 0.0).count() as f32 / n;
         let lr = if cfg.anneal_lr {
             cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
         } else {
             cfg.lr
         };
+        let mut mean = 0.0;
         let result = (|| -> anyhow::Result<()> {
-            write!(
-                csv,
-                "{u},{},{fps:.0},{},{mean},{min},{max},{len},{},{},{},{},{},{},{},{lr},{success}",
-                p.frames,
-                p.episodes,
-                s.policy_loss,
-                s.value_loss,
-                s.entropy,
-                s.approx_kl,
-                s.clipfrac,
-                s.explained_variance,
-                s.grad_norm
-            )?;
-            if let Some(ts) = &teacher_stats {
-                let (t, bonuses) = ts.get();
-                let g = s.guidance;
-                writeln!(
-                    csv,
-                    ",{},{},{},{},{},{},{},{},{},{},{},{bonuses}",
-                    g.distill,
-                    g.guide,
-                    g.bias,
-                    g.align as u8,
-                    s.teacher_ce,
-                    s.agreement,
-                    t.llm_calls,
-                    t.cache_hits,
-                    t.cache_misses,
-                    t.prompt_tokens + t.completion_tokens,
-                    t.planner_ms,
-                )?;
-                for (tag, v) in [
-                    ("teacher/coef", g.distill),
-                    ("teacher/guide_coef", g.guide),
-                    ("teacher/logit_bias", g.bias),
-                    ("teacher/cross_entropy", s.teacher_ce),
-                    ("teacher/agreement", s.agreement),
-                    ("llm/calls", t.llm_calls as f32),
-                    ("llm/cache_hits", t.cache_hits as f32),
-                    ("llm/cache_misses", t.cache_misses as f32),
-                    ("llm/tokens", (t.prompt_tokens + t.completion_tokens) as f32),
-                    ("llm/planner_ms", t.planner_ms as f32),
-                    ("shaping/bonuses", bonuses as f32),
-                ] {
-                    tb.add_scalar(tag, v, step)?;
+            let extras: Vec<Num> = match &teacher_stats {
+                Some(ts) => {
+                    let (t, bonuses) = ts.get();
+                    let g = s.guidance;
+                    vec![
+                        g.distill.into(),
+                        g.guide.into(),
+                        g.bias.into(),
+                        (g.align as u64).into(),
+                        s.teacher_ce.into(),
+                        s.agreement.into(),
+                        t.llm_calls.into(),
+                        t.cache_hits.into(),
+                        t.cache_misses.into(),
+                        (t.prompt_tokens + t.completion_tokens).into(),
+                        t.planner_ms.into(),
+                        bonuses.into(),
+                    ]
                 }
-            } else {
-                writeln!(csv)?;
-            }
-            if !p.recent.is_empty() {
-                tb.add_scalar("charts/episodic_return", mean, step)?;
-                tb.add_scalar("charts/episodic_length", len, step)?;
-                tb.add_scalar("charts/success_rate", success, step)?;
-            }
-            for (tag, v) in [
-                ("charts/learning_rate", lr as f32),
-                ("charts/SPS", fps as f32),
-                ("losses/policy_loss", s.policy_loss),
-                ("losses/value_loss", s.value_loss),
-                ("losses/entropy", s.entropy),
-                ("losses/approx_kl", s.approx_kl),
-                ("losses/clipfrac", s.clipfrac),
-                ("losses/explained_variance", s.explained_variance),
-                ("losses/grad_norm", s.grad_norm),
-            ] {
-                tb.add_scalar(tag, v, step)?;
-            }
-            if p.recent.len() >= 10 && mean > best {
-                best = mean;
-                save(&args.out.join("best.ckpt"), &p.model, meta(p, None))?;
-            }
-            if u % args.save_every == 0 || u as u64 == updates {
-                save(&args.out.join("latest.ckpt"), &p.model, meta(p, None))?;
-                let best = (best > f32::NEG_INFINITY).then_some(best);
-                ppo_resume::save(&args.out.join("latest.state"), p, meta(p, None), best)?;
-                csv.flush()?;
-                tb.flush()?;
+                None => Vec::new(),
+            };
+            let update = Update {
+                update: u,
+                ppo: p,
+                stats: s,
+                fps,
+                wall_seconds: start.elapsed().as_secs_f64(),
+                learning_rate: lr,
+            };
+            let recent = log.record(&update, &extras)?;
+            mean = recent.mean;
+            let latest = u % args.save_every == 0 || u as u64 == updates;
+            log.checkpoint(&p.model, &recent, latest, || meta(p, None))?;
+            if latest {
+                ppo_resume::save(&args.out.join("latest.state"), p, meta(p, None), log.best())?;
             }
             Ok(())
         })();
@@ -384,8 +294,6 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     if let Some(e) = failure {
         return Err(e.context(format!("writing the run folder {}", args.out.display())));
     }
-    csv.flush()?;
-    tb.flush()?;
     let wall = start.elapsed().as_secs_f64();
     let trained = ppo.frames - frames0;
     let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
@@ -397,14 +305,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         false,
     )?;
     let (ret, success, steps) = (eval.mean_return, eval.success_rate, eval.mean_steps);
-    save(
-        &args.out.join("latest.ckpt"),
-        &ppo.model,
-        meta(&ppo, Some(eval.into())),
-    )?;
-    if !args.out.join("best.ckpt").exists() {
-        std::fs::copy(args.out.join("latest.ckpt"), args.out.join("best.ckpt"))?;
-    }
+    log.finish(&ppo.model, meta(&ppo, Some(eval.into())))?;
     Ok(serde_json::json!({
         "teacher": teacher_stats.map(|t| {
             let (t, bonuses) = t.get();

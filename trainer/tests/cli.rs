@@ -1,26 +1,8 @@
 //! The `gridmentor` command as a user runs it.
 
-use serde_json::Value;
-use std::process::{Command, Output};
+mod common;
 
-fn gridmentor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
-        .args(args)
-        .output()
-        .expect("run gridmentor")
-}
-
-fn json_line(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "one JSON line expected, got {stdout}");
-    serde_json::from_str(lines[0]).unwrap()
-}
+use common::{gridmentor, json_line, metrics, read_json, temp_dir};
 
 #[test]
 fn envs_lists_every_family() {
@@ -151,26 +133,6 @@ fn bench_env_prints_one_json_line() {
     assert!(r["steps_per_sec"].as_f64().unwrap() > 0.0);
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("gridmentor-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// metrics.csv without the wall-clock column (fps).
-fn metrics(run: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut f: Vec<&str> = l.split(',').collect();
-            f.remove(2);
-            f.join(",")
-        })
-        .collect()
-}
-
 #[test]
 fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
     let dir = temp_dir("resume");
@@ -267,8 +229,7 @@ fn config_files_set_hyper_parameters_and_flags_override_them() {
         "--out",
         out.to_str().unwrap(),
     ]));
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let config = read_json(&out.join("config.json"));
     let ppo = &config["ppo"];
     assert_eq!(ppo["env"], "MiniGrid-Empty-5x5-v0");
     assert_eq!(ppo["envs"], 2);

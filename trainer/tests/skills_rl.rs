@@ -1,31 +1,14 @@
 //! `gridmentor train --algo skills-rl` end to end: a short run learns to choose skills better than
 //! a uniformly random choice of skills, and `eval --agent skills:PATH` replays it.
 
+mod common;
+
+use common::{gridmentor, json, temp_dir};
 use gridmentor_trainer::algo::skills_rl;
-use serde_json::Value;
-use std::process::{Command, Output};
-
-fn gridmentor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
-        .args(args)
-        .output()
-        .expect("run gridmentor")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
-}
 
 #[test]
 fn skills_policy_beats_random_skills() {
-    let run = std::env::temp_dir().join(format!("gridmentor-skills-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&run);
+    let run = temp_dir("skills");
     let out = run.to_str().unwrap();
     let r = json(&gridmentor(&[
         "train",

@@ -2,34 +2,13 @@
 //! `ihac` and `shaping` on DoorKey-5x5 (a few seconds) must beat random play; `eval --agent teacher` and
 //! `eval --agent llm-policy` (expert upper bound, and the HTTP scorer against a fake server).
 
+mod common;
+
+use common::{column, gridmentor, json, metrics_rows, temp_dir};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
-
-fn gridmentor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
-        .args(args)
-        .output()
-        .expect("run gridmentor")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("gridmentor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
 
@@ -74,18 +53,9 @@ fn train(algo: &str, extra: &[&str]) -> (Value, Vec<String>) {
     ];
     args.extend_from_slice(extra);
     let r = json(&gridmentor(&args));
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let rows = metrics_rows(&run);
     let _ = std::fs::remove_dir_all(&run);
-    (r, csv.lines().map(String::from).collect())
-}
-
-fn column(rows: &[String], name: &str) -> Vec<f64> {
-    let header: Vec<&str> = rows[0].split(',').collect();
-    let i = header.iter().position(|h| *h == name).expect(name);
-    rows[1..]
-        .iter()
-        .map(|r| r.split(',').nth(i).unwrap().parse().unwrap())
-        .collect()
+    (r, rows)
 }
 
 #[test]

@@ -1,32 +1,10 @@
 //! `gridmentor train` end to end: PPO learns DoorKey-5x5 within 150k frames on the CPU, writes
 //! its run folder, and the checkpoint it writes plays as well when loaded by `eval`.
 
-use serde_json::Value;
+mod common;
+
+use common::{gridmentor, json, metrics_rows, read_json, temp_dir};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn gridmentor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
-        .args(args)
-        .output()
-        .expect("run gridmentor")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("gridmentor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 #[test]
 fn ppo_learns_doorkey_5x5_and_its_checkpoint_replays() {
@@ -56,11 +34,9 @@ fn ppo_learns_doorkey_5x5_and_its_checkpoint_replays() {
     for f in ["config.json", "metrics.csv", "latest.ckpt", "best.ckpt"] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config = read_json(&run.join("config.json"));
     assert_eq!(config["ppo"]["batch"], 256);
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let rows: Vec<&str> = csv.lines().collect();
+    let rows = metrics_rows(&run);
     assert!(rows[0].starts_with("update,frames,fps,"));
     assert_eq!(rows.len() - 1, 150_000 / (16 * 128), "one row per update");
     let events = std::fs::read_dir(&run)
@@ -113,7 +89,7 @@ fn ppo_learns_doorkey_5x5_with_seeds_2_and_3() {
         .into_iter()
         .map(|seed| {
             let run = temp_dir(&format!("train-seed{seed}"));
-            let child = Command::new(env!("CARGO_BIN_EXE_gridmentor"))
+            let child = common::command()
                 .args([
                     "train",
                     "--env",
@@ -145,7 +121,6 @@ fn ppo_learns_doorkey_5x5_with_seeds_2_and_3() {
 #[test]
 fn bad_checkpoints_and_flags_get_clear_errors() {
     let dir = temp_dir("badckpt");
-    std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("junk.ckpt");
     std::fs::write(&junk, b"not a checkpoint at all").unwrap();
     let arg = format!("checkpoint:{}", junk.display());

@@ -2,25 +2,10 @@
 //! run folder and a mediator that asks far less than a random asker at equal success, and
 //! `eval --agent mediator:PATH` replays it.
 
+mod common;
+
+use common::{gridmentor, json, metrics_rows, temp_dir};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn gridmentor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridmentor"))
-        .args(args)
-        .output()
-        .expect("run gridmentor")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap()
-}
 
 fn eval(agent: &str) -> Value {
     json(&gridmentor(&[
@@ -42,8 +27,7 @@ fn eval(agent: &str) -> Value {
 
 #[test]
 fn mediator_learns_to_ask_less_than_random_at_equal_success() {
-    let run = std::env::temp_dir().join(format!("gridmentor-w2a-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&run);
+    let run = temp_dir("w2a");
     let out = run.to_str().unwrap();
     let r = json(&gridmentor(&[
         "train",
@@ -78,8 +62,7 @@ fn mediator_learns_to_ask_less_than_random_at_equal_success() {
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header = csv.lines().next().unwrap();
+    let header = &metrics_rows(&run)[0];
     for c in [
         "success_rate",
         "llm_calls_per_episode",

@@ -11,7 +11,7 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::{Device, Tensor, TensorData, s};
+use burn::tensor::{Device, Int, Tensor, TensorData, s};
 
 /// Hidden units in each head (both seeds).
 pub const HEAD_UNITS: usize = 64;
@@ -26,7 +26,7 @@ pub struct Output {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Activation {
+pub(crate) enum Activation {
     Tanh,
     Relu,
 }
@@ -40,67 +40,136 @@ impl Activation {
     }
 }
 
-/// A convolution (stride 1, square kernel, symmetric zero padding) as one matrix product over
-/// the whole batch, on channels-last input `[batch, h, w, c]`. burn-flex's conv2d runs one small
-/// gemm per sample, which for 7x7 inputs costs ~10x more than the arithmetic.
-fn conv_nhwc(conv: &Conv2d, x: Tensor<4>, padding: usize) -> Tensor<4> {
+/// A batch of channels-last feature maps as rows: `[batch * h * w, channels]`, one row per cell.
+#[derive(Clone, Debug)]
+struct Rows {
+    x: Tensor<2>,
+    batch: usize,
+    h: usize,
+    w: usize,
+}
+
+impl Rows {
+    /// From the network input `[batch, c, h, w]`.
+    fn from_input(x: Tensor<4>) -> Rows {
+        let [batch, c, h, w] = x.dims();
+        let x = x.permute([0, 2, 3, 1]).reshape([batch * h * w, c]);
+        Rows { x, batch, h, w }
+    }
+
+    fn map(self, f: impl FnOnce(Tensor<2>) -> Tensor<2>) -> Rows {
+        Rows {
+            x: f(self.x),
+            ..self
+        }
+    }
+
+    /// `[batch, h * w * channels]` (channels-last order).
+    fn flatten(self) -> Tensor<2> {
+        let [_, c] = self.x.dims();
+        self.x.reshape([self.batch, self.h * self.w * c])
+    }
+}
+
+/// For each output cell of a `k x k` convolution (stride 1, zero padding `padding`) over
+/// `batch` maps of `h x w` cells, the input row under each kernel tap, taps in (i, j) order;
+/// a tap on the padding reads row `batch * h * w` (a row of zeros appended to the input).
+fn patch_rows(batch: usize, h: usize, w: usize, k: usize, padding: usize) -> Vec<i64> {
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let zero_row = (batch * h * w) as i64;
+    let mut rows = Vec::with_capacity(batch * ho * wo * k * k);
+    for s in 0..batch {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                for i in 0..k {
+                    for j in 0..k {
+                        let (y, x) = (
+                            (oy + i) as isize - padding as isize,
+                            (ox + j) as isize - padding as isize,
+                        );
+                        rows.push(if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                            zero_row
+                        } else {
+                            ((s * h + y as usize) * w + x as usize) as i64
+                        });
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// A convolution (stride 1, square kernel, symmetric zero padding) as one gather of patches
+/// (im2col by row selection) and one matrix product over the whole batch. burn-flex's conv2d
+/// runs one small gemm per sample, which for 7x7 inputs costs ~10x more than the arithmetic;
+/// building the patches from shifted slices and `cat` costs more than the product in the
+/// backward pass (a zero-filled copy of the input per tap), where a gather's backward is one
+/// scatter-add.
+fn conv_rows(conv: &Conv2d, input: Rows, padding: usize) -> Rows {
     let weight = conv.weight.val(); // [c_out, c_in, k, k]
     let [c_out, c_in, k, _] = weight.dims();
+    let Rows { x, batch, h, w } = input;
+    let device = x.device();
     let x = if padding > 0 {
-        let p = (padding, padding);
-        x.pad([p, p, (0, 0)], burn::tensor::ops::PadMode::Constant(0.0))
+        Tensor::cat(alloc::vec![x, Tensor::zeros([1, c_in], &device)], 0)
     } else {
         x
     };
-    let [b, h, w, _] = x.dims();
-    let (ho, wo) = (h + 1 - k, w + 1 - k);
-    // Patches with channels innermost: column (i * k + j) * c_in + c.
-    let mut shifted = Vec::with_capacity(k * k);
-    for i in 0..k {
-        for j in 0..k {
-            shifted.push(x.clone().slice([0..b, i..i + ho, j..j + wo, 0..c_in]));
-        }
-    }
-    let patches = Tensor::cat(shifted, 3).reshape([b * ho * wo, k * k * c_in]);
+    let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let rows = patch_rows(batch, h, w, k, padding);
+    let n = rows.len();
+    let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
+    // Patch columns: (i * k + j) * c_in + c.
+    let patches = x.select(0, rows).reshape([batch * ho * wo, k * k * c_in]);
     let kernel = weight.permute([2, 3, 1, 0]).reshape([k * k * c_in, c_out]);
     let mut y = patches.matmul(kernel);
     if let Some(bias) = &conv.bias {
         y = y + bias.val().unsqueeze_dim(0);
     }
-    y.reshape([b, ho, wo, c_out])
+    Rows {
+        x: y,
+        batch,
+        h: ho,
+        w: wo,
+    }
 }
 
-/// 2x2 max-pool with stride 2 (floor) on channels-last input: the max of four strided views
-/// (its backward is a mask, where `max_dim`'s is a slow scatter in burn-flex).
-fn max_pool_2x2_nhwc(x: Tensor<4>) -> Tensor<4> {
-    let [_, h, w, _] = x.dims();
+/// 2x2 max-pool with stride 2 (floor): the max of four strided views (its backward is a mask,
+/// where `max_dim`'s is a slow scatter in burn-flex).
+fn max_pool_2x2(input: Rows) -> Rows {
+    let Rows { x, batch, h, w } = input;
+    let [_, c] = x.dims();
+    let x = x.reshape([batch, h, w, c]);
     let (h2, w2) = (h / 2 * 2, w / 2 * 2);
     let view = |i: usize, j: usize| x.clone().slice(s![.., i..h2;2, j..w2;2, ..]);
-    view(0, 0)
+    let y = view(0, 0)
         .max_pair(view(0, 1))
-        .max_pair(view(1, 0).max_pair(view(1, 1)))
+        .max_pair(view(1, 0).max_pair(view(1, 1)));
+    Rows {
+        x: y.reshape([batch * (h / 2) * (w / 2), c]),
+        batch,
+        h: h / 2,
+        w: w / 2,
+    }
 }
 
 /// rl-starter-files' image encoder.
 #[derive(Module, Debug)]
 pub struct MiniGridCnn {
-    conv1: Conv2d,
+    pub(crate) conv1: Conv2d,
     pool: MaxPool2d,
-    conv2: Conv2d,
-    conv3: Conv2d,
+    pub(crate) conv2: Conv2d,
+    pub(crate) conv3: Conv2d,
 }
 
 impl MiniGridCnn {
     /// `[batch, c, h, w]` to the flattened embedding (channels-last order).
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = x.permute([0, 2, 3, 1]);
-        let x = max_pool_2x2_nhwc(relu(conv_nhwc(&self.conv1, x, 0)));
-        let x = relu(conv_nhwc(
-            &self.conv3,
-            relu(conv_nhwc(&self.conv2, x, 0)),
-            0,
-        ));
-        x.flatten(1, 3)
+        let x = Rows::from_input(x);
+        let x = max_pool_2x2(conv_rows(&self.conv1, x, 0).map(relu));
+        let x = conv_rows(&self.conv2, x, 0).map(relu);
+        conv_rows(&self.conv3, x, 0).map(relu).flatten()
     }
 
     /// The same with burn's conv2d and max-pool (NCHW; PyTorch's flattening order).
@@ -114,21 +183,16 @@ impl MiniGridCnn {
 /// LLM4Teach's memory-map encoder.
 #[derive(Module, Debug)]
 pub struct MemoryMapCnn {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    conv3: Conv2d,
+    pub(crate) conv1: Conv2d,
+    pub(crate) conv2: Conv2d,
+    pub(crate) conv3: Conv2d,
 }
 
 impl MemoryMapCnn {
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = x.permute([0, 2, 3, 1]);
-        let x = relu(conv_nhwc(&self.conv1, x, 1));
-        relu(conv_nhwc(
-            &self.conv3,
-            relu(conv_nhwc(&self.conv2, x, 1)),
-            1,
-        ))
-        .flatten(1, 3)
+        let x = conv_rows(&self.conv1, Rows::from_input(x), 1).map(relu);
+        let x = conv_rows(&self.conv2, x, 1).map(relu);
+        conv_rows(&self.conv3, x, 1).map(relu).flatten()
     }
 
     #[cfg(test)]
@@ -149,10 +213,10 @@ pub enum Encoder {
 /// Linear, activation, linear.
 #[derive(Module, Debug)]
 pub struct Head {
-    hidden: Linear,
-    out: Linear,
+    pub(crate) hidden: Linear,
+    pub(crate) out: Linear,
     #[module(skip)]
-    activation: Activation,
+    pub(crate) activation: Activation,
 }
 
 impl Head {
@@ -165,9 +229,9 @@ impl Head {
 /// A policy and value network described by a [`NetSpec`].
 #[derive(Module, Debug)]
 pub struct ActorCritic {
-    encoder: Encoder,
-    actor: Head,
-    critic: Head,
+    pub(crate) encoder: Encoder,
+    pub(crate) actor: Head,
+    pub(crate) critic: Head,
     #[module(skip)]
     spec: NetSpec,
 }

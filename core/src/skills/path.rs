@@ -83,6 +83,13 @@ impl<'m> Knowledge<'m> {
 
     /// How many never-seen cells an agent at `s` would see (unknown cells transparent).
     pub fn unseen_in_view(&self, s: Pose) -> usize {
+        let mut n = 0;
+        self.for_each_unseen_in_view(s, |_| n += 1);
+        n
+    }
+
+    /// Call `f` on every never-seen cell an agent at `s` would see (unknown cells transparent).
+    fn for_each_unseen_in_view(&self, s: Pose, mut f: impl FnMut(Pos)) {
         let v = 3i32.max(self.view_size());
         let (dx, dy) = s.dir.vec();
         let (rx, ry) = s.dir.right_vec();
@@ -123,14 +130,14 @@ impl<'m> Knowledge<'m> {
                 }
             }
         }
-        let mut n = 0;
         for row in 0..v {
             for col in 0..v {
                 let p = at(col, row);
-                n += (mask[idx(col, row)] && self.in_map(p) && !self.map.is_seen(p)) as usize;
+                if mask[idx(col, row)] && self.in_map(p) && !self.map.is_seen(p) {
+                    f(p);
+                }
             }
         }
-        n
     }
 
     fn view_size(&self) -> i32 {
@@ -207,10 +214,18 @@ pub fn shortest_first_action(k: &Knowledge, goal: impl Fn(Pose) -> bool) -> Opti
 }
 
 /// How strongly exploration is drawn towards large unseen regions (see
-/// [`exploration_first_action`]); measured on TwoDoor, the 20x20 room with view 3.
+/// [`exploration_first_action`]).
 const REGION_WEIGHT: f32 = 9.0;
-/// Half the side of the square around the cell ahead of a pose that counts as its region.
-const REGION_RADIUS: i32 = 4;
+/// What a never-seen cell on the map's outer ring is worth to exploration, an inner cell being
+/// worth 1 (see [`exploration_first_action`]).
+const BORDER_WEIGHT: f32 = 6.0;
+
+/// Half the side of the square around the cell ahead of a pose that counts as its region: the
+/// largest square that fits inside the map's outer ring, so that while everything is unknown
+/// the region's unseen share peaks in the middle of the map rather than on a plateau around it.
+fn region_radius(map: &MemoryMap) -> i32 {
+    ((map.width().min(map.height()) - 3) / 2).max(1)
+}
 
 /// The share of never-seen cells in squares of the map, from one summed-area table.
 struct UnseenDensity {
@@ -248,21 +263,42 @@ impl UnseenDensity {
 }
 
 /// Frontier exploration: among reachable poses that would see never-seen cells, the best by
-/// (new cells in view + a bonus for facing a large unseen region), discounted by 0.8 per step
-/// of travel. Near gains come first (a turn that reveals a whole row beats a step that reveals
-/// one cell), and the region bonus keeps the agent from sweeping thin strips along the walls
-/// while the middle of a big room stays unknown (TwoDoor's key is there: 77% -> 89% of seeds).
+/// (the worth of the new cells in view + a bonus for facing a large unseen region), discounted
+/// by 0.8 per step of travel.
+///
+/// - Near gains come first: a turn that reveals a whole row beats a walk that reveals one cell.
+/// - Cells on the map's outer ring are worth [`BORDER_WEIGHT`]: the ring is wall in every task,
+///   and a door out of the room may sit in it, so the walls get walked while they are near.
+/// - The region bonus is the unseen share of a square as large as the map's interior around the
+///   cell ahead: it keeps the agent from sweeping thin strips and pulls it into the middle of
+///   what is still unknown (where TwoDoor's key lies) instead of circling it.
+///
+/// Measured with the expert planner on TwoDoor (a 20x20 room, view 3, 150 steps): with no
+/// border worth and a region of radius 4 the agent circled its start and ran out of steps on
+/// 14% of seeds. Now it walks the walls, then heads for the middle: 20,000 of 20,000 seeds,
+/// 84 steps on average, none over 140. A lighter border worth (2) fetches the key first and
+/// averages 55-68 steps, but runs out on 1 to 3 seeds in 1,000; reliability won.
 /// `Some(None)`: the best pose is the current one; `None`: nothing reachable reveals anything.
 pub fn exploration_first_action(k: &Knowledge) -> Option<Option<Action>> {
     let density = UnseenDensity::new(k.map);
+    let radius = region_radius(k.map);
+    let (w, h) = (k.map.width(), k.map.height());
+    let worth = |p: Pos| {
+        if p.x == 0 || p.y == 0 || p.x == w - 1 || p.y == h - 1 {
+            BORDER_WEIGHT
+        } else {
+            1.0
+        }
+    };
     let mut best: Option<(f32, Option<Action>)> = None;
     breadth_first(k, |s, discount, first| {
-        let gain = k.unseen_in_view(s);
-        if gain == 0 {
+        let mut gain = 0.0;
+        k.for_each_unseen_in_view(s, |p| gain += worth(p));
+        if gain == 0.0 {
             return false;
         }
-        let region = density.around(s.front(), REGION_RADIUS);
-        let score = (gain as f32 + REGION_WEIGHT * region) * discount;
+        let region = density.around(s.front(), radius);
+        let score = (gain + REGION_WEIGHT * region) * discount;
         if best.is_none_or(|(b, _)| score > b) {
             best = Some((score, first));
         }
