@@ -6,6 +6,7 @@ pub mod bench;
 pub mod eval;
 pub mod gif;
 pub mod llm;
+pub mod policy_bench;
 pub mod ppo;
 pub mod record;
 pub mod report;

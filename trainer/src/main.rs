@@ -2,7 +2,7 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gridmentor_core::registry;
-use gridmentor_trainer::{bench, eval, report, train};
+use gridmentor_trainer::{bench, eval, policy_bench, report, train};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,8 @@ enum Command {
 enum BenchCommand {
     /// Env steps/s with random actions and the observation computed every step.
     Env(bench::EnvBenchArgs),
+    /// A network's decisions/s and forward passes/s on the CPU (burn and core's plain loops).
+    Policy(policy_bench::PolicyBenchArgs),
 }
 
 /// burn-flex allocates a fresh buffer for every intermediate tensor. glibc serves the large ones
@@ -119,6 +121,38 @@ fn main() -> anyhow::Result<()> {
                     record["seconds"].as_f64().unwrap_or_default(),
                     record["steps_per_sec"].as_f64().unwrap_or_default(),
                 );
+            }
+        }
+        Command::Bench(BenchCommand::Policy(args)) => {
+            let r = policy_bench::run_policy_bench(&args)?;
+            if args.json {
+                println!("{r}");
+            } else {
+                let f = |v: &serde_json::Value| format!("{:.0}", v.as_f64().unwrap_or_default());
+                println!(
+                    "{} {} on {} (1 thread)",
+                    r["net"].as_str().unwrap_or_default(),
+                    r["obs"].as_str().unwrap_or_default(),
+                    r["env"].as_str().unwrap_or_default()
+                );
+                println!(
+                    "{:<40} {:>12}",
+                    "agent decisions/s (greedy, with env step)",
+                    f(&r["agent_decisions_per_sec"])
+                );
+                println!("{:<40} {:>12} {:>12}", "", "burn (flex)", "inference");
+                for (name, key) in [
+                    ("forward passes/s, batch 1", "forward_one_per_sec"),
+                    ("observations/s, batch N", "forward_batch_obs_per_sec"),
+                ] {
+                    let name = name.replace('N', &r["batch"].to_string());
+                    println!(
+                        "{:<40} {:>12} {:>12}",
+                        name,
+                        f(&r[key]["burn"]),
+                        f(&r[key]["inference"])
+                    );
+                }
             }
         }
     }

@@ -134,6 +134,37 @@ fn bench_env_prints_one_json_line() {
 }
 
 #[test]
+fn bench_policy_measures_the_env_default_network() {
+    let r = json_line(&gridmentor(&[
+        "bench",
+        "policy",
+        "--env",
+        "SimpleDoorKey",
+        "--batch",
+        "3",
+        "--seconds",
+        "0.05",
+        "--json",
+    ]));
+    // SimpleDoorKey trains the memory-map CNN on its 10x10 map.
+    assert_eq!(r["net"], "memory-map-cnn");
+    assert_eq!(r["obs"], "memory-map10x10");
+    assert_eq!(r["batch"], 3);
+    for rate in [
+        &r["agent_decisions_per_sec"],
+        &r["forward_one_per_sec"]["burn"],
+        &r["forward_one_per_sec"]["inference"],
+        &r["forward_batch_obs_per_sec"]["burn"],
+        &r["forward_batch_obs_per_sec"]["inference"],
+    ] {
+        assert!(rate.as_f64().unwrap() > 0.0, "{r}");
+    }
+    let out = gridmentor(&["bench", "policy", "--seconds", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seconds must be positive"));
+}
+
+#[test]
 fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
     let dir = temp_dir("resume");
     let tiny = [

@@ -6,7 +6,7 @@
 use burn::tensor::Device;
 use gridmentor_core::Env;
 use gridmentor_core::nn::policy::{Observer, argmax, log_softmax};
-use gridmentor_core::nn::{ActorCritic, Checkpoint};
+use gridmentor_core::nn::{ActorCritic, Checkpoint, Inference};
 use gridmentor_core::world::Action;
 
 /// One decision of the network.
@@ -19,9 +19,11 @@ pub struct PolicyOutput {
 pub struct CheckpointPolicy {
     ckpt: Checkpoint,
     model: ActorCritic,
-    device: Device,
+    /// The model's forward pass without burn tensors (what a decision runs).
+    net: Inference,
     observer: Option<Observer>,
     input: Vec<f32>,
+    logits: Vec<f32>,
     logp: Vec<f32>,
 }
 
@@ -37,14 +39,14 @@ impl CheckpointPolicy {
                 Action::COUNT
             ));
         }
-        let device = Device::flex();
-        let model = ckpt.model(&device).map_err(|e| e.to_string())?;
+        let model = ckpt.model(&Device::flex()).map_err(|e| e.to_string())?;
         Ok(CheckpointPolicy {
             input: vec![0.0; spec.obs.len()],
+            logits: vec![0.0; spec.actions],
             logp: vec![0.0; spec.actions],
+            net: Inference::new(&model)?,
             ckpt,
             model,
-            device,
             observer: None,
         })
     }
@@ -85,23 +87,10 @@ impl CheckpointPolicy {
     pub fn decide(&mut self, env: &Env) -> Result<PolicyOutput, String> {
         let o = self.observer.as_mut().ok_or("reset the agent first")?;
         o.write(env, &mut self.input);
-        let input = self.model.input(self.input.clone(), 1, &self.device);
-        let out = self.model.forward(input);
-        let logits = out
-            .logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("{e:?}"))?;
-        let value = out
-            .value
-            .into_data()
-            .try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .unwrap_or(f32::NAN);
-        log_softmax(&logits, &mut self.logp);
+        let value = self.net.forward_one(&self.input, &mut self.logits);
+        log_softmax(&self.logits, &mut self.logp);
         Ok(PolicyOutput {
-            action: argmax(&logits) as u8,
+            action: argmax(&self.logits) as u8,
             probs: self.logp.iter().map(|l| l.exp()).collect(),
             value,
         })

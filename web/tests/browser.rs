@@ -225,6 +225,49 @@ fn random_agent_is_reproducible() {
     assert_eq!((a.steps, a.ret), (b.steps, b.ret));
 }
 
+/// core's plain-loop forward pass (hand-written SIMD in wasm) gives burn's outputs here too.
+#[wasm_bindgen_test]
+fn inference_matches_the_burn_forward_in_wasm() {
+    use gridmentor_core::nn::{Inference, NetKind, ObsKind};
+    let device = Device::flex();
+    let mut rng = Rng::new(4);
+    let map = ObsKind::MemoryMap {
+        width: 10,
+        height: 10,
+    };
+    for net in NetKind::ALL {
+        for obs in [ObsKind::View { size: 7 }, map] {
+            let spec = NetSpec {
+                net,
+                obs,
+                actions: 7,
+            };
+            let model = ActorCritic::new(spec, 8, &device).unwrap();
+            let batch = 2;
+            let input: Vec<f32> = (0..batch * obs.len())
+                .map(|_| rng.below(3) as f32 * rng.below(11) as f32)
+                .collect();
+            let want = model.forward(model.input(input.clone(), batch, &device));
+            let want_logits = want.logits.into_data().try_into_vec::<f32>().unwrap();
+            let want_values = want.value.into_data().try_into_vec::<f32>().unwrap();
+            let (mut logits, mut values) = (vec![0.0; batch * 7], vec![0.0; batch]);
+            Inference::new(&model)
+                .unwrap()
+                .forward(&input, batch, &mut logits, &mut values);
+            for (got, want) in logits
+                .iter()
+                .chain(&values)
+                .zip(want_logits.iter().chain(&want_values))
+            {
+                assert!(
+                    (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                    "{spec:?}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
 /// The natively trained fixture checkpoint plays, in wasm, the greedy actions recorded natively
 /// (core/tests/policy_fixture.rs checks the same file natively).
 #[wasm_bindgen_test]

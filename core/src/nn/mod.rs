@@ -2,12 +2,14 @@
 //! format. The trainer and the browser use these same definitions.
 
 pub mod checkpoint;
+pub mod infer;
 mod init;
 pub mod net;
 pub mod policy;
 pub mod spec;
 
 pub use checkpoint::{Checkpoint, CheckpointError, EvalResult, Metadata};
+pub use infer::Inference;
 pub use net::{ActorCritic, Output};
 pub use policy::{Decision, Evaluation, Observer, PolicyAgent};
 pub use spec::{NetKind, NetSpec, ObsKind};
