@@ -4,16 +4,12 @@
 
 use crate::Env;
 use crate::ask::{AskDecision, AskStep, AskingAgent};
-use crate::nn::policy::{Observer, argmax, log_softmax, sample};
+use crate::nn::policy::PolicyAgent;
 use crate::nn::{ActorCritic, NetSpec, ObsKind};
 use crate::planner::{Planner, PlannerError, PromptStyle};
 use crate::registry;
-use crate::rng::Rng;
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec;
-use alloc::vec::Vec;
-use burn::tensor::Device;
 
 /// The mediator's actions.
 pub const DONT_ASK: usize = 0;
@@ -34,22 +30,17 @@ pub struct MediatorChoice {
     pub value: f32,
 }
 
-/// The network and what it remembers between steps.
+/// The network and what it remembers between steps: a [`PolicyAgent`] over the two actions.
 pub struct Mediator {
-    model: ActorCritic,
-    observer: Observer,
-    device: Device,
-    input: Vec<f32>,
-    rng: Rng,
-    /// Ask when asking is the more likely action, instead of sampling.
-    pub greedy: bool,
+    agent: PolicyAgent,
     /// The choice for the current step, kept until the world changes (a decision retried after
     /// a planner failure must not draw again).
     chosen: Option<MediatorChoice>,
 }
 
 impl Mediator {
-    /// `model` mediating in `env` (at the start of an episode); `seed` drives sampling.
+    /// `model` mediating in `env` (at the start of an episode); `seed` drives sampling; `greedy`
+    /// asks when asking is the more likely action instead of sampling.
     pub fn new(model: ActorCritic, env: &Env, seed: u64, greedy: bool) -> Result<Mediator, String> {
         let spec = model.spec();
         if !is_mediator(spec) {
@@ -60,29 +51,24 @@ impl Mediator {
             ));
         }
         Ok(Mediator {
-            observer: Observer::new(spec.obs, env)?,
-            input: vec![0.0; spec.obs.len()],
-            device: Device::flex(),
-            rng: Rng::derive(seed, 0x3ED1),
-            model,
-            greedy,
+            agent: PolicyAgent::with_stream(model, env, seed, 0x3ED1, greedy)?,
             chosen: None,
         })
     }
 
     pub fn model(&self) -> &ActorCritic {
-        &self.model
+        self.agent.model()
     }
 
     /// A new episode began in `env` (the sampling stream goes on).
     pub fn reset(&mut self, env: &Env) {
-        self.observer.reset(env);
+        self.agent.reset(env);
         self.chosen = None;
     }
 
     /// `env` took a step.
     pub fn observe(&mut self, env: &Env) {
-        self.observer.update(env);
+        self.agent.observe(env);
         self.chosen = None;
     }
 
@@ -91,33 +77,11 @@ impl Mediator {
         if let Some(c) = self.chosen {
             return c;
         }
-        self.observer.write(env, &mut self.input);
-        let out = self
-            .model
-            .forward(self.model.input(self.input.clone(), 1, &self.device));
-        let logits = out
-            .logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
-        let value = out
-            .value
-            .into_data()
-            .try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .unwrap_or(f32::NAN);
-        let mut logp = [0.0f32; 2];
-        log_softmax(&logits, &mut logp);
-        let a = if self.greedy {
-            argmax(&logits)
-        } else {
-            sample(&logp, &mut self.rng)
-        };
+        let d = self.agent.decide(env);
         let c = MediatorChoice {
-            ask: a == ASK,
-            p_ask: libm::expf(logp[ASK]),
-            value,
+            ask: d.action == ASK,
+            p_ask: d.probs[ASK],
+            value: d.value,
         };
         self.chosen = Some(c);
         c
@@ -241,6 +205,7 @@ mod tests {
     use super::*;
     use crate::nn::NetKind;
     use crate::planner::ExpertPlanner;
+    use burn::tensor::Device;
 
     fn mediator_net(seed: u64) -> ActorCritic {
         let spec = NetSpec {

@@ -9,7 +9,6 @@
 #[path = "../tests/support/webdriver.rs"]
 mod webdriver;
 
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use webdriver::{BrowserKind, Driver, Server};
@@ -42,18 +41,7 @@ fn run() -> Result<PathBuf, String> {
     b.goto(&format!("{}/?env={ENV}&seed={SEED}", server.url))?;
     let long = Duration::from_secs(60);
     b.wait_for("document.body.dataset.ready === '1'", long)?;
-    b.wait_for(
-        &format!("[...document.getElementById('agent').options].some(o => o.value === '{key}')"),
-        long,
-    )?;
-    b.exec(
-        "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
-        json!([key]),
-    )?;
-    b.wait_for(
-        "document.getElementById('agent-label').textContent.includes('mediator')",
-        long,
-    )?;
+    b.choose_agent(&key, "mediator", long)?;
     for i in 1..=steps {
         b.click("#step")?;
         b.wait_for(&format!("document.body.dataset.steps === '{i}'"), long)?;

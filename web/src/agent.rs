@@ -224,7 +224,20 @@ impl Agent {
         }
     }
 
-    fn fill_plan<P: Planner>(agent: &PlannerAgent<P>, d: &mut Decision) {
+    /// What a planner + skills agent did at this step: its action, skill, planner exchange and
+    /// current plan.
+    fn fill_planner_step<P: Planner>(
+        agent: &PlannerAgent<P>,
+        x: &gridmentor_core::agent::Decision,
+        d: &mut Decision,
+    ) {
+        d.action = x.action as u8;
+        d.probs = one_hot(x.action);
+        d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
+        if let Some(ex) = &x.exchange {
+            record_exchange(d, ex);
+            d.queries = 1;
+        }
         let plan = agent.current_plan();
         d.plan = plan
             .iter()
@@ -299,26 +312,10 @@ impl Agent {
             }
             Kind::Expert(a) => {
                 let x = a.act()?;
-                d.action = x.action as u8;
-                d.probs = one_hot(x.action);
-                d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
-                if let Some(ex) = &x.exchange {
-                    record_exchange(&mut d, ex);
-                    d.queries = 1;
-                }
-                Self::fill_plan(a, &mut d);
+                Self::fill_planner_step(a, &x, &mut d);
             }
             Kind::Llm(a) => match a.act() {
-                Ok(x) => {
-                    d.action = x.action as u8;
-                    d.probs = one_hot(x.action);
-                    d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
-                    if let Some(ex) = &x.exchange {
-                        record_exchange(&mut d, ex);
-                        d.queries = 1;
-                    }
-                    Self::fill_plan(a, &mut d);
-                }
+                Ok(x) => Self::fill_planner_step(a, &x, &mut d),
                 Err(e) if e.0 == AWAITING => {
                     let p = a.planner.pending.as_ref().expect("set with the error");
                     d.action = 255;
@@ -336,19 +333,16 @@ impl Agent {
                     .as_mut()
                     .ok_or_else(|| PlannerError("reset the agent first".into()))?;
                 let (c, x) = a.decide(env)?;
-                d.action = x.decision.action as u8;
-                d.probs = one_hot(x.decision.action);
+                Self::fill_planner_step(&a.asking.agent, &x.decision, &mut d);
+                if let Some(ex) = x.exchanges.last() {
+                    record_exchange(&mut d, ex);
+                }
                 d.value = c.value;
                 d.p_ask = c.p_ask;
                 d.forced = x.forced;
                 d.queries = x.queries;
-                d.skill = x.decision.skill.map(|s| s.to_string()).unwrap_or_default();
-                if let Some(ex) = x.exchanges.last() {
-                    record_exchange(&mut d, ex);
-                }
                 // An ask answered without an exchange still counts as asked.
                 d.asked = x.queries > 0;
-                Self::fill_plan(&a.asking.agent, &mut d);
             }
         }
         self.decided = true;

@@ -6,7 +6,7 @@ use crate::env::Env;
 use crate::nn::checkpoint::EvalResult;
 use crate::nn::infer::Inference;
 use crate::nn::net::ActorCritic;
-use crate::nn::spec::ObsKind;
+use crate::nn::spec::{NetSpec, ObsKind};
 use crate::obs::MemoryMap;
 use crate::registry;
 use crate::rng::Rng;
@@ -148,6 +148,18 @@ pub struct Decision {
     pub value: f32,
 }
 
+/// Can a network with `spec` act in an env (no more actions than an env has)?
+pub fn check_actions(spec: NetSpec) -> Result<(), String> {
+    if spec.actions > Action::COUNT {
+        return Err(format!(
+            "the network chooses among {} actions; an env has {}",
+            spec.actions,
+            Action::COUNT
+        ));
+    }
+    Ok(())
+}
+
 /// A network acting in one env, step by step (what the browser and `eval --record` use).
 pub struct PolicyAgent {
     model: ActorCritic,
@@ -170,21 +182,27 @@ impl PolicyAgent {
         seed: u64,
         greedy: bool,
     ) -> Result<PolicyAgent, String> {
+        PolicyAgent::with_stream(model, env, seed, 0xE7A2, greedy)
+    }
+
+    /// The same with sampling drawn from the random stream `(seed, stream)`: agents that must
+    /// not share draws with a policy on the same seed (the When2Ask mediator) take their own.
+    pub fn with_stream(
+        model: ActorCritic,
+        env: &Env,
+        seed: u64,
+        stream: u64,
+        greedy: bool,
+    ) -> Result<PolicyAgent, String> {
         let spec = model.spec();
-        if spec.actions > Action::COUNT {
-            return Err(format!(
-                "the network chooses among {} actions; an env has {}",
-                spec.actions,
-                Action::COUNT
-            ));
-        }
+        check_actions(spec)?;
         Ok(PolicyAgent {
             observer: Observer::new(spec.obs, env)?,
             input: vec![0.0; spec.obs.len()],
             logits: vec![0.0; spec.actions],
             logp: vec![0.0; spec.actions],
             net: Inference::new(&model)?,
-            rng: Rng::derive(seed, 0xE7A2),
+            rng: Rng::derive(seed, stream),
             model,
             greedy,
         })
@@ -198,9 +216,21 @@ impl PolicyAgent {
         &self.observer
     }
 
-    /// A new episode began in `env`.
+    /// A new episode began in `env` (an env of the same size as before).
     pub fn reset(&mut self, env: &Env) {
         self.observer.reset(env);
+    }
+
+    /// A new episode began in `env`, which may differ in size from the last one; refuses an env
+    /// whose observation is not the network's.
+    pub fn restart(&mut self, env: &Env) -> Result<(), String> {
+        self.observer = Observer::new(self.model.spec().obs, env)?;
+        Ok(())
+    }
+
+    /// `env` took a step that this agent did not take through [`PolicyAgent::step`].
+    pub fn observe(&mut self, env: &Env) {
+        self.observer.update(env);
     }
 
     /// Choose an action for `env`'s current state.

@@ -365,6 +365,31 @@ impl Browser {
         })
     }
 
+    /// Pick `key` in the playground's agent menu once the page lists it, then wait until the
+    /// agent's label mentions `label_has`.
+    pub fn choose_agent(
+        &self,
+        key: &str,
+        label_has: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.wait_for(
+            &format!(
+                "[...document.getElementById('agent').options].some(o => o.value === '{key}')"
+            ),
+            timeout,
+        )?;
+        self.exec(
+            "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
+            json!([key]),
+        )?;
+        self.wait_for(
+            &format!("document.getElementById('agent-label').textContent.includes('{label_has}')"),
+            timeout,
+        )
+        .map(|_| ())
+    }
+
     /// Save a PNG screenshot to `path`.
     pub fn screenshot(&self, path: &Path) -> Result<(), String> {
         let v = self.cmd("GET", "/screenshot", None)?;
