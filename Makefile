@@ -13,12 +13,18 @@ WASM_TEST := $(CARGO) test --target wasm32-unknown-unknown --lib --tests
 # The embedded LLM is a cargo feature of the server; tests and the demo use it. One feature set
 # for every build of the workspace, so nothing is compiled twice.
 FEATURES := --features gridmentor-server/smollm2
+# The e2e test executable of the workspace's test build, run directly: `cargo test -p ... --test
+# e2e` resolves other features and rebuilds every dependency (~25 min on a cold 2-core machine).
+E2E_TEST = "$$(scripts/test-bin.sh e2e $(FEATURES))"
+# One release build of both commands (demo, bench, scripts/train-agents.sh), one feature set.
+RELEASE := $(CARGO) build --release --workspace --bins $(FEATURES)
+export GRIDMENTOR_RELEASE_BUILD := $(RELEASE)
 
 .PHONY: demo test test-rust test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup model wasm
-	$(CARGO) build --release -p gridmentor-server --features smollm2
+	$(RELEASE)
 	@echo "starting gridmentor-server with the shipped agents (agents/); Ctrl-C stops it"
 	$(TARGET_DIR)/release/gridmentor-server --addr $(ADDR) --www www --preload agents
 
@@ -43,16 +49,15 @@ test-e2e: wasm
 	$(CARGO) build --workspace --all-targets $(FEATURES)
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
 	env -u GECKODRIVER E2E_BROWSER=chromium GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
-		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
+		$(E2E_TEST) --ignored --nocapture
 	GECKODRIVER=$(GECKODRIVER) scripts/firefox-leg.sh "end-to-end" env E2E_BROWSER=firefox \
 		GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
-		$(CARGO) test -p gridmentor-web --test e2e -- --ignored --nocapture
+		$(E2E_TEST) --ignored --nocapture
 
 ## screenshot: docs/playground.png: the served page with the shipped When2Ask mediator playing
 screenshot: setup-browser wasm
 	$(CARGO) build --workspace --all-targets $(FEATURES)
-	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
-		$(CARGO) run -p gridmentor-web --example screenshot
+	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server $(TARGET_DIR)/debug/examples/screenshot
 
 ## bench: our env steps/s beside Farama MiniGrid and NAVIX, measured in the same run
 bench: setup
@@ -61,9 +66,9 @@ bench: setup
 
 ## bench-browser: checkpoint-policy decisions/s in headless Chromium and the gzipped wasm size
 bench-browser: setup-browser wasm
-	$(CARGO) build --release -p gridmentor-server
-	GRIDMENTOR_SERVER=$(TARGET_DIR)/release/gridmentor-server \
-		$(CARGO) run -p gridmentor-web --example browser_bench
+	$(RELEASE)
+	$(CARGO) build --workspace --all-targets $(FEATURES)
+	GRIDMENTOR_SERVER=$(TARGET_DIR)/release/gridmentor-server $(TARGET_DIR)/debug/examples/browser_bench
 
 wasm: setup
 	$(CARGO) build -p gridmentor-web --target wasm32-unknown-unknown --profile wasm

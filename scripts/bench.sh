@@ -34,8 +34,8 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 
 # --- ours -------------------------------------------------------------------------------
 say "building gridmentor (release)"
-if ! cargo build --release --quiet -p gridmentor-trainer; then
-    say "FAILED: cargo build --release -p gridmentor-trainer"
+if ! ${GRIDMENTOR_RELEASE_BUILD:-cargo build --release --workspace --bins --features gridmentor-server/smollm2} --quiet; then
+    say "FAILED: the release build"
     exit 1
 fi
 BIN="${CARGO_TARGET_DIR:-target}/release/gridmentor"

@@ -19,6 +19,7 @@ const state = {
   compare: [],        // {key, agent, session, canvas, done}
   comparePlaying: false,
   evalRun: 0,
+  leaderboardRun: 0,  // bumped per fetch: an answer for an env no longer shown is dropped
   names: [],
 };
 // Agents the page can make: key -> {label, spec, make()}.
@@ -244,7 +245,10 @@ function newSession() {
   const seed = parseSeed($("seed").value);
   const env = $("env").value;
   state.session = new Session(env, seed);
-  $("leaderboard").href = `/api/leaderboard?env=${encodeURIComponent(env)}`;
+  if ($("leaderboard-env").textContent !== env) {
+    $("leaderboard-env").textContent = env;
+    if ($("leaderboard-box").open) loadLeaderboard();
+  }
 }
 
 function reset() {
@@ -540,6 +544,51 @@ async function loadModels() {
 async function prepare(key) {
   const e = registry.get(key);
   if (e?.load) await e.load();
+}
+
+// ---------------------------------------------------------------------------------------------
+// leaderboard: the server's held-out evaluations of its stored checkpoints, for the current env
+
+async function loadLeaderboard() {
+  const env = $("env").value;
+  const url = `/api/leaderboard?env=${encodeURIComponent(env)}`;
+  const run = ++state.leaderboardRun;
+  $("leaderboard-env").textContent = env;
+  $("leaderboard-json").href = url;
+  $("leaderboard-status").textContent = "loading…";
+  let entries = [], msg = "";
+  try {
+    const res = await fetch(url);
+    if (res.ok) entries = (await res.json()).entries ?? [];
+    else msg = `the server has no leaderboard for ${env}: ${await apiError(res)}`;
+  } catch (e) {
+    msg = `no leaderboard on this server (${errText(e)})`;
+  }
+  // A checkpoint stored after the page loaded is not in the agent menu yet.
+  if (entries.some((c) => !registry.has(`checkpoint:${c.id}`))) await loadServerCheckpoints();
+  if (run !== state.leaderboardRun) return;
+  const body = $("leaderboard-table").tBodies[0];
+  body.replaceChildren();
+  entries.forEach((c, i) => {
+    const tr = body.insertRow();
+    tr.dataset.id = c.id;
+    const pct = (x) => (typeof x === "number" ? `${(100 * x).toFixed(1)}%` : "–");
+    const num = (x, d) => (typeof x === "number" ? x.toFixed(d) : "–");
+    const cells = [String(i + 1), c.name, c.algo, Number(c.frames).toLocaleString("en"),
+      pct(c.eval?.success_rate), num(c.eval?.mean_return, 3), num(c.eval?.mean_steps, 1)];
+    for (const t of cells) tr.insertCell().textContent = t;
+    const key = `checkpoint:${c.id}`;
+    const b = document.createElement("button");
+    b.textContent = "Watch";
+    b.disabled = !registry.has(key);
+    b.addEventListener("click", async () => {
+      try { await prepare(key); } catch (e) { showError(errText(e)); return; }
+      selectAgent(key);
+      $("grid").scrollIntoView({ block: "nearest" });
+    });
+    tr.insertCell().append(b);
+  });
+  $("leaderboard-status").textContent = msg || (entries.length ? "" : `no checkpoint has been evaluated on ${env} yet`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -885,6 +934,12 @@ async function main() {
   $("fog").addEventListener("change", redraw);
   $("copy-link").addEventListener("click", copyLink);
   $("export-gif").addEventListener("click", exportGif);
+  $("leaderboard").addEventListener("click", () => {
+    $("leaderboard-box").open = true;
+    $("leaderboard-box").scrollIntoView({ block: "start" });
+    loadLeaderboard();
+  });
+  $("leaderboard-box").addEventListener("toggle", () => { if ($("leaderboard-box").open) loadLeaderboard(); });
   $("agent").addEventListener("change", async (e) => {
     try { await prepare(e.target.value); } catch (err) { showError(errText(err)); return; }
     selectAgent(e.target.value);

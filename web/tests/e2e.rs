@@ -23,6 +23,8 @@ use support::webdriver::{Browser, Driver, Server};
 const ENV: &str = "MiniGrid-DoorKey-5x5-v0";
 /// The shipped When2Ask mediator in `agents/`.
 const MEDIATOR_FILE: &str = "simpledoorkey-when2ask.ckpt";
+/// The shipped PPO agent for [`ENV`], as the server names it.
+const SHIPPED_5X5: &str = "doorkey-5x5-ppo";
 /// The episode on the main board has ended.
 const ENDED: &str = "['success', 'failed', 'out of time'].includes(document.body.dataset.status)";
 const LONG: Duration = Duration::from_secs(60);
@@ -279,6 +281,43 @@ fn playground_end_to_end() {
         step(&b, "uploaded-checkpoint-is-listed-by-the-server", || {
             wait_until_listed(&server.url, &ckpt_key)
         });
+        step(
+            &b,
+            "leaderboard-lists-the-shipped-agent-and-plays-it",
+            || {
+                let id = wait_until_evaluated(&server.url, ENV, SHIPPED_5X5)?;
+                b.click("#leaderboard")?;
+                // The row, once the page has the checkpoint in its agent menu (its Watch button on).
+                let row = b.wait_for(
+                &format!(
+                    "(() => {{ const r = [...document.querySelectorAll('#leaderboard-table tbody tr')].find(r => r.dataset.id === '{id}'); return r && !r.querySelector('button').disabled && [...r.cells].map(c => c.textContent); }})()"
+                ),
+                SHORT,
+            )?;
+                ensure(
+                    row[1] == SHIPPED_5X5 && row[2] == "ppo" && row[4] == "100.0%",
+                    format!("leaderboard row {row}"),
+                )?;
+                b.exec(
+                "[...document.querySelectorAll('#leaderboard-table tbody tr')].find(r => r.dataset.id === arguments[0]).querySelector('button').click(); return 1",
+                json!([id]),
+            )?;
+                b.wait_for(
+                    &format!("document.getElementById('agent').value === 'checkpoint:{id}'"),
+                    SHORT,
+                )?;
+                b.click("#reset")?;
+                wait_steps(&b, 0)?;
+                set_speed(&b, 60)?;
+                b.click("#play")?;
+                b.wait_for(ENDED, LONG)?;
+                let status = body(&b, "status")?;
+                ensure(
+                    status == "success",
+                    format!("the shipped agent ended with {status}"),
+                )
+            },
+        );
     } else {
         eprintln!("e2e: skipped: checkpoint store (the server has no /api/checkpoints yet)");
     }
@@ -344,7 +383,7 @@ fn playground_end_to_end() {
     let mediator_url = format!("{}/?env=SimpleDoorKey&seed=1000", server.url);
     let mediated = step(&b, "shipped-mediator-shows-its-asks", || {
         open(&b, &mediator_url)?;
-        choose_agent(&b, &mediator_key, "mediator")?;
+        b.choose_agent(&mediator_key, "mediator", SHORT)?;
         wait_steps(&b, 0)?;
         set_speed(&b, 60)?;
         b.click("#play")?;
@@ -485,29 +524,25 @@ fn playground_end_to_end() {
     }
 }
 
-/// Pick `key` in the agent menu once the page lists it; the label then mentions `label_has`.
-fn choose_agent(b: &Browser, key: &str, label_has: &str) -> Result<(), String> {
-    b.wait_for(
-        &format!("[...document.getElementById('agent').options].some(o => o.value === '{key}')"),
-        SHORT,
-    )?;
-    b.exec(
-        "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
-        json!([key]),
-    )?;
-    b.wait_for(
-        &format!("document.getElementById('agent-label').textContent.includes('{label_has}')"),
-        SHORT,
-    )
-    .map(|_| ())
-}
-
 fn set_speed(b: &Browser, per_second: u32) -> Result<(), String> {
     b.exec(
         "const s = document.getElementById('speed'); s.value = String(arguments[0]); s.dispatchEvent(new Event('input')); return 1",
         json!([per_second]),
     )
     .map(|_| ())
+}
+
+/// Wait until the server's leaderboard for `env` lists the checkpoint named `name`; its id.
+fn wait_until_evaluated(url: &str, env: &str, name: &str) -> Result<String, String> {
+    support::webdriver::wait_until("the shipped agent on the leaderboard", LONG, || {
+        let (_, body) = support::webdriver::http_get(&format!("{url}/api/leaderboard?env={env}"))?;
+        let v: Value = serde_json::from_str(&body).map_err(|e| format!("leaderboard: {e}"))?;
+        Ok(v["entries"].as_array().and_then(|es| {
+            es.iter()
+                .find(|e| e["name"] == name)
+                .and_then(|e| e["id"].as_str().map(String::from))
+        }))
+    })
 }
 
 fn wait_until_listed(url: &str, key: &str) -> Result<(), String> {
