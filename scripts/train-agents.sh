@@ -13,9 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # name | env | train arguments | eval arguments (besides --env, --episodes, --seed)
+# Train arguments "A; B" mean: train with A, then continue the run with `--resume B`.
 AGENTS=(
   "doorkey-5x5-ppo|MiniGrid-DoorKey-5x5-v0|--algo ppo --frames 150000 --seed 1|--agent checkpoint:CKPT --greedy"
-  "doorkey-8x8-ppo|MiniGrid-DoorKey-8x8-v0|--algo ppo --frames 2000000 --seed 1|--agent checkpoint:CKPT --greedy"
+  "doorkey-8x8-ppo|MiniGrid-DoorKey-8x8-v0|--algo ppo --frames 1000000 --seed 1; --frames 4000000; --frames 8000000|--agent checkpoint:CKPT --greedy"
   "simpledoorkey-llm4teach|SimpleDoorKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "keyinbox-llm4teach|KeyInBox|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "randomboxkey-llm4teach|RandomBoxKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
@@ -49,8 +50,14 @@ for e in "${AGENTS[@]}"; do
   out="runs/ship-$name"
   echo "== $name: gridmentor train --env $env $train --out $out" >&2
   start=$(date +%s)
+  IFS=';' read -r -a legs <<<"$train"
   # shellcheck disable=SC2086
-  "$BIN" train --env "$env" $train --quiet --out "$out" >/dev/null
+  "$BIN" train --env "$env" ${legs[0]} --quiet --out "$out" >/dev/null
+  for leg in "${legs[@]:1}"; do
+    echo "   then: gridmentor train --resume $leg --out $out" >&2
+    # shellcheck disable=SC2086
+    "$BIN" train --resume $leg --quiet --out "$out" >/dev/null
+  done
   echo "   trained in $(( $(date +%s) - start )) s" >&2
   ckpt="$out/latest.ckpt"
   # shellcheck disable=SC2086

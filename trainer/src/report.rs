@@ -103,7 +103,13 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     Ok(Entry {
         env: config["env"].as_str().unwrap_or("?").to_string(),
         algo: config["algo"].as_str().unwrap_or("?").to_string(),
-        planner: config["planner"].as_str().unwrap_or("none").to_string(),
+        // When2Ask and skills-rl name their planner at the top; the teacher-guided algorithms
+        // (llm4teach, ihac, shaping) under "guide".
+        planner: config["planner"]
+            .as_str()
+            .or(config["guide"]["planner"].as_str())
+            .unwrap_or("none")
+            .to_string(),
         seed: config["ppo"]["seed"].as_u64(),
         success: f(&eval, "success_rate"),
         ret: f(&eval, "mean_return"),
@@ -212,7 +218,14 @@ pub fn table(entries: &[&Entry]) -> String {
             let n = reached.iter().filter(|r| **r).count();
             match m(&|e| e.frames_to_90) {
                 Some(f) => format!("{f:.0} ({n}/{} runs)", reached.len()),
-                None => "not reached".into(),
+                None => {
+                    // How far the runs got: the fewest frames any of them trained.
+                    let trained = es
+                        .iter()
+                        .filter_map(|e| e.curve.last().map(|p| p.0))
+                        .fold(f64::INFINITY, f64::min);
+                    format!("not reached in {trained:.0}")
+                }
             }
         };
         let _ = writeln!(
@@ -359,6 +372,19 @@ mod tests {
             r#"{"env":"SimpleDoorKey","agent":"always","planner":"expert","success_rate":1.0,"mean_return":0.82,"mean_steps":19,"llm_calls_per_episode":19}"#,
         )
         .unwrap();
+        // A teacher-guided run that has not reached 90% (yet): its planner and how far it got.
+        let teach = dir.join("teach-1");
+        std::fs::create_dir_all(&teach).unwrap();
+        std::fs::write(
+            teach.join("config.json"),
+            r#"{"algo":"llm4teach","env":"SimpleDoorKey","guide":{"planner":"expert:noise=0.3"},"ppo":{"seed":1}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            teach.join("metrics.csv"),
+            "update,frames,success_rate\n1,2048,0.1\n2,4096,0.6\n",
+        )
+        .unwrap();
         let out = dir.join("out");
         let md = run_report(&ReportArgs {
             env: vec!["SimpleDoorKey".into()],
@@ -371,6 +397,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
+        assert!(
+            md.contains(
+                "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 | – |"
+            ),
+            "{md}"
+        );
         let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
         assert!(
             svg.starts_with("<svg") && svg.contains("when2ask"),

@@ -445,7 +445,9 @@ impl Server {
         let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(bin);
         cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--www"])
-            .arg(www);
+            .arg(www)
+            .arg("--data")
+            .arg(dir.join("data"));
         if let Some(p) = preload {
             cmd.arg("--preload").arg(p);
         }
