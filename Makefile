@@ -20,7 +20,7 @@ E2E_TEST = "$$(scripts/test-bin.sh e2e $(FEATURES))"
 RELEASE := $(CARGO) build --release --workspace --bins $(FEATURES)
 export GRIDMENTOR_RELEASE_BUILD := $(RELEASE)
 
-.PHONY: demo test test-rust test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
+.PHONY: demo test test-rust test-wgpu setup-gpu test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup model wasm
@@ -54,6 +54,11 @@ test-e2e: wasm
 		GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
 		$(E2E_TEST) --ignored --nocapture
 
+## test-wgpu: `train --device wgpu` on burn's wgpu backend (llvmpipe without a GPU). Not part of
+## `make test`: a cold build of the wgpu stack takes most of an hour on 2 cores (README.md).
+test-wgpu: setup-gpu
+	$(CARGO) test -p gridmentor-trainer --features wgpu --test wgpu
+
 ## screenshot: docs/playground.png: the served page with the shipped When2Ask mediator playing
 screenshot: setup-browser wasm
 	$(CARGO) build --workspace --all-targets $(FEATURES)
@@ -83,6 +88,10 @@ setup:
 
 setup-browser:
 	@scripts/setup.sh --browser
+
+## setup-gpu: a Vulkan driver for --device wgpu (Mesa's; llvmpipe when there is no GPU)
+setup-gpu:
+	@scripts/setup.sh --gpu
 
 lint:
 	$(CARGO) fmt --all --check

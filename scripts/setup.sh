@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
 # Install what a fresh machine lacks for building and testing gridmentor. Idempotent and quiet
-# when everything is already there. Usage: scripts/setup.sh [--browser]
+# when everything is already there. Usage: scripts/setup.sh [--browser | --gpu]
+#   --browser  headless Chromium and Firefox with their WebDriver servers (wasm and e2e tests)
+#   --gpu      only a Vulkan driver for `--device wgpu` (make test-wgpu): Mesa's, whose llvmpipe
+#              is a software adapter when the machine has no GPU
 set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate pinned in web/Cargo.toml
 GECKODRIVER_VERSION=0.37.1     # WebDriver for Firefox (crates.io; Debian has no package)
 want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+want_gpu=0
+case "${1:-}" in
+  --browser) want_browser=1 ;;
+  --gpu) want_gpu=1 ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--browser | --gpu]" >&2; exit 2 ;;
+esac
 
 say() { printf '[setup] %s\n' "$*"; }
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  say "adding rust target wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown
-fi
+# The wasm tools (everything but --gpu, which only needs the native build).
+if [ "$want_gpu" = 0 ]; then
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "adding rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
-  # No --locked: the registry mirror lacks one locked dependency (see DESIGN.md).
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # No --locked: the registry mirror lacks one locked dependency (see DESIGN.md).
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
 fi
 
 apt_install() {
@@ -45,6 +57,13 @@ if [ "$want_browser" = 1 ]; then
     # Its own target dir: the workspace's is not for tools.
     CARGO_TARGET_DIR="${TMPDIR:-/tmp}/geckodriver-build" cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
     rm -rf "${TMPDIR:-/tmp}/geckodriver-build"
+  fi
+fi
+if [ "$want_gpu" = 1 ] && [ "$(uname -s)" = Linux ]; then
+  # Mesa's Vulkan drivers: the GPUs' own (radv, anv, ...) and llvmpipe (lavapipe) for none.
+  if ! dpkg-query -W -f='${Status}' mesa-vulkan-drivers 2>/dev/null | grep -q "ok installed"; then
+    say "installing mesa-vulkan-drivers (Debian package: Vulkan drivers, llvmpipe without a GPU)"
+    apt_install mesa-vulkan-drivers
   fi
 fi
 exit 0

@@ -3,6 +3,7 @@
 
 pub mod algo;
 pub mod bench;
+pub mod device;
 pub mod eval;
 pub mod gif;
 pub mod llm;

@@ -58,8 +58,25 @@ fn reuse_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn reuse_freed_memory() {}
 
+/// burn's `Device::default()` is wgpu's default adapter in a build with the `wgpu` feature, and
+/// burn materialises a loaded optimizer state there (`--resume`) before moving it to the
+/// parameters' device: that would open a second wgpu runtime beside the chosen one, or panic on a
+/// machine without any adapter. Default to flex unless the user chose (`BURN_DEVICE`); the
+/// training device itself is always explicit (`--device`).
+#[cfg(feature = "wgpu")]
+fn default_device_flex() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn default_device_flex() {}
+
 fn main() -> anyhow::Result<()> {
     reuse_freed_memory();
+    default_device_flex();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {

@@ -1,28 +1,17 @@
 //! `gridmentor train`: PPO with a run folder (config.json, metrics.csv, TensorBoard events,
 //! checkpoints `latest.ckpt` and `best.ckpt`) and a progress bar.
 
+pub use crate::device::{DeviceChoice, PickedDevice, pick_device};
 use crate::ppo::resume as ppo_resume;
 use crate::ppo::vec_env::VecEnv;
 use crate::ppo::{Config, Ppo, Stats};
 use crate::run_folder::{self, Extra, Num, RunLog, Update};
 use anyhow::{Context, bail};
 use burn::module::Module;
-use burn::tensor::Device;
 use gridmentor_core::nn::{ActorCritic, EvalResult, Evaluation, Metadata, policy};
 use gridmentor_core::registry;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// Where the networks run.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum DeviceChoice {
-    /// wgpu when this build has it and a real GPU adapter exists, else the CPU.
-    Auto,
-    /// burn's flex backend on the CPU.
-    Cpu,
-    /// burn's wgpu backend (needs a build with the `wgpu` feature).
-    Wgpu,
-}
 
 /// Arguments of `gridmentor train`.
 #[derive(clap::Args, Debug, Clone)]
@@ -33,6 +22,8 @@ pub struct TrainArgs {
     /// Run folder (created; an existing run folder is refused rather than overwritten).
     #[arg(long)]
     pub out: PathBuf,
+    /// Where PPO's network runs: `auto` takes wgpu for a real GPU (in a build with the `wgpu`
+    /// feature), else the CPU; evaluation always runs on the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Write `latest.ckpt` every this many updates (and at the end).
@@ -57,18 +48,6 @@ pub struct TrainArgs {
     /// The teacher of `llm4teach`, `ihac` and `shaping`.
     #[command(flatten)]
     pub guide: crate::algo::GuideArgs,
-}
-
-/// Pick the device; a software wgpu adapter is slower than flex, so `auto` means flex unless a
-/// wgpu build finds real hardware.
-pub fn pick_device(choice: DeviceChoice) -> anyhow::Result<(Device, &'static str)> {
-    match choice {
-        DeviceChoice::Auto | DeviceChoice::Cpu => Ok((Device::flex(), "cpu (flex)")),
-        DeviceChoice::Wgpu => bail!(
-            "this gridmentor was built without wgpu support; rebuild with \
-             `cargo build --release -p gridmentor-trainer --features wgpu`, or use --device cpu"
-        ),
-    }
 }
 
 /// Evaluate a policy on `episodes` episodes (seeds from `seed`), greedy or sampled.
@@ -169,7 +148,9 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     } else {
         None
     };
-    let (device, device_name) = pick_device(args.device)?;
+    let picked = pick_device(args.device)?;
+    picked.announce();
+    let device_name = picked.name.as_str();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let spec = cfg.net_spec(env_spec)?;
@@ -186,12 +167,13 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         "guide": guided.as_ref().map(|g| serde_json::json!({
             "args": &g.args, "planner": g.teacher.planner_name(),
         })),
-        "algo": args.algo, "device": device_name, "env": env_spec.id, "net": spec.net.name(),
+        "algo": args.algo, "device": device_name, "device_reason": picked.reason,
+        "env": env_spec.id, "net": spec.net.name(),
         "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
     });
     run_folder::write_config(&args.out, &config)?;
 
-    let mut ppo = Ppo::new(cfg.clone(), spec, device.autodiff())?;
+    let mut ppo = Ppo::new(cfg.clone(), spec, picked.device.clone().autodiff())?;
     let mut best = f32::NEG_INFINITY;
     let mut envs = match &resumed {
         Some(state) => {

@@ -250,7 +250,7 @@ fn config_files_set_hyper_parameters_and_flags_override_them() {
     )
     .unwrap();
     let out = dir.join("run");
-    json_line(&gridmentor(&[
+    let trained = gridmentor(&[
         "train",
         "--config",
         file.to_str().unwrap(),
@@ -259,8 +259,21 @@ fn config_files_set_hyper_parameters_and_flags_override_them() {
         "--quiet",
         "--out",
         out.to_str().unwrap(),
-    ]));
+    ]);
+    let r = json_line(&trained);
     let config = read_json(&out.join("config.json"));
+    // The device (`auto`): said once on stderr with why, recorded in config.json and the result.
+    let device = config["device"].as_str().unwrap();
+    assert_eq!(r["device"], device);
+    let said = String::from_utf8_lossy(&trained.stderr);
+    assert_eq!(said.matches("device: ").count(), 1, "{said}");
+    assert!(
+        said.contains(&format!("device: {device} [auto: ")),
+        "{said}"
+    );
+    if !cfg!(feature = "wgpu") {
+        assert_eq!(device, "cpu (flex)");
+    }
     let ppo = &config["ppo"];
     assert_eq!(ppo["env"], "MiniGrid-Empty-5x5-v0");
     assert_eq!(ppo["envs"], 2);

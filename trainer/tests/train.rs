@@ -146,14 +146,22 @@ fn bad_checkpoints_and_flags_get_clear_errors() {
         dir.join("r").to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&bad_batch.stderr).contains("multiple of --batch"));
-    let wgpu = gridmentor(&[
-        "train",
-        "--device",
-        "wgpu",
-        "--out",
-        dir.join("w").to_str().unwrap(),
-    ]);
-    assert!(String::from_utf8_lossy(&wgpu.stderr).contains("without wgpu support"));
+    // A build with the feature trains on wgpu (tests/wgpu.rs).
+    if !cfg!(feature = "wgpu") {
+        let wgpu = gridmentor(&[
+            "train",
+            "--device",
+            "wgpu",
+            "--out",
+            dir.join("w").to_str().unwrap(),
+        ]);
+        assert!(!wgpu.status.success());
+        let msg = String::from_utf8_lossy(&wgpu.stderr);
+        assert!(msg.contains("without wgpu support"), "{msg}");
+        assert!(msg.contains("--features wgpu"), "{msg}");
+        assert_eq!(msg.trim().lines().count(), 1, "one error line: {msg}");
+        assert!(!dir.join("w").exists());
+    }
     assert!(!Path::new(&dir.join("r").join("config.json")).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,9 @@
 
 use crate::ppo::{Envs, Ppo, Stats};
 use crate::run_folder::{self, Extra, Num, RunLog, Update};
-use crate::train::{TrainArgs, pick_device};
+use crate::train::{PickedDevice, TrainArgs, pick_device};
 use burn::module::Module;
+use burn::tensor::Device;
 use gridmentor_core::nn::{ActorCritic, EvalResult, Metadata, NetSpec};
 use serde_json::Value;
 use std::time::Instant;
@@ -23,12 +24,14 @@ pub struct RunSpec<'a> {
     pub columns: &'static [&'static str],
 }
 
-/// Create the run folder (refusing an existing run) and write config.json.
-pub fn create_run_folder(run: &RunSpec) -> anyhow::Result<()> {
+/// Create the run folder (refusing an existing run) and write config.json, with the device the
+/// run trains on.
+pub fn create_run_folder(run: &RunSpec, device: &PickedDevice) -> anyhow::Result<()> {
     let out = &run.args.out;
     run_folder::refuse_existing(out, false)?;
     let mut config = serde_json::json!({
-        "algo": run.algo, "device": "cpu (flex)", "env": run.env_id, "net": run.spec.net.name(),
+        "algo": run.algo, "device": device.name, "device_reason": device.reason,
+        "env": run.env_id, "net": run.spec.net.name(),
         "obs": run.spec.obs.to_string(), "actions": run.spec.actions, "ppo": run.args.ppo,
         "gridmentor": env!("CARGO_PKG_VERSION"),
     });
@@ -40,7 +43,9 @@ pub fn create_run_folder(run: &RunSpec) -> anyhow::Result<()> {
 
 /// Train `envs` with PPO into the run folder; `extra()` gives the values of `run.columns` now,
 /// `evaluate` the final evaluation (a JSON object with at least success_rate, mean_return,
-/// mean_steps, episodes), written to `eval.json` and returned with the run's totals.
+/// mean_steps, episodes), written to `eval.json` and returned with the run's totals. PPO trains on
+/// `--device`; `evaluate` always gets the network on the CPU (flex), where the algorithms' players
+/// (the When2Ask mediator, skills-rl's policy) run.
 pub fn train(
     run: &RunSpec,
     envs: &mut dyn Envs,
@@ -49,8 +54,9 @@ pub fn train(
 ) -> anyhow::Result<Value> {
     let args = run.args;
     let cfg = &args.ppo;
-    let (device, device_name) = pick_device(args.device)?;
-    create_run_folder(run)?;
+    let picked = pick_device(args.device)?;
+    create_run_folder(run, &picked)?;
+    picked.announce();
     let extras = run
         .columns
         .iter()
@@ -58,7 +64,7 @@ pub fn train(
         .collect();
     let mut log = RunLog::open(&args.out, extras, None)?;
 
-    let mut ppo = Ppo::new(cfg.clone(), run.spec, device.autodiff())?;
+    let mut ppo = Ppo::new(cfg.clone(), run.spec, picked.device.clone().autodiff())?;
     let per_update = (cfg.envs * cfg.steps) as u64;
     let updates = (cfg.frames / per_update).max(1);
     let bar = crate::train::progress_bar(args.quiet, updates * per_update);
@@ -115,7 +121,7 @@ pub fn train(
         return Err(e.context(format!("training into {}", args.out.display())));
     }
     let wall = start.elapsed().as_secs_f64();
-    let model = ppo.model.valid();
+    let model = ppo.model.valid().to_device(&Device::flex());
     let mut eval = evaluate(&model)?;
     let get = |k: &str| eval[k].as_f64().unwrap_or(0.0) as f32;
     let result = EvalResult {
@@ -132,7 +138,7 @@ pub fn train(
             ("frames".to_string(), Value::from(ppo.frames)),
             ("seconds".to_string(), Value::from(wall)),
             ("fps".to_string(), Value::from(ppo.frames as f64 / wall)),
-            ("device".to_string(), Value::from(device_name)),
+            ("device".to_string(), Value::from(picked.name.as_str())),
             (
                 "run".to_string(),
                 Value::from(args.out.display().to_string()),

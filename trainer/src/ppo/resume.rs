@@ -108,7 +108,10 @@ pub fn load(path: &Path) -> anyhow::Result<State> {
 }
 
 impl Ppo {
-    /// Continue from `state`: weights, optimizer moments, counters, RNG.
+    /// Continue from `state`: weights, optimizer moments, counters, RNG. The weights load onto
+    /// this run's device; burn loads Adam's moments onto `Device::default()` and moves them to
+    /// each parameter's device at the first step (the `gridmentor` binary keeps that default on
+    /// flex in a wgpu build, see main.rs).
     pub fn restore(&mut self, state: &State) -> anyhow::Result<()> {
         let h = &state.header;
         state

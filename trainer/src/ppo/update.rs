@@ -177,6 +177,9 @@ pub struct Ppo {
 }
 
 impl Ppo {
+    /// PPO on `device` (an autodiff device: flex or wgpu, see [`crate::device`]): the network,
+    /// every tensor of the update and the rollouts' forward passes (on its inference side) live
+    /// there; sampling, GAE and the statistics are plain f32 on the CPU.
     pub fn new(cfg: Config, spec: NetSpec, device: Device) -> anyhow::Result<Ppo> {
         let model = ActorCritic::new(spec, cfg.seed, &device).map_err(anyhow::Error::msg)?;
         let optim = AdamConfig::new().with_epsilon(cfg.adam_eps).init();
@@ -420,7 +423,8 @@ impl Ppo {
                 let norm = clip_global_norm(&self.model, &mut grads, c.max_grad_norm);
                 self.model = self.optim.step(lr, self.model.clone(), grads);
 
-                // Diagnostics, read after the step (flex is eager: these are plain reads).
+                // Diagnostics, read after the step (flex is eager: these are plain reads; on
+                // wgpu each read waits for the queued kernels).
                 let ratio = ratio.into_data().try_into_vec::<f32>().unwrap();
                 let lr_ = log_ratio.into_data().try_into_vec::<f32>().unwrap();
                 let kl: f32 = ratio
