@@ -74,7 +74,18 @@ fn default_device_flex() {
 #[cfg(not(feature = "wgpu"))]
 fn default_device_flex() {}
 
-fn main() -> anyhow::Result<()> {
+/// Failures are one line on stderr (the error and its causes), whatever RUST_BACKTRACE says.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     reuse_freed_memory();
     default_device_flex();
     let matches = Cli::command().get_matches();
