@@ -834,9 +834,10 @@ async function openEpisode(ep) {
   }
   const steps = ep.actions.map((a) => a.length).join(" + ");
   notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (${missing.join("; ")})` : ""));
-  document.body.dataset.replayed = "1";
   renderTranscript();
-  redraw();
+  // Drawn now, not at the next frame: whoever sees `replayed` must see the replayed episode.
+  render();
+  document.body.dataset.replayed = "1";
 }
 
 // The agent named by a shared episode's `spec` takes over the main board, rebuilt as if it had
