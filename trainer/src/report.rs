@@ -224,7 +224,12 @@ pub fn table(entries: &[&Entry]) -> String {
                         .iter()
                         .filter_map(|e| e.curve.last().map(|p| p.0))
                         .fold(f64::INFINITY, f64::min);
-                    format!("not reached in {trained:.0}")
+                    if trained.is_finite() {
+                        format!("not reached in {trained:.0}")
+                    } else {
+                        // A run that logged no update yet (metrics.csv is only its header).
+                        "not reached".to_string()
+                    }
                 }
             }
         };
@@ -385,6 +390,15 @@ mod tests {
             "update,frames,success_rate\n1,2048,0.1\n2,4096,0.6\n",
         )
         .unwrap();
+        // One that has not logged an update yet.
+        let fresh = dir.join("fresh-1");
+        std::fs::create_dir_all(&fresh).unwrap();
+        std::fs::write(
+            fresh.join("config.json"),
+            r#"{"algo":"shaping","env":"SimpleDoorKey","guide":{"planner":"expert"},"ppo":{"seed":1}}"#,
+        )
+        .unwrap();
+        std::fs::write(fresh.join("metrics.csv"), "update,frames,success_rate\n").unwrap();
         let out = dir.join("out");
         let md = run_report(&ReportArgs {
             env: vec!["SimpleDoorKey".into()],
@@ -401,6 +415,10 @@ mod tests {
             md.contains(
                 "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 | – |"
             ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| shaping | expert | 1 | – | – | – | – | not reached | – |"),
             "{md}"
         );
         let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();

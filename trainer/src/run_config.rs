@@ -55,8 +55,11 @@ pub fn for_resume(out: &Path, flags: &Config, explicit: &[String]) -> anyhow::Re
     let saved: Config = serde_json::from_value(json["ppo"].clone())
         .map_err(|e| anyhow::anyhow!("--resume: {} has no usable \"ppo\": {e}", path.display()))?;
     let fields = serde_json::to_value(flags)?;
+    let kept = serde_json::to_value(&saved)?;
     for id in explicit {
-        if fields.get(id).is_some() && !RESUMABLE.contains(&id.as_str()) {
+        // Repeating the run's own value (the original command with `--resume` added) is fine.
+        let changes = fields.get(id).is_some_and(|v| kept.get(id) != Some(v));
+        if changes && !RESUMABLE.contains(&id.as_str()) {
             bail!(
                 "--resume continues {} with its own settings: --{} cannot change (only --frames, \
                  --eval-episodes, --env-threads can)",

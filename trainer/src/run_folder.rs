@@ -155,6 +155,7 @@ pub struct RunLog {
     tb: EventWriter,
     extras: Vec<Extra>,
     best: Option<f32>,
+    wall_before: f64,
 }
 
 impl RunLog {
@@ -200,6 +201,14 @@ impl RunLog {
         if text.is_empty() {
             text = format!("{header}\n");
         }
+        // A resumed run's clock goes on from the last kept row's wall_seconds.
+        let wall_col = COLUMNS.split(',').position(|c| c == "wall_seconds");
+        let wall_before = text
+            .lines()
+            .skip(1)
+            .last()
+            .and_then(|row| row.split(',').nth(wall_col?)?.parse::<f64>().ok())
+            .unwrap_or(0.0);
         let tmp = path.with_extension("csv.tmp");
         std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path)?;
@@ -214,7 +223,14 @@ impl RunLog {
             tb,
             extras,
             best: resumed.and_then(|r| r.1),
+            wall_before,
         })
+    }
+
+    /// Seconds the earlier legs of a resumed run trained (0 for a new run): wall_seconds in
+    /// metrics.csv and the final record's `seconds` count the whole run.
+    pub fn wall_before(&self) -> f64 {
+        self.wall_before
     }
 
     /// The best rolling mean return a `best.ckpt` was saved for.

@@ -253,7 +253,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
                 ppo: p,
                 stats: s,
                 fps,
-                wall_seconds: start.elapsed().as_secs_f64(),
+                wall_seconds: log.wall_before() + start.elapsed().as_secs_f64(),
                 learning_rate: lr,
             };
             let recent = log.record(&update, &extras)?;
@@ -299,7 +299,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
             })
         }),
         "env": env_spec.id, "algo": args.algo, "seed": cfg.seed, "frames": ppo.frames,
-        "seconds": wall, "fps": trained as f64 / wall, "device": device_name,
+        "seconds": log.wall_before() + wall, "fps": trained as f64 / wall, "device": device_name,
         "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
         "mean_steps": steps, "run": args.out.display().to_string(),
     }))

@@ -191,10 +191,15 @@ fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
     run(&["--frames", "2048", "--out", whole.to_str().unwrap()]);
     run(&["--frames", "768", "--out", part.to_str().unwrap()]);
     assert!(part.join("latest.state").is_file());
-    // Resume with the envs on threads this time: the same episodes must follow.
+    // Resume with the envs on threads this time: the same episodes must follow. Repeating the
+    // run's own settings (the first command with --resume added) is allowed.
     let r = json_line(&gridmentor(&[
         "train",
         "--resume",
+        "--env",
+        "MiniGrid-Empty-5x5-v0",
+        "--envs",
+        "4",
         "--frames",
         "2048",
         "--env-threads",
@@ -211,6 +216,24 @@ fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
         "episodes should end within the run"
     );
     assert_eq!(a, b, "resumed metrics differ");
+    // The clock goes on across the resume: wall_seconds never steps back.
+    let rows = common::metrics_rows(&part);
+    let col = rows[0]
+        .split(',')
+        .position(|h| h == "wall_seconds")
+        .unwrap();
+    let wall: Vec<f64> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        wall.windows(2).all(|w| w[0] <= w[1]),
+        "wall_seconds {wall:?}"
+    );
+    assert!(
+        r["seconds"].as_f64().unwrap() >= wall[wall.len() - 1] - 1e-3,
+        "{r}"
+    );
 
     // What --resume refuses.
     let refuse = |args: &[&str], want: &str| {
