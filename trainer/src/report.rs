@@ -84,6 +84,51 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool)> {
     Ok((curve, is_success))
 }
 
+/// The settings of a run that differ from the defaults, as `key=value, ...`: the PPO keys (not
+/// seed, frames, env and how the run was executed) and the teacher's (not its planner, which has
+/// its own column). Runs of one algorithm with other settings get a row of their own.
+fn variant(config: &Value) -> String {
+    const SKIP: [&str; 6] = [
+        "seed",
+        "frames",
+        "env",
+        "eval_episodes",
+        "env_threads",
+        "planner",
+    ];
+    let show = |v: &Value| match v {
+        // Settings are f32: print 0.2, not 0.20000000298023224.
+        Value::Number(n) if n.is_f64() => format!("{}", n.as_f64().unwrap_or_default() as f32),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    let defaults = [
+        (
+            &config["ppo"],
+            serde_json::to_value(crate::ppo::Config::default()),
+        ),
+        (
+            &config["guide"]["args"],
+            serde_json::to_value(crate::algo::GuideArgs::default()),
+        ),
+    ];
+    for (given, default) in defaults {
+        let (Some(given), Ok(Value::Object(default))) = (given.as_object(), default) else {
+            continue;
+        };
+        for (k, v) in given {
+            if SKIP.contains(&k.as_str()) {
+                continue;
+            }
+            if default.get(k).is_some_and(|d| show(d) != show(v)) {
+                out.push(format!("{k}={}", show(v)));
+            }
+        }
+    }
+    out.join(", ")
+}
+
 fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     let config = read_json(&dir.join("config.json"))?;
     let eval = if dir.join("eval.json").exists() {
@@ -102,7 +147,13 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     let f = |v: &Value, k: &str| v[k].as_f64();
     Ok(Entry {
         env: config["env"].as_str().unwrap_or("?").to_string(),
-        algo: config["algo"].as_str().unwrap_or("?").to_string(),
+        algo: {
+            let algo = config["algo"].as_str().unwrap_or("?");
+            match variant(&config) {
+                v if v.is_empty() => algo.to_string(),
+                v => format!("{algo} ({v})"),
+            }
+        },
         // When2Ask and skills-rl name their planner at the top; the teacher-guided algorithms
         // (llm4teach, ihac, shaping) under "guide".
         planner: config["planner"]
@@ -399,6 +450,29 @@ mod tests {
         )
         .unwrap();
         std::fs::write(fresh.join("metrics.csv"), "update,frames,success_rate\n").unwrap();
+        // Settings other than the defaults make a row of their own (seed and frames do not).
+        let plain = dir.join("ppo-1");
+        let normed = dir.join("ppo-normadv-1");
+        for (run, extra) in [
+            (&plain, ""),
+            (&normed, r#","norm_adv":true,"ent_coef":0.05"#),
+        ] {
+            std::fs::create_dir_all(run).unwrap();
+            std::fs::write(
+                run.join("config.json"),
+                format!(
+                    r#"{{"algo":"ppo","env":"SimpleDoorKey","ppo":{{"seed":2,"frames":9{extra}}}}}"#
+                ),
+            )
+            .unwrap();
+        }
+        let hard = dir.join("teach-hard-1");
+        std::fs::create_dir_all(&hard).unwrap();
+        std::fs::write(
+            hard.join("config.json"),
+            r#"{"algo":"llm4teach","env":"SimpleDoorKey","guide":{"planner":"expert","args":{"planner":"expert:noise=0.3","hard_teacher":true,"teacher_samples":1,"teach_coef":10.0}},"ppo":{"seed":1}}"#,
+        )
+        .unwrap();
         let out = dir.join("out");
         let md = run_report(&ReportArgs {
             env: vec!["SimpleDoorKey".into()],
@@ -419,6 +493,15 @@ mod tests {
         );
         assert!(
             md.contains("| shaping | expert | 1 | – | – | – | – | not reached | – |"),
+            "{md}"
+        );
+        assert!(md.contains("| ppo | none | 1 |"), "{md}");
+        assert!(
+            md.contains("| ppo (ent_coef=0.05, norm_adv=true) | none | 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| llm4teach (hard_teacher=true, teacher_samples=1) | expert | 1 |"),
             "{md}"
         );
         let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
