@@ -333,6 +333,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         v["agent"] = agent.into();
         v["planner"] = planner_name.into();
         v["seed"] = args.seed.into();
+        v["greedy"] = args.greedy.into();
         return Ok(v);
     }
     let mut record = json!({
@@ -348,6 +349,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<Value> {
         "planner": planner_name,
         "episodes": args.episodes,
         "seed": args.seed,
+        "greedy": args.greedy,
         "success_rate": wins as f64 / n,
         "mean_return": ret / n,
         "mean_steps": steps as f64 / n,

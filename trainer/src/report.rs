@@ -190,7 +190,11 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
         }
         out.push(Entry {
             env: env.into(),
-            algo: format!("eval:{agent}"),
+            algo: if v["greedy"].as_bool() == Some(true) {
+                format!("eval:{agent} (greedy)")
+            } else {
+                format!("eval:{agent}")
+            },
             planner: v["planner"].as_str().unwrap_or("none").into(),
             seed: v["seed"].as_u64(),
             success: v["success_rate"].as_f64(),
@@ -425,7 +429,9 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.join("always.json"),
-            r#"{"env":"SimpleDoorKey","agent":"always","planner":"expert","success_rate":1.0,"mean_return":0.82,"mean_steps":19,"llm_calls_per_episode":19}"#,
+            r#"{"env":"SimpleDoorKey","agent":"always","planner":"expert","success_rate":1.0,"mean_return":0.82,"mean_steps":19,"llm_calls_per_episode":19}
+{"env":"SimpleDoorKey","agent":"teacher","planner":"t","greedy":true,"success_rate":0.5}
+{"env":"SimpleDoorKey","agent":"teacher","planner":"t","greedy":false,"success_rate":0.8}"#,
         )
         .unwrap();
         // A teacher-guided run that has not reached 90% (yet): its planner and how far it got.
@@ -485,6 +491,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
+        // Greedy and sampled evaluations of one agent are rows of their own, not averaged.
+        assert!(md.contains("| eval:teacher | t | 1 | 80.0% |"), "{md}");
+        assert!(
+            md.contains("| eval:teacher (greedy) | t | 1 | 50.0% |"),
+            "{md}"
+        );
         assert!(
             md.contains(
                 "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 | – |"
