@@ -123,11 +123,13 @@ fi
 field() { # field NAME JSON -> value of a number or string field ("" if absent)
     printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n1
 }
-peer_line() { printf '%s\n' "$peer_lines" | grep "\"impl\": *\"$1\"" | head -n1; }
+peer_line() { # peer_line BENCH IMPL -> the peer's JSON line of that bench ("env" or "ppo")
+    printf '%s\n' "$peer_lines" | grep "\"bench\": *\"$1\"" | grep "\"impl\": *\"$2\"" | head -n1
+}
 peer_error() { printf '%s\n' "$1" | sed -n 's/.*"error": *"\(.*\)"}$/\1/p'; }
 
-mg_line=$(peer_line minigrid)
-nx_line=$(peer_line navix)
+mg_line=$(peer_line env minigrid)
+nx_line=$(peer_line env navix)
 mg_sps=$(field steps_per_sec "$mg_line")
 nx_sps=$(field steps_per_sec "$nx_line")
 if [ -z "$minigrid_status" ] && [ -z "$mg_sps" ]; then
@@ -161,7 +163,7 @@ row "single (1 thread)" "$ours_s" "MiniGrid 3.2.0 (1 thread)" "$mg_sps" "$minigr
 row "batched ($ours_bt threads)" "$ours_b" "NAVIX 0.7.4 ($NAVIX_ENVS envs, JAX CPU)" "$nx_sps" "$navix_status"
 
 if [ "$PPO_FRAMES" -gt 0 ]; then
-    nxp_line=$(peer_line navix-ppo)
+    nxp_line=$(peer_line ppo navix)
     nxp_fps=$(field fps "$nxp_line")
     nxp_fpsc=$(field fps_with_compile "$nxp_line")
     nxp_comp=$(field compile_seconds "$nxp_line")

@@ -250,7 +250,8 @@ def main() -> int:
         except Exception as e:  # noqa: BLE001  (any failure of a peer is reported, not raised)
             traceback.print_exc(file=sys.stderr)
             bench = "ppo" if name == "navix-ppo" else "env"
-            record = {"bench": bench, "impl": name, "error": f"{type(e).__name__}: {e}"}
+            impl = "navix" if name == "navix-ppo" else name
+            record = {"bench": bench, "impl": impl, "error": f"{type(e).__name__}: {e}"}
             failed = True
         print(json.dumps(record), flush=True)
     return 1 if failed else 0
