@@ -58,7 +58,10 @@ struct Step {
 }
 
 fn trace_files() -> Vec<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time (cargo test sets it): the path compiled in names the clone that built
+    // this test, which is another clone when clones share a target dir.
+    let manifest =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test"));
     let mut dirs = vec![
         manifest.join("tests/traces/minigrid"),
         manifest.join("../../shared/conformance/minigrid"),

@@ -344,11 +344,8 @@ fn checkpoint_bytes(seed: u64, env: &str) -> Vec<u8> {
 async fn a_mediator_checkpoint_is_evaluated_with_the_planner_it_mediates() {
     let dir = tempfile::tempdir().unwrap();
     let app = router(AppState::new(settings(dir.path(), None)).await.unwrap());
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../agents/simpledoorkey-when2ask.ckpt"
-    ))
-    .unwrap();
+    let bytes =
+        std::fs::read(common::repo_root().join("agents/simpledoorkey-when2ask.ckpt")).unwrap();
     let r = call(&app, upload(bytes, "?name=mediator")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let e = r.json();

@@ -352,11 +352,8 @@ fn decode_gif(path: &std::path::Path) -> (usize, u16, u16) {
 #[test]
 fn eval_records_an_episode_of_any_agent_as_a_gif() {
     let dir = temp_dir("gif");
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../core/tests/fixtures/doorkey5x5.ckpt"
-    );
-    let ckpt = format!("checkpoint:{fixture}");
+    let fixture = common::repo_root().join("core/tests/fixtures/doorkey5x5.ckpt");
+    let ckpt = format!("checkpoint:{}", fixture.display());
     for (env, agent, size) in [
         ("MiniGrid-DoorKey-5x5-v0", "random", 5u32),
         ("SimpleDoorKey", "planner", 10),

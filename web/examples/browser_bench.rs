@@ -32,7 +32,7 @@ fn gzip_len(path: &Path) -> Result<usize, String> {
 }
 
 fn run() -> Result<(), String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = webdriver::repo_root();
     let wasm = root.join("www/pkg/gridmentor_web_bg.wasm");
     let raw = std::fs::metadata(&wasm)
         .map_err(|e| format!("{} ({e}): run make wasm", wasm.display()))?

@@ -18,7 +18,7 @@ const SEED: u64 = 1003;
 const MEDIATOR_FILE: &str = "simpledoorkey-when2ask.ckpt";
 
 fn run() -> Result<PathBuf, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = webdriver::repo_root();
     let bin = std::env::var("GRIDMENTOR_SERVER").map_err(|_| "set GRIDMENTOR_SERVER")?;
     let out = std::env::var("SCREENSHOT_OUT")
         .map(PathBuf::from)

@@ -35,7 +35,7 @@ const UP: &str = "\u{E013}";
 const RIGHT: &str = "\u{E014}";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    support::webdriver::repo_root()
 }
 
 /// Runs one named step; on failure saves `target/e2e/<name>.png` and panics with the reason.

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -143,10 +143,19 @@ pub async fn fake_upstream() -> (String, Arc<Fake>) {
     (format!("http://{addr}/v1"), fake)
 }
 
+/// The repository root, read at run time. `cargo test` sets `CARGO_MANIFEST_DIR` for the test it
+/// runs; the path compiled in (`env!`) names the clone that built the test, which is another
+/// clone when clones share a target dir.
+pub fn repo_root() -> PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("run by `cargo test`, which sets CARGO_MANIFEST_DIR");
+    PathBuf::from(dir).join("..")
+}
+
 /// Settings for a test: data under `dir`, no rate limit, fast upstream retries.
 pub fn settings(dir: &Path, upstream: Option<&str>) -> Settings {
     let mut s = Settings::in_dir(dir);
-    s.www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    s.www = repo_root().join("www");
     s.rate_limit = 0;
     s.eval_episodes = 8;
     s.upstream = upstream.map(|url| Upstream {

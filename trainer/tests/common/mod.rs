@@ -39,6 +39,15 @@ fn success(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The repository root, read at run time. `cargo test` sets `CARGO_MANIFEST_DIR` for the test it
+/// runs; the path compiled in (`env!`) names the clone that built the test, which is another
+/// clone when clones share a target dir.
+pub fn repo_root() -> PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("run by `cargo test`, which sets CARGO_MANIFEST_DIR");
+    PathBuf::from(dir).join("..")
+}
+
 /// An empty directory of this test process (what an earlier run left there is removed).
 pub fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("gridmentor-test-{name}-{}", std::process::id()));

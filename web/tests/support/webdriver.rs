@@ -6,11 +6,28 @@
 
 use serde_json::{Value, json};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// The repository root: the folder that holds `www/` and `agents/`.
+///
+/// Found at run time. Cargo names the package folder when it runs a test or an example; the
+/// Makefile runs the built files from the root. The path compiled in (`env!`) comes last: it
+/// names the clone that built this file, which is another clone when clones share a target dir.
+pub fn repo_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        return PathBuf::from(dir).join("..");
+    }
+    if let Ok(dir) = std::env::current_dir()
+        && dir.join("www/index.html").is_file()
+    {
+        return dir;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
