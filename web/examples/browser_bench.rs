@@ -9,7 +9,7 @@ mod webdriver;
 
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use webdriver::{Driver, Server};
