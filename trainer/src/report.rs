@@ -60,7 +60,15 @@ fn read_json(path: &Path) -> anyhow::Result<Value> {
 }
 
 /// The learning curve of a metrics.csv: success rate when logged, else mean return.
-fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool)> {
+/// The rolling success rate covers the last this many finished episodes (`ppo::update`).
+const WINDOW: f64 = 100.0;
+
+/// A run's learning curve from its metrics.csv, whether it is the success rate (else the mean
+/// return), and the frames from which its rolling window is full. Before that the rate is over
+/// the few episodes that have ended, and early on those are the quick successes (an episode
+/// can only end early by succeeding), so "frames to 90%" counts only from there. A file without
+/// an `episodes` column counts from its first row.
+fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
@@ -72,7 +80,9 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool)> {
         (None, Some(c)) => (c, false),
         _ => bail!("{}: no success_rate or return_mean column", path.display()),
     };
+    let episodes = col("episodes");
     let mut curve = Vec::new();
+    let mut full_from = episodes.is_none().then_some(0.0);
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         let get = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
@@ -80,8 +90,11 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool)> {
             (Some(f), Some(v)) => curve.push((f, v)),
             _ => bail!("{} line {}: unreadable row", path.display(), i + 2),
         }
+        if full_from.is_none() && episodes.and_then(get).is_some_and(|n| n >= WINDOW) {
+            full_from = get(frames);
+        }
     }
-    Ok((curve, is_success))
+    Ok((curve, is_success, full_from.unwrap_or(f64::INFINITY)))
 }
 
 /// The settings of a run that differ from the defaults, as `key=value, ...`: the PPO keys (not
@@ -136,13 +149,18 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     } else {
         Value::Null
     };
-    let (curve, curve_is_success) = if dir.join("metrics.csv").exists() {
+    let (curve, curve_is_success, full_from) = if dir.join("metrics.csv").exists() {
         read_curve(&dir.join("metrics.csv"))?
     } else {
-        (Vec::new(), false)
+        (Vec::new(), false, f64::INFINITY)
     };
     let frames_to_90 = curve_is_success
-        .then(|| curve.iter().find(|p| p.1 >= 0.9).map(|p| p.0))
+        .then(|| {
+            curve
+                .iter()
+                .find(|p| p.0 >= full_from && p.1 >= 0.9)
+                .map(|p| p.0)
+        })
         .flatten();
     let f = |v: &Value, k: &str| v[k].as_f64();
     Ok(Entry {
@@ -380,8 +398,9 @@ pub fn run_report(args: &ReportArgs) -> anyhow::Result<String> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let mut md = format!(
         "# gridmentor report\n\nFrom the runs and eval results under `{}`. Rows: mean over runs (seeds); \
-         success, return and steps from each run's final evaluation (`eval.json`) or eval file; \
-         frames to 90% from the rolling success rate in `metrics.csv`.\n",
+         success, return and steps from each run's final evaluation (`eval.json`, actions \
+         sampled) or eval file; frames to 90% from the rolling success rate over the last 100 \
+         episodes in `metrics.csv`, counted once 100 episodes have ended.\n",
         args.runs.display()
     );
     for id in ids {
@@ -442,9 +461,11 @@ mod tests {
             r#"{"algo":"llm4teach","env":"SimpleDoorKey","guide":{"planner":"expert:noise=0.3"},"ppo":{"seed":1}}"#,
         )
         .unwrap();
+        // Its first update ended only two (lucky, quick) episodes: 100% over a window of two
+        // is not 90% over the last 100.
         std::fs::write(
             teach.join("metrics.csv"),
-            "update,frames,success_rate\n1,2048,0.1\n2,4096,0.6\n",
+            "update,frames,episodes,success_rate\n1,2048,2,1.0\n2,4096,120,0.6\n",
         )
         .unwrap();
         // One that has not logged an update yet.
