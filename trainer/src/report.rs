@@ -297,8 +297,20 @@ pub fn table(entries: &[&Entry]) -> String {
                         .iter()
                         .filter_map(|e| e.curve.last().map(|p| p.0))
                         .fold(f64::INFINITY, f64::min);
+                    // And where their rolling success rate was at their last update.
+                    let last = mean(es.iter().map(|e| {
+                        e.curve_is_success
+                            .then(|| e.curve.last().map(|p| p.1))
+                            .flatten()
+                    }));
                     if trained.is_finite() {
-                        format!("not reached in {trained:.0}")
+                        match last {
+                            Some(v) => format!(
+                                "not reached in {trained:.0} (rolling {:.1}% at the end)",
+                                100.0 * v
+                            ),
+                            None => format!("not reached in {trained:.0}"),
+                        }
                     } else {
                         // A run that logged no update yet (metrics.csv is only its header).
                         "not reached".to_string()
@@ -520,7 +532,7 @@ mod tests {
         );
         assert!(
             md.contains(
-                "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 | – |"
+                "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 (rolling 60.0% at the end) | – |"
             ),
             "{md}"
         );
