@@ -26,7 +26,13 @@ pub fn repo_root() -> PathBuf {
     {
         return dir;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    eprintln!(
+        "repository root: not run by cargo and no www/index.html here; using {}, where this file \
+         was built (run from the repository root to use this clone's files)",
+        built.display()
+    );
+    built
 }
 
 /// A free loopback port.
