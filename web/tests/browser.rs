@@ -235,8 +235,12 @@ fn inference_matches_the_burn_forward_in_wasm() {
         width: 10,
         height: 10,
     };
+    let ego = ObsKind::EgoMap {
+        width: 10,
+        height: 10,
+    };
     for net in NetKind::ALL {
-        for obs in [ObsKind::View { size: 7 }, map] {
+        for obs in [ObsKind::View { size: 7 }, map, ego] {
             let spec = NetSpec {
                 net,
                 obs,

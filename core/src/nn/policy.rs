@@ -41,7 +41,9 @@ impl Observer {
                     world.view_size
                 ));
             }
-            ObsKind::MemoryMap { width, height } | ObsKind::MemoryMapDiff { width, height }
+            ObsKind::MemoryMap { width, height }
+            | ObsKind::MemoryMapDiff { width, height }
+            | ObsKind::EgoMap { width, height }
                 if width as i32 != world.width() || height as i32 != world.height() =>
             {
                 return Err(format!(
@@ -57,11 +59,16 @@ impl Observer {
             _ => Some(MemoryMap::new(world)),
         };
         let cells = kind.len();
+        let (image, map_cells) = match kind {
+            ObsKind::View { .. } | ObsKind::EgoMap { .. } => (cells, 0),
+            ObsKind::MemoryMap { .. } => (0, 0),
+            ObsKind::MemoryMapDiff { .. } => (0, cells),
+        };
         Ok(Observer {
             kind,
-            image: vec![0; if map.is_none() { cells } else { 0 }],
-            before: vec![0; if map.is_some() { cells } else { 0 }],
-            diff: vec![0; if map.is_some() { cells } else { 0 }],
+            image: vec![0; image],
+            before: vec![0; map_cells],
+            diff: vec![0; map_cells],
             map,
         })
     }
@@ -81,7 +88,9 @@ impl Observer {
     /// `env` took a step: remember what it shows now.
     pub fn update(&mut self, env: &Env) {
         if let Some(map) = &mut self.map {
-            self.before.copy_from_slice(map.data());
+            if !self.before.is_empty() {
+                self.before.copy_from_slice(map.data());
+            }
             map.update(&env.world);
         }
     }
@@ -104,6 +113,10 @@ impl Observer {
                     *d = a as i16 - b as i16;
                 }
                 self.kind.write_input(&self.diff, out);
+            }
+            (Some(map), ObsKind::EgoMap { .. }) => {
+                map.egocentric_into(&mut self.image);
+                self.kind.write_input(&self.image, out);
             }
             (Some(map), _) => self.kind.write_input(map.data(), out),
         }
@@ -350,11 +363,12 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use crate::nn::spec::{NetKind, NetSpec};
+    use crate::world::object::EMPTY_CODE;
     use burn::tensor::Device;
 
     fn model(obs: ObsKind) -> ActorCritic {
         let net = match obs {
-            ObsKind::View { .. } => NetKind::MiniGridCnn,
+            ObsKind::View { .. } | ObsKind::EgoMap { .. } => NetKind::MiniGridCnn,
             _ => NetKind::MemoryMapCnn,
         };
         let spec = NetSpec {
@@ -379,6 +393,57 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("10x10"), "{err}");
+    }
+
+    /// The egocentric input is the map turned to the agent's frame and fed like the view: the
+    /// object ahead of the agent moves with it, and the observer keeps the map across steps.
+    #[test]
+    fn egocentric_input_follows_the_map_through_an_episode() {
+        let mut env = registry::make("SimpleDoorKey", 11).unwrap();
+        let kind = ObsKind::EgoMap {
+            width: 10,
+            height: 10,
+        };
+        assert_eq!(kind.input_shape(), [3, 19, 19]);
+        let mut obs = Observer::new(kind, &env).unwrap();
+        let mut map = MemoryMap::new(&env.world);
+        let mut input = vec![0.0; kind.len()];
+        for (i, a) in [
+            Action::Left,
+            Action::Forward,
+            Action::Right,
+            Action::Forward,
+        ]
+        .into_iter()
+        .cycle()
+        .take(24)
+        .enumerate()
+        {
+            obs.write(&env, &mut input);
+            let ego = map.egocentric();
+            for row in 0..19 {
+                for col in 0..19 {
+                    for c in 0..3 {
+                        assert_eq!(
+                            input[(c * 19 + col) * 19 + row],
+                            ego[(row * 19 + col) * 3 + c] as f32,
+                            "step {i}"
+                        );
+                    }
+                }
+            }
+            // What is ahead in the world is right above the centre.
+            let ahead = env.world.agent_dir.step(env.world.agent_pos);
+            if map.is_seen(ahead) {
+                let code = env.world.grid.get(ahead).map_or(EMPTY_CODE, |o| o.encode());
+                for (c, v) in code.into_iter().enumerate() {
+                    assert_eq!(input[(c * 19 + 9) * 19 + 8], v as f32, "step {i}");
+                }
+            }
+            env.step(a);
+            obs.update(&env);
+            map.update(&env.world);
+        }
     }
 
     #[test]
@@ -418,6 +483,13 @@ mod tests {
             (
                 "SimpleDoorKey",
                 ObsKind::MemoryMap {
+                    width: 10,
+                    height: 10,
+                },
+            ),
+            (
+                "SimpleDoorKey",
+                ObsKind::EgoMap {
                     width: 10,
                     height: 10,
                 },

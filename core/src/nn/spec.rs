@@ -15,6 +15,10 @@ pub enum ObsKind {
     MemoryMap { width: u16, height: u16 },
     /// When2Ask's mediator input: the change of the memory map since the last step.
     MemoryMapDiff { width: u16, height: u16 },
+    /// The `width x height` memory map centred on the agent and turned to face up, laid out
+    /// like the view (`side x side x 3`, `side = 2 * max(width, height) - 1`; see
+    /// [`MemoryMap::egocentric_into`](crate::obs::MemoryMap::egocentric_into)).
+    EgoMap { width: u16, height: u16 },
 }
 
 impl ObsKind {
@@ -24,6 +28,10 @@ impl ObsKind {
             ObsKind::View { size } => [size as usize, size as usize, 3],
             ObsKind::MemoryMap { width, height } | ObsKind::MemoryMapDiff { width, height } => {
                 [width as usize, height as usize, 4]
+            }
+            ObsKind::EgoMap { width, height } => {
+                let side = crate::obs::MemoryMap::ego_side(width as i32, height as i32);
+                [side, side, 3]
             }
         }
     }
@@ -48,7 +56,8 @@ impl ObsKind {
     /// Both seeds feed `obs.transpose(1, 3)` of a `(d0, d1, c)` array: `out[c][j][i] = in[i][j][c]`.
     /// core's view is `[row][col][c]` while MiniGrid's array is `[col][row][c]`, so for the view
     /// this gives rl-starter-files' `[c][col][row]` input exactly; the memory map is already
-    /// `[x][y][c]` like the seeds' array. Values are not rescaled (neither seed does).
+    /// `[x][y][c]` like the seeds' array. The egocentric map is laid out like the view, so it
+    /// goes in as the view does. Values are not rescaled (neither seed does).
     pub fn write_input<T: Copy + Into<f32>>(self, obs: &[T], out: &mut [f32]) {
         let [d0, d1, c] = self.shape();
         assert_eq!(obs.len(), d0 * d1 * c, "observation length for {self}");
@@ -71,6 +80,7 @@ impl fmt::Display for ObsKind {
             ObsKind::MemoryMapDiff { width, height } => {
                 write!(f, "memory-map-diff{width}x{height}")
             }
+            ObsKind::EgoMap { width, height } => write!(f, "ego-map{width}x{height}"),
         }
     }
 }
@@ -90,6 +100,9 @@ impl FromStr for ObsKind {
         } else if let Some(rest) = s.strip_prefix("memory-map") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::MemoryMap { width, height })
+        } else if let Some(rest) = s.strip_prefix("ego-map") {
+            let (width, height) = dims(rest)?;
+            Ok(ObsKind::EgoMap { width, height })
         } else if let Some(rest) = s.strip_prefix("view") {
             Ok(ObsKind::View {
                 size: rest.parse().map_err(|_| bad())?,
@@ -194,6 +207,10 @@ mod tests {
                 width: 3,
                 height: 12,
             },
+            ObsKind::EgoMap {
+                width: 10,
+                height: 7,
+            },
         ] {
             assert_eq!(obs.to_string().parse::<ObsKind>(), Ok(obs));
         }
@@ -202,6 +219,15 @@ mod tests {
         }
         assert!("view".parse::<ObsKind>().is_err());
         assert!("memory-map10".parse::<ObsKind>().is_err());
+        assert!("ego-map10x".parse::<ObsKind>().is_err());
+        assert_eq!(
+            ObsKind::EgoMap {
+                width: 10,
+                height: 7
+            }
+            .shape(),
+            [19, 19, 3]
+        );
     }
 
     #[test]

@@ -205,6 +205,59 @@ impl MemoryMap {
         self.diff_into(prev, &mut out);
         out
     }
+
+    /// The side of [`MemoryMap::egocentric_into`]'s square: `2 * max(width, height) - 1`, so
+    /// the whole map fits in it wherever the agent stands.
+    pub fn ego_side(width: i32, height: i32) -> usize {
+        (2 * width.max(height) - 1).max(1) as usize
+    }
+
+    /// The map turned and shifted so the agent stands at the centre facing up, laid out as
+    /// MiniGrid's egocentric `image`: `[row][col][object, colour, state]`, row 0 farthest ahead,
+    /// columns growing to the agent's right, `side x side x 3` with `side` =
+    /// [`MemoryMap::ego_side`]. Each cell holds channels 0-2 of the map (never seen:
+    /// `[0, 0, 0]`; the agent's cell: what it carries); cells beyond the grid read as wall, as
+    /// in MiniGrid's view. The direction channel is dropped: the agent always faces up.
+    ///
+    /// It holds exactly what the map holds, in the frame MiniGrid's CNN was designed for: what
+    /// is ahead of the agent is always above the centre.
+    pub fn egocentric_into(&self, out: &mut [u8]) {
+        let side = Self::ego_side(self.width, self.height);
+        assert_eq!(
+            out.len(),
+            side * side * 3,
+            "egocentric buffer must be side*side*3"
+        );
+        let c = (side / 2) as i32;
+        let (dx, dy) = self.agent_dir.vec();
+        let (rx, ry) = self.agent_dir.right_vec();
+        let wall = Obj::WALL.encode();
+        for row in 0..side as i32 {
+            let f = c - row;
+            for col in 0..side as i32 {
+                let r = col - c;
+                let p = Pos::new(
+                    self.agent_pos.x + f * dx + r * rx,
+                    self.agent_pos.y + f * dy + r * ry,
+                );
+                let code = if p.x >= 0 && p.y >= 0 && p.x < self.width && p.y < self.height {
+                    let i = self.index(p) * CHANNELS;
+                    [self.data[i], self.data[i + 1], self.data[i + 2]]
+                } else {
+                    wall
+                };
+                let o = ((row * side as i32 + col) * 3) as usize;
+                out[o..o + 3].copy_from_slice(&code);
+            }
+        }
+    }
+
+    pub fn egocentric(&self) -> Vec<u8> {
+        let side = Self::ego_side(self.width, self.height);
+        let mut out = vec![0; side * side * 3];
+        self.egocentric_into(&mut out);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +459,104 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    /// The agent-centred map holds what MiniGrid's own view shows for every cell in sight (the
+    /// view code is checked against MiniGrid's traces), turns with the agent, keeps what went out
+    /// of sight, and reads beyond the grid as wall.
+    #[test]
+    fn egocentric_map_agrees_with_the_view_and_turns_with_the_agent() {
+        let mut rng = Rng::new(77);
+        for case in 0..40 {
+            let mut env = crate::registry::make("SimpleDoorKey", case).unwrap();
+            let mut m = MemoryMap::new(&env.world);
+            let side = MemoryMap::ego_side(m.width(), m.height());
+            assert_eq!(side, 19);
+            let c = side / 2;
+            for _ in 0..60 {
+                let action = Action::ALL[rng.index(6)];
+                let t = env.step(action);
+                if t.terminated || t.truncated {
+                    break;
+                }
+                m.update(&env.world);
+                let ego = m.egocentric();
+                let at = |row: usize, col: usize| {
+                    let o = (row * side + col) * 3;
+                    [ego[o], ego[o + 1], ego[o + 2]]
+                };
+                // Every cell the view shows (the agent's cell: what it carries) sits at the
+                // same offset from the agent in the egocentric map.
+                let w = &env.world;
+                let v = w.view_size as usize;
+                let view = View::of(w);
+                let image = w.image();
+                for row in 0..v {
+                    for col in 0..v {
+                        let p = view_to_world(w, col as i32, row as i32);
+                        if !view.is_visible(row * v + col) || !w.grid.contains(p) {
+                            continue;
+                        }
+                        let o = (row * v + col) * 3;
+                        assert_eq!(
+                            at(c + row - (v - 1), c + col - v / 2),
+                            [image[o], image[o + 1], image[o + 2]],
+                            "case {case}: view cell ({col}, {row}) at {p:?}"
+                        );
+                    }
+                }
+                // Every map cell once, at its offset in the agent's frame; the rest is wall.
+                let (dx, dy) = w.agent_dir.vec();
+                let (rx, ry) = w.agent_dir.right_vec();
+                let mut from_map = 0;
+                for x in 0..m.width() {
+                    for y in 0..m.height() {
+                        let (lx, ly) = (x - w.agent_pos.x, y - w.agent_pos.y);
+                        let (f, r) = (lx * dx + ly * dy, lx * rx + ly * ry);
+                        let (row, col) = ((c as i32 - f) as usize, (c as i32 + r) as usize);
+                        let cell = m.at(Pos::new(x, y));
+                        assert_eq!(at(row, col), [cell[0], cell[1], cell[2]]);
+                        from_map += 1;
+                    }
+                }
+                let walls = (0..side * side)
+                    .filter(|i| ego[i * 3..i * 3 + 3] == Obj::WALL.encode())
+                    .count();
+                assert!(walls >= side * side - from_map as usize);
+                assert_eq!(at(c, c), w.carrying.map_or(EMPTY_CODE, Obj::encode));
+            }
+        }
+    }
+
+    #[test]
+    fn egocentric_map_of_the_room() {
+        let mut w = room();
+        let mut m = MemoryMap::new(&w);
+        let side = MemoryMap::ego_side(7, 6);
+        assert_eq!(side, 13);
+        let c = 6;
+        let cell = |ego: &[u8], row: usize, col: usize| {
+            let o = (row * side + col) * 3;
+            [ego[o], ego[o + 1], ego[o + 2]]
+        };
+        // Facing east from (2, 2): the key at (3, 2) is one ahead; (0, 0) was never seen.
+        let ego = m.egocentric();
+        assert_eq!(cell(&ego, c - 1, c), [5, 0, 0]);
+        assert_eq!(cell(&ego, c, c), EMPTY_CODE);
+        assert_eq!(cell(&ego, c + 2, c - 2), UNSEEN_CODE); // (0, 0): 2 behind, 2 left
+        assert_eq!(cell(&ego, c, c + 5), Obj::WALL.encode()); // (2, 7): beyond the grid
+        // Take the key and turn right (south): the agent carries it, the key's old cell is on
+        // its left and empty.
+        w.step(Action::Pickup);
+        w.step(Action::Right);
+        m.update(&w);
+        let ego = m.egocentric();
+        assert_eq!(cell(&ego, c, c), [5, 0, 0]);
+        assert_eq!(cell(&ego, c, c - 1), EMPTY_CODE);
+        // (4, 3), seen from the start: 1 ahead (south), 2 to the left (east); the door at
+        // (6, 3) was never in sight.
+        assert_eq!(cell(&ego, c - 1, c - 2), EMPTY_CODE);
+        assert_eq!(cell(&ego, c - 1, c - 4), UNSEEN_CODE);
     }
 
     #[test]

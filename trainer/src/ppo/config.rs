@@ -14,6 +14,8 @@ pub enum ObsChoice {
     Auto,
     View,
     MemoryMap,
+    /// The memory map centred on the agent and turned to face up (core's `ObsKind::EgoMap`).
+    EgoMap,
 }
 
 /// The policy network (see [`Config::net`]).
@@ -112,10 +114,12 @@ pub struct Config {
     #[arg(long, default_value_t = 100)]
     pub eval_episodes: usize,
     /// What the network observes: `auto` is the memory map for the seed tasks (as the seed
-    /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files).
+    /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files); `ego-map` is the
+    /// memory map centred on the agent and turned to face up, read like the view.
     #[arg(long, value_enum, default_value_t = ObsChoice::Auto)]
     pub obs: ObsChoice,
-    /// The network: `auto` is MiniGrid's CNN for the view and LLM4Teach's CNN for the memory map.
+    /// The network: `auto` is MiniGrid's CNN for the view and the egocentric map, LLM4Teach's
+    /// CNN for the memory map.
     #[arg(long, value_enum, default_value_t = NetChoice::Auto)]
     pub net: NetChoice,
     /// Where the checkpoint goes.
@@ -167,6 +171,10 @@ impl Config {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
             },
+            ObsChoice::EgoMap => ObsKind::EgoMap {
+                width: probe.world.width() as u16,
+                height: probe.world.height() as u16,
+            },
             ObsChoice::Auto if env.family == "seed" => ObsKind::MemoryMap {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
@@ -176,9 +184,8 @@ impl Config {
             },
         };
         let net = match (self.net, obs) {
-            (NetChoice::Auto, ObsKind::View { .. }) | (NetChoice::MinigridCnn, _) => {
-                NetKind::MiniGridCnn
-            }
+            (NetChoice::Auto, ObsKind::View { .. } | ObsKind::EgoMap { .. })
+            | (NetChoice::MinigridCnn, _) => NetKind::MiniGridCnn,
             (NetChoice::Auto, _) | (NetChoice::MemoryMapCnn, _) => NetKind::MemoryMapCnn,
             (NetChoice::Mlp, _) => NetKind::Mlp,
         };
