@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 AGENTS=(
   "doorkey-5x5-ppo|MiniGrid-DoorKey-5x5-v0|--algo ppo --frames 150000 --seed 1|--agent checkpoint:CKPT --greedy"
   "doorkey-8x8-ppo|MiniGrid-DoorKey-8x8-v0|--algo ppo --frames 1000000 --seed 1; --frames 4000000; --frames 8000000|--agent checkpoint:CKPT --greedy"
+  "simpledoorkey-ppo|SimpleDoorKey|--algo ppo --obs ego-map --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false --frames 2000000 --seed 1|--agent checkpoint:CKPT --greedy"
   "simpledoorkey-llm4teach|SimpleDoorKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "keyinbox-llm4teach|KeyInBox|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "randomboxkey-llm4teach|RandomBoxKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"

@@ -21,9 +21,11 @@ use alloc::vec::Vec;
 #[derive(Clone, Debug)]
 pub struct Observer {
     kind: ObsKind,
-    image: Vec<u8>,
     map: Option<MemoryMap>,
-    /// The map's data before the last update (all unseen after a reset).
+    /// The view's or the egocentric map's bytes (empty for the other kinds).
+    image: Vec<u8>,
+    /// For the map's change only (empty otherwise): the map's data before the last update (all
+    /// unseen after a reset).
     before: Vec<u8>,
     diff: Vec<i16>,
 }
