@@ -114,6 +114,7 @@ impl Planner for ServerPlanner {
             usage: Usage::default(),
             latency_ms: 0.0,
             cached: r.header("x-cache") == Some("HIT"),
+            probs: Vec::new(),
         })
     }
 }
