@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use expert::ExpertPlanner;
+pub use expert::{ExpertPlanner, candidate_plans};
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
 pub use score::{Scorer, ScoringPlanner, answer_text, candidate_distribution};
