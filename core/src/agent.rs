@@ -240,6 +240,8 @@ impl<P: Planner> PlannerAgent<P> {
                 break;
             }
             asks += 1;
+            // A plan that failed in this decision (asks > 1: the last one's skill failed).
+            let failed = (asks > 1).then(|| self.asked.last().cloned()).flatten();
             let unusable = match self.ask()? {
                 Some(ex) => {
                     let none = ex.good_plans().next().is_none();
@@ -248,9 +250,10 @@ impl<P: Planner> PlannerAgent<P> {
                 }
                 None => false,
             };
-            if unusable {
-                // The planner had its retries; asking again at once would get the same. Explore
-                // until something new shows up, then ask again.
+            let again = failed.is_some() && failed.as_ref() == self.asked.last();
+            if unusable || again {
+                // The planner had its retries, or gave the plan that just failed again; asking
+                // again at once would get the same. Explore on our own for a while.
                 self.stats.fallbacks += 1;
                 self.quiet_for = QUIET_AFTER_UNUSABLE;
                 self.plan.push_back(Skill::Explore);
@@ -442,6 +445,48 @@ mod tests {
         run_episode(&mut agent, &mut env, id).unwrap();
         // 360 tokens an ask: the second ask starts under 500 and is the last.
         assert_eq!(agent.stats.planner_calls - t.planner_calls, 6);
+    }
+
+    /// A planner that insists on a plan that cannot run (there is no ball): the agent asks
+    /// twice in a decision at most, then explores on its own instead of re-asking every step.
+    struct Insists(u64);
+
+    impl Planner for Insists {
+        fn info(&self) -> crate::planner::PlannerInfo {
+            crate::planner::PlannerInfo {
+                name: "insists".into(),
+                kind: crate::planner::PlannerKind::Http,
+            }
+        }
+        fn complete(
+            &mut self,
+            _: &Prompt,
+            _: u32,
+        ) -> Result<crate::planner::Completion, PlannerError> {
+            self.0 += 1;
+            Ok(crate::planner::Completion {
+                answers: alloc::vec!["action: {go to the ball, pick up the ball}".into()],
+                usage: Default::default(),
+                latency_ms: 0.0,
+                cached: false,
+                probs: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_plan_that_failed_is_not_asked_for_again_at_once() {
+        let id = "SimpleDoorKey";
+        let mut agent = PlannerAgent::new(Insists(0), PromptStyle::When2Ask);
+        let mut env = registry::make(id, 2).unwrap();
+        let r = run_episode(&mut agent, &mut env, id).unwrap();
+        let s = agent.stats;
+        assert!(!r.success);
+        assert!(s.skill_failures > 0 && s.fallbacks > 0, "{s:?}");
+        assert!(
+            s.planner_calls <= 2 * (100 / QUIET_AFTER_UNUSABLE as u64 + 1),
+            "{s:?}"
+        );
     }
 
     #[test]
