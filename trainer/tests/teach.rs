@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{column, gridmentor, json, metrics_rows, temp_dir};
+use common::{column, gridmentor, json, metrics_rows, read_json, temp_dir};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -106,6 +106,61 @@ fn shaping_student_beats_random_in_8k_frames() {
     let bias = column(&rows, "logit_bias");
     assert_eq!(bias[0], 3.0);
     assert_eq!(*bias.last().unwrap(), 0.0);
+}
+
+/// `--resume` of a guided run goes on with the teacher of its config.json (its planner and
+/// schedule), not with the command line's defaults for the flags it omits.
+#[test]
+fn a_resumed_llm4teach_run_keeps_its_teacher_settings() {
+    let run = temp_dir("teach-resume");
+    let out = run.to_str().unwrap();
+    let first = [
+        "train",
+        "--algo",
+        "llm4teach",
+        "--env",
+        ENV,
+        "--envs",
+        "2",
+        "--steps",
+        "32",
+        "--batch",
+        "32",
+        "--eval-episodes",
+        "2",
+        "--save-every",
+        "1",
+        "--planner",
+        "expert:noise=0.2,seed=4",
+        "--teach-coef",
+        "5",
+        "--teach-decay",
+        "0.5",
+        "--hard-teacher",
+        "--frames",
+        "128",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    json(&gridmentor(&first));
+    // The resumed leg names the algorithm but neither the teacher nor its schedule.
+    let resume = ["train", "--resume", "--algo", "llm4teach", "--quiet", "--out", out];
+    json(&gridmentor(&[&resume[..], &["--frames", "256"]].concat()));
+    let config = read_json(&run.join("config.json"));
+    let args = &config["guide"]["args"];
+    assert_eq!(args["planner"], "expert:noise=0.2,seed=4", "{config}");
+    assert_eq!(args["teach_coef"], 5.0, "{config}");
+    assert_eq!(args["teach_decay"], 0.5, "{config}");
+    assert_eq!(args["hard_teacher"], true, "{config}");
+    let planner = config["guide"]["planner"].as_str().unwrap();
+    assert!(planner.contains("noise 0.2"), "{planner}");
+    // And they took effect: c = 5 - 0.5 (u - 1) in every update, the resumed ones too.
+    let coef = column(&metrics_rows(&run), "teacher_coef");
+    assert_eq!(coef, [5.0, 4.5, 4.0, 3.5]);
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 #[test]
