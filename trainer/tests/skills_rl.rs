@@ -97,12 +97,18 @@ fn a_resumed_skills_rl_run_goes_on_like_an_uninterrupted_one() {
     run(&["--frames", "64", "--out", part.to_str().unwrap()]);
     // The resumed leg names neither the algorithm nor its settings: config.json has them.
     let resume = ["train", "--resume", "--frames", "128", "--quiet", "--out"];
-    let r = json(&gridmentor(&[&resume[..], &[part.to_str().unwrap()]].concat()));
+    let r = json(&gridmentor(
+        &[&resume[..], &[part.to_str().unwrap()]].concat(),
+    ));
     assert_eq!(r["algo"], "skills-rl");
     assert_eq!(r["frames"], 128);
     let (a, b) = (metrics(&whole), metrics(&part));
     assert_eq!(a.len(), 1 + 4, "a header and 4 updates");
-    assert!(a[0].ends_with(",env_steps,options,failed_option_share"), "{}", a[0]);
+    assert!(
+        a[0].ends_with(",env_steps,options,failed_option_share"),
+        "{}",
+        a[0]
+    );
     assert_eq!(a, b, "resumed metrics differ");
     assert_eq!(read_json(&part.join("config.json"))["ppo"]["frames"], 128);
     std::fs::remove_dir_all(&dir).unwrap();

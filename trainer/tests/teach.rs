@@ -147,7 +147,15 @@ fn a_resumed_llm4teach_run_keeps_its_teacher_settings() {
     ];
     json(&gridmentor(&first));
     // The resumed leg names the algorithm but neither the teacher nor its schedule.
-    let resume = ["train", "--resume", "--algo", "llm4teach", "--quiet", "--out", out];
+    let resume = [
+        "train",
+        "--resume",
+        "--algo",
+        "llm4teach",
+        "--quiet",
+        "--out",
+        out,
+    ];
     json(&gridmentor(&[&resume[..], &["--frames", "256"]].concat()));
     let config = read_json(&run.join("config.json"));
     let args = &config["guide"]["args"];

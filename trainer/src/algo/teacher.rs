@@ -12,7 +12,8 @@ use gridmentor_core::world::Action;
 use std::collections::VecDeque;
 
 /// What the teacher cost so far.
-#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TeacherStats {
     /// Calls that reached the planner backend (retries included).
     pub llm_calls: u64,

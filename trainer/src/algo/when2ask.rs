@@ -2,19 +2,19 @@
 //! 1 ask) reading the signed memory-map change, trained over the planner + skills agent with
 //! When2Ask's query cost (see [`super::ask`]). `eval --agent mediator:PATH` plays it.
 
-use super::ask::{AskTotals, AskingAgent, play};
-use super::run::{self, RunSpec};
-use crate::eval::planner_from_spec;
-use crate::ppo::Envs;
-use crate::ppo::vec_env::StepInfo;
-use crate::train::TrainArgs;
-use anyhow::Context;
-use burn::tensor::Device;
+use super::ask::{AskStep, AskingAgent, play};
+use super::{Algo, AlgoSettings, Evaluated, GuideArgs, GuideRecord, Resumed, Trainee};
+use crate::metric::Metric;
+use crate::planner_spec::PlannerSpec;
+use crate::ppo::vec_env::{Snapshot, StepInfo};
+use crate::ppo::{Config, Envs};
+use crate::summary::Totals;
 use gridmentor_core::mediator::{self, Mediator};
-use gridmentor_core::nn::{ActorCritic, Checkpoint, NetKind, NetSpec, ObsKind, Observer};
+use gridmentor_core::nn::{ActorCritic, NetKind, NetSpec, ObsKind, Observer};
 use gridmentor_core::planner::PromptStyle;
 use gridmentor_core::rng::Rng;
-use gridmentor_core::{Env, registry};
+use gridmentor_core::world::Transition;
+use gridmentor_core::{Env, EnvSpec, registry};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -22,11 +22,6 @@ use std::rc::Rc;
 /// The mediator's actions.
 pub const DONT_ASK: u8 = mediator::DONT_ASK as u8;
 pub const ASK: u8 = mediator::ASK as u8;
-
-/// Is the planner spec deterministic (its answers may be cached per observation text)?
-pub fn deterministic(planner: &str) -> bool {
-    planner == "expert" || planner.starts_with("expert:noise=0,") || planner == "expert:noise=0"
-}
 
 /// The mediator's network for `env_id`.
 pub fn mediator_spec(env: &Env) -> NetSpec {
@@ -41,7 +36,7 @@ pub fn mediator_spec(env: &Env) -> NetSpec {
 }
 
 /// One finished episode's planner use.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeUse {
     pub queries: u32,
     pub calls: u64,
@@ -50,12 +45,13 @@ pub struct EpisodeUse {
     pub penalty: f32,
 }
 
-/// What the training loop reads from the envs while PPO holds them.
-#[derive(Default)]
+/// What the training loop reads from the envs while PPO holds them (and `latest.state` keeps).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Shared {
     /// The last 100 episodes.
     pub recent: VecDeque<EpisodeUse>,
     pub total_calls: u64,
+    #[serde(skip)]
     pub error: Option<String>,
 }
 
@@ -70,6 +66,70 @@ struct Slot {
     stats_at_start: gridmentor_core::agent::AgentStats,
 }
 
+impl Slot {
+    /// The mediator said `ask` (or not): one step of the agent, the episode's bookkeeping, and
+    /// a fresh episode when it ended. The info's reward is the env's minus the query cost.
+    fn step(&mut self, ask: bool, shared: &mut Shared, env_id: &str) -> StepInfo {
+        // After a planner failure, end episodes without it so that training stops cleanly.
+        let failed = AskStep {
+            transition: Transition {
+                truncated: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let st = if shared.error.is_some() {
+            failed
+        } else {
+            self.agent.step(&mut self.env, ask).unwrap_or_else(|e| {
+                shared.error = Some(format!("planner: {e}"));
+                failed
+            })
+        };
+        let t = st.transition;
+        self.ep_return += t.reward;
+        self.ep_len += 1;
+        self.ep.queries += st.queries;
+        self.ep.penalty += st.penalty;
+        let done = t.terminated || t.truncated;
+        let mut info = StepInfo {
+            reward: t.reward - st.penalty,
+            done,
+            episode: None,
+        };
+        if done {
+            // Episodes are scored by the env's return (the success test is `> 0`).
+            info.episode = Some((self.ep_return, self.ep_len));
+            let now = self.agent.agent.stats;
+            let before = self.stats_at_start;
+            self.ep.calls = now.planner_calls - before.planner_calls;
+            self.ep.tokens = (now.prompt_tokens + now.completion_tokens)
+                - (before.prompt_tokens + before.completion_tokens);
+            self.ep.planner_ms = now.planner_ms - before.planner_ms;
+            shared.total_calls += self.ep.calls;
+            shared.recent.push_back(self.ep);
+            if shared.recent.len() > 100 {
+                shared.recent.pop_front();
+            }
+            self.ep = EpisodeUse::default();
+            self.ep_return = 0.0;
+            self.ep_len = 0;
+            self.stats_at_start = now;
+            let seed = self.seeds.next_u64();
+            self.reset(seed, env_id);
+        } else {
+            self.observer.update(&self.env);
+        }
+        info
+    }
+
+    fn reset(&mut self, seed: u64, env_id: &str) {
+        self.env.reset(seed);
+        self.agent.reset(&self.env, env_id);
+        self.observer.reset(&self.env);
+    }
+}
+
 /// N copies of the planner + skills agent in an env, stepped by the mediator's decisions.
 pub struct When2AskEnvs {
     env_id: &'static str,
@@ -77,24 +137,28 @@ pub struct When2AskEnvs {
     obs: Vec<f32>,
     info: Vec<StepInfo>,
     obs_len: usize,
+    mirror: Snapshot,
     pub shared: Rc<RefCell<Shared>>,
 }
 
 impl When2AskEnvs {
+    /// `n` envs, or, with `resumed`, the envs of a saved state: their episodes replayed through
+    /// the planner (where they were for a deterministic one) and the saved counters.
     pub fn new(
         env_id: &str,
-        planner: &str,
+        planner: &PlannerSpec,
         style: PromptStyle,
         cache_plans: bool,
         n: usize,
         seed: u64,
+        resumed: Option<&Resumed>,
     ) -> anyhow::Result<When2AskEnvs> {
         let spec = registry::find(env_id)?;
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
             let mut seeds = Rng::derive(seed, 2_000 + i as u64);
             let env = Env::new(spec, seeds.next_u64());
-            let mut agent = AskingAgent::new(planner_from_spec(planner)?, style, cache_plans);
+            let mut agent = AskingAgent::new(planner.build()?, style, cache_plans);
             agent.reset(&env, spec.id);
             let observer =
                 Observer::new(mediator_spec(&env).obs, &env).map_err(anyhow::Error::msg)?;
@@ -109,6 +173,31 @@ impl When2AskEnvs {
                 ep: EpisodeUse::default(),
             });
         }
+        let mut mirror = Snapshot::fresh(n);
+        let mut shared = Shared::default();
+        if let Some(r) = resumed {
+            r.envs.expect_envs(n)?;
+            for (i, s) in slots.iter_mut().enumerate() {
+                for _ in 0..r.envs.resets[i] {
+                    let next = s.seeds.next_u64();
+                    s.reset(next, spec.id);
+                    mirror.record(i, DONT_ASK, true);
+                }
+                s.stats_at_start = s.agent.agent.stats;
+                for &a in &r.envs.actions[i] {
+                    let done = s.step(a == ASK, &mut shared, spec.id).done;
+                    mirror.record(i, a, done);
+                    if done {
+                        // Another planner's answers ended the episode sooner: go on from here.
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = shared.error {
+                anyhow::bail!("replaying the saved envs: {e}");
+            }
+            shared = r.counters()?;
+        }
         let obs_len = slots[0].observer.kind().len();
         let mut obs = vec![0.0; n * obs_len];
         for (s, out) in slots.iter_mut().zip(obs.chunks_mut(obs_len)) {
@@ -120,7 +209,8 @@ impl When2AskEnvs {
             obs,
             info: vec![StepInfo::default(); n],
             obs_len,
-            shared: Rc::new(RefCell::new(Shared::default())),
+            mirror,
+            shared: Rc::new(RefCell::new(shared)),
         })
     }
 }
@@ -135,91 +225,70 @@ impl Envs for When2AskEnvs {
     fn step(&mut self, actions: &[u8]) {
         let mut shared = self.shared.borrow_mut();
         for (i, s) in self.slots.iter_mut().enumerate() {
-            let out = &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len];
-            let st = if shared.error.is_some() {
-                // The planner failed: end the episode without it so training can stop cleanly.
-                super::ask::AskStep {
-                    transition: gridmentor_core::world::Transition {
-                        truncated: true,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }
-            } else {
-                match s.agent.step(&mut s.env, actions[i] == ASK) {
-                    Ok(st) => st,
-                    Err(e) => {
-                        shared.error = Some(format!("planner: {e}"));
-                        super::ask::AskStep {
-                            transition: gridmentor_core::world::Transition {
-                                truncated: true,
-                                ..Default::default()
-                            },
-                            ..Default::default()
-                        }
-                    }
-                }
-            };
-            let t = st.transition;
-            s.ep_return += t.reward;
-            s.ep_len += 1;
-            s.ep.queries += st.queries;
-            s.ep.penalty += st.penalty;
-            let done = t.terminated || t.truncated;
-            self.info[i] = StepInfo {
-                reward: t.reward - st.penalty,
-                done,
-                episode: None,
-            };
-            if done {
-                // Episodes are scored by the env's return (the success test is `> 0`).
-                self.info[i].episode = Some((s.ep_return, s.ep_len));
-                let now = s.agent.agent.stats;
-                let before = s.stats_at_start;
-                s.ep.calls = now.planner_calls - before.planner_calls;
-                s.ep.tokens = (now.prompt_tokens + now.completion_tokens)
-                    - (before.prompt_tokens + before.completion_tokens);
-                s.ep.planner_ms = now.planner_ms - before.planner_ms;
-                shared.total_calls += s.ep.calls;
-                shared.recent.push_back(s.ep);
-                if shared.recent.len() > 100 {
-                    shared.recent.pop_front();
-                }
-                s.ep = EpisodeUse::default();
-                s.ep_return = 0.0;
-                s.ep_len = 0;
-                s.stats_at_start = now;
-                s.env.reset(s.seeds.next_u64());
-                s.agent.reset(&s.env, self.env_id);
-                s.observer.reset(&s.env);
-            } else {
-                s.observer.update(&s.env);
-            }
-            s.observer.write(&s.env, out);
+            self.info[i] = s.step(actions[i] == ASK, &mut shared, self.env_id);
+            self.mirror.record(i, actions[i], self.info[i].done);
+            s.observer.write(
+                &s.env,
+                &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len],
+            );
         }
+    }
+    fn snapshot(&self) -> Option<Snapshot> {
+        Some(self.mirror.clone())
     }
 }
 
-/// The metrics.csv columns of a When2Ask run.
-pub const COLUMNS: &[&str] = &[
-    "queries_per_episode",
-    "llm_calls_per_episode",
-    "tokens_per_episode",
-    "planner_ms_per_episode",
-    "query_cost_per_episode",
-    "llm_calls_total",
-];
+/// The metrics.csv columns of a When2Ask run: the planner's use over the last 100 episodes.
+fn metrics(s: &Shared) -> anyhow::Result<Vec<Metric>> {
+    if let Some(e) = &s.error {
+        anyhow::bail!("{e}");
+    }
+    let n = s.recent.len().max(1) as f64;
+    let mean = |f: fn(&EpisodeUse) -> f64| s.recent.iter().map(f).sum::<f64>() / n;
+    Ok(vec![
+        Metric::new(
+            "queries_per_episode",
+            Some("when2ask/queries_per_episode"),
+            mean(|e| e.queries as f64),
+        ),
+        Metric::new(
+            "llm_calls_per_episode",
+            Some("when2ask/llm_calls_per_episode"),
+            mean(|e| e.calls as f64),
+        ),
+        Metric::new(
+            "tokens_per_episode",
+            Some("when2ask/tokens_per_episode"),
+            mean(|e| e.tokens as f64),
+        ),
+        Metric::new(
+            "planner_ms_per_episode",
+            Some("when2ask/planner_ms_per_episode"),
+            mean(|e| e.planner_ms),
+        ),
+        Metric::new(
+            "query_cost_per_episode",
+            Some("when2ask/query_cost_per_episode"),
+            mean(|e| e.penalty as f64),
+        ),
+        Metric::new(
+            "llm_calls_total",
+            Some("when2ask/llm_calls_total"),
+            s.total_calls as f64,
+        ),
+    ])
+}
 
 /// Play the mediator (greedy or sampled).
 pub fn eval_mediator(
     model: &ActorCritic,
-    planner: &str,
+    planner: &PlannerSpec,
     style: PromptStyle,
     env_id: &str,
     episodes: u32,
     seed: u64,
     greedy: bool,
-) -> anyhow::Result<AskTotals> {
+) -> anyhow::Result<Totals> {
     anyhow::ensure!(episodes >= 1, "--episodes must be at least 1");
     let spec = model.spec();
     anyhow::ensure!(
@@ -228,7 +297,7 @@ pub fn eval_mediator(
         spec.obs,
         spec.actions
     );
-    let mut agent = AskingAgent::new(planner_from_spec(planner)?, style, false);
+    let mut agent = AskingAgent::new(planner.build()?, style, false);
     let mut mediator: Option<Mediator> = None;
     play(&mut agent, env_id, episodes, seed, |env, _, first| {
         if first {
@@ -253,87 +322,56 @@ pub fn eval_mediator(
 pub fn load_mediator(
     path: &std::path::Path,
     env_id: &str,
-) -> anyhow::Result<(ActorCritic, String)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
-    let ck = Checkpoint::from_bytes(&bytes)
-        .with_context(|| format!("loading checkpoint {}", path.display()))?;
-    ck.expect_env(env_id)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
-    anyhow::ensure!(
-        ck.meta.algorithm == "when2ask",
-        "checkpoint {} was trained by {:?}, not when2ask",
-        path.display(),
-        ck.meta.algorithm
-    );
-    Ok((ck.model(&Device::flex())?, ck.weights_sha256()))
+) -> anyhow::Result<crate::checkpoint::Loaded> {
+    crate::checkpoint::load(path, env_id, Some(&Algo::When2Ask.to_string()))
 }
 
-/// `gridmentor train --algo when2ask`.
-pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
-    let cfg = &args.ppo;
-    cfg.check()?;
-    let env_spec = registry::find(&cfg.env)?;
-    let probe = Env::new(env_spec, cfg.seed);
-    let spec = mediator_spec(&probe);
+/// `train --algo when2ask`: the mediator over `cfg.envs` planner + skills agents asking
+/// `guide.planner`, evaluated greedy (as the paper reports it).
+pub fn setup(
+    cfg: &Config,
+    guide: &GuideArgs,
+    env: &'static EnvSpec,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<Trainee> {
+    let spec = mediator_spec(&Env::new(env, cfg.seed));
     let style = PromptStyle::When2Ask;
-    let cache = deterministic(&args.guide.planner);
-    // Fail on a bad planner spec before creating the run folder.
-    let planner_name = planner_from_spec(&args.guide.planner)?.info().name;
-    let mut envs = When2AskEnvs::new(
-        env_spec.id,
-        &args.guide.planner,
-        style,
-        cache,
-        cfg.envs,
-        cfg.seed,
-    )?;
-    let shared = envs.shared.clone();
-    let run = RunSpec {
-        args,
-        algo: "when2ask",
-        env_id: env_spec.id,
-        spec,
-        config: serde_json::json!({
-            "planner": args.guide.planner, "planner_name": planner_name, "style": style.name(),
-            "cache_plans": cache, "query_cost": super::ask::QUERY_COST,
-            "repeat_weight": super::ask::REPEAT_WEIGHT,
+    let planner = guide.planner.clone();
+    let cache = planner.is_deterministic();
+    // A bad endpoint fails here, before the run folder is created.
+    let planner_name = planner.name()?;
+    let envs = When2AskEnvs::new(env.id, &planner, style, cache, cfg.envs, cfg.seed, resumed)?;
+    let settings = AlgoSettings {
+        planner: Some(planner.to_string()),
+        planner_name: Some(planner_name.clone()),
+        guide: Some(GuideRecord {
+            args: guide.clone(),
+            planner: planner_name.clone(),
         }),
-        columns: COLUMNS,
+        style: Some(style.name().into()),
+        cache_plans: Some(cache),
+        query_cost: Some(super::ask::QUERY_COST),
+        repeat_weight: Some(super::ask::REPEAT_WEIGHT),
+        ..AlgoSettings::default()
     };
-    let extra = || -> anyhow::Result<Vec<f64>> {
-        let s = shared.borrow();
-        if let Some(e) = &s.error {
-            anyhow::bail!("{e}");
-        }
-        let n = s.recent.len().max(1) as f64;
-        let sum = |f: &dyn Fn(&EpisodeUse) -> f64| s.recent.iter().map(f).sum::<f64>() / n;
-        Ok(vec![
-            sum(&|e| e.queries as f64),
-            sum(&|e| e.calls as f64),
-            sum(&|e| e.tokens as f64),
-            sum(&|e| e.planner_ms),
-            sum(&|e| e.penalty as f64),
-            s.total_calls as f64,
-        ])
-    };
-    let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
-    let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
-        let t = eval_mediator(
-            model,
-            &args.guide.planner,
-            style,
-            env_spec.id,
-            cfg.eval_episodes as u32,
-            eval_seed,
-            true,
-        )?;
-        let mut v = t.json();
-        v["agent"] = "mediator".into();
-        v["planner"] = planner_name.clone().into();
-        v["eval_seed"] = eval_seed.into();
-        v["greedy"] = true.into();
-        Ok(v)
-    };
-    run::train(&run, &mut envs, &extra, &evaluate)
+    let shared = envs.shared.clone();
+    let counters = envs.shared.clone();
+    let id = env.id;
+    Ok(Trainee {
+        spec,
+        envs: Box::new(envs),
+        guide: None,
+        settings,
+        metrics: Box::new(move |_| metrics(&shared.borrow())),
+        counters: Box::new(move || serde_json::to_value(&*counters.borrow()).unwrap_or_default()),
+        evaluate: Box::new(move |model, episodes, seed| {
+            let totals = eval_mediator(model, &planner, style, id, episodes as u32, seed, true)?;
+            Ok(Evaluated {
+                agent: "mediator",
+                planner: planner_name.clone(),
+                greedy: true,
+                totals,
+            })
+        }),
+    })
 }
