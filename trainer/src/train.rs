@@ -4,7 +4,7 @@
 use crate::algo::{self, Algo, GuideArgs, Resumed};
 use crate::device::{DeviceChoice, pick_device};
 use crate::ppo::resume as ppo_resume;
-use crate::ppo::{Config, Ppo, Stats};
+use crate::ppo::{Config, Guide, Ppo, Stats};
 use crate::results::{RunConfig, TrainResult};
 use crate::run_config::{self, Flags, Settings};
 use crate::run_folder::{self, RunLog, Update};
@@ -105,10 +105,10 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
     let Settings {
         algo,
         ppo: cfg,
-        guide,
+        guide: guide_args,
     } = args.settings()?;
     cfg.check()?;
-    guide.check()?;
+    guide_args.check()?;
     let env = registry::find(&cfg.env)?;
     if !args.resume {
         run_folder::refuse_existing(&args.out)?;
@@ -127,11 +127,12 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
         spec,
         mut envs,
         mut guide,
+        teacher,
         settings,
         metrics,
         counters,
         evaluate,
-    } = algo::setup(algo, &cfg, &guide, resumed.as_ref())?;
+    } = algo::setup(algo, &cfg, &guide_args, resumed.as_ref())?;
     let picked = pick_device(args.device)?;
     picked.announce();
     let config = RunConfig {
@@ -174,39 +175,36 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
     let frames0 = ppo.frames;
     bar.set_position(frames0);
     let mut failure: Option<anyhow::Error> = None;
-    let trained = ppo.train(
-        &mut *envs,
-        guide.as_mut().map(|g| g as _),
-        |p, u, s: &Stats| {
-            if failure.is_some() {
-                return;
+    let guide = guide.as_mut().map(|g| &mut **g as &mut dyn Guide);
+    let trained = ppo.train(&mut *envs, guide, |p, u, s: &Stats| {
+        if failure.is_some() {
+            return;
+        }
+        let fps = (p.frames - frames0) as f64 / start.elapsed().as_secs_f64();
+        let wall = log.wall_before() + start.elapsed().as_secs_f64();
+        let update = Update::of(u, p, s, fps, wall);
+        let result = (|| -> anyhow::Result<()> {
+            let row: Vec<_> = update.metrics().into_iter().chain(metrics(s)?).collect();
+            log.record(p.frames, &row)?;
+            let latest = u % args.save_every == 0 || u == updates;
+            log.checkpoint(&p.model, &update.recent, latest, || meta(p, None))?;
+            if latest {
+                let state = args.out.join("latest.state");
+                ppo_resume::save(&state, p, meta(p, None), log.best(), counters())?;
             }
-            let fps = (p.frames - frames0) as f64 / start.elapsed().as_secs_f64();
-            let wall = log.wall_before() + start.elapsed().as_secs_f64();
-            let update = Update::of(u, p, s, fps, wall);
-            let result = (|| -> anyhow::Result<()> {
-                let row: Vec<_> = update.metrics().into_iter().chain(metrics(s)?).collect();
-                log.record(p.frames, &row)?;
-                let latest = u % args.save_every == 0 || u == updates;
-                log.checkpoint(&p.model, &update.recent, latest, || meta(p, None))?;
-                if latest {
-                    let state = args.out.join("latest.state");
-                    ppo_resume::save(&state, p, meta(p, None), log.best(), counters())?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                failure = Some(e);
-            }
-            bar.set_position(p.frames);
-            let r = update.recent;
-            bar.set_message(format!(
-                "return {:.3} success {:.0}%",
-                r.mean,
-                100.0 * r.success
-            ));
-        },
-    );
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failure = Some(e);
+        }
+        bar.set_position(p.frames);
+        let r = update.recent;
+        bar.set_message(format!(
+            "return {:.3} success {:.0}%",
+            r.mean,
+            100.0 * r.success
+        ));
+    });
     bar.finish_and_clear();
     trained?;
     if let Some(e) = failure {
@@ -238,7 +236,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
         eval_seed: seed,
         greedy: eval.greedy,
         figures,
-        teacher: guide.as_ref().map(|g| g.totals.get()),
+        teacher: teacher.map(|t| t.get()),
     };
     run_folder::write_json(&args.out, "eval.json", &result)
         .context("writing the final evaluation")?;

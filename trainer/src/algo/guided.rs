@@ -1,11 +1,10 @@
 //! The teacher-guided algorithms on PPO's one update: LLM4Teach (a distillation term), IHAC
 //! (guided sampling, an alignment phase) and in5490's shaping (a bonus, an annealed logit bias).
 
-use super::teacher::{Teacher, TeacherStats};
-use super::{AlgoSettings, GuideRecord, Resumed, Trainee};
+use super::settings::{AlgoSettings, GuideArgs, GuideRecord};
+use super::teacher::{Teacher, TeacherTotals};
+use super::trainee::{Resumed, Trainee};
 use crate::metric::Metric;
-use crate::planner_spec::PlannerSpec;
-use crate::ppo::config::defaults_of_args;
 use crate::ppo::update::{Guidance, Guide};
 use crate::ppo::{Config, Envs, Stats};
 use anyhow::Context;
@@ -14,99 +13,6 @@ use gridmentor_core::world::{Action, Dir, Pos};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::rc::Rc;
-
-/// The planner of every LLM-using algorithm, and the teacher and schedules of the guided ones,
-/// with the papers' defaults.
-#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
-#[serde(default)]
-pub struct GuideArgs {
-    /// The planner (the teacher's, When2Ask's): `expert`, `expert:noise=P[,seed=N]`, or
-    /// `http://HOST/v1#model`.
-    #[arg(long, default_value = "expert")]
-    pub planner: PlannerSpec,
-    /// Answers asked per abstract observation; their frequencies are the soft plan (LLM4Teach: 10).
-    #[arg(long, default_value_t = 10)]
-    pub teacher_samples: u32,
-    /// A hard teacher: all weight on the most frequent plan.
-    #[arg(long)]
-    pub hard_teacher: bool,
-    /// LLM4Teach: weight c of cross-entropy(teacher, student) at the first update (paper: 10).
-    #[arg(long, default_value_t = 10.0)]
-    pub teach_coef: f32,
-    /// ... minus this per update (paper: 0.005) ...
-    #[arg(long, default_value_t = 0.005)]
-    pub teach_decay: f32,
-    /// ... down to this floor (paper: 0.1) ...
-    #[arg(long, default_value_t = 0.1)]
-    pub teach_floor: f32,
-    /// ... and no term at all after this update (paper: 3000).
-    #[arg(long, default_value_t = 3000)]
-    pub teach_until: usize,
-    /// IHAC: c of softmax(student logits + c log teacher) at the start (paper: 1) ...
-    #[arg(long, default_value_t = 1.0)]
-    pub guide_coef: f32,
-    /// ... multiplied by this (paper: 0.99) ...
-    #[arg(long, default_value_t = 0.99)]
-    pub guide_decay: f32,
-    /// ... every this many updates (paper: 10).
-    #[arg(long, default_value_t = 10)]
-    pub guide_every: usize,
-    /// IHAC: the share of updates spent cloning the teacher first (paper: 0.1).
-    #[arg(long, default_value_t = 0.1)]
-    pub align_fraction: f64,
-    /// Cap on the importance weight student / behaviour of a guided step.
-    #[arg(long, default_value_t = 5.0)]
-    pub max_weight: f32,
-    /// in5490: reward bonus when the action is the planner's suggestion, once per suggestion
-    /// (agent pose and suggested action) per episode.
-    #[arg(long, default_value_t = 0.1)]
-    pub shaping_bonus: f32,
-    /// in5490 policy influencing: logit bias on the suggested action at the start (0: off) ...
-    #[arg(long, default_value_t = 0.0)]
-    pub shaping_bias: f32,
-    /// ... annealed linearly to zero over this share of the updates.
-    #[arg(long, default_value_t = 0.5)]
-    pub shaping_bias_fraction: f64,
-}
-
-/// The defaults are the clap attributes above, written once.
-impl Default for GuideArgs {
-    fn default() -> GuideArgs {
-        defaults_of_args::<GuideArgs>()
-    }
-}
-
-impl GuideArgs {
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.teacher_samples >= 1,
-            "--teacher-samples must be at least 1"
-        );
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.align_fraction)
-                && (0.0..=1.0).contains(&self.shaping_bias_fraction),
-            "--align-fraction and --shaping-bias-fraction must be within 0..=1"
-        );
-        anyhow::ensure!(
-            self.guide_every >= 1 && self.max_weight > 0.0,
-            "--guide-every must be at least 1 and --max-weight positive"
-        );
-        Ok(())
-    }
-
-    /// LLM4Teach's c at update `u` (1-based).
-    pub fn teach_coef_at(&self, u: usize) -> f32 {
-        if u > self.teach_until {
-            return 0.0;
-        }
-        (self.teach_coef - self.teach_decay * (u - 1) as f32).max(self.teach_floor)
-    }
-
-    /// IHAC's guidance c at update `u` (1-based).
-    pub fn guide_coef_at(&self, u: usize) -> f32 {
-        self.guide_coef * self.guide_decay.powi(((u - 1) / self.guide_every) as i32)
-    }
-}
 
 /// How the teacher acts on PPO.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -117,15 +23,6 @@ pub enum Teaching {
     Ihac,
     /// in5490: the suggestion bonus and logit bias.
     Shaping,
-}
-
-/// What the teacher has cost so far, and the shaping bonuses paid: the run's `teacher` result and
-/// its counters in `latest.state`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TeacherTotals {
-    #[serde(flatten)]
-    pub stats: TeacherStats,
-    pub shaping_bonuses: u64,
 }
 
 /// The teacher as PPO's [`Guide`] for one algorithm.
@@ -291,7 +188,7 @@ pub fn setup(
     if let Some(r) = resumed {
         guided.restore(r.counters()?);
     }
-    let mut trainee = super::plain(cfg, env, resumed)?;
+    let mut trainee = super::plain::setup(cfg, env, resumed)?;
     trainee.settings = AlgoSettings {
         guide: Some(GuideRecord {
             args: guide.clone(),
@@ -303,13 +200,15 @@ pub fn setup(
     trainee.metrics = Box::new(move |s| Ok(metrics(s, totals.get())));
     let totals = guided.totals.clone();
     trainee.counters = Box::new(move || serde_json::to_value(totals.get()).unwrap_or_default());
-    trainee.guide = Some(guided);
+    trainee.teacher = Some(guided.totals.clone());
+    trainee.guide = Some(Box::new(guided));
     Ok(trainee)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planner_spec::PlannerSpec;
 
     #[test]
     fn defaults_are_the_papers() {

@@ -5,7 +5,8 @@
 //! summed over those steps. A skill that ends without acting costs one `done` step, so time
 //! always passes. The policy reads the memory map.
 
-use super::{Algo, AlgoSettings, Evaluated, Resumed, Trainee};
+use super::settings::{Algo, AlgoSettings};
+use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
 use crate::ppo::vec_env::{Snapshot, StepInfo};
 use crate::ppo::{Config, Envs};
@@ -401,6 +402,7 @@ pub fn setup(
         spec,
         envs: Box::new(envs),
         guide: None,
+        teacher: None,
         settings,
         metrics: Box::new(move |_| Ok(metrics(&shared.borrow()))),
         counters: Box::new(move || serde_json::to_value(&*counters.borrow()).unwrap_or_default()),

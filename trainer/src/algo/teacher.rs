@@ -27,6 +27,15 @@ pub struct TeacherStats {
     pub unreadable: u64,
 }
 
+/// What the teacher has cost so far, and the shaping bonuses paid: the run's `teacher` result and
+/// its counters in `latest.state`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherTotals {
+    #[serde(flatten)]
+    pub stats: TeacherStats,
+    pub shaping_bonuses: u64,
+}
+
 /// One plan of the soft plan, being executed in one env.
 #[derive(Clone, Debug)]
 struct PlanRun {

@@ -3,7 +3,8 @@
 //! When2Ask's query cost (see [`super::ask`]). `eval --agent mediator:PATH` plays it.
 
 use super::ask::{AskStep, AskingAgent, play};
-use super::{Algo, AlgoSettings, Evaluated, GuideArgs, GuideRecord, Resumed, Trainee};
+use super::settings::{Algo, AlgoSettings, GuideArgs, GuideRecord};
+use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
 use crate::planner_spec::PlannerSpec;
 use crate::ppo::vec_env::{Snapshot, StepInfo};
@@ -361,6 +362,7 @@ pub fn setup(
         spec,
         envs: Box::new(envs),
         guide: None,
+        teacher: None,
         settings,
         metrics: Box::new(move |_| metrics(&shared.borrow())),
         counters: Box::new(move || serde_json::to_value(&*counters.borrow()).unwrap_or_default()),
