@@ -83,6 +83,16 @@ fn default_device_flex() {
 #[cfg(not(feature = "wgpu"))]
 fn default_device_flex() {}
 
+/// Print a result: one JSON line (`--json`), or its sentence or table.
+fn show(r: &(impl serde::Serialize + std::fmt::Display), json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!("{r}");
+    }
+    Ok(())
+}
+
 /// Failures are one line on stderr (the error and its causes), whatever RUST_BACKTRACE says.
 fn main() -> std::process::ExitCode {
     match run() {
@@ -125,31 +135,17 @@ fn run() -> anyhow::Result<()> {
             if let Some(path) = &args.record {
                 r.record = Some(record::record(&args, path)?);
             }
-            if args.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!("{r}");
-            }
+            show(&r, args.json)?;
         }
         Command::Report(args) => {
             report::run_report(&args)?;
             println!("wrote {}", args.out.join("report.md").display());
         }
         Command::Bench(BenchCommand::Env(args)) => {
-            let r = bench::run_env_bench(&args)?;
-            if args.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!("{r}");
-            }
+            show(&bench::run_env_bench(&args)?, args.json)?;
         }
         Command::Bench(BenchCommand::Policy(args)) => {
-            let r = policy_bench::run_policy_bench(&args)?;
-            if args.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                print!("{r}");
-            }
+            show(&policy_bench::run_policy_bench(&args)?, args.json)?;
         }
     }
     Ok(())

@@ -83,13 +83,15 @@ impl std::fmt::Display for PolicyBenchResult {
         )?;
         writeln!(f, "{:<40} {:>12} {:>12}", "", "burn (flex)", "inference")?;
         let batch = format!("observations/s, batch {}", self.batch);
-        for (name, r) in [
+        let rows = [
             ("forward passes/s, batch 1", &self.forward_one_per_sec),
             (batch.as_str(), &self.forward_batch_obs_per_sec),
-        ] {
-            writeln!(f, "{name:<40} {:>12.0} {:>12.0}", r.burn, r.inference)?;
-        }
-        Ok(())
+        ];
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(name, r)| format!("{name:<40} {:>12.0} {:>12.0}", r.burn, r.inference))
+            .collect();
+        write!(f, "{}", lines.join("\n"))
     }
 }
 

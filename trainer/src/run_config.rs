@@ -165,7 +165,7 @@ mod tests {
             explicit: &explicit,
         };
         let s = for_resume(&dir, &flags).unwrap();
-        assert_eq!(s.algo, Algo::Llm4Teach, "not the --algo default");
+        assert_eq!(s.algo, Algo::Llm4teach, "not the --algo default");
         assert_eq!(s.guide.teach_coef, 5.0, "not the --teach-coef default");
         assert_eq!(s.guide.planner.to_string(), "expert:noise=0.2,seed=4");
         assert_eq!((s.ppo.envs, s.ppo.frames), (2, 8192), "--frames may change");
@@ -184,7 +184,7 @@ mod tests {
             format!("{:#}", for_resume(&dir, &flags).unwrap_err())
         };
         let base = || Settings {
-            algo: Algo::Llm4Teach,
+            algo: Algo::Llm4teach,
             ppo: Config::default(),
             guide: GuideArgs::default(),
         };

@@ -69,39 +69,26 @@ fn skills_policy_beats_random_skills() {
 #[test]
 fn a_resumed_skills_rl_run_goes_on_like_an_uninterrupted_one() {
     let dir = temp_dir("skills-resume");
-    let tiny = [
-        "train",
-        "--algo",
-        "skills-rl",
-        "--env",
-        "SimpleDoorKey",
-        "--envs",
-        "2",
-        "--steps",
-        "16",
-        "--batch",
-        "32",
-        "--anneal-lr",
-        "false",
-        "--eval-episodes",
-        "2",
-        "--save-every",
-        "1",
-        "--device",
-        "cpu",
-        "--quiet",
-    ];
+    let tiny = "train --algo skills-rl --env SimpleDoorKey --envs 2 --steps 16 --batch 32 \
+                --anneal-lr false --eval-episodes 2 --save-every 1 --quiet";
     let (whole, part) = (dir.join("whole"), dir.join("part"));
-    let run = |extra: &[&str]| json(&gridmentor(&[&tiny[..], extra].concat()));
-    run(&["--frames", "128", "--out", whole.to_str().unwrap()]);
-    run(&["--frames", "64", "--out", part.to_str().unwrap()]);
+    let run = |frames: &str, out: &std::path::Path| {
+        let more = ["--frames", frames, "--out", out.to_str().unwrap()];
+        json(&gridmentor(
+            &tiny.split_whitespace().chain(more).collect::<Vec<_>>(),
+        ))
+    };
+    run("128", &whole);
+    run("64", &part);
     // The resumed leg names neither the algorithm nor its settings: config.json has them.
     let resume = ["train", "--resume", "--frames", "128", "--quiet", "--out"];
     let r = json(&gridmentor(
         &[&resume[..], &[part.to_str().unwrap()]].concat(),
     ));
-    assert_eq!(r["algo"], "skills-rl");
-    assert_eq!(r["frames"], 128);
+    assert_eq!(
+        (&r["algo"], &r["frames"]),
+        (&"skills-rl".into(), &128.into())
+    );
     let (a, b) = (metrics(&whole), metrics(&part));
     assert_eq!(a.len(), 1 + 4, "a header and 4 updates");
     assert!(

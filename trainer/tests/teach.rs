@@ -114,49 +114,18 @@ fn shaping_student_beats_random_in_8k_frames() {
 fn a_resumed_llm4teach_run_keeps_its_teacher_settings() {
     let run = temp_dir("teach-resume");
     let out = run.to_str().unwrap();
-    let first = [
-        "train",
-        "--algo",
-        "llm4teach",
-        "--env",
-        ENV,
-        "--envs",
-        "2",
-        "--steps",
-        "32",
-        "--batch",
-        "32",
-        "--eval-episodes",
-        "2",
-        "--save-every",
-        "1",
-        "--planner",
-        "expert:noise=0.2,seed=4",
-        "--teach-coef",
-        "5",
-        "--teach-decay",
-        "0.5",
-        "--hard-teacher",
-        "--frames",
-        "128",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--out",
-        out,
-    ];
-    json(&gridmentor(&first));
+    let first = format!(
+        "train --algo llm4teach --env {ENV} --envs 2 --steps 32 --batch 32 --eval-episodes 2 \
+         --save-every 1 --planner expert:noise=0.2,seed=4 --teach-coef 5 --teach-decay 0.5 \
+         --hard-teacher --frames 128 --quiet --out"
+    );
+    let words = |s: &'static str| s.split_whitespace();
+    json(&gridmentor(
+        &first.split_whitespace().chain([out]).collect::<Vec<_>>(),
+    ));
     // The resumed leg names the algorithm but neither the teacher nor its schedule.
-    let resume = [
-        "train",
-        "--resume",
-        "--algo",
-        "llm4teach",
-        "--quiet",
-        "--out",
-        out,
-    ];
-    json(&gridmentor(&[&resume[..], &["--frames", "256"]].concat()));
+    let resume = words("train --resume --algo llm4teach --frames 256 --quiet --out");
+    json(&gridmentor(&resume.chain([out]).collect::<Vec<_>>()));
     let config = read_json(&run.join("config.json"));
     let args = &config["guide"]["args"];
     assert_eq!(args["planner"], "expert:noise=0.2,seed=4", "{config}");

@@ -109,38 +109,25 @@ fn eval_refuses_a_bad_asker() {
 fn when2ask_honours_a_config_file() {
     let dir = temp_dir("w2a-config");
     let file = dir.join("run.toml");
-    std::fs::write(
-        &file,
-        "envs = 2\nsteps = 32\nbatch = 32\neval_episodes = 3\nseed = 4\nframes = 4096\n",
-    )
-    .unwrap();
+    let toml = "envs = 2\nsteps = 32\nbatch = 32\neval_episodes = 3\nseed = 4\nframes = 4096\n";
+    std::fs::write(&file, toml).unwrap();
     let run = dir.join("run");
-    let r = json(&gridmentor(&[
-        "train",
-        "--algo",
-        "when2ask",
-        "--env",
-        "SimpleDoorKey",
-        "--config",
-        file.to_str().unwrap(),
-        "--frames",
-        "128",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]));
+    let mut args: Vec<&str> = "train --algo when2ask --env SimpleDoorKey --frames 128 --quiet"
+        .split(' ')
+        .collect();
+    args.extend(["--config", file.to_str().unwrap()]);
+    args.extend(["--out", run.to_str().unwrap()]);
+    let r = json(&gridmentor(&args));
     let ppo = &read_json(&run.join("config.json"))["ppo"];
-    assert_eq!(ppo["envs"], 2);
-    assert_eq!(ppo["steps"], 32);
-    assert_eq!(ppo["seed"], 4);
+    assert_eq!(
+        (&ppo["envs"], &ppo["steps"], &ppo["seed"]),
+        (&2.into(), &32.into(), &4.into())
+    );
     assert_eq!(ppo["frames"], 128, "the flag wins over the file");
     // The file took effect: 128 frames of 2 envs x 32 steps are two updates, then 3 evaluation
     // episodes.
     assert_eq!(metrics_rows(&run).len(), 1 + 2);
-    assert_eq!(r["frames"], 128);
-    assert_eq!(r["episodes"], 3);
+    assert_eq!((&r["frames"], &r["episodes"]), (&128.into(), &3.into()));
     assert_eq!(read_json(&run.join("eval.json"))["episodes"], 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }

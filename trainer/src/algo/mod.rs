@@ -30,9 +30,9 @@ pub fn setup(
     let env = registry::find(&cfg.env)?;
     match algo {
         Algo::Ppo => plain::setup(cfg, env, resumed),
-        Algo::When2Ask => when2ask::setup(cfg, guide, env, resumed),
+        Algo::When2ask => when2ask::setup(cfg, guide, env, resumed),
         Algo::SkillsRl => skills_rl::setup(cfg, env, resumed),
-        Algo::Llm4Teach => guided::setup(Teaching::Distill, cfg, guide, env, resumed),
+        Algo::Llm4teach => guided::setup(Teaching::Distill, cfg, guide, env, resumed),
         Algo::Ihac => guided::setup(Teaching::Ihac, cfg, guide, env, resumed),
         Algo::Shaping => guided::setup(Teaching::Shaping, cfg, guide, env, resumed),
     }
@@ -51,6 +51,6 @@ mod tests {
             assert_eq!(Algo::from_str(&algo.to_string(), false), Ok(*algo));
         }
         assert_eq!(Algo::SkillsRl.to_string(), "skills-rl");
-        assert_eq!(Algo::When2Ask.to_string(), "when2ask");
+        assert_eq!(Algo::When2ask.to_string(), "when2ask");
     }
 }

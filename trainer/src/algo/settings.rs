@@ -17,31 +17,20 @@ use std::fmt;
     PartialEq,
     Eq,
 )]
+#[serde(rename_all = "kebab-case")]
 pub enum Algo {
     /// PPO alone on the env's actions.
     #[default]
-    #[value(name = "ppo")]
-    #[serde(rename = "ppo")]
     Ppo,
     /// When2Ask: a mediator learns when to ask the planner, whose plans the skills run.
-    #[value(name = "when2ask")]
-    #[serde(rename = "when2ask")]
-    When2Ask,
+    When2ask,
     /// PPO choosing among the skills (options), no LLM.
-    #[value(name = "skills-rl")]
-    #[serde(rename = "skills-rl")]
     SkillsRl,
     /// LLM4Teach: PPO plus a distillation term towards the planner's soft-plan teacher.
-    #[value(name = "llm4teach")]
-    #[serde(rename = "llm4teach")]
-    Llm4Teach,
+    Llm4teach,
     /// IHAC: LLM4Teach plus guided sampling and an alignment phase.
-    #[value(name = "ihac")]
-    #[serde(rename = "ihac")]
     Ihac,
     /// in5490: a bonus for taking the planner's suggestion, and a logit bias towards it.
-    #[value(name = "shaping")]
-    #[serde(rename = "shaping")]
     Shaping,
 }
 

@@ -8,8 +8,8 @@
 use super::settings::{Algo, AlgoSettings};
 use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
-use crate::ppo::vec_env::{Snapshot, StepInfo};
-use crate::ppo::{Config, Envs};
+use crate::ppo::Config;
+use crate::ppo::slot_envs::{Board, Outcome, Slot, SlotEnvs};
 use crate::summary::Totals;
 use burn::tensor::Device;
 use gridmentor_core::nn::{ActorCritic, NetKind, NetSpec, ObsKind, Observer, policy};
@@ -17,7 +17,6 @@ use gridmentor_core::rng::Rng;
 use gridmentor_core::skills::{Skill, SkillRun, SkillStep, Target};
 use gridmentor_core::world::{Action, Color, Kind, Transition};
 use gridmentor_core::{Env, EnvSpec, registry};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -132,153 +131,71 @@ pub fn run_option(env: &mut Env, observer: &mut Observer, skill: Skill) -> Optio
     out
 }
 
-/// Counters the training loop reads while PPO holds the envs (and `latest.state` keeps).
+/// What the options did so far (the run's metrics; `latest.state` keeps them).
 #[derive(Default, serde::Serialize, serde::Deserialize)]
-pub struct Shared {
+pub struct Counters {
     /// Primitive env steps so far.
     pub env_steps: u64,
     pub options: u64,
     pub failed: u64,
 }
 
-struct Slot {
-    env: Env,
-    seeds: Rng,
-    observer: Observer,
-    ep_return: f32,
-    ep_len: u32,
+/// What plays an option-level env: an action runs a skill.
+pub struct OptionSlot {
+    options: Rc<[Skill]>,
 }
 
-impl Slot {
-    /// Run option `skill`; a fresh episode when it ended the episode.
-    fn step(&mut self, skill: Skill, shared: &mut Shared) -> StepInfo {
-        let o = run_option(&mut self.env, &mut self.observer, skill);
-        shared.env_steps += o.steps as u64;
-        shared.options += 1;
-        shared.failed += o.failed as u64;
-        self.ep_return += o.reward;
-        self.ep_len += o.steps;
-        let done = o.terminated || o.truncated;
-        let mut info = StepInfo {
-            reward: o.reward,
-            done,
-            episode: None,
-        };
-        if done {
-            // Episode length in primitive steps, as every other agent reports it.
-            info.episode = Some((self.ep_return, self.ep_len));
-            self.ep_return = 0.0;
-            self.ep_len = 0;
-            self.reset();
-        }
-        info
-    }
+impl Slot for OptionSlot {
+    type Counters = Counters;
 
-    fn reset(&mut self) {
-        self.env.reset(self.seeds.next_u64());
-        self.observer.reset(&self.env);
+    fn act(&mut self, board: &mut Board, action: u8, c: &mut Counters) -> Outcome {
+        let skill = self.options[action as usize];
+        let o = run_option(&mut board.env, &mut board.observer, skill);
+        c.env_steps += o.steps as u64;
+        c.options += 1;
+        c.failed += o.failed as u64;
+        Outcome {
+            reward: o.reward,
+            score: o.reward,
+            steps: o.steps,
+            done: o.terminated || o.truncated,
+        }
     }
 }
 
 /// N option-level envs.
-pub struct SkillEnvs {
-    options: Vec<Skill>,
-    slots: Vec<Slot>,
-    obs: Vec<f32>,
-    info: Vec<StepInfo>,
-    obs_len: usize,
-    mirror: Snapshot,
-    pub shared: Rc<RefCell<Shared>>,
-}
+pub type SkillEnvs = SlotEnvs<OptionSlot>;
 
-impl SkillEnvs {
-    /// `n` envs, or, with `resumed`, the envs of a saved state (the skills are deterministic:
-    /// replaying the options chosen brings each env back exactly) and the saved counters.
-    pub fn new(
-        env_id: &str,
-        n: usize,
-        seed: u64,
-        resumed: Option<&Resumed>,
-    ) -> anyhow::Result<SkillEnvs> {
-        let spec = registry::find(env_id)?;
-        let options = options(spec.id)?;
-        let mut slots = Vec::with_capacity(n);
-        for i in 0..n {
-            let mut seeds = Rng::derive(seed, 3_000 + i as u64);
-            let env = Env::new(spec, seeds.next_u64());
-            let kind = net_spec(&env, options.len()).obs;
-            let observer = Observer::new(kind, &env).map_err(anyhow::Error::msg)?;
-            slots.push(Slot {
-                env,
-                seeds,
-                observer,
-                ep_return: 0.0,
-                ep_len: 0,
-            });
-        }
-        let mut mirror = Snapshot::fresh(n);
-        let mut shared = Shared::default();
-        if let Some(r) = resumed {
-            r.envs.expect_envs(n)?;
-            for (i, s) in slots.iter_mut().enumerate() {
-                for _ in 0..r.envs.resets[i] {
-                    s.reset();
-                    mirror.record(i, 0, true);
-                }
-                for &a in &r.envs.actions[i] {
-                    let skill = options.get(a as usize).copied();
-                    let ok = skill.is_some_and(|k| !s.step(k, &mut shared).done);
-                    anyhow::ensure!(
-                        ok,
-                        "the saved env state does not replay (another env version?)"
-                    );
-                    mirror.record(i, a, false);
-                }
-            }
-            shared = r.counters()?;
-        }
-        let obs_len = slots[0].observer.kind().len();
-        let mut obs = vec![0.0; n * obs_len];
-        for (s, out) in slots.iter_mut().zip(obs.chunks_mut(obs_len)) {
-            s.observer.write(&s.env, out);
-        }
-        Ok(SkillEnvs {
-            options,
-            slots,
-            obs,
-            info: vec![StepInfo::default(); n],
-            obs_len,
-            mirror,
-            shared: Rc::new(RefCell::new(shared)),
+/// `n` option-level envs of `env_id` (or those of a saved state: the skills are deterministic,
+/// so replaying the options chosen brings each env back exactly), and their options.
+pub fn skill_envs(
+    env_id: &str,
+    n: usize,
+    seed: u64,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<(SkillEnvs, Rc<[Skill]>)> {
+    let spec = registry::find(env_id)?;
+    let options: Rc<[Skill]> = options(spec.id)?.into();
+    let obs = |env: &Env| net_spec(env, options.len()).obs;
+    let slots = (0..n as u64)
+        .map(|i| {
+            let board = Board::new(spec, seed, 3_000 + i, obs)?;
+            let options = options.clone();
+            Ok((board, OptionSlot { options }))
         })
-    }
-
-    pub fn options(&self) -> &[Skill] {
-        &self.options
-    }
-}
-
-impl Envs for SkillEnvs {
-    fn obs(&self) -> &[f32] {
-        &self.obs
-    }
-    fn info(&self) -> &[StepInfo] {
-        &self.info
-    }
-    fn step(&mut self, actions: &[u8]) {
-        let mut shared = self.shared.borrow_mut();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            self.info[i] = s.step(self.options[actions[i] as usize], &mut shared);
-            self.mirror.record(i, actions[i], self.info[i].done);
-            s.observer.write(
-                &s.env,
-                &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len],
+        .collect::<anyhow::Result<_>>()?;
+    let resumed = match resumed {
+        Some(r) => {
+            let known = |a: &u8| (*a as usize) < options.len();
+            anyhow::ensure!(
+                r.envs.actions.iter().flatten().all(known),
+                "the saved env state does not replay (another env version?)"
             );
+            Some((r.envs, r.counters()?))
         }
-    }
-    fn snapshot(&self) -> Option<Snapshot> {
-        Some(self.mirror.clone())
-    }
+        None => None,
+    };
+    Ok((SlotEnvs::new(slots, resumed)?, options))
 }
 
 /// Play episodes choosing options with `choose(observation, rng)`.
@@ -367,16 +284,16 @@ pub fn load_policy(
 }
 
 /// The metrics.csv columns of a skills-rl run: what the options did so far.
-fn metrics(s: &Shared) -> Vec<Metric> {
-    vec![
-        Metric::new("env_steps", Some("skills-rl/env_steps"), s.env_steps as f64),
-        Metric::new("options", Some("skills-rl/options"), s.options as f64),
+fn metrics(c: &Counters) -> anyhow::Result<Vec<Metric>> {
+    Ok(vec![
+        Metric::new("env_steps", Some("skills-rl/env_steps"), c.env_steps as f64),
+        Metric::new("options", Some("skills-rl/options"), c.options as f64),
         Metric::new(
             "failed_option_share",
             Some("skills-rl/failed_option_share"),
-            s.failed as f64 / s.options.max(1) as f64,
+            c.failed as f64 / c.options.max(1) as f64,
         ),
-    ]
+    ])
 }
 
 /// `train --algo skills-rl`: the option policy over `cfg.envs` option-level envs, evaluated
@@ -387,34 +304,30 @@ pub fn setup(
     env: &'static EnvSpec,
     resumed: Option<&Resumed>,
 ) -> anyhow::Result<Trainee> {
-    let envs = SkillEnvs::new(env.id, cfg.envs, cfg.seed, resumed)?;
-    let spec = net_spec(&Env::new(env, cfg.seed), envs.options().len());
+    let (envs, options) = skill_envs(env.id, cfg.envs, cfg.seed, resumed)?;
     let settings = AlgoSettings {
         planner: Some("none".into()),
-        options: Some(envs.options().iter().map(|s| s.to_string()).collect()),
+        options: Some(options.iter().map(|s| s.to_string()).collect()),
         max_option_steps: Some(MAX_OPTION_STEPS),
         ..AlgoSettings::default()
     };
-    let shared = envs.shared.clone();
-    let counters = envs.shared.clone();
+    let spec = net_spec(&Env::new(env, cfg.seed), options.len());
     let id = env.id;
-    Ok(Trainee {
+    let evaluate = move |model: &ActorCritic, episodes: usize, seed| {
+        Ok(Evaluated {
+            agent: "skills",
+            planner: "none".into(),
+            greedy: false,
+            totals: eval_policy(model, id, episodes as u32, seed, false)?,
+        })
+    };
+    Ok(Trainee::of_slots(
         spec,
-        envs: Box::new(envs),
-        guide: None,
-        teacher: None,
+        envs,
         settings,
-        metrics: Box::new(move |_| Ok(metrics(&shared.borrow()))),
-        counters: Box::new(move || serde_json::to_value(&*counters.borrow()).unwrap_or_default()),
-        evaluate: Box::new(move |model, episodes, seed| {
-            Ok(Evaluated {
-                agent: "skills",
-                planner: "none".into(),
-                greedy: false,
-                totals: eval_policy(model, id, episodes as u32, seed, false)?,
-            })
-        }),
-    })
+        metrics,
+        Box::new(evaluate),
+    ))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::settings::AlgoSettings;
 use super::teacher::TeacherTotals;
 use crate::metric::Metric;
+use crate::ppo::slot_envs::{Slot, SlotEnvs};
 use crate::ppo::update::Guide;
 use crate::ppo::vec_env::Snapshot;
 use crate::ppo::{Envs, Stats};
@@ -59,6 +60,30 @@ pub struct Trainee {
     pub counters: Box<dyn Fn() -> serde_json::Value>,
     /// The final evaluation of the trained network (on the CPU): `episodes` from seed `seed`.
     pub evaluate: EvaluateFn,
+}
+
+impl Trainee {
+    /// An algorithm over its own [`SlotEnvs`], without a teacher: its metrics are `metrics` of
+    /// the envs' counters, which `latest.state` keeps.
+    pub fn of_slots<S: Slot + 'static>(
+        spec: NetSpec,
+        envs: SlotEnvs<S>,
+        settings: AlgoSettings,
+        metrics: fn(&S::Counters) -> anyhow::Result<Vec<Metric>>,
+        evaluate: EvaluateFn,
+    ) -> Trainee {
+        let (read, keep) = (envs.counters.clone(), envs.counters.clone());
+        Trainee {
+            spec,
+            envs: Box::new(envs),
+            guide: None,
+            teacher: None,
+            settings,
+            metrics: Box::new(move |_| metrics(&read.borrow())),
+            counters: Box::new(move || serde_json::to_value(&*keep.borrow()).unwrap_or_default()),
+            evaluate,
+        }
+    }
 }
 
 /// An algorithm's metrics.csv columns, given PPO's statistics of the update.
