@@ -180,6 +180,17 @@ mod tests {
         );
         assert_eq!(config.planner(), "scripted expert (noise 0.3)");
         assert_eq!(config.ppo.unwrap().seed, 2);
+        assert!(config.settings.when2ask.is_none() && config.settings.skills.is_none());
+        // A When2Ask run's, with its settings at the top.
+        let w2a: RunConfig = serde_json::from_str(
+            r#"{"algo":"when2ask","env":"SimpleDoorKey","planner":"expert","style":"when2ask",
+            "cache_plans":true,"query_cost":0.01,"repeat_weight":0.1,"ppo":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(w2a.planner(), "expert");
+        assert!(w2a.settings.when2ask.as_ref().unwrap().cache_plans);
+        let again = serde_json::to_value(&w2a).unwrap();
+        assert_eq!(again["style"], "when2ask", "{again}");
         // An eval line with its record.
         let line = r#"{"env":"SimpleDoorKey","agent":"planner","planner":"scripted expert",
             "episodes":1,"seed":3,"greedy":true,"success_rate":1.0,"mean_return":0.9,

@@ -15,7 +15,7 @@ use crate::ppo::Config;
 use gridmentor_core::registry;
 
 pub use guided::{Guided, Teaching};
-pub use settings::{Algo, AlgoSettings, GuideArgs, GuideRecord};
+pub use settings::{Algo, AlgoSettings, GuideArgs, GuideRecord, SkillsSettings, When2askSettings};
 pub use teacher::{Teacher, TeacherStats, TeacherTotals};
 pub use trainee::{Evaluated, Resumed, Trainee};
 

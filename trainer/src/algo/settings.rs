@@ -56,21 +56,27 @@ pub struct AlgoSettings {
     /// The planner's and teacher's settings, for every algorithm that asks a planner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guide: Option<GuideRecord>,
-    /// When2Ask: the prompt style, whether plans are cached per observation text, and the
-    /// query cost `0.01 + 0.1 r`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub style: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_plans: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_cost: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeat_weight: Option<f32>,
-    /// skills-rl: the options (skills) the policy chooses among, and how long one may run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_option_steps: Option<u32>,
+    #[serde(flatten)]
+    pub when2ask: Option<When2askSettings>,
+    #[serde(flatten)]
+    pub skills: Option<SkillsSettings>,
+}
+
+/// When2Ask's: the prompt style, whether plans are cached per observation text, and the query
+/// cost `0.01 + 0.1 r`.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct When2askSettings {
+    pub style: String,
+    pub cache_plans: bool,
+    pub query_cost: f32,
+    pub repeat_weight: f32,
+}
+
+/// skills-rl's: the options (skills) the policy chooses among, and how long one may run.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct SkillsSettings {
+    pub options: Vec<String>,
+    pub max_option_steps: u32,
 }
 
 /// config.json's `guide`: the settings `--resume` goes on with, and the planner's name.

@@ -5,7 +5,7 @@
 //! summed over those steps. A skill that ends without acting costs one `done` step, so time
 //! always passes. The policy reads the memory map.
 
-use super::settings::{Algo, AlgoSettings};
+use super::settings::{Algo, AlgoSettings, SkillsSettings};
 use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
 use crate::ppo::Config;
@@ -307,8 +307,10 @@ pub fn setup(
     let (envs, options) = skill_envs(env.id, cfg.envs, cfg.seed, resumed)?;
     let settings = AlgoSettings {
         planner: Some("none".into()),
-        options: Some(options.iter().map(|s| s.to_string()).collect()),
-        max_option_steps: Some(MAX_OPTION_STEPS),
+        skills: Some(SkillsSettings {
+            options: options.iter().map(|s| s.to_string()).collect(),
+            max_option_steps: MAX_OPTION_STEPS,
+        }),
         ..AlgoSettings::default()
     };
     let spec = net_spec(&Env::new(env, cfg.seed), options.len());
@@ -321,13 +323,7 @@ pub fn setup(
             totals: eval_policy(model, id, episodes as u32, seed, false)?,
         })
     };
-    Ok(Trainee::of_slots(
-        spec,
-        envs,
-        settings,
-        metrics,
-        Box::new(evaluate),
-    ))
+    Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl Trainee {
         envs: SlotEnvs<S>,
         settings: AlgoSettings,
         metrics: fn(&S::Counters) -> anyhow::Result<Vec<Metric>>,
-        evaluate: EvaluateFn,
+        evaluate: impl Fn(&ActorCritic, usize, u64) -> anyhow::Result<Evaluated> + 'static,
     ) -> Trainee {
         let (read, keep) = (envs.counters.clone(), envs.counters.clone());
         Trainee {
@@ -81,7 +81,7 @@ impl Trainee {
             settings,
             metrics: Box::new(move |_| metrics(&read.borrow())),
             counters: Box::new(move || serde_json::to_value(&*keep.borrow()).unwrap_or_default()),
-            evaluate,
+            evaluate: Box::new(evaluate),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! When2Ask's query cost (see [`super::ask`]). `eval --agent mediator:PATH` plays it.
 
 use super::ask::{AskStep, AskingAgent, play};
-use super::settings::{Algo, AlgoSettings, GuideArgs, GuideRecord};
+use super::settings::{Algo, AlgoSettings, GuideArgs, GuideRecord, When2askSettings};
 use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
 use crate::planner_spec::PlannerSpec;
@@ -270,10 +270,12 @@ pub fn setup(
             args: guide.clone(),
             planner: planner_name.clone(),
         }),
-        style: Some(style.name().into()),
-        cache_plans: Some(cache),
-        query_cost: Some(super::ask::QUERY_COST),
-        repeat_weight: Some(super::ask::REPEAT_WEIGHT),
+        when2ask: Some(When2askSettings {
+            style: style.name().into(),
+            cache_plans: cache,
+            query_cost: super::ask::QUERY_COST,
+            repeat_weight: super::ask::REPEAT_WEIGHT,
+        }),
         ..AlgoSettings::default()
     };
     let id = env.id;
@@ -286,11 +288,5 @@ pub fn setup(
             totals,
         })
     };
-    Ok(Trainee::of_slots(
-        spec,
-        envs,
-        settings,
-        metrics,
-        Box::new(evaluate),
-    ))
+    Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))
 }
