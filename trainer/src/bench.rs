@@ -16,7 +16,6 @@ use anyhow::{Context, bail};
 use gridmentor_core::registry;
 use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
-use serde_json::json;
 
 /// Arguments of `gridmentor bench env`.
 #[derive(clap::Args, Debug, Clone)]
@@ -49,10 +48,37 @@ struct Tally {
     obs_checksum: u64,
 }
 
-/// Runs the benchmark and returns its JSON record:
-/// `{"bench":"env","impl":"gridmentor","env","mode":"single"|"batched","threads","steps",
-///   "episodes","seconds","steps_per_sec"}`.
-pub fn run_env_bench(args: &EnvBenchArgs) -> anyhow::Result<serde_json::Value> {
+/// What `bench env` prints: one record a run.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct EnvBenchResult {
+    /// `env`.
+    pub bench: String,
+    /// `gridmentor` (the peers' scripts write the same record with their name).
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    pub env: String,
+    /// `single` or `batched`.
+    pub mode: String,
+    pub threads: usize,
+    pub steps: u64,
+    pub episodes: u64,
+    pub seconds: f64,
+    pub steps_per_sec: f64,
+}
+
+impl std::fmt::Display for EnvBenchResult {
+    /// The sentence printed without `--json`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} x{}: {} steps in {:.3} s = {:.0} steps/s",
+            self.env, self.mode, self.threads, self.steps, self.seconds, self.steps_per_sec
+        )
+    }
+}
+
+/// Runs the benchmark and returns its record.
+pub fn run_env_bench(args: &EnvBenchArgs) -> anyhow::Result<EnvBenchResult> {
     if args.steps == 0 {
         bail!("--steps must be > 0");
     }
@@ -87,17 +113,17 @@ pub fn run_env_bench(args: &EnvBenchArgs) -> anyhow::Result<serde_json::Value> {
             .fold(0u64, u64::wrapping_add),
     );
     let seconds = elapsed.as_secs_f64();
-    Ok(json!({
-        "bench": "env",
-        "impl": "gridmentor",
-        "env": args.env,
-        "mode": mode,
-        "threads": threads,
-        "steps": steps,
-        "episodes": episodes,
-        "seconds": seconds,
-        "steps_per_sec": steps as f64 / seconds,
-    }))
+    Ok(EnvBenchResult {
+        bench: "env".into(),
+        implementation: "gridmentor".into(),
+        env: args.env.clone(),
+        mode: mode.into(),
+        threads,
+        steps,
+        episodes,
+        seconds,
+        steps_per_sec: steps as f64 / seconds,
+    })
 }
 
 /// `threads` runners, each timing its share of `total_steps`; the clock runs from the moment

@@ -2,7 +2,16 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gridmentor_core::registry;
-use gridmentor_trainer::{bench, eval, policy_bench, report, train};
+use gridmentor_trainer::{bench, eval, policy_bench, record, report, run_config, train};
+
+/// One line of `gridmentor envs --json`.
+#[derive(serde::Serialize)]
+struct ListedEnv {
+    id: &'static str,
+    aliases: &'static [&'static str],
+    family: &'static str,
+    summary: &'static str,
+}
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +83,16 @@ fn default_device_flex() {
 #[cfg(not(feature = "wgpu"))]
 fn default_device_flex() {}
 
+/// Print a result: one JSON line (`--json`), or its sentence or table.
+fn show(r: &(impl serde::Serialize + std::fmt::Display), json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!("{r}");
+    }
+    Ok(())
+}
+
 /// Failures are one line on stderr (the error and its causes), whatever RUST_BACKTRACE says.
 fn main() -> std::process::ExitCode {
     match run() {
@@ -94,94 +113,39 @@ fn run() -> anyhow::Result<()> {
         Command::Envs { json } => {
             for s in registry::all() {
                 if json {
-                    let v = serde_json::json!({
-                        "id": s.id, "aliases": s.aliases, "family": s.family, "summary": s.summary,
-                    });
-                    println!("{v}");
+                    let listed = ListedEnv {
+                        id: s.id,
+                        aliases: s.aliases,
+                        family: s.family,
+                        summary: s.summary,
+                    };
+                    println!("{}", serde_json::to_string(&listed)?);
                 } else {
                     println!("{:<36} {:<9} {}", s.id, s.family, s.summary);
                 }
             }
         }
         Command::Train(mut args) => {
-            args.explicit =
-                gridmentor_trainer::run_config::explicit_flags(matches.subcommand_matches("train"));
+            args.explicit = run_config::explicit_flags(matches.subcommand_matches("train"));
             let r = train::run_train(&args)?;
-            // The final evaluation beside the run, for `gridmentor report`.
-            let eval_json = args.out.join("eval.json");
-            if !eval_json.exists() {
-                std::fs::write(&eval_json, serde_json::to_string_pretty(&r)?)?;
-            }
-            println!("{r}");
+            println!("{}", serde_json::to_string(&r)?);
         }
         Command::Eval(args) => {
-            let r = eval::run_eval(&args)?;
-            if args.json {
-                println!("{r}");
-            } else {
-                println!(
-                    "{} with {} ({}): success {:.1}%, mean return {:.3}, mean steps {:.1}, LLM calls/episode {:.2}",
-                    r["env"].as_str().unwrap_or_default(),
-                    r["agent"].as_str().unwrap_or_default(),
-                    r["planner"].as_str().unwrap_or_default(),
-                    100.0 * r["success_rate"].as_f64().unwrap_or_default(),
-                    r["mean_return"].as_f64().unwrap_or_default(),
-                    r["mean_steps"].as_f64().unwrap_or_default(),
-                    r["llm_calls_per_episode"].as_f64().unwrap_or_default(),
-                );
+            let mut r = eval::run_eval(&args)?;
+            if let Some(path) = &args.record {
+                r.record = Some(record::record(&args, path)?);
             }
+            show(&r, args.json)?;
         }
         Command::Report(args) => {
             report::run_report(&args)?;
             println!("wrote {}", args.out.join("report.md").display());
         }
         Command::Bench(BenchCommand::Env(args)) => {
-            let record = bench::run_env_bench(&args)?;
-            if args.json {
-                println!("{record}");
-            } else {
-                println!(
-                    "{} {} x{}: {} steps in {:.3} s = {:.0} steps/s",
-                    record["env"].as_str().unwrap_or_default(),
-                    record["mode"].as_str().unwrap_or_default(),
-                    record["threads"],
-                    record["steps"],
-                    record["seconds"].as_f64().unwrap_or_default(),
-                    record["steps_per_sec"].as_f64().unwrap_or_default(),
-                );
-            }
+            show(&bench::run_env_bench(&args)?, args.json)?;
         }
         Command::Bench(BenchCommand::Policy(args)) => {
-            let r = policy_bench::run_policy_bench(&args)?;
-            if args.json {
-                println!("{r}");
-            } else {
-                let f = |v: &serde_json::Value| format!("{:.0}", v.as_f64().unwrap_or_default());
-                println!(
-                    "{} {} on {} (1 thread)",
-                    r["net"].as_str().unwrap_or_default(),
-                    r["obs"].as_str().unwrap_or_default(),
-                    r["env"].as_str().unwrap_or_default()
-                );
-                println!(
-                    "{:<40} {:>12}",
-                    "agent decisions/s (greedy, with env step)",
-                    f(&r["agent_decisions_per_sec"])
-                );
-                println!("{:<40} {:>12} {:>12}", "", "burn (flex)", "inference");
-                for (name, key) in [
-                    ("forward passes/s, batch 1", "forward_one_per_sec"),
-                    ("observations/s, batch N", "forward_batch_obs_per_sec"),
-                ] {
-                    let name = name.replace('N', &r["batch"].to_string());
-                    println!(
-                        "{:<40} {:>12} {:>12}",
-                        name,
-                        f(&r[key]["burn"]),
-                        f(&r[key]["inference"])
-                    );
-                }
-            }
+            show(&policy_bench::run_policy_bench(&args)?, args.json)?;
         }
     }
     Ok(())

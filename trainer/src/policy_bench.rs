@@ -8,7 +8,6 @@ use gridmentor_core::nn::{ActorCritic, Inference, NetSpec, Observer, PolicyAgent
 use gridmentor_core::registry;
 use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
-use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -51,8 +50,53 @@ fn rate(seconds: f64, items: usize, mut f: impl FnMut()) -> f64 {
     (calls as usize * items) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Runs the benchmark and returns its JSON record (rates per second).
-pub fn run_policy_bench(args: &PolicyBenchArgs) -> anyhow::Result<serde_json::Value> {
+/// A forward pass's rate through burn (flex) and through core's plain loops.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Rates {
+    pub burn: f64,
+    pub inference: f64,
+}
+
+/// What `bench policy` prints (rates per second).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct PolicyBenchResult {
+    /// `policy`.
+    pub bench: String,
+    pub env: String,
+    pub net: String,
+    pub obs: String,
+    /// Observations per batched forward pass.
+    pub batch: usize,
+    pub agent_decisions_per_sec: f64,
+    pub forward_one_per_sec: Rates,
+    pub forward_batch_obs_per_sec: Rates,
+}
+
+impl std::fmt::Display for PolicyBenchResult {
+    /// The table printed without `--json`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} {} on {} (1 thread)", self.net, self.obs, self.env)?;
+        writeln!(
+            f,
+            "{:<40} {:>12.0}",
+            "agent decisions/s (greedy, with env step)", self.agent_decisions_per_sec
+        )?;
+        writeln!(f, "{:<40} {:>12} {:>12}", "", "burn (flex)", "inference")?;
+        let batch = format!("observations/s, batch {}", self.batch);
+        let rows = [
+            ("forward passes/s, batch 1", &self.forward_one_per_sec),
+            (batch.as_str(), &self.forward_batch_obs_per_sec),
+        ];
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(name, r)| format!("{name:<40} {:>12.0} {:>12.0}", r.burn, r.inference))
+            .collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+/// Runs the benchmark and returns its record.
+pub fn run_policy_bench(args: &PolicyBenchArgs) -> anyhow::Result<PolicyBenchResult> {
     anyhow::ensure!(
         args.seconds > 0.0 && args.seconds.is_finite(),
         "--seconds must be positive"
@@ -117,14 +161,20 @@ pub fn run_policy_bench(args: &PolicyBenchArgs) -> anyhow::Result<serde_json::Va
             }
         }
     });
-    Ok(json!({
-        "bench": "policy",
-        "env": env_spec.id,
-        "net": spec.net.name(),
-        "obs": spec.obs.to_string(),
-        "batch": batch,
-        "agent_decisions_per_sec": agent_rate,
-        "forward_one_per_sec": {"burn": burn_one, "inference": fast_one},
-        "forward_batch_obs_per_sec": {"burn": burn_batch, "inference": fast_batch},
-    }))
+    Ok(PolicyBenchResult {
+        bench: "policy".into(),
+        env: env_spec.id.into(),
+        net: spec.net.name().into(),
+        obs: spec.obs.to_string(),
+        batch,
+        agent_decisions_per_sec: agent_rate,
+        forward_one_per_sec: Rates {
+            burn: burn_one,
+            inference: fast_one,
+        },
+        forward_batch_obs_per_sec: Rates {
+            burn: burn_batch,
+            inference: fast_batch,
+        },
+    })
 }

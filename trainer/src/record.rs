@@ -1,7 +1,8 @@
 //! `eval --record out.gif`: one episode of any agent, drawn by core's renderer frame by frame
 //! (the start and after every step) and written as an animated GIF.
 
-use crate::eval::{AgentKind, EvalArgs, planner_from_spec};
+use crate::eval::{AgentKind, EvalArgs};
+use crate::results::RecordReport;
 use anyhow::Context;
 use gridmentor_core::EnvSpec;
 use gridmentor_core::agent::PlannerAgent;
@@ -16,21 +17,13 @@ pub const TILE: u32 = 32;
 /// Hundredths of a second a frame.
 pub const DELAY_CS: u16 = 20;
 
-/// How a recorded episode went.
-#[derive(Debug, Clone, Copy)]
-pub struct Recorded {
-    pub steps: u32,
-    pub ret: f32,
-    pub success: bool,
-    pub frames: usize,
-}
-
 fn frame(env: &gridmentor_core::Env) -> Image {
     render_rgb(&env.world, TILE, true)
 }
 
-/// Play episode `args.seed` of `spec` with `args.agent` and write it to `path`.
-pub fn record(args: &EvalArgs, spec: &'static EnvSpec, path: &Path) -> anyhow::Result<Recorded> {
+/// Play episode `args.seed` of `args.env` with `args.agent` and write it to `path`.
+pub fn record(args: &EvalArgs, path: &Path) -> anyhow::Result<RecordReport> {
+    let spec: &'static EnvSpec = gridmentor_core::registry::find(&args.env)?;
     let mut env = gridmentor_core::Env::new(spec, args.seed);
     let mut frames = vec![frame(&env)];
     let mut ret = 0.0;
@@ -41,7 +34,7 @@ pub fn record(args: &EvalArgs, spec: &'static EnvSpec, path: &Path) -> anyhow::R
     };
     let success = match &args.agent {
         AgentKind::Checkpoint(file) => {
-            let model = crate::eval::load_checkpoint(file, spec.id)?;
+            let model = crate::checkpoint::load(file, spec.id, None)?.model;
             let mut agent = PolicyAgent::new(model, &env, args.seed, args.greedy)
                 .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", file.display()))?;
             loop {
@@ -61,7 +54,7 @@ pub fn record(args: &EvalArgs, spec: &'static EnvSpec, path: &Path) -> anyhow::R
             }
         }
         AgentKind::Planner => {
-            let mut agent = PlannerAgent::new(planner_from_spec(&args.planner)?, args.style);
+            let mut agent = PlannerAgent::new(args.planner.build()?, args.style);
             agent.samples = args.samples.max(1);
             agent.reset(&env, spec.id);
             loop {
@@ -80,10 +73,12 @@ pub fn record(args: &EvalArgs, spec: &'static EnvSpec, path: &Path) -> anyhow::R
     let n = frames.len();
     crate::gif::write_gif(path, &frames, DELAY_CS)
         .with_context(|| format!("writing --record {}", path.display()))?;
-    Ok(Recorded {
+    Ok(RecordReport {
+        path: path.display().to_string(),
+        seed: args.seed,
         steps: env.world.step_count,
+        frames: n,
         ret,
         success,
-        frames: n,
     })
 }

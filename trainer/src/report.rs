@@ -1,6 +1,7 @@
 //! `gridmentor report`: one markdown table per env over run folders (config.json, metrics.csv,
 //! eval.json) and `gridmentor eval --json` result files, and SVG learning curves.
 
+use crate::results::{EvalReport, RunConfig, TrainResult, read_json};
 use anyhow::{Context, bail};
 use plotters::prelude::*;
 use serde_json::Value;
@@ -53,12 +54,6 @@ pub struct Entry {
     pub source: PathBuf,
 }
 
-fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
-}
-
 /// The learning curve of a metrics.csv: success rate when logged, else mean return.
 /// The rolling success rate covers the last this many finished episodes (`ppo::update`).
 const WINDOW: f64 = 100.0;
@@ -100,7 +95,7 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
 /// The settings of a run that differ from the defaults, as `key=value, ...`: the PPO keys (not
 /// seed, frames, env and how the run was executed) and the teacher's (not its planner, which has
 /// its own column). Runs of one algorithm with other settings get a row of their own.
-fn variant(config: &Value) -> String {
+fn variant(config: &RunConfig) -> anyhow::Result<String> {
     const SKIP: [&str; 6] = [
         "seed",
         "frames",
@@ -116,38 +111,40 @@ fn variant(config: &Value) -> String {
         other => other.to_string(),
     };
     let mut out = Vec::new();
-    let defaults = [
+    let guide = config.settings.guide.as_ref().map(|g| &g.args);
+    let settings = [
         (
-            &config["ppo"],
-            serde_json::to_value(crate::ppo::Config::default()),
+            config.ppo.as_ref().map(serde_json::to_value).transpose()?,
+            serde_json::to_value(crate::ppo::Config::default())?,
         ),
         (
-            &config["guide"]["args"],
-            serde_json::to_value(crate::algo::GuideArgs::default()),
+            guide.map(serde_json::to_value).transpose()?,
+            serde_json::to_value(crate::algo::GuideArgs::default())?,
         ),
     ];
-    for (given, default) in defaults {
-        let (Some(given), Ok(Value::Object(default))) = (given.as_object(), default) else {
+    for (given, default) in settings {
+        let (Some(Value::Object(given)), Value::Object(default)) = (given, default) else {
             continue;
         };
+        // serde_json's maps are sorted: the keys come in alphabetical order.
         for (k, v) in given {
             if SKIP.contains(&k.as_str()) {
                 continue;
             }
-            if default.get(k).is_some_and(|d| show(d) != show(v)) {
-                out.push(format!("{k}={}", show(v)));
+            if default.get(&k).is_some_and(|d| show(d) != show(&v)) {
+                out.push(format!("{k}={}", show(&v)));
             }
         }
     }
-    out.join(", ")
+    Ok(out.join(", "))
 }
 
 fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
-    let config = read_json(&dir.join("config.json"))?;
-    let eval = if dir.join("eval.json").exists() {
-        read_json(&dir.join("eval.json"))?
+    let config = RunConfig::read(dir)?;
+    let eval: Option<TrainResult> = if dir.join("eval.json").exists() {
+        Some(read_json(&dir.join("eval.json"))?)
     } else {
-        Value::Null
+        None
     };
     let (curve, curve_is_success, full_from) = if dir.join("metrics.csv").exists() {
         read_curve(&dir.join("metrics.csv"))?
@@ -162,29 +159,20 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
                 .map(|p| p.0)
         })
         .flatten();
-    let f = |v: &Value, k: &str| v[k].as_f64();
+    let figures = eval.as_ref().map(|e| &e.figures);
     Ok(Entry {
-        env: config["env"].as_str().unwrap_or("?").to_string(),
-        algo: {
-            let algo = config["algo"].as_str().unwrap_or("?");
-            match variant(&config) {
-                v if v.is_empty() => algo.to_string(),
-                v => format!("{algo} ({v})"),
-            }
+        env: config.env.clone(),
+        algo: match variant(&config)? {
+            v if v.is_empty() => config.algo.to_string(),
+            v => format!("{} ({v})", config.algo),
         },
-        // When2Ask and skills-rl name their planner at the top; the teacher-guided algorithms
-        // (llm4teach, ihac, shaping) under "guide".
-        planner: config["planner"]
-            .as_str()
-            .or(config["guide"]["planner"].as_str())
-            .unwrap_or("none")
-            .to_string(),
-        seed: config["ppo"]["seed"].as_u64(),
-        success: f(&eval, "success_rate"),
-        ret: f(&eval, "mean_return"),
-        steps: f(&eval, "mean_steps"),
-        calls: f(&eval, "llm_calls_per_episode").or(Some(0.0).filter(|_| !eval.is_null())),
-        seconds: f(&eval, "seconds"),
+        planner: config.planner().to_string(),
+        seed: config.ppo.as_ref().map(|p| p.seed),
+        success: figures.map(|f| f.success_rate),
+        ret: figures.map(|f| f.mean_return),
+        steps: figures.map(|f| f.mean_steps),
+        calls: figures.map(|f| f.llm_calls_per_episode),
+        seconds: eval.as_ref().map(|e| e.seconds),
         reached_90: curve_is_success.then_some(frames_to_90.is_some()),
         frames_to_90,
         curve,
@@ -193,38 +181,37 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     })
 }
 
-/// An `eval --json` record (one JSON object, or several, one per line).
+/// The `eval --json` records of a file (one JSON object, or several, one per line); JSON that is
+/// not an eval record (another tool's file) is passed over.
 fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
         let Ok(v) = v else { return Ok(Vec::new()) };
-        let (Some(env), Some(agent)) = (v["env"].as_str(), v["agent"].as_str()) else {
+        let Ok(r) = serde_json::from_value::<EvalReport>(v) else {
             continue;
         };
-        if v["success_rate"].as_f64().is_none() {
-            continue;
-        }
+        let f = &r.figures;
         out.push(Entry {
-            env: env.into(),
-            algo: if v["greedy"].as_bool() == Some(true) {
-                format!("eval:{agent} (greedy)")
+            algo: if r.greedy {
+                format!("eval:{} (greedy)", r.agent)
             } else {
-                format!("eval:{agent}")
+                format!("eval:{}", r.agent)
             },
-            planner: v["planner"].as_str().unwrap_or("none").into(),
-            seed: v["seed"].as_u64(),
-            success: v["success_rate"].as_f64(),
-            ret: v["mean_return"].as_f64(),
-            steps: v["mean_steps"].as_f64(),
-            calls: v["llm_calls_per_episode"].as_f64(),
+            seed: Some(r.seed),
+            success: Some(f.success_rate),
+            ret: Some(f.mean_return),
+            steps: Some(f.mean_steps),
+            calls: Some(f.llm_calls_per_episode),
             seconds: None,
             frames_to_90: None,
             reached_90: None,
             curve: Vec::new(),
             curve_is_success: false,
             source: path.to_path_buf(),
+            env: r.env,
+            planner: r.planner,
         });
     }
     Ok(out)

@@ -1,117 +1,37 @@
 //! The run folder every `gridmentor train` algorithm writes: config.json, metrics.csv and
 //! TensorBoard events (shared RL columns, then the algorithm's own), latest.ckpt and best.ckpt.
 
+use crate::checkpoint;
+use crate::metric::{Metric, Num};
 use crate::ppo::{Ppo, Stats};
 use crate::tensorboard::EventWriter;
 use anyhow::{Context, bail};
-use burn::module::Module;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata};
-use serde_json::Value;
-use std::fmt;
+use gridmentor_core::nn::{ActorCritic, Metadata};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The metrics.csv columns of every run; an algorithm's own columns follow them.
-pub const COLUMNS: &str = "update,frames,fps,episodes,return_mean,return_min,return_max,\
-length_mean,success_rate,wall_seconds,policy_loss,value_loss,entropy,approx_kl,clipfrac,\
-explained_variance,grad_norm,learning_rate";
-
-/// Refuse an `out` that already holds a run (`resumable`: the message suggests `--resume`).
-pub fn refuse_existing(out: &Path, resumable: bool) -> anyhow::Result<()> {
+/// Refuse an `out` that already holds a run (the message suggests `--resume`).
+pub fn refuse_existing(out: &Path) -> anyhow::Result<()> {
     if out.join("config.json").exists() {
         bail!(
-            "{} already holds a run; choose another --out{}",
-            out.display(),
-            if resumable { " (or --resume it)" } else { "" }
+            "{} already holds a run; choose another --out (or --resume it)",
+            out.display()
         );
     }
     Ok(())
 }
 
-/// Create `out` if needed and write `config` as its config.json.
-pub fn write_config(out: &Path, config: &Value) -> anyhow::Result<()> {
+/// Create `out` if needed and write `value` as its file `name` (config.json, eval.json).
+pub fn write_json(out: &Path, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let path = out.join("config.json");
-    std::fs::write(&path, serde_json::to_string_pretty(config)?)
+    let path = out.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(value)?)
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Write a checkpoint of `model` to `path`, through a temporary file and a rename so that a
-/// crash never leaves half a checkpoint.
-pub fn save_checkpoint(path: &Path, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
-    let ck = Checkpoint::from_model(&model.valid(), meta)?;
-    let tmp = path.with_extension("ckpt.tmp");
-    std::fs::write(&tmp, ck.to_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
-/// An algorithm's own metric: its metrics.csv column and, if any, its TensorBoard tag.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extra {
-    pub column: String,
-    pub tag: Option<String>,
-}
-
-impl Extra {
-    pub fn new(column: &str, tag: Option<&str>) -> Extra {
-        Extra {
-            column: column.into(),
-            tag: tag.map(String::from),
-        }
-    }
-}
-
-/// A value of an algorithm's own metric, written to metrics.csv as it prints (an `f32` stays
-/// `9.995`, not `9.994999885559082`).
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub enum Num {
-    F32(f32),
-    F64(f64),
-    Int(u64),
-}
-
-impl Num {
-    fn as_f32(self) -> f32 {
-        match self {
-            Num::F32(v) => v,
-            Num::F64(v) => v as f32,
-            Num::Int(v) => v as f32,
-        }
-    }
-}
-
-impl From<f32> for Num {
-    fn from(v: f32) -> Num {
-        Num::F32(v)
-    }
-}
-
-impl From<f64> for Num {
-    fn from(v: f64) -> Num {
-        Num::F64(v)
-    }
-}
-
-impl From<u64> for Num {
-    fn from(v: u64) -> Num {
-        Num::Int(v)
-    }
-}
-
-impl fmt::Display for Num {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Num::F32(v) => write!(f, "{v}"),
-            Num::F64(v) => write!(f, "{v}"),
-            Num::Int(v) => write!(f, "{v}"),
-        }
-    }
-}
-
 /// The last finished episodes PPO keeps (up to 100), summed up.
-#[derive(Copy, Clone, Debug, PartialEq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
 pub struct Recent {
     pub episodes: usize,
     pub mean: f32,
@@ -138,14 +58,72 @@ impl Recent {
 }
 
 /// What one PPO update did, as the run folder records it.
-pub struct Update<'a> {
+#[derive(Clone, Debug, Default)]
+pub struct Update {
     /// The update's number (from 1).
     pub update: usize,
-    pub ppo: &'a Ppo,
-    pub stats: &'a Stats,
+    pub frames: u64,
+    pub episodes: u64,
+    pub recent: Recent,
     pub fps: f64,
     pub wall_seconds: f64,
-    pub learning_rate: f64,
+    pub stats: Stats,
+}
+
+impl Update {
+    pub fn of(update: usize, ppo: &Ppo, stats: &Stats, fps: f64, wall_seconds: f64) -> Update {
+        Update {
+            update,
+            frames: ppo.frames,
+            episodes: ppo.episodes,
+            recent: Recent::of(ppo),
+            fps,
+            wall_seconds,
+            stats: *stats,
+        }
+    }
+
+    /// The metrics.csv columns of every run (CleanRL's scalars and the rolling episode figures);
+    /// an algorithm's own columns follow them.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let (r, s) = (&self.recent, &self.stats);
+        // The episode figures mean nothing before an episode has ended.
+        let episodic = |tag| (r.episodes > 0).then_some(tag);
+        vec![
+            Metric::new("update", None, self.update),
+            Metric::new("frames", None, self.frames),
+            Metric::new("fps", Some("charts/SPS"), Num::Fixed(self.fps, 0)),
+            Metric::new("episodes", None, self.episodes),
+            Metric::new("return_mean", episodic("charts/episodic_return"), r.mean),
+            Metric::new("return_min", None, r.min),
+            Metric::new("return_max", None, r.max),
+            Metric::new("length_mean", episodic("charts/episodic_length"), r.length),
+            Metric::new("success_rate", episodic("charts/success_rate"), r.success),
+            Metric::new("wall_seconds", None, Num::Fixed(self.wall_seconds, 3)),
+            Metric::new("policy_loss", Some("losses/policy_loss"), s.policy_loss),
+            Metric::new("value_loss", Some("losses/value_loss"), s.value_loss),
+            Metric::new("entropy", Some("losses/entropy"), s.entropy),
+            Metric::new("approx_kl", Some("losses/approx_kl"), s.approx_kl),
+            Metric::new("clipfrac", Some("losses/clipfrac"), s.clipfrac),
+            Metric::new(
+                "explained_variance",
+                Some("losses/explained_variance"),
+                s.explained_variance,
+            ),
+            Metric::new("grad_norm", Some("losses/grad_norm"), s.grad_norm),
+            Metric::new(
+                "learning_rate",
+                Some("charts/learning_rate"),
+                s.learning_rate,
+            ),
+        ]
+    }
+}
+
+/// The header of a metrics.csv whose rows are `row`s.
+fn header(row: &[Metric]) -> String {
+    let names: Vec<&str> = row.iter().map(|m| m.column).collect();
+    names.join(",")
 }
 
 /// metrics.csv and the TensorBoard events of a run being trained, and its checkpoints.
@@ -153,27 +131,23 @@ pub struct RunLog {
     out: PathBuf,
     csv: BufWriter<File>,
     tb: EventWriter,
-    extras: Vec<Extra>,
+    header: String,
     best: Option<f32>,
     wall_before: f64,
 }
 
 impl RunLog {
-    /// Start metrics.csv (the shared columns, then `extras`) and a TensorBoard event file in
-    /// `out`. `resumed`: the update a resumed run's state has reached and its best rolling
-    /// return; metrics.csv is then cut back to the rows up to that update (the later ones are
-    /// redone by the resumed run).
+    /// Start metrics.csv (the columns of `row`, a row like the ones [`RunLog::record`] will
+    /// get) and a TensorBoard event file in `out`. `resumed`: the update a resumed run's state
+    /// has reached and its best rolling return; metrics.csv is then cut back to the rows up to
+    /// that update (the later ones are redone by the resumed run).
     pub fn open(
         out: &Path,
-        extras: Vec<Extra>,
+        row: &[Metric],
         resumed: Option<(usize, Option<f32>)>,
     ) -> anyhow::Result<RunLog> {
         let path = out.join("metrics.csv");
-        let mut header = String::from(COLUMNS);
-        for e in &extras {
-            header.push(',');
-            header.push_str(&e.column);
-        }
+        let header = header(row);
         let mut text = match resumed {
             None => String::new(),
             Some((update, _)) => {
@@ -202,7 +176,7 @@ impl RunLog {
             text = format!("{header}\n");
         }
         // A resumed run's clock goes on from the last kept row's wall_seconds.
-        let wall_col = COLUMNS.split(',').position(|c| c == "wall_seconds");
+        let wall_col = header.split(',').position(|c| c == "wall_seconds");
         let wall_before = text
             .lines()
             .skip(1)
@@ -221,7 +195,7 @@ impl RunLog {
             out: out.to_path_buf(),
             csv: BufWriter::new(csv),
             tb,
-            extras,
+            header,
             best: resumed.and_then(|r| r.1),
             wall_before,
         })
@@ -238,67 +212,22 @@ impl RunLog {
         self.best
     }
 
-    /// One metrics.csv row and the TensorBoard scalars of an update; `extras` are the values
-    /// of the run's own columns, in order. Returns the rolling figures it recorded.
-    pub fn record(&mut self, u: &Update, extras: &[Num]) -> anyhow::Result<Recent> {
+    /// One metrics.csv row and the TensorBoard scalars of an update at `frames`: the columns
+    /// [`RunLog::open`] was given, in the same order.
+    pub fn record(&mut self, frames: u64, row: &[Metric]) -> anyhow::Result<()> {
         assert_eq!(
-            extras.len(),
-            self.extras.len(),
-            "one value per extra metrics.csv column"
+            header(row),
+            self.header,
+            "the columns metrics.csv was opened with"
         );
-        let (p, s) = (u.ppo, u.stats);
-        let r = Recent::of(p);
-        let mut line = format!(
-            "{},{},{:.0},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{}",
-            u.update,
-            p.frames,
-            u.fps,
-            p.episodes,
-            r.mean,
-            r.min,
-            r.max,
-            r.length,
-            r.success,
-            u.wall_seconds,
-            s.policy_loss,
-            s.value_loss,
-            s.entropy,
-            s.approx_kl,
-            s.clipfrac,
-            s.explained_variance,
-            s.grad_norm,
-            u.learning_rate
-        );
-        for v in extras {
-            line.push_str(&format!(",{v}"));
-        }
-        writeln!(self.csv, "{line}")?;
-        let step = p.frames as i64;
-        if r.episodes > 0 {
-            self.tb.add_scalar("charts/episodic_return", r.mean, step)?;
-            self.tb
-                .add_scalar("charts/episodic_length", r.length, step)?;
-            self.tb.add_scalar("charts/success_rate", r.success, step)?;
-        }
-        for (tag, v) in [
-            ("charts/learning_rate", u.learning_rate as f32),
-            ("charts/SPS", u.fps as f32),
-            ("losses/policy_loss", s.policy_loss),
-            ("losses/value_loss", s.value_loss),
-            ("losses/entropy", s.entropy),
-            ("losses/approx_kl", s.approx_kl),
-            ("losses/clipfrac", s.clipfrac),
-            ("losses/explained_variance", s.explained_variance),
-            ("losses/grad_norm", s.grad_norm),
-        ] {
-            self.tb.add_scalar(tag, v, step)?;
-        }
-        for (e, v) in self.extras.iter().zip(extras) {
-            if let Some(tag) = &e.tag {
-                self.tb.add_scalar(tag, v.as_f32(), step)?;
+        let cells: Vec<String> = row.iter().map(|m| m.value.to_string()).collect();
+        writeln!(self.csv, "{}", cells.join(","))?;
+        for m in row {
+            if let Some(tag) = m.tag {
+                self.tb.add_scalar(tag, m.value.as_f32(), frames as i64)?;
             }
         }
-        Ok(r)
+        Ok(())
     }
 
     /// After an update: `best.ckpt` when the rolling mean return (over at least 10 episodes)
@@ -313,10 +242,10 @@ impl RunLog {
     ) -> anyhow::Result<()> {
         if recent.episodes >= 10 && self.best.is_none_or(|b| recent.mean > b) {
             self.best = Some(recent.mean);
-            save_checkpoint(&self.out.join("best.ckpt"), model, meta())?;
+            checkpoint::save(&self.out.join("best.ckpt"), model, meta())?;
         }
         if latest {
-            save_checkpoint(&self.out.join("latest.ckpt"), model, meta())?;
+            checkpoint::save(&self.out.join("latest.ckpt"), model, meta())?;
             self.flush()?;
         }
         Ok(())
@@ -333,7 +262,7 @@ impl RunLog {
     pub fn finish(&mut self, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
         self.flush()?;
         let latest = self.out.join("latest.ckpt");
-        save_checkpoint(&latest, model, meta)?;
+        checkpoint::save(&latest, model, meta)?;
         let best = self.out.join("best.ckpt");
         if !best.exists() {
             std::fs::copy(&latest, &best)
@@ -365,13 +294,32 @@ mod tests {
             .collect()
     }
 
+    /// A row of the shared columns and one of an algorithm's.
+    fn row() -> Vec<Metric> {
+        let mut row = Update::default().metrics();
+        row.push(Metric::new("llm_calls", Some("llm/calls"), 3u64));
+        row
+    }
+
+    fn shared_header() -> String {
+        header(&Update::default().metrics())
+    }
+
     #[test]
     fn metrics_start_with_the_shared_then_the_extra_columns() {
         let dir = temp_dir("header");
-        let extras = vec![Extra::new("llm_calls", Some("llm/calls"))];
-        drop(RunLog::open(&dir, extras, None).unwrap());
+        let mut log = RunLog::open(&dir, &row(), None).unwrap();
+        let mut r = row();
+        r[0].value = Num::from(1usize);
+        log.record(128, &r).unwrap();
+        drop(log);
         let rows = lines(&dir.join("metrics.csv"));
-        assert_eq!(rows, [format!("{COLUMNS},llm_calls")]);
+        let shared = shared_header();
+        assert!(shared.starts_with("update,frames,fps,episodes,return_mean,"));
+        assert!(shared.ends_with(",grad_norm,learning_rate"));
+        assert_eq!(rows[0], format!("{shared},llm_calls"));
+        assert!(rows[1].starts_with("1,0,0,0,"), "{}", rows[1]);
+        assert!(rows[1].ends_with(",3"), "{}", rows[1]);
         let events = std::fs::read_dir(&dir)
             .unwrap()
             .filter(|e| {
@@ -386,26 +334,26 @@ mod tests {
     #[test]
     fn a_resumed_run_keeps_the_rows_its_state_has_seen() {
         let dir = temp_dir("resume");
-        let old: String = core::iter::once(String::from(COLUMNS))
+        let shared = shared_header();
+        let plain = Update::default().metrics();
+        let old: String = core::iter::once(shared.clone())
             .chain((1..=5).map(|u| format!("{u},{}", u * 128)))
             .map(|l| l + "\n")
             .collect();
         std::fs::write(dir.join("metrics.csv"), old).unwrap();
-        let log = RunLog::open(&dir, Vec::new(), Some((3, Some(0.5)))).unwrap();
+        let log = RunLog::open(&dir, &plain, Some((3, Some(0.5)))).unwrap();
         assert_eq!(log.best(), Some(0.5));
         drop(log);
         let rows = lines(&dir.join("metrics.csv"));
-        assert_eq!(rows, [COLUMNS, "1,128", "2,256", "3,384"]);
+        assert_eq!(rows, [shared.as_str(), "1,128", "2,256", "3,384"]);
         // Other columns (another algorithm, an older layout) are refused, not mixed.
-        let other = RunLog::open(&dir, vec![Extra::new("llm_calls", None)], Some((3, None)));
+        let other = RunLog::open(&dir, &row(), Some((3, None)));
         let e = other.err().unwrap();
         assert!(format!("{e:#}").contains("columns"), "{e:#}");
         assert_eq!(lines(&dir.join("metrics.csv")).len(), 4, "left as it was");
         // A missing metrics.csv on resume is an error that names it.
         std::fs::remove_file(dir.join("metrics.csv")).unwrap();
-        let e = RunLog::open(&dir, Vec::new(), Some((3, None)))
-            .err()
-            .unwrap();
+        let e = RunLog::open(&dir, &plain, Some((3, None))).err().unwrap();
         assert!(format!("{e:#}").contains("metrics.csv"), "{e:#}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -413,20 +361,10 @@ mod tests {
     #[test]
     fn an_existing_run_is_refused() {
         let dir = temp_dir("refuse");
-        refuse_existing(&dir, true).unwrap();
-        write_config(&dir, &serde_json::json!({"algo": "ppo"})).unwrap();
-        let resumable = refuse_existing(&dir, true).unwrap_err().to_string();
-        assert!(resumable.contains("already holds a run") && resumable.contains("--resume"));
-        let fresh = refuse_existing(&dir, false).unwrap_err().to_string();
-        assert!(fresh.contains("already holds a run") && !fresh.contains("--resume"));
+        refuse_existing(&dir).unwrap();
+        write_json(&dir, "config.json", &"a run").unwrap();
+        let refused = refuse_existing(&dir).unwrap_err().to_string();
+        assert!(refused.contains("already holds a run") && refused.contains("--resume"));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn extra_values_print_as_their_type_does() {
-        assert_eq!(Num::from(9.995f32).to_string(), "9.995");
-        assert_eq!(Num::from(0.1f64).to_string(), "0.1");
-        assert_eq!(Num::from(42u64).to_string(), "42");
-        assert_eq!(Num::from(9.995f32).as_f32(), 9.995);
     }
 }

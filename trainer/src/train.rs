@@ -1,14 +1,17 @@
-//! `gridmentor train`: PPO with a run folder (config.json, metrics.csv, TensorBoard events,
-//! checkpoints `latest.ckpt` and `best.ckpt`) and a progress bar.
+//! `gridmentor train`: the one run path of every algorithm. Settings, the device, `--resume`,
+//! the run folder (config.json, metrics.csv, TensorBoard events, checkpoints, eval.json).
 
-pub use crate::device::{DeviceChoice, PickedDevice, pick_device};
+use crate::algo::{self, Algo, GuideArgs, Resumed};
+use crate::device::{DeviceChoice, pick_device};
 use crate::ppo::resume as ppo_resume;
-use crate::ppo::vec_env::VecEnv;
-use crate::ppo::{Config, Ppo, Stats};
-use crate::run_folder::{self, Extra, Num, RunLog, Update};
+use crate::ppo::{Config, Guide, Ppo, Stats};
+use crate::results::{RunConfig, TrainResult};
+use crate::run_config::{self, Flags, Settings};
+use crate::run_folder::{self, RunLog, Update};
 use anyhow::{Context, bail};
 use burn::module::Module;
-use gridmentor_core::nn::{ActorCritic, EvalResult, Evaluation, Metadata, policy};
+use burn::tensor::Device;
+use gridmentor_core::nn::{EvalResult, Metadata};
 use gridmentor_core::registry;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,8 +20,8 @@ use std::time::Instant;
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
     /// The training algorithm.
-    #[arg(long, default_value = "ppo")]
-    pub algo: String,
+    #[arg(long, value_enum, default_value_t = Algo::Ppo)]
+    pub algo: Algo,
     /// Run folder (created; an existing run folder is refused rather than overwritten).
     #[arg(long)]
     pub out: PathBuf,
@@ -26,18 +29,19 @@ pub struct TrainArgs {
     /// feature), else the CPU; evaluation always runs on the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// Write `latest.ckpt` every this many updates (and at the end).
+    /// Write `latest.ckpt` and `latest.state` every this many updates (and at the end).
     #[arg(long, default_value_t = 10)]
     pub save_every: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
     /// Continue the run in --out from its `latest.state` (weights, Adam moments, counters, RNG,
-    /// envs) with its own config.json; --frames may extend it.
+    /// envs) with its own config.json (algorithm, PPO settings, planner and teacher); --frames
+    /// may extend it.
     #[arg(long)]
     pub resume: bool,
-    /// Hyper-parameters from a TOML file (keys: the fields of config.json's "ppo"); flags given
-    /// on the command line override it.
+    /// PPO's settings from a TOML file (keys: the fields of config.json's "ppo"), for every
+    /// algorithm; flags given on the command line override it.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
     /// The argument ids given on the command line (filled by main; what overrides --config).
@@ -45,57 +49,33 @@ pub struct TrainArgs {
     pub explicit: Vec<String>,
     #[command(flatten)]
     pub ppo: Config,
-    /// The teacher of `llm4teach`, `ihac` and `shaping`.
+    /// The planner of `when2ask`, and the teacher of `llm4teach`, `ihac` and `shaping`.
     #[command(flatten)]
-    pub guide: crate::algo::GuideArgs,
+    pub guide: GuideArgs,
 }
 
-/// Evaluate a policy on `episodes` episodes (seeds from `seed`), greedy or sampled.
-pub fn evaluate(
-    model: &ActorCritic,
-    env_id: &str,
-    episodes: usize,
-    seed: u64,
-    greedy: bool,
-) -> anyhow::Result<Evaluation> {
-    policy::evaluate(model, env_id, episodes, seed, greedy)
-        .map_err(|e| anyhow::anyhow!("evaluating on {env_id}: {e}"))
-}
-
-/// The metrics.csv columns (and TensorBoard tags) the guided algorithms add.
-fn guided_extras() -> Vec<Extra> {
-    [
-        ("teacher_coef", Some("teacher/coef")),
-        ("guide_coef", Some("teacher/guide_coef")),
-        ("logit_bias", Some("teacher/logit_bias")),
-        ("align", None),
-        ("teacher_ce", Some("teacher/cross_entropy")),
-        ("agreement", Some("teacher/agreement")),
-        ("llm_calls", Some("llm/calls")),
-        ("cache_hits", Some("llm/cache_hits")),
-        ("cache_misses", Some("llm/cache_misses")),
-        ("tokens", Some("llm/tokens")),
-        ("planner_ms", Some("llm/planner_ms")),
-        ("shaping_bonuses", Some("shaping/bonuses")),
-    ]
-    .into_iter()
-    .map(|(column, tag)| Extra::new(column, tag))
-    .collect()
-}
-
-/// The run's configuration: defaults < `--config` file (or the run's config.json on `--resume`)
-/// < flags given on the command line.
-fn resolve_config(args: &TrainArgs) -> anyhow::Result<Config> {
-    use crate::run_config;
-    match (&args.config, args.resume) {
-        (Some(_), true) => {
-            bail!("--config and --resume do not go together: a resumed run keeps its config.json")
+impl TrainArgs {
+    /// The run's settings: defaults < `--config` file (or the run's config.json on `--resume`)
+    /// < flags given on the command line.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let given = Settings {
+            algo: self.algo,
+            ppo: self.ppo.clone(),
+            guide: self.guide.clone(),
+        };
+        let flags = Flags {
+            settings: &given,
+            explicit: &self.explicit,
+        };
+        match (&self.config, self.resume) {
+            (Some(_), true) => {
+                bail!(
+                    "--config and --resume do not go together: a resumed run keeps its config.json"
+                )
+            }
+            (None, true) => run_config::for_resume(&self.out, &flags),
+            (file, false) => run_config::for_new_run(file.as_deref(), &flags),
         }
-        (None, true) => run_config::for_resume(&args.out, &args.ppo, &args.explicit),
-        (Some(file), false) => {
-            run_config::overlay(&run_config::from_toml(file)?, &args.ppo, &args.explicit)
-        }
-        (None, false) => Ok(args.ppo.clone()),
     }
 }
 
@@ -115,97 +95,78 @@ pub fn progress_bar(quiet: bool, frames: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Train and return the final evaluation as JSON.
-pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
-    match args.algo.as_str() {
-        "when2ask" => return crate::algo::when2ask::train(args),
-        "skills-rl" => return crate::algo::skills_rl::train(args),
-        _ => {}
-    }
-    let algo = crate::algo::Algo::from_name(&args.algo);
-    if args.algo != "ppo" && algo.is_none() {
-        bail!(
-            "unknown --algo {:?}: ppo, when2ask, skills-rl, {}",
-            args.algo,
-            crate::algo::ALGOS.join(", ")
-        );
-    }
-    if algo.is_some() && args.ppo.env_threads != 0 {
-        bail!(
-            "--algo {} reads every env on the training thread: use --env-threads 0",
-            args.algo
-        );
-    }
-    let resolved = resolve_config(args)?;
-    let cfg = &resolved;
+/// The first layout seed of a run's final evaluation: far from the training envs' seeds.
+pub fn eval_seed(seed: u64) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(1 << 32)
+}
+
+/// Train, write the run folder, and return the final result (also written as eval.json).
+pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
+    let Settings {
+        algo,
+        ppo: cfg,
+        guide: guide_args,
+    } = args.settings()?;
     cfg.check()?;
-    let env_spec = registry::find(&cfg.env)?;
+    guide_args.check()?;
+    let env = registry::find(&cfg.env)?;
     if !args.resume {
-        run_folder::refuse_existing(&args.out, true)?;
+        run_folder::refuse_existing(&args.out)?;
     }
-    let resumed = if args.resume {
+    let state = if args.resume {
         Some(ppo_resume::load(&args.out.join("latest.state"))?)
     } else {
         None
     };
+    let resumed = state.as_ref().map(|s| Resumed {
+        envs: &s.header.envs,
+        counters: &s.header.counters,
+    });
+    // Everything that can fail on the settings fails here, before the run folder is written.
+    let algo::Trainee {
+        spec,
+        mut envs,
+        mut guide,
+        teacher,
+        settings,
+        metrics,
+        counters,
+        evaluate,
+    } = algo::setup(algo, &cfg, &guide_args, resumed.as_ref())?;
     let picked = pick_device(args.device)?;
     picked.announce();
-    let device_name = picked.name.as_str();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let spec = cfg.net_spec(env_spec)?;
-    let mut guided = match algo {
-        Some(a) => Some(crate::algo::Guided::new(
-            a,
-            args.guide.clone(),
-            env_spec.id,
-        )?),
-        None => None,
+    let config = RunConfig {
+        algo,
+        env: env.id.into(),
+        net: spec.net.name().into(),
+        obs: spec.obs.to_string(),
+        actions: Some(spec.actions),
+        device: picked.name.clone(),
+        device_reason: picked.reason.clone(),
+        ppo: Some(cfg.clone()),
+        settings,
+        gridmentor: env!("CARGO_PKG_VERSION").into(),
     };
-    let teacher_stats = guided.as_ref().map(|g| g.stats.clone());
-    let config = serde_json::json!({
-        "guide": guided.as_ref().map(|g| serde_json::json!({
-            "args": &g.args, "planner": g.teacher.planner_name(),
-        })),
-        "algo": args.algo, "device": device_name, "device_reason": picked.reason,
-        "env": env_spec.id, "net": spec.net.name(),
-        "obs": spec.obs.to_string(), "ppo": cfg, "gridmentor": env!("CARGO_PKG_VERSION"),
-    });
-    run_folder::write_config(&args.out, &config)?;
+    run_folder::write_json(&args.out, "config.json", &config)?;
 
     let mut ppo = Ppo::new(cfg.clone(), spec, picked.device.clone().autodiff())?;
-    let mut best = f32::NEG_INFINITY;
-    let mut envs = match &resumed {
-        Some(state) => {
-            ppo.restore(state)?;
-            best = state.header.best.unwrap_or(f32::NEG_INFINITY);
-            let snap = &state.header.envs;
-            VecEnv::restore(
-                env_spec.id,
-                spec.obs,
-                cfg.envs,
-                cfg.seed,
-                cfg.env_threads,
-                snap,
-            )?
-        }
-        None => VecEnv::new(env_spec.id, spec.obs, cfg.envs, cfg.seed, cfg.env_threads)?,
-    };
-    let extras = if guided.is_some() {
-        guided_extras()
-    } else {
-        Vec::new()
-    };
-    let best = (best > f32::NEG_INFINITY).then_some(best);
-    let resumed_at = resumed.as_ref().map(|state| (state.header.update, best));
-    let mut log = RunLog::open(&args.out, extras, resumed_at)?;
-    let per_update = (cfg.envs * cfg.steps) as u64;
-    let updates = (cfg.frames / per_update).max(1);
-    let bar = progress_bar(args.quiet, updates * per_update);
+    let mut resumed_at = None;
+    if let Some(state) = &state {
+        ppo.restore(state)?;
+        resumed_at = Some((state.header.update, state.header.best));
+    }
+    let template: Vec<_> = Update::default()
+        .metrics()
+        .into_iter()
+        .chain(metrics(&Stats::default())?)
+        .collect();
+    let mut log = RunLog::open(&args.out, &template, resumed_at)?;
+    let updates = cfg.updates();
+    let bar = progress_bar(args.quiet, (updates * cfg.envs * cfg.steps) as u64);
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec,
-        env: env_spec.id.into(),
-        algorithm: args.algo.clone(),
+        env: env.id.into(),
+        algorithm: algo.to_string(),
         frames: ppo.frames,
         seed: cfg.seed,
         eval,
@@ -214,54 +175,22 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
     let frames0 = ppo.frames;
     bar.set_position(frames0);
     let mut failure: Option<anyhow::Error> = None;
-    let guide = guided.as_mut().map(|g| g as _);
-    let trained = ppo.train_guided(&mut envs, guide, |p, u, s: &Stats| {
+    let guide = guide.as_mut().map(|g| &mut **g as &mut dyn Guide);
+    let trained = ppo.train(&mut *envs, guide, |p, u, s: &Stats| {
         if failure.is_some() {
             return;
         }
         let fps = (p.frames - frames0) as f64 / start.elapsed().as_secs_f64();
-        let lr = if cfg.anneal_lr {
-            cfg.lr * (1.0 - (u - 1) as f64 / updates as f64)
-        } else {
-            cfg.lr
-        };
-        let mut mean = 0.0;
+        let wall = log.wall_before() + start.elapsed().as_secs_f64();
+        let update = Update::of(u, p, s, fps, wall);
         let result = (|| -> anyhow::Result<()> {
-            let extras: Vec<Num> = match &teacher_stats {
-                Some(ts) => {
-                    let (t, bonuses) = ts.get();
-                    let g = s.guidance;
-                    vec![
-                        g.distill.into(),
-                        g.guide.into(),
-                        g.bias.into(),
-                        (g.align as u64).into(),
-                        s.teacher_ce.into(),
-                        s.agreement.into(),
-                        t.llm_calls.into(),
-                        t.cache_hits.into(),
-                        t.cache_misses.into(),
-                        (t.prompt_tokens + t.completion_tokens).into(),
-                        t.planner_ms.into(),
-                        bonuses.into(),
-                    ]
-                }
-                None => Vec::new(),
-            };
-            let update = Update {
-                update: u,
-                ppo: p,
-                stats: s,
-                fps,
-                wall_seconds: log.wall_before() + start.elapsed().as_secs_f64(),
-                learning_rate: lr,
-            };
-            let recent = log.record(&update, &extras)?;
-            mean = recent.mean;
-            let latest = u % args.save_every == 0 || u as u64 == updates;
-            log.checkpoint(&p.model, &recent, latest, || meta(p, None))?;
+            let row: Vec<_> = update.metrics().into_iter().chain(metrics(s)?).collect();
+            log.record(p.frames, &row)?;
+            let latest = u % args.save_every == 0 || u == updates;
+            log.checkpoint(&p.model, &update.recent, latest, || meta(p, None))?;
             if latest {
-                ppo_resume::save(&args.out.join("latest.state"), p, meta(p, None), log.best())?;
+                let state = args.out.join("latest.state");
+                ppo_resume::save(&state, p, meta(p, None), log.best(), counters())?;
             }
             Ok(())
         })();
@@ -269,7 +198,12 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
             failure = Some(e);
         }
         bar.set_position(p.frames);
-        bar.set_message(format!("return {mean:.3}"));
+        let r = update.recent;
+        bar.set_message(format!(
+            "return {:.3} success {:.0}%",
+            r.mean,
+            100.0 * r.success
+        ));
     });
     bar.finish_and_clear();
     trained?;
@@ -277,30 +211,34 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
         return Err(e.context(format!("writing the run folder {}", args.out.display())));
     }
     let wall = start.elapsed().as_secs_f64();
-    let trained = ppo.frames - frames0;
-    let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
-    let eval = evaluate(
-        &ppo.model.valid(),
-        env_spec.id,
-        cfg.eval_episodes,
-        eval_seed,
-        false,
-    )?;
-    let (ret, success, steps) = (eval.mean_return, eval.success_rate, eval.mean_steps);
-    log.finish(&ppo.model, meta(&ppo, Some(eval.into())))?;
-    Ok(serde_json::json!({
-        "teacher": teacher_stats.map(|t| {
-            let (t, bonuses) = t.get();
-            serde_json::json!({
-                "llm_calls": t.llm_calls, "cache_hits": t.cache_hits,
-                "cache_misses": t.cache_misses, "prompt_tokens": t.prompt_tokens,
-                "completion_tokens": t.completion_tokens, "planner_ms": t.planner_ms,
-                "unreadable": t.unreadable, "shaping_bonuses": bonuses,
-            })
-        }),
-        "env": env_spec.id, "algo": args.algo, "seed": cfg.seed, "frames": ppo.frames,
-        "seconds": log.wall_before() + wall, "fps": trained as f64 / wall, "device": device_name,
-        "eval_episodes": cfg.eval_episodes, "mean_return": ret, "success_rate": success,
-        "mean_steps": steps, "run": args.out.display().to_string(),
-    }))
+    let seed = eval_seed(cfg.seed);
+    // Every player of a trained network runs on the CPU (see `crate::device`).
+    let model = ppo.model.valid().to_device(&Device::flex());
+    let eval = evaluate(&model, cfg.eval_episodes, seed)?;
+    let figures = eval.totals.figures();
+    let in_checkpoint = EvalResult {
+        episodes: figures.episodes,
+        mean_return: figures.mean_return as f32,
+        success_rate: figures.success_rate as f32,
+    };
+    log.finish(&ppo.model, meta(&ppo, Some(in_checkpoint)))?;
+    let result = TrainResult {
+        env: env.id.into(),
+        algo,
+        seed: cfg.seed,
+        frames: ppo.frames,
+        seconds: log.wall_before() + wall,
+        fps: (ppo.frames - frames0) as f64 / wall,
+        device: picked.name,
+        run: args.out.display().to_string(),
+        agent: eval.agent.into(),
+        planner: eval.planner,
+        eval_seed: seed,
+        greedy: eval.greedy,
+        figures,
+        teacher: teacher.map(|t| t.get()),
+    };
+    run_folder::write_json(&args.out, "eval.json", &result)
+        .context("writing the final evaluation")?;
+    Ok(result)
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{gridmentor, json, temp_dir};
+use common::{gridmentor, json, metrics, read_json, temp_dir};
 use gridmentor_trainer::algo::skills_rl;
 
 #[test]
@@ -62,4 +62,41 @@ fn skills_policy_beats_random_skills() {
         "trained return {tr} vs random skills {rr} ({r})"
     );
     std::fs::remove_dir_all(&run).unwrap();
+}
+
+/// `--resume` works for skills-rl as for PPO: the option envs are replayed to where they stood
+/// and the algorithm's counters go on, so a resumed run writes the rows an uninterrupted one does.
+#[test]
+fn a_resumed_skills_rl_run_goes_on_like_an_uninterrupted_one() {
+    let dir = temp_dir("skills-resume");
+    let tiny = "train --algo skills-rl --env SimpleDoorKey --envs 2 --steps 16 --batch 32 \
+                --anneal-lr false --eval-episodes 2 --save-every 1 --quiet";
+    let (whole, part) = (dir.join("whole"), dir.join("part"));
+    let run = |frames: &str, out: &std::path::Path| {
+        let more = ["--frames", frames, "--out", out.to_str().unwrap()];
+        json(&gridmentor(
+            &tiny.split_whitespace().chain(more).collect::<Vec<_>>(),
+        ))
+    };
+    run("128", &whole);
+    run("64", &part);
+    // The resumed leg names neither the algorithm nor its settings: config.json has them.
+    let resume = ["train", "--resume", "--frames", "128", "--quiet", "--out"];
+    let r = json(&gridmentor(
+        &[&resume[..], &[part.to_str().unwrap()]].concat(),
+    ));
+    assert_eq!(
+        (&r["algo"], &r["frames"]),
+        (&"skills-rl".into(), &128.into())
+    );
+    let (a, b) = (metrics(&whole), metrics(&part));
+    assert_eq!(a.len(), 1 + 4, "a header and 4 updates");
+    assert!(
+        a[0].ends_with(",env_steps,options,failed_option_share"),
+        "{}",
+        a[0]
+    );
+    assert_eq!(a, b, "resumed metrics differ");
+    assert_eq!(read_json(&part.join("config.json"))["ppo"]["frames"], 128);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

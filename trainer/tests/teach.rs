@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{column, gridmentor, json, metrics_rows, temp_dir};
+use common::{column, gridmentor, json, metrics_rows, read_json, temp_dir};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -58,15 +58,21 @@ fn train(algo: &str, extra: &[&str]) -> (Value, Vec<String>) {
     (r, rows)
 }
 
-#[test]
-fn llm4teach_student_beats_random_in_8k_frames() {
+/// A short guided run whose student must succeed `margin` more often than random play.
+fn beats_random(algo: &str, extra: &[&str], margin: f64) -> (Value, Vec<String>) {
     let random = random_success(ENV);
-    let (r, rows) = train("llm4teach", &[]);
+    let (r, rows) = train(algo, extra);
     let success = r["success_rate"].as_f64().unwrap();
     assert!(
-        success >= random + 0.3,
-        "student {success} vs random {random}"
+        success >= random + margin,
+        "{algo} student {success} vs random {random}"
     );
+    (r, rows)
+}
+
+#[test]
+fn llm4teach_student_beats_random_in_8k_frames() {
+    let (r, rows) = beats_random("llm4teach", &[], 0.3);
     // The teacher's costs are logged: the expert answers each abstract observation once.
     let calls = column(&rows, "llm_calls");
     let hits = column(&rows, "cache_hits");
@@ -81,13 +87,7 @@ fn llm4teach_student_beats_random_in_8k_frames() {
 
 #[test]
 fn ihac_student_beats_random_in_8k_frames() {
-    let random = random_success(ENV);
-    let (r, rows) = train("ihac", &[]);
-    let success = r["success_rate"].as_f64().unwrap();
-    assert!(
-        success >= random + 0.3,
-        "student {success} vs random {random}"
-    );
+    let (_, rows) = beats_random("ihac", &[], 0.3);
     // 16 updates: the first 10% (one update) clone the teacher, then guided sampling.
     assert_eq!(column(&rows, "align")[..3], [1.0, 0.0, 0.0]);
     assert_eq!(column(&rows, "guide_coef")[0], 1.0);
@@ -95,17 +95,43 @@ fn ihac_student_beats_random_in_8k_frames() {
 
 #[test]
 fn shaping_student_beats_random_in_8k_frames() {
-    let random = random_success(ENV);
-    let (r, rows) = train("shaping", &["--shaping-bias", "3"]);
-    let success = r["success_rate"].as_f64().unwrap();
-    assert!(
-        success >= random + 0.2,
-        "student {success} vs random {random}"
-    );
+    let (_, rows) = beats_random("shaping", &["--shaping-bias", "3"], 0.2);
     assert!(column(&rows, "shaping_bonuses").last().unwrap() > &0.0);
     let bias = column(&rows, "logit_bias");
     assert_eq!(bias[0], 3.0);
     assert_eq!(*bias.last().unwrap(), 0.0);
+}
+
+/// `--resume` of a guided run goes on with the teacher of its config.json (its planner and
+/// schedule), not with the command line's defaults for the flags it omits.
+#[test]
+fn a_resumed_llm4teach_run_keeps_its_teacher_settings() {
+    let run = temp_dir("teach-resume");
+    let out = run.to_str().unwrap();
+    let first = format!(
+        "train --algo llm4teach --env {ENV} --envs 2 --steps 32 --batch 32 --eval-episodes 2 \
+         --save-every 1 --planner expert:noise=0.2,seed=4 --teach-coef 5 --teach-decay 0.5 \
+         --hard-teacher --frames 128 --quiet --out"
+    );
+    let words = |s: &'static str| s.split_whitespace();
+    json(&gridmentor(
+        &first.split_whitespace().chain([out]).collect::<Vec<_>>(),
+    ));
+    // The resumed leg names the algorithm but neither the teacher nor its schedule.
+    let resume = words("train --resume --algo llm4teach --frames 256 --quiet --out");
+    json(&gridmentor(&resume.chain([out]).collect::<Vec<_>>()));
+    let config = read_json(&run.join("config.json"));
+    let args = &config["guide"]["args"];
+    assert_eq!(args["planner"], "expert:noise=0.2,seed=4", "{config}");
+    assert_eq!(args["teach_coef"], 5.0, "{config}");
+    assert_eq!(args["teach_decay"], 0.5, "{config}");
+    assert_eq!(args["hard_teacher"], true, "{config}");
+    let planner = config["guide"]["planner"].as_str().unwrap();
+    assert!(planner.contains("noise 0.2"), "{planner}");
+    // And they took effect: c = 5 - 0.5 (u - 1) in every update, the resumed ones too.
+    let coef = column(&metrics_rows(&run), "teacher_coef");
+    assert_eq!(coef, [5.0, 4.5, 4.0, 3.5]);
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 #[test]
@@ -248,20 +274,21 @@ fn fake_scorer(fail_after: usize) -> (String, Arc<Mutex<Vec<Value>>>) {
 #[test]
 fn llm_policy_scores_the_six_glam_actions_over_http() {
     let (base, seen) = fake_scorer(usize::MAX);
+    let llm_policy = |planner: &str, extra: &[&str]| {
+        let args = [
+            "eval",
+            "--env",
+            "BabyAI-GoToObj-v0",
+            "--agent",
+            "llm-policy",
+        ];
+        gridmentor(&[&args[..], &["--planner", planner], extra].concat())
+    };
     let planner = format!("{base}/v1#smollm2");
-    let r = json(&gridmentor(&[
-        "eval",
-        "--env",
-        "BabyAI-GoToObj-v0",
-        "--agent",
-        "llm-policy",
-        "--planner",
+    let r = json(&llm_policy(
         &planner,
-        "--greedy",
-        "--episodes",
-        "2",
-        "--json",
-    ]));
+        &["--greedy", "--episodes", "2", "--json"],
+    ));
     let seen = seen.lock().unwrap().clone();
     let steps = r["mean_steps"].as_f64().unwrap() * 2.0;
     assert_eq!(seen.len() as f64, steps, "one scoring call per step");
@@ -294,16 +321,7 @@ fn llm_policy_scores_the_six_glam_actions_over_http() {
 
     // A server that cannot score: one clear line, no panic.
     let (base, _) = fake_scorer(0);
-    let planner = format!("{base}/v1#gridmentor-expert");
-    let out = gridmentor(&[
-        "eval",
-        "--env",
-        "BabyAI-GoToObj-v0",
-        "--agent",
-        "llm-policy",
-        "--planner",
-        &planner,
-    ]);
+    let out = llm_policy(&format!("{base}/v1#gridmentor-expert"), &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("HTTP 400"), "{err}");
     assert!(!err.contains("panicked"), "{err}");

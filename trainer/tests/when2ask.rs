@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gridmentor, json, metrics_rows, temp_dir};
+use common::{gridmentor, json, metrics_rows, read_json, temp_dir};
 use serde_json::Value;
 
 fn eval(agent: &str) -> Value {
@@ -101,4 +101,33 @@ fn eval_refuses_a_bad_asker() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("random:p=P"), "{err}");
+}
+
+/// `--config` sets a When2Ask run's PPO settings as it does plain PPO's, flags over the file (the
+/// file used to be ignored: the mediator's training returned before reading it).
+#[test]
+fn when2ask_honours_a_config_file() {
+    let dir = temp_dir("w2a-config");
+    let file = dir.join("run.toml");
+    let toml = "envs = 2\nsteps = 32\nbatch = 32\neval_episodes = 3\nseed = 4\nframes = 4096\n";
+    std::fs::write(&file, toml).unwrap();
+    let run = dir.join("run");
+    let mut args: Vec<&str> = "train --algo when2ask --env SimpleDoorKey --frames 128 --quiet"
+        .split(' ')
+        .collect();
+    args.extend(["--config", file.to_str().unwrap()]);
+    args.extend(["--out", run.to_str().unwrap()]);
+    let r = json(&gridmentor(&args));
+    let ppo = &read_json(&run.join("config.json"))["ppo"];
+    assert_eq!(
+        (&ppo["envs"], &ppo["steps"], &ppo["seed"]),
+        (&2.into(), &32.into(), &4.into())
+    );
+    assert_eq!(ppo["frames"], 128, "the flag wins over the file");
+    // The file took effect: 128 frames of 2 envs x 32 steps are two updates, then 3 evaluation
+    // episodes.
+    assert_eq!(metrics_rows(&run).len(), 1 + 2);
+    assert_eq!((&r["frames"], &r["episodes"]), (&128.into(), &3.into()));
+    assert_eq!(read_json(&run.join("eval.json"))["episodes"], 3);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

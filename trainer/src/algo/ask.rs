@@ -3,6 +3,7 @@
 //! finished; every query costs `0.01 + 0.1 r` with r = 0.5 when the new plan repeats the
 //! previous one, -0.1 when it differs, 0 on the first query of the episode.
 
+use crate::summary::Totals;
 use anyhow::{Context, bail};
 use gridmentor_core::Env;
 use gridmentor_core::planner::{Planner, PromptStyle};
@@ -63,37 +64,6 @@ impl AskRule {
     }
 }
 
-/// Totals over evaluation episodes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AskTotals {
-    pub episodes: u32,
-    pub wins: u32,
-    pub ret: f64,
-    pub steps: u64,
-    /// Queries (asks), whether or not the backend was reached.
-    pub queries: u64,
-    /// Calls that reached the planner backend (retries included).
-    pub calls: u64,
-    pub tokens: u64,
-    pub planner_ms: f64,
-}
-
-impl AskTotals {
-    pub fn json(&self) -> serde_json::Value {
-        let n = self.episodes.max(1) as f64;
-        serde_json::json!({
-            "episodes": self.episodes,
-            "success_rate": self.wins as f64 / n,
-            "mean_return": self.ret / n,
-            "mean_steps": self.steps as f64 / n,
-            "llm_calls_per_episode": self.calls as f64 / n,
-            "queries_per_episode": self.queries as f64 / n,
-            "tokens_per_episode": self.tokens as f64 / n,
-            "planner_ms_per_episode": self.planner_ms / n,
-        })
-    }
-}
-
 /// Play `episodes` episodes (seeds `seed + i`), asking when `decide(env, agent)` says so. The
 /// return is the env's (query costs are the mediator's training signal, not the task's score).
 pub fn play(
@@ -102,29 +72,32 @@ pub fn play(
     episodes: u32,
     seed: u64,
     mut decide: impl FnMut(&Env, &AskingAgent, bool) -> anyhow::Result<bool>,
-) -> anyhow::Result<AskTotals> {
+) -> anyhow::Result<Totals> {
     let spec = gridmentor_core::registry::find(env_id)?;
-    let mut tot = AskTotals {
-        episodes,
-        ..AskTotals::default()
-    };
+    let mut tot = Totals::default();
+    let mut queries = 0;
     for i in 0..episodes {
         let s = seed.wrapping_add(i as u64);
         let mut env = Env::new(spec, s);
         agent.reset(&env, spec.id);
         let before = agent.agent.stats;
         let mut first = true;
+        let mut ret = 0.0;
         loop {
             let ask = decide(&env, agent, first)?;
             first = false;
             let st = agent
                 .step(&mut env, ask)
                 .with_context(|| format!("episode {i} (seed {s})"))?;
-            tot.queries += st.queries as u64;
-            tot.ret += st.transition.reward as f64;
-            if st.transition.terminated || st.transition.truncated {
-                tot.wins += (st.transition.terminated && st.transition.reward > 0.0) as u32;
-                tot.steps += env.world.step_count as u64;
+            queries += st.queries as u64;
+            ret += st.transition.reward as f64;
+            let t = st.transition;
+            if t.terminated || t.truncated {
+                tot.episode(
+                    ret,
+                    env.world.step_count as u64,
+                    t.terminated && t.reward > 0.0,
+                );
                 break;
             }
         }
@@ -134,6 +107,7 @@ pub fn play(
             - (before.prompt_tokens + before.completion_tokens);
         tot.planner_ms += after.planner_ms - before.planner_ms;
     }
+    tot.queries = Some(queries);
     Ok(tot)
 }
 
@@ -145,7 +119,7 @@ pub fn eval_rule(
     env_id: &str,
     episodes: u32,
     seed: u64,
-) -> anyhow::Result<AskTotals> {
+) -> anyhow::Result<Totals> {
     if episodes == 0 {
         bail!("--episodes must be at least 1");
     }

@@ -3,6 +3,8 @@
 //! policy is the softmax over the scores. The scripted expert scorer is its upper bound.
 
 use crate::llm::HttpPlanner;
+use crate::planner_spec::PlannerSpec;
+use crate::summary::Totals;
 use anyhow::bail;
 use gridmentor_core::Env;
 use gridmentor_core::obs::memory_map::MemoryMap;
@@ -137,14 +139,14 @@ pub enum ScorerBackend {
 }
 
 impl ScorerBackend {
-    pub fn from_spec(spec: &str) -> anyhow::Result<ScorerBackend> {
-        if spec.starts_with("http://") || spec.starts_with("https://") {
-            return Ok(ScorerBackend::Http(Box::new(HttpPlanner::from_spec(spec)?)));
+    pub fn from_spec(spec: &PlannerSpec) -> anyhow::Result<ScorerBackend> {
+        match spec {
+            PlannerSpec::Http(url) => {
+                Ok(ScorerBackend::Http(Box::new(HttpPlanner::from_spec(url)?)))
+            }
+            PlannerSpec::Expert { .. } if spec.is_deterministic() => Ok(ScorerBackend::Expert),
+            _ => bail!("llm-policy scores with `expert` or http://HOST/v1#model, not \"{spec}\""),
         }
-        if spec != "expert" {
-            bail!("llm-policy scores with `expert` or http://HOST/v1#model, not {spec:?}");
-        }
-        Ok(ScorerBackend::Expert)
     }
 
     pub fn name(&self) -> String {
@@ -155,18 +157,6 @@ impl ScorerBackend {
     }
 }
 
-/// What an evaluation of the LLM policy found.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LlmPolicyResult {
-    pub episodes: u32,
-    pub wins: u32,
-    pub ret: f64,
-    pub steps: u64,
-    pub calls: u64,
-    pub tokens: u64,
-    pub planner_ms: f64,
-}
-
 /// Play `episodes` episodes of a BabyAI env (seeds `seed + i`) with the LLM policy, acting by
 /// the most likely action (`greedy`) or sampling from the softmax.
 pub fn evaluate(
@@ -175,7 +165,7 @@ pub fn evaluate(
     episodes: u32,
     seed: u64,
     greedy: bool,
-) -> anyhow::Result<LlmPolicyResult> {
+) -> anyhow::Result<Totals> {
     let spec = gridmentor_core::registry::find(env_id)?;
     if spec.family != "babyai" {
         bail!(
@@ -185,15 +175,13 @@ pub fn evaluate(
         );
     }
     let mut rng = gridmentor_core::rng::Rng::new(seed);
-    let mut r = LlmPolicyResult {
-        episodes,
-        ..Default::default()
-    };
+    let mut r = Totals::default();
     for i in 0..episodes {
         let mut env = Env::new(spec, seed + i as u64);
         let mut expert = BabyAiExpert::new(&env);
         let mut observations: VecDeque<Vec<String>> = VecDeque::new();
         let mut actions: VecDeque<&str> = VecDeque::new();
+        let mut ret = 0.0;
         loop {
             observations.push_back(text::babyai(&env.world));
             if observations.len() > 3 {
@@ -236,10 +224,10 @@ pub fn evaluate(
             let t = env.step(ACTIONS[k]);
             actions.push_back(ACTION_TEXTS[k]);
             expert.observe(&env);
-            r.ret += t.reward as f64;
+            ret += t.reward as f64;
             if t.terminated || t.truncated {
-                r.wins += (t.terminated && t.reward > 0.0) as u32;
-                r.steps += env.world.step_count as u64;
+                let success = t.terminated && t.reward > 0.0;
+                r.episode(ret, env.world.step_count as u64, success);
                 break;
             }
         }

@@ -5,18 +5,18 @@
 //! summed over those steps. A skill that ends without acting costs one `done` step, so time
 //! always passes. The policy reads the memory map.
 
-use super::run::{self, RunSpec};
-use crate::ppo::Envs;
-use crate::ppo::vec_env::StepInfo;
-use crate::train::TrainArgs;
-use anyhow::Context;
+use super::settings::{Algo, AlgoSettings, SkillsSettings};
+use super::trainee::{Evaluated, Resumed, Trainee};
+use crate::metric::Metric;
+use crate::ppo::Config;
+use crate::ppo::slot_envs::{Board, Outcome, Slot, SlotEnvs};
+use crate::summary::Totals;
 use burn::tensor::Device;
-use gridmentor_core::nn::{ActorCritic, Checkpoint, NetKind, NetSpec, ObsKind, Observer, policy};
+use gridmentor_core::nn::{ActorCritic, NetKind, NetSpec, ObsKind, Observer, policy};
 use gridmentor_core::rng::Rng;
 use gridmentor_core::skills::{Skill, SkillRun, SkillStep, Target};
 use gridmentor_core::world::{Action, Color, Kind, Transition};
-use gridmentor_core::{Env, registry};
-use std::cell::RefCell;
+use gridmentor_core::{Env, EnvSpec, registry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -131,132 +131,71 @@ pub fn run_option(env: &mut Env, observer: &mut Observer, skill: Skill) -> Optio
     out
 }
 
-/// Counters the training loop reads while PPO holds the envs.
-#[derive(Default)]
-pub struct Shared {
+/// What the options did so far (the run's metrics; `latest.state` keeps them).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
     /// Primitive env steps so far.
     pub env_steps: u64,
     pub options: u64,
     pub failed: u64,
 }
 
-struct Slot {
-    env: Env,
-    seeds: Rng,
-    observer: Observer,
-    ep_return: f32,
-    ep_len: u32,
+/// What plays an option-level env: an action runs a skill.
+pub struct OptionSlot {
+    options: Rc<[Skill]>,
+}
+
+impl Slot for OptionSlot {
+    type Counters = Counters;
+
+    fn act(&mut self, board: &mut Board, action: u8, c: &mut Counters) -> Outcome {
+        let skill = self.options[action as usize];
+        let o = run_option(&mut board.env, &mut board.observer, skill);
+        c.env_steps += o.steps as u64;
+        c.options += 1;
+        c.failed += o.failed as u64;
+        Outcome {
+            reward: o.reward,
+            score: o.reward,
+            steps: o.steps,
+            done: o.terminated || o.truncated,
+        }
+    }
 }
 
 /// N option-level envs.
-pub struct SkillEnvs {
-    options: Vec<Skill>,
-    slots: Vec<Slot>,
-    obs: Vec<f32>,
-    info: Vec<StepInfo>,
-    obs_len: usize,
-    pub shared: Rc<RefCell<Shared>>,
-}
+pub type SkillEnvs = SlotEnvs<OptionSlot>;
 
-impl SkillEnvs {
-    pub fn new(env_id: &str, n: usize, seed: u64) -> anyhow::Result<SkillEnvs> {
-        let spec = registry::find(env_id)?;
-        let options = options(spec.id)?;
-        let mut slots = Vec::with_capacity(n);
-        for i in 0..n {
-            let mut seeds = Rng::derive(seed, 3_000 + i as u64);
-            let env = Env::new(spec, seeds.next_u64());
-            let kind = net_spec(&env, options.len()).obs;
-            let observer = Observer::new(kind, &env).map_err(anyhow::Error::msg)?;
-            slots.push(Slot {
-                env,
-                seeds,
-                observer,
-                ep_return: 0.0,
-                ep_len: 0,
-            });
-        }
-        let obs_len = slots[0].observer.kind().len();
-        let mut obs = vec![0.0; n * obs_len];
-        for (s, out) in slots.iter_mut().zip(obs.chunks_mut(obs_len)) {
-            s.observer.write(&s.env, out);
-        }
-        Ok(SkillEnvs {
-            options,
-            slots,
-            obs,
-            info: vec![StepInfo::default(); n],
-            obs_len,
-            shared: Rc::new(RefCell::new(Shared::default())),
+/// `n` option-level envs of `env_id` (or those of a saved state: the skills are deterministic,
+/// so replaying the options chosen brings each env back exactly), and their options.
+pub fn skill_envs(
+    env_id: &str,
+    n: usize,
+    seed: u64,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<(SkillEnvs, Rc<[Skill]>)> {
+    let spec = registry::find(env_id)?;
+    let options: Rc<[Skill]> = options(spec.id)?.into();
+    let obs = |env: &Env| net_spec(env, options.len()).obs;
+    let slots = (0..n as u64)
+        .map(|i| {
+            let board = Board::new(spec, seed, 3_000 + i, obs)?;
+            let options = options.clone();
+            Ok((board, OptionSlot { options }))
         })
-    }
-
-    pub fn options(&self) -> &[Skill] {
-        &self.options
-    }
-}
-
-impl Envs for SkillEnvs {
-    fn obs(&self) -> &[f32] {
-        &self.obs
-    }
-    fn info(&self) -> &[StepInfo] {
-        &self.info
-    }
-    fn step(&mut self, actions: &[u8]) {
-        let mut shared = self.shared.borrow_mut();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            let o = run_option(
-                &mut s.env,
-                &mut s.observer,
-                self.options[actions[i] as usize],
+        .collect::<anyhow::Result<_>>()?;
+    let resumed = match resumed {
+        Some(r) => {
+            let known = |a: &u8| (*a as usize) < options.len();
+            anyhow::ensure!(
+                r.envs.actions.iter().flatten().all(known),
+                "the saved env state does not replay (another env version?)"
             );
-            shared.env_steps += o.steps as u64;
-            shared.options += 1;
-            shared.failed += o.failed as u64;
-            s.ep_return += o.reward;
-            s.ep_len += o.steps;
-            let done = o.terminated || o.truncated;
-            self.info[i] = StepInfo {
-                reward: o.reward,
-                done,
-                episode: None,
-            };
-            if done {
-                // Episode length in primitive steps, as every other agent reports it.
-                self.info[i].episode = Some((s.ep_return, s.ep_len));
-                s.ep_return = 0.0;
-                s.ep_len = 0;
-                s.env.reset(s.seeds.next_u64());
-                s.observer.reset(&s.env);
-            }
-            s.observer.write(
-                &s.env,
-                &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len],
-            );
+            Some((r.envs, r.counters()?))
         }
-    }
-}
-
-/// Totals of an option-policy evaluation.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SkillTotals {
-    pub episodes: u32,
-    pub wins: u32,
-    pub ret: f64,
-    pub steps: u64,
-    pub options: u64,
-}
-
-impl SkillTotals {
-    pub fn json(&self) -> serde_json::Value {
-        let n = self.episodes.max(1) as f64;
-        serde_json::json!({
-            "episodes": self.episodes, "success_rate": self.wins as f64 / n,
-            "mean_return": self.ret / n, "mean_steps": self.steps as f64 / n,
-            "options_per_episode": self.options as f64 / n, "llm_calls_per_episode": 0.0,
-        })
-    }
+        None => None,
+    };
+    Ok((SlotEnvs::new(slots, resumed)?, options))
 }
 
 /// Play episodes choosing options with `choose(observation, rng)`.
@@ -265,34 +204,34 @@ pub fn play(
     episodes: u32,
     seed: u64,
     mut choose: impl FnMut(&[f32], &mut Rng) -> anyhow::Result<usize>,
-) -> anyhow::Result<SkillTotals> {
+) -> anyhow::Result<Totals> {
     anyhow::ensure!(episodes >= 1, "--episodes must be at least 1");
     let spec = registry::find(env_id)?;
     let opts = options(spec.id)?;
     let mut rng = Rng::derive(seed, 0x5C1);
-    let mut tot = SkillTotals {
-        episodes,
-        ..Default::default()
-    };
+    let mut tot = Totals::default();
+    let mut chosen = 0;
     for i in 0..episodes {
         let mut env = Env::new(spec, seed.wrapping_add(i as u64));
         let kind = net_spec(&env, opts.len()).obs;
         let mut observer = Observer::new(kind, &env).map_err(anyhow::Error::msg)?;
         let mut input = vec![0.0; kind.len()];
+        let mut ret = 0.0;
         loop {
             observer.write(&env, &mut input);
             let a = choose(&input, &mut rng)?;
             anyhow::ensure!(a < opts.len(), "option {a} out of range");
             let o = run_option(&mut env, &mut observer, opts[a]);
-            tot.options += 1;
-            tot.ret += o.reward as f64;
+            chosen += 1;
+            ret += o.reward as f64;
             if o.terminated || o.truncated {
-                tot.wins += (o.terminated && o.reward > 0.0) as u32;
-                tot.steps += env.world.step_count as u64;
+                let success = o.terminated && o.reward > 0.0;
+                tot.episode(ret, env.world.step_count as u64, success);
                 break;
             }
         }
     }
+    tot.options = Some(chosen);
     Ok(tot)
 }
 
@@ -303,7 +242,7 @@ pub fn eval_policy(
     episodes: u32,
     seed: u64,
     greedy: bool,
-) -> anyhow::Result<SkillTotals> {
+) -> anyhow::Result<Totals> {
     let spec = model.spec();
     let n = options(env_id)?.len();
     anyhow::ensure!(
@@ -331,78 +270,60 @@ pub fn eval_policy(
 }
 
 /// A uniformly random option policy (the baseline skills-rl must beat).
-pub fn eval_random(env_id: &str, episodes: u32, seed: u64) -> anyhow::Result<SkillTotals> {
+pub fn eval_random(env_id: &str, episodes: u32, seed: u64) -> anyhow::Result<Totals> {
     let n = options(env_id)?.len();
     play(env_id, episodes, seed, |_, rng| Ok(rng.index(n)))
 }
 
 /// Load a skills-rl checkpoint trained on `env_id`.
-pub fn load_policy(path: &std::path::Path, env_id: &str) -> anyhow::Result<(ActorCritic, String)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
-    let ck = Checkpoint::from_bytes(&bytes)
-        .with_context(|| format!("loading checkpoint {}", path.display()))?;
-    ck.expect_env(env_id)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
-    anyhow::ensure!(
-        ck.meta.algorithm == "skills-rl",
-        "checkpoint {} was trained by {:?}, not skills-rl",
-        path.display(),
-        ck.meta.algorithm
-    );
-    Ok((ck.model(&Device::flex())?, ck.weights_sha256()))
+pub fn load_policy(
+    path: &std::path::Path,
+    env_id: &str,
+) -> anyhow::Result<crate::checkpoint::Loaded> {
+    crate::checkpoint::load(path, env_id, Some(&Algo::SkillsRl.to_string()))
 }
 
-/// The metrics.csv columns of a skills-rl run.
-pub const COLUMNS: &[&str] = &["env_steps", "options", "failed_option_share"];
+/// The metrics.csv columns of a skills-rl run: what the options did so far.
+fn metrics(c: &Counters) -> anyhow::Result<Vec<Metric>> {
+    Ok(vec![
+        Metric::new("env_steps", Some("skills-rl/env_steps"), c.env_steps as f64),
+        Metric::new("options", Some("skills-rl/options"), c.options as f64),
+        Metric::new(
+            "failed_option_share",
+            Some("skills-rl/failed_option_share"),
+            c.failed as f64 / c.options.max(1) as f64,
+        ),
+    ])
+}
 
-/// `gridmentor train --algo skills-rl`.
-pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
-    let cfg = &args.ppo;
-    cfg.check()?;
-    let env_spec = registry::find(&cfg.env)?;
-    let mut envs = SkillEnvs::new(env_spec.id, cfg.envs, cfg.seed)?;
-    let probe = Env::new(env_spec, cfg.seed);
-    let spec = net_spec(&probe, envs.options().len());
-    let names: Vec<String> = envs.options().iter().map(|s| s.to_string()).collect();
-    let shared = envs.shared.clone();
-    let run = RunSpec {
-        args,
-        algo: "skills-rl",
-        env_id: env_spec.id,
-        spec,
-        config: serde_json::json!({
-            "options": names, "max_option_steps": MAX_OPTION_STEPS, "planner": "none",
+/// `train --algo skills-rl`: the option policy over `cfg.envs` option-level envs, evaluated
+/// sampling, as PPO's: a greedy option policy can repeat an option that changes nothing (the
+/// memory map stays the same, so it chooses it again).
+pub fn setup(
+    cfg: &Config,
+    env: &'static EnvSpec,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<Trainee> {
+    let (envs, options) = skill_envs(env.id, cfg.envs, cfg.seed, resumed)?;
+    let settings = AlgoSettings {
+        planner: Some("none".into()),
+        skills: Some(SkillsSettings {
+            options: options.iter().map(|s| s.to_string()).collect(),
+            max_option_steps: MAX_OPTION_STEPS,
         }),
-        columns: COLUMNS,
+        ..AlgoSettings::default()
     };
-    let extra = || -> anyhow::Result<Vec<f64>> {
-        let s = shared.borrow();
-        Ok(vec![
-            s.env_steps as f64,
-            s.options as f64,
-            s.failed as f64 / s.options.max(1) as f64,
-        ])
+    let spec = net_spec(&Env::new(env, cfg.seed), options.len());
+    let id = env.id;
+    let evaluate = move |model: &ActorCritic, episodes: usize, seed| {
+        Ok(Evaluated {
+            agent: "skills",
+            planner: "none".into(),
+            greedy: false,
+            totals: eval_policy(model, id, episodes as u32, seed, false)?,
+        })
     };
-    let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
-    let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
-        // Sampled, as `train --algo ppo` evaluates: a greedy option policy can repeat an option that
-        // changes nothing (the memory map stays the same, so it chooses it again).
-        let t = eval_policy(
-            model,
-            env_spec.id,
-            cfg.eval_episodes as u32,
-            eval_seed,
-            false,
-        )?;
-        let mut v = t.json();
-        v["agent"] = "skills".into();
-        v["planner"] = "none".into();
-        v["eval_seed"] = eval_seed.into();
-        v["greedy"] = false.into();
-        Ok(v)
-    };
-    run::train(&run, &mut envs, &extra, &evaluate)
+    Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use gridmentor_core::world::Action;
 use std::collections::VecDeque;
 
 /// What the teacher cost so far.
-#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TeacherStats {
     /// Calls that reached the planner backend (retries included).
     pub llm_calls: u64,
@@ -24,6 +25,15 @@ pub struct TeacherStats {
     pub planner_ms: f64,
     /// Answers that could not be read as a plan.
     pub unreadable: u64,
+}
+
+/// What the teacher has cost so far, and the shaping bonuses paid: the run's `teacher` result and
+/// its counters in `latest.state`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherTotals {
+    #[serde(flatten)]
+    pub stats: TeacherStats,
+    pub shaping_bonuses: u64,
 }
 
 /// One plan of the soft plan, being executed in one env.

@@ -2,31 +2,24 @@
 //! 1 ask) reading the signed memory-map change, trained over the planner + skills agent with
 //! When2Ask's query cost (see [`super::ask`]). `eval --agent mediator:PATH` plays it.
 
-use super::ask::{AskTotals, AskingAgent, play};
-use super::run::{self, RunSpec};
-use crate::eval::planner_from_spec;
-use crate::ppo::Envs;
-use crate::ppo::vec_env::StepInfo;
-use crate::train::TrainArgs;
-use anyhow::Context;
-use burn::tensor::Device;
+use super::ask::{AskStep, AskingAgent, play};
+use super::settings::{Algo, AlgoSettings, GuideArgs, GuideRecord, When2askSettings};
+use super::trainee::{Evaluated, Resumed, Trainee};
+use crate::metric::Metric;
+use crate::planner_spec::PlannerSpec;
+use crate::ppo::Config;
+use crate::ppo::slot_envs::{Board, Outcome, Slot, SlotEnvs};
+use crate::summary::Totals;
 use gridmentor_core::mediator::{self, Mediator};
-use gridmentor_core::nn::{ActorCritic, Checkpoint, NetKind, NetSpec, ObsKind, Observer};
+use gridmentor_core::nn::{ActorCritic, NetKind, NetSpec, ObsKind};
 use gridmentor_core::planner::PromptStyle;
-use gridmentor_core::rng::Rng;
-use gridmentor_core::{Env, registry};
-use std::cell::RefCell;
+use gridmentor_core::world::Transition;
+use gridmentor_core::{Env, EnvSpec, registry};
 use std::collections::VecDeque;
-use std::rc::Rc;
 
 /// The mediator's actions.
 pub const DONT_ASK: u8 = mediator::DONT_ASK as u8;
 pub const ASK: u8 = mediator::ASK as u8;
-
-/// Is the planner spec deterministic (its answers may be cached per observation text)?
-pub fn deterministic(planner: &str) -> bool {
-    planner == "expert" || planner.starts_with("expert:noise=0,") || planner == "expert:noise=0"
-}
 
 /// The mediator's network for `env_id`.
 pub fn mediator_spec(env: &Env) -> NetSpec {
@@ -41,7 +34,7 @@ pub fn mediator_spec(env: &Env) -> NetSpec {
 }
 
 /// One finished episode's planner use.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeUse {
     pub queries: u32,
     pub calls: u64,
@@ -50,176 +43,174 @@ pub struct EpisodeUse {
     pub penalty: f32,
 }
 
-/// What the training loop reads from the envs while PPO holds them.
-#[derive(Default)]
-pub struct Shared {
+/// The planner's use so far (the run's metrics; `latest.state` keeps them).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
     /// The last 100 episodes.
     pub recent: VecDeque<EpisodeUse>,
     pub total_calls: u64,
+    /// The planner failed: training stops at the end of the update, with this error.
+    #[serde(skip)]
     pub error: Option<String>,
 }
 
-struct Slot {
-    env: Env,
-    seeds: Rng,
+/// The planner + skills agent in one env, asking when the mediator says so.
+pub struct AskingSlot {
+    env_id: &'static str,
     agent: AskingAgent,
-    observer: Observer,
-    ep_return: f32,
-    ep_len: u32,
     ep: EpisodeUse,
     stats_at_start: gridmentor_core::agent::AgentStats,
 }
 
-/// N copies of the planner + skills agent in an env, stepped by the mediator's decisions.
-pub struct When2AskEnvs {
-    env_id: &'static str,
-    slots: Vec<Slot>,
-    obs: Vec<f32>,
-    info: Vec<StepInfo>,
-    obs_len: usize,
-    pub shared: Rc<RefCell<Shared>>,
-}
+impl Slot for AskingSlot {
+    type Counters = Counters;
 
-impl When2AskEnvs {
-    pub fn new(
-        env_id: &str,
-        planner: &str,
-        style: PromptStyle,
-        cache_plans: bool,
-        n: usize,
-        seed: u64,
-    ) -> anyhow::Result<When2AskEnvs> {
-        let spec = registry::find(env_id)?;
-        let mut slots = Vec::with_capacity(n);
-        for i in 0..n {
-            let mut seeds = Rng::derive(seed, 2_000 + i as u64);
-            let env = Env::new(spec, seeds.next_u64());
-            let mut agent = AskingAgent::new(planner_from_spec(planner)?, style, cache_plans);
-            agent.reset(&env, spec.id);
-            let observer =
-                Observer::new(mediator_spec(&env).obs, &env).map_err(anyhow::Error::msg)?;
-            slots.push(Slot {
-                stats_at_start: agent.agent.stats,
-                env,
-                seeds,
-                agent,
-                observer,
-                ep_return: 0.0,
-                ep_len: 0,
-                ep: EpisodeUse::default(),
-            });
-        }
-        let obs_len = slots[0].observer.kind().len();
-        let mut obs = vec![0.0; n * obs_len];
-        for (s, out) in slots.iter_mut().zip(obs.chunks_mut(obs_len)) {
-            s.observer.write(&s.env, out);
-        }
-        Ok(When2AskEnvs {
-            env_id: spec.id,
-            slots,
-            obs,
-            info: vec![StepInfo::default(); n],
-            obs_len,
-            shared: Rc::new(RefCell::new(Shared::default())),
-        })
-    }
-}
-
-impl Envs for When2AskEnvs {
-    fn obs(&self) -> &[f32] {
-        &self.obs
-    }
-    fn info(&self) -> &[StepInfo] {
-        &self.info
-    }
-    fn step(&mut self, actions: &[u8]) {
-        let mut shared = self.shared.borrow_mut();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            let out = &mut self.obs[i * self.obs_len..(i + 1) * self.obs_len];
-            let st = if shared.error.is_some() {
-                // The planner failed: end the episode without it so training can stop cleanly.
-                super::ask::AskStep {
-                    transition: gridmentor_core::world::Transition {
-                        truncated: true,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }
-            } else {
-                match s.agent.step(&mut s.env, actions[i] == ASK) {
-                    Ok(st) => st,
-                    Err(e) => {
-                        shared.error = Some(format!("planner: {e}"));
-                        super::ask::AskStep {
-                            transition: gridmentor_core::world::Transition {
-                                truncated: true,
-                                ..Default::default()
-                            },
-                            ..Default::default()
-                        }
-                    }
-                }
-            };
-            let t = st.transition;
-            s.ep_return += t.reward;
-            s.ep_len += 1;
-            s.ep.queries += st.queries;
-            s.ep.penalty += st.penalty;
-            let done = t.terminated || t.truncated;
-            self.info[i] = StepInfo {
-                reward: t.reward - st.penalty,
-                done,
-                episode: None,
-            };
-            if done {
-                // Episodes are scored by the env's return (the success test is `> 0`).
-                self.info[i].episode = Some((s.ep_return, s.ep_len));
-                let now = s.agent.agent.stats;
-                let before = s.stats_at_start;
-                s.ep.calls = now.planner_calls - before.planner_calls;
-                s.ep.tokens = (now.prompt_tokens + now.completion_tokens)
-                    - (before.prompt_tokens + before.completion_tokens);
-                s.ep.planner_ms = now.planner_ms - before.planner_ms;
-                shared.total_calls += s.ep.calls;
-                shared.recent.push_back(s.ep);
-                if shared.recent.len() > 100 {
-                    shared.recent.pop_front();
-                }
-                s.ep = EpisodeUse::default();
-                s.ep_return = 0.0;
-                s.ep_len = 0;
-                s.stats_at_start = now;
-                s.env.reset(s.seeds.next_u64());
-                s.agent.reset(&s.env, self.env_id);
-                s.observer.reset(&s.env);
-            } else {
-                s.observer.update(&s.env);
+    /// One step of the agent, asking if the mediator said so; the reward PPO sees is the env's
+    /// minus the query cost.
+    fn act(&mut self, board: &mut Board, action: u8, c: &mut Counters) -> Outcome {
+        // After a planner failure, end episodes without it so that training stops cleanly.
+        let failed = AskStep {
+            transition: Transition {
+                truncated: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let st = if c.error.is_some() {
+            failed
+        } else {
+            self.agent
+                .step(&mut board.env, action == ASK)
+                .unwrap_or_else(|e| {
+                    c.error = Some(format!("planner: {e}"));
+                    failed
+                })
+        };
+        let t = st.transition;
+        self.ep.queries += st.queries;
+        self.ep.penalty += st.penalty;
+        let done = t.terminated || t.truncated;
+        if done {
+            let now = self.agent.agent.stats;
+            let before = self.stats_at_start;
+            self.ep.calls = now.planner_calls - before.planner_calls;
+            self.ep.tokens = (now.prompt_tokens + now.completion_tokens)
+                - (before.prompt_tokens + before.completion_tokens);
+            self.ep.planner_ms = now.planner_ms - before.planner_ms;
+            c.total_calls += self.ep.calls;
+            c.recent.push_back(std::mem::take(&mut self.ep));
+            if c.recent.len() > 100 {
+                c.recent.pop_front();
             }
-            s.observer.write(&s.env, out);
+            self.stats_at_start = now;
+        } else {
+            board.observer.update(&board.env);
         }
+        // Episodes are scored by the env's return (the success test is `> 0`).
+        Outcome {
+            reward: t.reward - st.penalty,
+            score: t.reward,
+            steps: 1,
+            done,
+        }
+    }
+
+    fn started(&mut self, env: &Env) {
+        self.agent.reset(env, self.env_id);
     }
 }
 
-/// The metrics.csv columns of a When2Ask run.
-pub const COLUMNS: &[&str] = &[
-    "queries_per_episode",
-    "llm_calls_per_episode",
-    "tokens_per_episode",
-    "planner_ms_per_episode",
-    "query_cost_per_episode",
-    "llm_calls_total",
-];
+/// N copies of the planner + skills agent in an env, stepped by the mediator's decisions.
+pub type When2AskEnvs = SlotEnvs<AskingSlot>;
+
+/// `n` planner + skills agents asking `planner` in `env_id` (or those of a saved state: their
+/// episodes replayed through the planner, where they were for a deterministic one).
+pub fn when2ask_envs(
+    env_id: &str,
+    planner: &PlannerSpec,
+    style: PromptStyle,
+    cache_plans: bool,
+    n: usize,
+    seed: u64,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<When2AskEnvs> {
+    let spec = registry::find(env_id)?;
+    let obs = |env: &Env| mediator_spec(env).obs;
+    let mut slots = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let board = Board::new(spec, seed, 2_000 + i, obs)?;
+        let mut agent = AskingAgent::new(planner.build()?, style, cache_plans);
+        agent.reset(&board.env, spec.id);
+        let slot = AskingSlot {
+            env_id: spec.id,
+            stats_at_start: agent.agent.stats,
+            agent,
+            ep: EpisodeUse::default(),
+        };
+        slots.push((board, slot));
+    }
+    let resumed = match resumed {
+        Some(r) => Some((r.envs, r.counters()?)),
+        None => None,
+    };
+    let envs = SlotEnvs::new(slots, resumed)?;
+    if let Some(e) = &envs.counters.borrow().error {
+        anyhow::bail!("replaying the saved envs: {e}");
+    }
+    Ok(envs)
+}
+
+/// The metrics.csv columns of a When2Ask run: the planner's use over the last 100 episodes.
+fn metrics(s: &Counters) -> anyhow::Result<Vec<Metric>> {
+    if let Some(e) = &s.error {
+        anyhow::bail!("{e}");
+    }
+    let n = s.recent.len().max(1) as f64;
+    let mean = |f: fn(&EpisodeUse) -> f64| s.recent.iter().map(f).sum::<f64>() / n;
+    Ok(vec![
+        Metric::new(
+            "queries_per_episode",
+            Some("when2ask/queries_per_episode"),
+            mean(|e| e.queries as f64),
+        ),
+        Metric::new(
+            "llm_calls_per_episode",
+            Some("when2ask/llm_calls_per_episode"),
+            mean(|e| e.calls as f64),
+        ),
+        Metric::new(
+            "tokens_per_episode",
+            Some("when2ask/tokens_per_episode"),
+            mean(|e| e.tokens as f64),
+        ),
+        Metric::new(
+            "planner_ms_per_episode",
+            Some("when2ask/planner_ms_per_episode"),
+            mean(|e| e.planner_ms),
+        ),
+        Metric::new(
+            "query_cost_per_episode",
+            Some("when2ask/query_cost_per_episode"),
+            mean(|e| e.penalty as f64),
+        ),
+        Metric::new(
+            "llm_calls_total",
+            Some("when2ask/llm_calls_total"),
+            s.total_calls as f64,
+        ),
+    ])
+}
 
 /// Play the mediator (greedy or sampled).
 pub fn eval_mediator(
     model: &ActorCritic,
-    planner: &str,
+    planner: &PlannerSpec,
     style: PromptStyle,
     env_id: &str,
     episodes: u32,
     seed: u64,
     greedy: bool,
-) -> anyhow::Result<AskTotals> {
+) -> anyhow::Result<Totals> {
     anyhow::ensure!(episodes >= 1, "--episodes must be at least 1");
     let spec = model.spec();
     anyhow::ensure!(
@@ -228,7 +219,7 @@ pub fn eval_mediator(
         spec.obs,
         spec.actions
     );
-    let mut agent = AskingAgent::new(planner_from_spec(planner)?, style, false);
+    let mut agent = AskingAgent::new(planner.build()?, style, false);
     let mut mediator: Option<Mediator> = None;
     play(&mut agent, env_id, episodes, seed, |env, _, first| {
         if first {
@@ -253,87 +244,49 @@ pub fn eval_mediator(
 pub fn load_mediator(
     path: &std::path::Path,
     env_id: &str,
-) -> anyhow::Result<(ActorCritic, String)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
-    let ck = Checkpoint::from_bytes(&bytes)
-        .with_context(|| format!("loading checkpoint {}", path.display()))?;
-    ck.expect_env(env_id)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
-    anyhow::ensure!(
-        ck.meta.algorithm == "when2ask",
-        "checkpoint {} was trained by {:?}, not when2ask",
-        path.display(),
-        ck.meta.algorithm
-    );
-    Ok((ck.model(&Device::flex())?, ck.weights_sha256()))
+) -> anyhow::Result<crate::checkpoint::Loaded> {
+    crate::checkpoint::load(path, env_id, Some(&Algo::When2ask.to_string()))
 }
 
-/// `gridmentor train --algo when2ask`.
-pub fn train(args: &TrainArgs) -> anyhow::Result<serde_json::Value> {
-    let cfg = &args.ppo;
-    cfg.check()?;
-    let env_spec = registry::find(&cfg.env)?;
-    let probe = Env::new(env_spec, cfg.seed);
-    let spec = mediator_spec(&probe);
+/// `train --algo when2ask`: the mediator over `cfg.envs` planner + skills agents asking
+/// `guide.planner`, evaluated greedy (as the paper reports it).
+pub fn setup(
+    cfg: &Config,
+    guide: &GuideArgs,
+    env: &'static EnvSpec,
+    resumed: Option<&Resumed>,
+) -> anyhow::Result<Trainee> {
+    let spec = mediator_spec(&Env::new(env, cfg.seed));
     let style = PromptStyle::When2Ask;
-    let cache = deterministic(&args.guide.planner);
-    // Fail on a bad planner spec before creating the run folder.
-    let planner_name = planner_from_spec(&args.guide.planner)?.info().name;
-    let mut envs = When2AskEnvs::new(
-        env_spec.id,
-        &args.guide.planner,
-        style,
-        cache,
-        cfg.envs,
-        cfg.seed,
-    )?;
-    let shared = envs.shared.clone();
-    let run = RunSpec {
-        args,
-        algo: "when2ask",
-        env_id: env_spec.id,
-        spec,
-        config: serde_json::json!({
-            "planner": args.guide.planner, "planner_name": planner_name, "style": style.name(),
-            "cache_plans": cache, "query_cost": super::ask::QUERY_COST,
-            "repeat_weight": super::ask::REPEAT_WEIGHT,
+    let planner = guide.planner.clone();
+    let cache = planner.is_deterministic();
+    // A bad endpoint fails here, before the run folder is created.
+    let planner_name = planner.name()?;
+    let envs = when2ask_envs(env.id, &planner, style, cache, cfg.envs, cfg.seed, resumed)?;
+    let settings = AlgoSettings {
+        planner: Some(planner.to_string()),
+        planner_name: Some(planner_name.clone()),
+        guide: Some(GuideRecord {
+            args: guide.clone(),
+            planner: planner_name.clone(),
         }),
-        columns: COLUMNS,
+        when2ask: Some(When2askSettings {
+            style: style.name().into(),
+            cache_plans: cache,
+            query_cost: super::ask::QUERY_COST,
+            repeat_weight: super::ask::REPEAT_WEIGHT,
+        }),
+        ..AlgoSettings::default()
     };
-    let extra = || -> anyhow::Result<Vec<f64>> {
-        let s = shared.borrow();
-        if let Some(e) = &s.error {
-            anyhow::bail!("{e}");
-        }
-        let n = s.recent.len().max(1) as f64;
-        let sum = |f: &dyn Fn(&EpisodeUse) -> f64| s.recent.iter().map(f).sum::<f64>() / n;
-        Ok(vec![
-            sum(&|e| e.queries as f64),
-            sum(&|e| e.calls as f64),
-            sum(&|e| e.tokens as f64),
-            sum(&|e| e.planner_ms),
-            sum(&|e| e.penalty as f64),
-            s.total_calls as f64,
-        ])
+    let id = env.id;
+    let evaluate = move |model: &ActorCritic, episodes: usize, seed| {
+        let totals = eval_mediator(model, &planner, style, id, episodes as u32, seed, true)?;
+        Ok(Evaluated {
+            agent: "mediator",
+            planner: planner_name.clone(),
+            greedy: true,
+            totals,
+        })
     };
-    let eval_seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(1 << 32);
-    let evaluate = |model: &ActorCritic| -> anyhow::Result<serde_json::Value> {
-        let t = eval_mediator(
-            model,
-            &args.guide.planner,
-            style,
-            env_spec.id,
-            cfg.eval_episodes as u32,
-            eval_seed,
-            true,
-        )?;
-        let mut v = t.json();
-        v["agent"] = "mediator".into();
-        v["planner"] = planner_name.clone().into();
-        v["eval_seed"] = eval_seed.into();
-        v["greedy"] = true.into();
-        Ok(v)
-    };
-    run::train(&run, &mut envs, &extra, &evaluate)
+    Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))
 }

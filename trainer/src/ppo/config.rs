@@ -1,5 +1,5 @@
-//! Every PPO hyper-parameter, named once, with rl-starter-files' default (CleanRL's where
-//! rl-starter-files has none).
+//! Every PPO hyper-parameter, named once with its default beside it: rl-starter-files' (its flag
+//! in brackets), CleanRL's where rl-starter-files has none.
 
 use gridmentor_core::EnvSpec;
 use gridmentor_core::nn::{NetKind, NetSpec, ObsKind};
@@ -45,7 +45,7 @@ pub enum Returns {
 
 /// Every field is also a key of `--config file.toml` (its Rust name, e.g. `lambda`, `ent_coef`);
 /// unknown keys are refused.
-#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug)]
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     #[arg(long, default_value = "MiniGrid-DoorKey-5x5-v0")]
@@ -128,38 +128,40 @@ pub struct Config {
     pub out: Option<String>,
 }
 
+/// The defaults are the clap attributes above, written once: a `Config` parsed from no flags.
 impl Default for Config {
     fn default() -> Config {
-        Config {
-            env: "MiniGrid-DoorKey-5x5-v0".into(),
-            seed: 1,
-            frames: 150_000,
-            envs: 16,
-            steps: 128,
-            env_threads: 0,
-            epochs: 4,
-            batch: 256,
-            lr: 1e-3,
-            adam_eps: 1e-8,
-            anneal_lr: true,
-            gamma: 0.99,
-            lambda: 0.95,
-            returns: Returns::Gae,
-            clip: 0.2,
-            ent_coef: 0.01,
-            vf_coef: 0.5,
-            max_grad_norm: 0.5,
-            norm_adv: false,
-            clip_vloss: true,
-            eval_episodes: 100,
-            obs: ObsChoice::Auto,
-            net: NetChoice::Auto,
-            out: None,
-        }
+        defaults_of_args::<Config>()
     }
 }
 
+/// The value of a `clap::Args` struct when no flag is given: its defaults as the attributes state
+/// them (for `Default` impls, so that each default is written once, beside its field).
+pub fn defaults_of_args<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults"));
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every flag has a default");
+    T::from_arg_matches(&matches).expect("the defaults parse")
+}
+
 impl Config {
+    /// PPO updates in the run: whole rollouts of `envs x steps` frames within `frames` (at least
+    /// one).
+    pub fn updates(&self) -> usize {
+        (self.frames / (self.envs * self.steps) as u64).max(1) as usize
+    }
+
+    /// The learning rate of update `update` (1-based) of [`Config::updates`]: `lr`, decayed
+    /// linearly to 0 over the run with `anneal_lr` (CleanRL's `frac = 1 - (update - 1) / updates`).
+    pub fn lr_at(&self, update: usize) -> f64 {
+        if self.anneal_lr {
+            self.lr * (1.0 - (update - 1) as f64 / self.updates() as f64)
+        } else {
+            self.lr
+        }
+    }
+
     /// The network this run trains on `env`, checked against the env's size and view.
     pub fn net_spec(&self, env: &'static EnvSpec) -> anyhow::Result<NetSpec> {
         let probe = gridmentor_core::Env::new(env, self.seed);

@@ -4,6 +4,7 @@
 pub mod clip;
 pub mod config;
 pub mod resume;
+pub mod slot_envs;
 pub mod update;
 pub mod vec_env;
 

@@ -28,6 +28,9 @@ pub struct Header {
     /// The best mean return seen (what `best.ckpt` holds), if any.
     pub best: Option<f32>,
     pub envs: Snapshot,
+    /// The algorithm's own counters (LLM calls, options run...), as it wrote them.
+    #[serde(default)]
+    pub counters: serde_json::Value,
 }
 
 /// A loaded `latest.state`.
@@ -42,8 +45,15 @@ fn section(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Write `ppo`'s state to `path` (atomically: a temporary file renamed over it).
-pub fn save(path: &Path, ppo: &Ppo, meta: Metadata, best: Option<f32>) -> anyhow::Result<()> {
+/// Write `ppo`'s state to `path` (atomically: a temporary file renamed over it), with the
+/// algorithm's `counters`.
+pub fn save(
+    path: &Path,
+    ppo: &Ppo,
+    meta: Metadata,
+    best: Option<f32>,
+    counters: serde_json::Value,
+) -> anyhow::Result<()> {
     let header = Header {
         update: ppo.update,
         frames: ppo.frames,
@@ -55,6 +65,7 @@ pub fn save(path: &Path, ppo: &Ppo, meta: Metadata, best: Option<f32>) -> anyhow
             .env_snapshot
             .clone()
             .context("no env snapshot: save the state after an update")?,
+        counters,
     };
     let ck = Checkpoint::from_model(&ppo.model.valid(), meta)?;
     let optim = ppo

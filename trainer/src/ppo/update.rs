@@ -80,6 +80,8 @@ pub struct Stats {
     pub agreement: f32,
     /// The weights used in this update.
     pub guidance: Guidance,
+    /// The learning rate of this update ([`Config::lr_at`]).
+    pub learning_rate: f64,
 }
 
 /// Log-probabilities and sampling are core's, so every shell decides alike.
@@ -470,31 +472,21 @@ impl Ppo {
         stats
     }
 
-    /// Train until the frame budget; `log` sees each update.
-    pub fn train(&mut self, envs: &mut dyn Envs, log: impl FnMut(&Ppo, usize, &Stats)) {
-        self.train_guided(envs, None, log)
-            .expect("plain PPO has no fallible step");
-    }
-
-    /// Train with an LLM-guided algorithm's teacher (or none: plain PPO); fails when the
-    /// teacher's planner does.
-    pub fn train_guided(
+    /// Train until the frame budget (continuing from `self.update`), with an LLM-guided
+    /// algorithm's teacher or none (plain PPO); `log` sees each update. Fails when the teacher's
+    /// planner does.
+    pub fn train(
         &mut self,
         envs: &mut dyn Envs,
         mut guide: Option<&mut dyn Guide>,
         mut log: impl FnMut(&Ppo, usize, &Stats),
     ) -> anyhow::Result<()> {
-        let per_update = (self.cfg.envs * self.cfg.steps) as u64;
-        let updates = (self.cfg.frames / per_update).max(1) as usize;
-        for u in self.update..updates {
-            let lr = if self.cfg.anneal_lr {
-                self.cfg.lr * (1.0 - u as f64 / updates as f64)
-            } else {
-                self.cfg.lr
-            };
+        let updates = self.cfg.updates();
+        for u in self.update + 1..=updates {
+            let lr = self.cfg.lr_at(u);
             let g = guide
                 .as_ref()
-                .map_or_else(Guidance::default, |g| g.guidance(u + 1, updates));
+                .map_or_else(Guidance::default, |g| g.guidance(u, updates));
             let mut agreement = 0.0;
             let rollout = self.collect(
                 envs,
@@ -505,10 +497,11 @@ impl Ppo {
             let mut stats = self.learn(&rollout, lr, g);
             stats.agreement = agreement;
             stats.guidance = g;
+            stats.learning_rate = lr;
             self.timings.update += t0.elapsed();
-            self.update = u + 1;
+            self.update = u;
             self.env_snapshot = envs.snapshot();
-            log(self, u + 1, &stats);
+            log(self, u, &stats);
         }
         Ok(())
     }

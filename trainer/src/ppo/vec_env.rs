@@ -27,6 +27,36 @@ pub struct Snapshot {
     pub actions: Vec<Vec<u8>>,
 }
 
+impl Snapshot {
+    /// `n` envs at the start of their first episode.
+    pub fn fresh(n: usize) -> Snapshot {
+        Snapshot {
+            resets: vec![0; n],
+            actions: vec![Vec::new(); n],
+        }
+    }
+
+    /// Env `i` took `action`; `done`: that ended its episode and it was reset.
+    pub fn record(&mut self, i: usize, action: u8, done: bool) {
+        if done {
+            self.resets[i] += 1;
+            self.actions[i].clear();
+        } else {
+            self.actions[i].push(action);
+        }
+    }
+
+    /// Check that this snapshot is of `n` envs.
+    pub fn expect_envs(&self, n: usize) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.resets.len() == n && self.actions.len() == n,
+            "the saved env state holds {} envs, not {n}",
+            self.resets.len()
+        );
+        Ok(())
+    }
+}
+
 struct Slot {
     env: Env,
     seeds: Rng,
@@ -121,17 +151,7 @@ impl VecEnv {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<VecEnv> {
-        Self::restore(
-            id,
-            obs,
-            n,
-            seed,
-            threads,
-            &Snapshot {
-                resets: vec![0; n],
-                actions: vec![vec![]; n],
-            },
-        )
+        Self::restore(id, obs, n, seed, threads, &Snapshot::fresh(n))
     }
 
     /// The envs of [`VecEnv::new`] brought to `snap` (taken by [`VecEnv::snapshot`]).
@@ -143,11 +163,7 @@ impl VecEnv {
         threads: usize,
         snap: &Snapshot,
     ) -> anyhow::Result<VecEnv> {
-        anyhow::ensure!(
-            snap.resets.len() == n && snap.actions.len() == n,
-            "the saved env state holds {} envs, not {n}",
-            snap.resets.len()
-        );
+        snap.expect_envs(n)?;
         let obs_len = obs.len();
         let mut slots: Vec<Slot> = (0..n)
             .map(|i| Slot::new(id, obs, seed, i as u64))
@@ -207,12 +223,7 @@ impl VecEnv {
 
     fn record(&mut self, actions: &[u8]) {
         for (i, &a) in actions.iter().enumerate() {
-            if self.info[i].done {
-                self.mirror.resets[i] += 1;
-                self.mirror.actions[i].clear();
-            } else {
-                self.mirror.actions[i].push(a);
-            }
+            self.mirror.record(i, a, self.info[i].done);
         }
     }
 
