@@ -219,7 +219,11 @@ async fn models_and_errors_follow_the_contract() {
         ),
     ];
     for (uri, body, status, want) in cases {
-        let r = call(&app, Request::post(uri).body(body).unwrap()).await;
+        let req = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let r = call(&app, req).await;
         assert_eq!(r.status.as_u16(), status, "{uri}: {}", r.text());
         let msg = r.error();
         assert!(msg.contains(want), "{uri}: {msg}");
@@ -652,15 +656,25 @@ async fn hostile_episodes_are_refused_and_the_server_keeps_serving() {
         ("env", json!("DROP TABLE episodes"), "DROP TABLE"),
         ("seed", json!("-1"), "decimal u64"),
         ("v", json!(99), "version 99"),
-        ("agents", json!([]), "1 to 16"),
-        ("transcript", json!([{"agent": 9}]), "names no agent"),
+        ("agents", json!([]), "1 to 4"),
+        (
+            "transcript",
+            json!([{"agent": 9, "step": 0, "prompt": "p", "answer": "a", "latency_ms": 1}]),
+            "names no agent",
+        ),
+        ("transcript", json!([{"agent": 0}]), "transcript[0]"),
+        ("actions", json!([vec![0; 200], [1]]), "ended at step 100"),
     ] {
         let mut e = episode();
         e[field] = value;
         cases.push((Body::from(e.to_string()), 422, want.to_string()));
     }
     for (body, status, want) in cases {
-        let r = call(&app, Request::post("/api/episodes").body(body).unwrap()).await;
+        let req = Request::post("/api/episodes")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let r = call(&app, req).await;
         assert_eq!(r.status.as_u16(), status, "{want}: {}", r.text());
         let msg = r.error();
         assert!(msg.contains(&want), "{want}: {msg}");
