@@ -383,6 +383,16 @@ fn evaluate_policy(
     seed: u64,
 ) -> Result<EvalState, String> {
     let batch = eval_batch(model.spec().obs.len());
+    evaluate_in_batches(model, env, episodes, seed, batch)
+}
+
+fn evaluate_in_batches(
+    model: &gridmentor_core::nn::ActorCritic,
+    env: &str,
+    episodes: usize,
+    seed: u64,
+    batch: usize,
+) -> Result<EvalState, String> {
     let (mut wins, mut ret, mut steps) = (0.0f64, 0.0f64, 0.0f64);
     let mut done = 0;
     while done < episodes {
@@ -473,6 +483,7 @@ pub async fn start_evaluator(state: &Arc<AppState>) -> anyhow::Result<()> {
 
 /// Evaluate one stored checkpoint and store the result.
 async fn evaluate_stored(state: &Arc<AppState>, id: &str) {
+    let _one_at_a_time = state.evaluating.lock().await;
     let store = &state.store;
     if let Err(e) = store.set_eval(id, &EvalState::Running).await {
         tracing::error!("checkpoint {id}: cannot mark the evaluation running: {e}");
@@ -544,6 +555,32 @@ mod tests {
         assert!(check_id(&id).is_ok());
         assert!(check_id("../etc/passwd").is_err());
         assert!(check_id(&id.to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn evaluation_in_batches_gives_the_one_batch_figures() {
+        let env = "MiniGrid-Empty-5x5-v0";
+        let model = gridmentor_core::nn::ActorCritic::new(
+            gridmentor_core::nn::NetSpec::minigrid(7),
+            3,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
+        let whole = gridmentor_core::nn::policy::evaluate(&model, env, 12, 77, true).unwrap();
+        let EvalState::Done {
+            success_rate,
+            mean_return,
+            mean_steps,
+        } = evaluate_in_batches(&model, env, 12, 77, 5).unwrap()
+        else {
+            panic!("not done");
+        };
+        assert_eq!(success_rate, whole.success_rate as f64);
+        assert!((mean_return - whole.mean_return as f64).abs() < 1e-5);
+        assert!((mean_steps - whole.mean_steps as f64).abs() < 1e-4);
+        // A 150x150 memory map plays two episodes at a time, a 7x7 view all 100 at once.
+        assert_eq!(eval_batch(150 * 150 * 4), 2);
+        assert!(eval_batch(7 * 7 * 3) >= 100);
     }
 
     #[test]

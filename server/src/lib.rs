@@ -37,6 +37,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the checkpoint evaluator ([`checkpoints::start_evaluator`]).
     pub evaluator: Arc<tokio::sync::Notify>,
+    /// Held by the evaluator while it evaluates (one evaluation at a time; tests hold it to
+    /// keep uploads pending).
+    pub evaluating: tokio::sync::Mutex<()>,
     /// One upload of a given file at a time.
     pub uploads: checkpoints::UploadLocks,
     /// Uploads checked by core's loader at once (CPU and memory).
@@ -95,6 +98,7 @@ impl AppState {
             store,
             metrics,
             evaluator: Arc::new(tokio::sync::Notify::new()),
+            evaluating: tokio::sync::Mutex::new(()),
             uploads: checkpoints::UploadLocks::default(),
             validations: tokio::sync::Semaphore::new(2),
             quota_lock: tokio::sync::Mutex::new(()),
