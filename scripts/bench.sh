@@ -8,10 +8,15 @@
 # and filled (pinned versions) only when missing. A peer that cannot be installed or run is
 # reported and skipped; the exit status is non-zero only if our own build or bench fails.
 #
+#   the server: proxy overhead (cached /v1/chat/completions at a fixed rate vs the same call
+#   straight to a fake upstream, p50/p99), leaderboard and upload throughput, on loopback
+#
 # Knobs (environment): BENCH_STEPS (ours, single), BENCH_BATCHED_STEPS (ours, batched, total),
 # BENCH_THREADS (ours, batched; default all cores), BENCH_MINIGRID_STEPS, BENCH_NAVIX_STEPS
 # (total over the envs), BENCH_NAVIX_ENVS, BENCH_SKIP_PEERS=1, BENCH_PPO_FRAMES (PPO on
-# DoorKey-5x5, ours and NAVIX's `navix.agents.PPO`, same frames; 0 skips it).
+# DoorKey-5x5, ours and NAVIX's `navix.agents.PPO`, same frames; 0 skips it), BENCH_SERVER_RATE
+# (requests/s of the proxy bench, default 2000), BENCH_SERVER_SECS (default 3; 0 skips the
+# server bench).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +28,8 @@ MINIGRID_STEPS=${BENCH_MINIGRID_STEPS:-100000}
 NAVIX_STEPS=${BENCH_NAVIX_STEPS:-2000000}
 NAVIX_ENVS=${BENCH_NAVIX_ENVS:-1024}
 PPO_FRAMES=${BENCH_PPO_FRAMES:-150000}
+SERVER_RATE=${BENCH_SERVER_RATE:-2000}
+SERVER_SECS=${BENCH_SERVER_SECS:-3}
 
 CACHE=${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}
 VENV=$CACHE/bench-venv
@@ -182,5 +189,22 @@ if [ "$PPO_FRAMES" -gt 0 ]; then
         "NAVIX PPO incl. $(printf '%.0f' "$nxp_comp") s compile" "$nxp_fpsc" ""
     printf '%-24s %14s   %-34s %14s\n' "ours frames to solve" "${ours_solve:-not solved}" \
         "NAVIX frames to solve" "${nxp_solve:-not solved}"
+fi
+
+# --- the server ---------------------------------------------------------------------------
+if [ "$SERVER_SECS" != 0 ]; then
+    say "server: proxy overhead at $SERVER_RATE req/s for $SERVER_SECS s, leaderboard, uploads"
+    # The example of the release build, with the workspace's one feature set (nothing rebuilt).
+    if ! cargo build --release --workspace --features gridmentor-server/smollm2 \
+        --example load_bench --quiet; then
+        say "FAILED: building the server bench (server/examples/load_bench.rs)"
+        exit 1
+    fi
+    echo
+    if ! "${CARGO_TARGET_DIR:-target}/release/examples/load_bench" --rate "$SERVER_RATE" \
+        --secs "$SERVER_SECS"; then
+        say "FAILED: the server bench"
+        exit 1
+    fi
 fi
 exit 0
