@@ -39,7 +39,10 @@ fn opts() -> anyhow::Result<Opts> {
             other => anyhow::bail!("unknown argument {other:?} (--rate N, --secs S, --json)"),
         }
     }
-    anyhow::ensure!(o.rate > 0 && o.secs > 0.0, "--rate and --secs must be positive");
+    anyhow::ensure!(
+        o.rate > 0 && o.secs > 0.0,
+        "--rate and --secs must be positive"
+    );
     Ok(o)
 }
 
@@ -178,7 +181,11 @@ fn variant(file: &[u8], i: usize) -> Vec<u8> {
         .position(|w| w == b"\nframes ")
         .expect("a frames line")
         + 1;
-    let end = at + file[at..].iter().position(|&b| b == b'\n').expect("its end");
+    let end = at
+        + file[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .expect("its end");
     let mut out = file[..at].to_vec();
     out.extend_from_slice(format!("frames {}", 1_000_000 + i).as_bytes());
     out.extend_from_slice(&file[end..]);
@@ -268,7 +275,11 @@ async fn bench(
         .json(&body)
         .send()
         .await?;
-    anyhow::ensure!(first.status() == 200, "the first call failed: {}", first.status());
+    anyhow::ensure!(
+        first.status() == 200,
+        "the first call failed: {}",
+        first.status()
+    );
     let to = |addr: SocketAddr| {
         let (c, body) = (c.clone(), body.clone());
         move || {
@@ -382,7 +393,10 @@ fn print(o: &Opts, f: &Value) {
         "  through gridmentor to the upstream  at {} req/s:",
         (o.rate / 4).max(1)
     );
-    line("passed through (X-Gridmentor-Cache: bypass)", &f["proxied_passthrough"]);
+    line(
+        "passed through (X-Gridmentor-Cache: bypass)",
+        &f["proxied_passthrough"],
+    );
     println!(
         "leaderboard: {:.0} req/s (8 clients, 100 entries, {} failed)",
         f["leaderboard_per_sec"].as_f64().unwrap_or(0.0),

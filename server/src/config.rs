@@ -39,8 +39,9 @@ pub struct Args {
     /// sqlite://DATA/gridmentor.db].
     #[arg(long, env = "GRIDMENTOR_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
-    /// Token that DELETE /api/checkpoints/{id} needs as `Authorization: Bearer TOKEN`; without
-    /// one, deleting is refused.
+    /// Token the admin routes need as `Authorization: Bearer TOKEN`: DELETE
+    /// /api/checkpoints/{id}, DELETE /api/episodes/{id}, DELETE /api/cache; without one, they
+    /// are refused.
     #[arg(
         long,
         env = "GRIDMENTOR_ADMIN_TOKEN",

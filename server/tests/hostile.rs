@@ -36,13 +36,15 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     base: String,
+    /// What it printed (its log included).
+    out: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(data: &Path, upstream: &str) -> Server {
         let mut child = Command::new(server_bin())
             .env_clear()
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", "warn,gridmentor_server=info")
             .env("GRIDMENTOR_HOSTILE_KEY", "sk-hostile-0123456789")
             .args(["--addr", "127.0.0.1:0", "--embedded-llm", "false"])
             .arg("--data")
@@ -66,11 +68,17 @@ impl Server {
             .unwrap_or_else(|e| panic!("starting {}: {e}", server_bin().display()));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = out.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("gridmentor playground: http://") {
                     let _ = tx.send(rest.trim_end_matches('/').to_string());
                 }
+                if line.contains("ERROR") {
+                    println!("hostile: server log: {line}");
+                }
+                lines.lock().unwrap().push(line);
             }
         });
         let addr: SocketAddr = rx
@@ -82,6 +90,7 @@ impl Server {
             child,
             addr,
             base: format!("http://{addr}"),
+            out,
         }
     }
 
@@ -97,6 +106,12 @@ impl Server {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .map_or(0, |kb| kb / 1024)
+    }
+
+    /// Lines that show the upstream URL's password.
+    fn leaks(&self) -> usize {
+        let out = self.out.lock().unwrap();
+        out.iter().filter(|l| l.contains("pw-in-the-url")).count()
     }
 
     fn kill9(&mut self) {
@@ -461,6 +476,8 @@ async fn hostile_input_suite() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let (upstream, fake) = fake_upstream().await;
+    // Credentials in the upstream URL must never be printed.
+    let upstream = upstream.replace("http://", "http://hostile:pw-in-the-url@");
     let mut server = Server::start(dir.path(), &upstream);
     let base = server.base.clone();
     let addr = server.addr;
@@ -468,6 +485,13 @@ async fn hostile_input_suite() {
     let mut report = Report::default();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     report.check("start", &mut server);
+    {
+        let out = server.out.lock().unwrap();
+        report.expect(
+            out.iter().any(|l| l.contains("hostile:***@127.0.0.1")),
+            format!("the upstream is named, redacted, at start: {out:?}"),
+        );
+    }
 
     // 1. Checkpoints: random, truncated, bit-flipped and oversized files.
     let good = small_checkpoint(1);
@@ -1262,6 +1286,7 @@ async fn hostile_input_suite() {
     }
     tokio::time::sleep(Duration::from_millis(150 + rng.below(150) as u64)).await;
     report.check("before kill -9", &mut server);
+    let leaked = server.leaks();
     server.kill9();
     let mut answered = 0;
     for h in inflight {
@@ -1311,6 +1336,11 @@ async fn hostile_input_suite() {
     t.add("upload after restart", &r);
     report.family("kill -9 mid-upload, restart", &t, &mut server);
 
+    let leaked = leaked + server.leaks();
+    report.expect(
+        leaked == 0,
+        format!("{leaked} log lines show the upstream's password"),
+    );
     let peak = report.rss_mb.iter().map(|x| x.1).max().unwrap_or(0);
     let shown: Vec<String> = report
         .rss_mb
