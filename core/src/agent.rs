@@ -26,6 +26,21 @@ pub struct AgentStats {
     pub unreadable: u64,
     /// Skills that failed (object unseen, no path, locked door...).
     pub skill_failures: u64,
+    /// Decisions where no usable plan came back (after the retries), so the agent explored on
+    /// its own instead of asking again at once.
+    pub fallbacks: u64,
+    /// Decisions that would have asked but the episode's call or token limit was spent.
+    pub over_limit: u64,
+}
+
+/// Bounds on how much an agent asks in one episode: an LLM that answers nothing usable must
+/// not be asked again and again (issue 19 saw 900 calls an episode).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct AskLimits {
+    /// Planner calls per episode (retries included); `None`: no limit.
+    pub calls_per_episode: Option<u64>,
+    /// Prompt + completion tokens per episode; `None`: no limit.
+    pub tokens_per_episode: Option<u64>,
 }
 
 /// One decision: the action, and the exchange if the planner was asked for it.
@@ -48,7 +63,12 @@ pub struct PlannerAgent<P: Planner> {
     pub retries: u32,
     /// Reuse a plan for an observation text already answered (deterministic planners).
     pub cache_plans: bool,
+    pub limits: AskLimits,
     pub stats: AgentStats,
+    /// `stats` when the episode began (the limits count from there).
+    at_reset: AgentStats,
+    /// Decisions left before the agent may ask again after an unusable answer.
+    quiet_for: u32,
     env_id: String,
     mission: String,
     naming: Naming,
@@ -64,6 +84,8 @@ pub struct PlannerAgent<P: Planner> {
 
 /// Asks in one decision before the agent falls back to exploring on its own.
 const MAX_ASKS_PER_DECISION: u32 = 3;
+/// Decisions the agent explores on its own after an unusable answer before it asks again.
+const QUIET_AFTER_UNUSABLE: u32 = 8;
 
 impl<P: Planner> PlannerAgent<P> {
     pub fn new(planner: P, style: PromptStyle) -> Self {
@@ -73,7 +95,10 @@ impl<P: Planner> PlannerAgent<P> {
             samples: 1,
             retries: 2,
             cache_plans: false,
+            limits: AskLimits::default(),
             stats: AgentStats::default(),
+            at_reset: AgentStats::default(),
+            quiet_for: 0,
             env_id: String::new(),
             mission: String::new(),
             naming: Naming::Plain,
@@ -96,6 +121,18 @@ impl<P: Planner> PlannerAgent<P> {
         self.plan.clear();
         self.running = None;
         self.asked.clear();
+        self.at_reset = self.stats;
+        self.quiet_for = 0;
+    }
+
+    /// Has this episode spent its planner calls or tokens?
+    pub fn over_limit(&self) -> bool {
+        let (now, then) = (&self.stats, &self.at_reset);
+        let calls = now.planner_calls - then.planner_calls;
+        let tokens = (now.prompt_tokens + now.completion_tokens)
+            - (then.prompt_tokens + then.completion_tokens);
+        self.limits.calls_per_episode.is_some_and(|l| calls >= l)
+            || self.limits.tokens_per_episode.is_some_and(|l| tokens >= l)
     }
 
     /// The plans the asks since the last call produced, in order (an unreadable answer gives an
@@ -183,6 +220,8 @@ impl<P: Planner> PlannerAgent<P> {
     }
 
     fn decide(&mut self, may_ask: bool) -> Result<Decision, PlannerError> {
+        let may_ask = may_ask && self.quiet_for == 0;
+        self.quiet_for = self.quiet_for.saturating_sub(1);
         let mut exchange = None;
         let mut asks = 0;
         loop {
@@ -196,9 +235,33 @@ impl<P: Planner> PlannerAgent<P> {
             if !may_ask || asks >= MAX_ASKS_PER_DECISION {
                 break;
             }
+            if self.over_limit() {
+                self.stats.over_limit += 1;
+                break;
+            }
             asks += 1;
-            if let Some(ex) = self.ask()? {
-                exchange = Some(ex);
+            let unusable = match self.ask()? {
+                Some(ex) => {
+                    let none = ex.good_plans().next().is_none();
+                    exchange = Some(ex);
+                    none
+                }
+                None => false,
+            };
+            if unusable {
+                // The planner had its retries; asking again at once would get the same. Explore
+                // until something new shows up, then ask again.
+                self.stats.fallbacks += 1;
+                self.quiet_for = QUIET_AFTER_UNUSABLE;
+                self.plan.push_back(Skill::Explore);
+                if let Some(d) = self.step_plan() {
+                    return Ok(Decision {
+                        action: d.0,
+                        exchange,
+                        skill: None,
+                    });
+                }
+                break;
             }
         }
         // Nothing to do from the planner: explore on our own, or turn if even that is done.
@@ -310,6 +373,75 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// A planner whose answers never parse: the agent does not re-ask at every step, it
+    /// explores on its own for a few steps, counts the fallbacks, and stops asking once the
+    /// episode's call or token limit is spent.
+    struct Babbler(u64);
+
+    impl Planner for Babbler {
+        fn info(&self) -> crate::planner::PlannerInfo {
+            crate::planner::PlannerInfo {
+                name: "babbler".into(),
+                kind: crate::planner::PlannerKind::Http,
+            }
+        }
+        fn complete(
+            &mut self,
+            _: &Prompt,
+            samples: u32,
+        ) -> Result<crate::planner::Completion, PlannerError> {
+            self.0 += 1;
+            Ok(crate::planner::Completion {
+                answers: (0..samples)
+                    .map(|_| "questioning the rogue agent".into())
+                    .collect(),
+                usage: crate::planner::Usage {
+                    prompt_tokens: 100,
+                    completion_tokens: 20,
+                },
+                latency_ms: 1.0,
+                cached: false,
+                probs: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn unusable_answers_are_bounded() {
+        let id = "SimpleDoorKey";
+        let mut agent = PlannerAgent::new(Babbler(0), PromptStyle::Llm4Teach);
+        let mut env = registry::make(id, 1).unwrap();
+        let r = run_episode(&mut agent, &mut env, id).unwrap();
+        let s = agent.stats;
+        assert!(!r.success);
+        // Each ask is 1 + 2 retries; far fewer asks than the 100 steps.
+        assert_eq!(s.planner_calls, 3 * s.asks);
+        assert!(
+            s.asks >= 1 && s.asks <= 100 / QUIET_AFTER_UNUSABLE as u64 + 1,
+            "{s:?}"
+        );
+        assert_eq!(s.fallbacks, s.asks);
+        assert_eq!(s.unreadable, s.planner_calls);
+
+        agent.limits = AskLimits {
+            calls_per_episode: Some(6),
+            tokens_per_episode: None,
+        };
+        let mut env = registry::make(id, 1).unwrap();
+        run_episode(&mut agent, &mut env, id).unwrap();
+        let t = agent.stats;
+        assert_eq!(t.planner_calls - s.planner_calls, 6, "{t:?}");
+        assert!(t.over_limit > 0);
+        agent.limits = AskLimits {
+            calls_per_episode: None,
+            tokens_per_episode: Some(500),
+        };
+        let mut env = registry::make(id, 1).unwrap();
+        run_episode(&mut agent, &mut env, id).unwrap();
+        // 360 tokens an ask: the second ask starts under 500 and is the last.
+        assert_eq!(agent.stats.planner_calls - t.planner_calls, 6);
     }
 
     #[test]

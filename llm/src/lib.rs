@@ -81,7 +81,7 @@ impl Default for GenParams {
 pub enum FinishReason {
     /// The model ended its turn (`<|im_end|>`) or a stop string was produced.
     Stop,
-    /// `max_tokens` was reached.
+    /// `max_tokens` was reached (or the caller stopped the generation early).
     Length,
 }
 
@@ -259,6 +259,19 @@ impl SmolLm2 {
         params: &GenParams,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<Generation, LlmError> {
+        self.chat_until(messages, params, on_token, &mut || true)
+    }
+
+    /// [`SmolLm2::chat`] that asks `keep_going` before each new token and ends the reply with
+    /// [`FinishReason::Length`] when it says no: a server stops a generation whose client left
+    /// or whose deadline passed, instead of running it to `max_tokens` for nobody.
+    pub fn chat_until(
+        &mut self,
+        messages: &[Message],
+        params: &GenParams,
+        on_token: &mut dyn FnMut(&str),
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generation, LlmError> {
         let mut sampler = Sampler::new(params)?;
         if params.max_tokens == 0 {
             return Err(LlmError::InvalidRequest(
@@ -310,7 +323,7 @@ impl SmolLm2 {
                 on_token(&text[emitted..safe]);
                 emitted = safe;
             }
-            if completion_tokens == params.max_tokens {
+            if completion_tokens == params.max_tokens || !keep_going() {
                 let text = stream.finish(&self.tokenizer)?;
                 let mut g = self.finish(text, emitted, prompt.len(), completion_tokens, on_token);
                 g.finish_reason = FinishReason::Length;

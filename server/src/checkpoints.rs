@@ -7,7 +7,6 @@ use crate::error::ApiError;
 use crate::store::{Table, now_ms, rfc3339, write_atomic};
 use axum::http::StatusCode;
 use gridmentor_core::nn::Checkpoint;
-use gridmentor_core::registry;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -175,17 +174,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Load and check a checkpoint the way every consumer will: core's parser, a known env, and
-/// weights that fit the network they claim.
+/// Load and check a checkpoint the way every consumer will: core's parser (which bounds the
+/// network before building it), a network that can play its env, and weights that fit it.
 fn validate(bytes: &[u8]) -> Result<Checkpoint, String> {
     let ck = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let spec = registry::find(&ck.meta.env).map_err(|e| format!("checkpoint env: {e}"))?;
-    if spec.id != ck.meta.env {
-        return Err(format!(
-            "checkpoint env {:?} must be the registry id {:?}",
-            ck.meta.env, spec.id
-        ));
-    }
+    ck.check_playable().map_err(|e| e.to_string())?;
     ck.model(&burn::tensor::Device::flex())
         .map_err(|e| e.to_string())?;
     Ok(ck)

@@ -133,6 +133,18 @@ pub struct Args {
     /// scripts/fetch-model.sh puts it].
     #[arg(long, env = "GRIDMENTOR_MODEL_PATH", value_name = "FILE")]
     pub model_path: Option<PathBuf>,
+    /// Requests that may wait for the embedded model (it answers one at a time); more get 503
+    /// with Retry-After [default: 16].
+    #[arg(long, env = "GRIDMENTOR_LLM_QUEUE", value_name = "N")]
+    pub llm_queue: Option<usize>,
+    /// Seconds one embedded-model request may take, waiting included: a request still waiting
+    /// gets 503, a generation still running ends with what it has [default: 120].
+    #[arg(long, env = "GRIDMENTOR_LLM_DEADLINE", value_name = "SECS")]
+    pub llm_deadline: Option<f64>,
+    /// Largest max_tokens a request to the embedded model may ask for; more gets 400
+    /// [default: 1024].
+    #[arg(long, env = "GRIDMENTOR_LLM_MAX_TOKENS", value_name = "TOKENS")]
+    pub llm_max_tokens: Option<u32>,
     /// Folder of checkpoint files (*.ckpt) added to the store at start, named after their files
     /// (the shipped agents: agents/). Files already stored are skipped.
     #[arg(long, env = "GRIDMENTOR_PRELOAD", value_name = "DIR")]
@@ -235,6 +247,8 @@ pub struct Settings {
     pub eval_seed: u64,
     pub embedded_llm: bool,
     pub model_path: Option<PathBuf>,
+    /// How the embedded model is shared between clients.
+    pub llm_fairness: crate::llm::local::Fairness,
     pub preload: Option<PathBuf>,
     /// Normalised as browsers send them (`http://host:8080`, `https://host`).
     pub allowed_origins: Vec<String>,
@@ -371,6 +385,9 @@ impl Args {
             eval_seed,
             embedded_llm,
             model_path,
+            llm_queue,
+            llm_deadline,
+            llm_max_tokens,
             preload,
             allowed_origins,
             max_connections,
@@ -474,6 +491,11 @@ impl Args {
             eval_seed: self.eval_seed.unwrap_or(1_000_000),
             embedded_llm: self.embedded_llm.unwrap_or(true),
             model_path: self.model_path,
+            llm_fairness: crate::llm::local::Fairness {
+                queue: self.llm_queue.unwrap_or(16),
+                deadline: secs("--llm-deadline", self.llm_deadline.unwrap_or(120.0))?,
+                max_tokens: self.llm_max_tokens.unwrap_or(1024).max(1),
+            },
             preload: self.preload,
             allowed_origins,
             max_connections,

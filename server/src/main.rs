@@ -70,7 +70,8 @@ async fn embedded_llm(
         .clone()
         .unwrap_or_else(smollm2::default_path);
     let shown = path.display().to_string();
-    match tokio::task::spawn_blocking(move || smollm2::load(&path)).await {
+    let fairness = settings.llm_fairness;
+    match tokio::task::spawn_blocking(move || smollm2::load(&path, fairness)).await {
         Ok(Ok(b)) => (
             vec![std::sync::Arc::new(b)],
             format!("smollm2-135m-instruct (embedded, {shown})"),

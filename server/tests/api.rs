@@ -19,7 +19,7 @@ use gridmentor_core::planner::{
     parse_plan,
 };
 use gridmentor_core::registry;
-use gridmentor_server::llm::local::{GenParams, Generated, Local, LocalModel, Scored};
+use gridmentor_server::llm::local::{GenParams, Generated, Local, LocalError, LocalModel, Scored};
 use gridmentor_server::llm::{Backend, ChatMessage, ModelCard, Score};
 use gridmentor_server::{AppState, router};
 use serde_json::{Value, json};
@@ -114,6 +114,7 @@ impl Planner for ServerPlanner {
             usage: Usage::default(),
             latency_ms: 0.0,
             cached: r.header("x-cache") == Some("HIT"),
+            probs: Vec::new(),
         })
     }
 }
@@ -254,7 +255,8 @@ impl LocalModel for Toy {
         _messages: &[ChatMessage],
         params: &GenParams,
         on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generated, String> {
+        _keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generated, LocalError> {
         for t in ["o", "k"] {
             on_token(t);
         }
@@ -265,7 +267,7 @@ impl LocalModel for Toy {
             completion_tokens: 2,
         })
     }
-    fn score(&mut self, _m: &[ChatMessage], candidates: &[String]) -> Result<Scored, String> {
+    fn score(&mut self, _m: &[ChatMessage], candidates: &[String]) -> Result<Scored, LocalError> {
         Ok(Scored {
             scores: candidates
                 .iter()
@@ -290,6 +292,7 @@ async fn local_models_chat_stream_and_score() {
             aliases: vec!["toy".into()],
         },
         Toy,
+        Default::default(),
     ));
     let state = AppState::with_backends(settings(dir.path(), None), vec![toy])
         .await

@@ -25,7 +25,7 @@ async fn app(dir: &std::path::Path) -> Option<axum::Router> {
         );
         return None;
     }
-    let backend = tokio::task::spawn_blocking(move || smollm2::load(&path))
+    let backend = tokio::task::spawn_blocking(move || smollm2::load(&path, Default::default()))
         .await
         .unwrap()
         .unwrap();

@@ -361,6 +361,7 @@ impl Planner for HttpPlanner {
             usage,
             latency_ms: start.elapsed().as_secs_f64() * 1e3,
             cached: cached && samples > 0,
+            probs: Vec::new(),
         })
     }
 }

@@ -587,6 +587,7 @@ impl Agent {
             },
             latency_ms,
             cached,
+            probs: Vec::new(),
         });
         Ok(())
     }
@@ -622,6 +623,7 @@ impl Agent {
                 usage: Usage::default(),
                 latency_ms,
                 cached,
+                probs: Vec::new(),
             },
         ));
         Ok(())

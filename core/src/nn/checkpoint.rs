@@ -56,6 +56,8 @@ pub enum CheckpointError {
     },
     #[error("checkpoint weights do not fit a {net} network: {reason}")]
     Weights { net: NetKind, reason: String },
+    #[error("checkpoint cannot play {env}: {reason}")]
+    Unplayable { env: String, reason: String },
 }
 
 /// How a trained policy scored in evaluation.
@@ -225,6 +227,9 @@ impl Checkpoint {
         let net: NetKind = field("net")?.parse().map_err(CheckpointError::Corrupt)?;
         let obs: ObsKind = field("obs")?.parse().map_err(CheckpointError::Corrupt)?;
         let actions = parse("actions", &field("actions")?)?;
+        // Bound the network before anything else: it is built from these numbers.
+        let spec = NetSpec { net, obs, actions };
+        spec.check().map_err(CheckpointError::Corrupt)?;
         let env = field("env")?;
         word("env", &env)?;
         let algorithm = field("algo")?;
@@ -255,6 +260,18 @@ impl Checkpoint {
                 "bad weights sha256 {recorded:?}"
             )));
         }
+        let fits = spec.weight_bytes();
+        if !fits.contains(&len) {
+            return Err(CheckpointError::Weights {
+                net,
+                reason: format!(
+                    "{len} weight bytes, but a {net} over {obs} with {actions} actions records \
+                     {} to {} bytes",
+                    fits.start(),
+                    fits.end()
+                ),
+            });
+        }
         let blank = next_line("the end of the header")?;
         if !blank.is_empty() {
             return Err(CheckpointError::Corrupt(format!(
@@ -281,8 +298,6 @@ impl Checkpoint {
                 found: hex(&sha),
             });
         }
-        let spec = NetSpec { net, obs, actions };
-        spec.check().map_err(CheckpointError::Corrupt)?;
         Ok(Checkpoint {
             meta: Metadata {
                 spec,
@@ -327,6 +342,53 @@ impl Checkpoint {
             });
         }
         Ok(())
+    }
+
+    /// Whether an agent built from this checkpoint can play the env it names: the env is
+    /// registered under exactly that id, the observation fits that env's agent, and the actions
+    /// are ones core's agents play from a checkpoint (When2Ask's mediator: ask or not over the
+    /// map's change; every other policy: MiniGrid's 7 actions). The server refuses an upload
+    /// that fails this, so nothing listed fails only when it is evaluated.
+    pub fn check_playable(&self) -> Result<(), CheckpointError> {
+        let m = &self.meta;
+        let unplayable = |reason: String| CheckpointError::Unplayable {
+            env: m.env.clone(),
+            reason,
+        };
+        let spec = crate::registry::find(&m.env).map_err(|e| unplayable(e.to_string()))?;
+        if spec.id != m.env {
+            return Err(unplayable(format!(
+                "the header must name the env by its registry id {:?}",
+                spec.id
+            )));
+        }
+        let env = crate::Env::new(spec, 0);
+        crate::nn::Observer::new(m.spec.obs, &env).map_err(unplayable)?;
+        let mediator = crate::mediator::is_mediator(m.spec);
+        match m.algorithm.as_str() {
+            "when2ask" if !mediator => Err(unplayable(format!(
+                "a When2Ask mediator chooses between 2 actions (ask or not) over the memory \
+                 map's change, not {} over {}",
+                m.spec.actions, m.spec.obs
+            ))),
+            "when2ask" => Ok(()),
+            // Its actions are options over skills; core has no agent for them yet, and playing
+            // them as primitive actions would give wrong figures.
+            "skills-rl" => Err(unplayable(
+                "a skills-rl network chooses among skills, which no checkpoint agent plays yet"
+                    .into(),
+            )),
+            algo if mediator => Err(unplayable(format!(
+                "a 2-action network over the memory map's change is a When2Ask mediator, but \
+                 the header says algo {algo}"
+            ))),
+            _ if m.spec.actions != crate::world::Action::COUNT => Err(unplayable(format!(
+                "a policy chooses among MiniGrid's {} actions, not {}",
+                crate::world::Action::COUNT,
+                m.spec.actions
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The network with these weights on `device`.
@@ -523,14 +585,105 @@ mod tests {
     #[test]
     fn garbage_weights_with_a_matching_hash_are_refused() {
         let (_, bytes) = saved();
-        let mut ck = Checkpoint::from_bytes(&bytes).unwrap();
+        let good = Checkpoint::from_bytes(&bytes).unwrap();
+        // Too short for the network: refused by the parser, before anything is built.
+        let mut ck = good.clone();
         ck.weights = vec![7; 1000];
+        ck.sha256 = sha256(&ck.weights);
+        let err = Checkpoint::from_bytes(&ck.to_bytes()).unwrap_err();
+        assert!(matches!(err, CheckpointError::Weights { .. }), "{err:?}");
+        assert!(err.to_string().contains("1000 weight bytes"), "{err}");
+        // The right length but not a burnpack record: refused on load.
+        let mut ck = good;
+        ck.weights = vec![7; ck.weights.len()];
         ck.sha256 = sha256(&ck.weights);
         let ck = Checkpoint::from_bytes(&ck.to_bytes()).unwrap();
         assert!(matches!(
             ck.model(&device()),
             Err(CheckpointError::Weights { .. })
         ));
+    }
+
+    /// Header bombs: sizes that would make the loader build a huge network are refused by the
+    /// parser from the header alone (the weights here are a few bytes).
+    #[test]
+    fn header_bombs_are_refused_before_anything_is_built() {
+        let (_, bytes) = saved();
+        for (key, line, says) in [
+            ("actions", "actions 4000000000", "actions"),
+            ("actions", "actions 18446744073709551615", "actions"),
+            ("obs", "obs view65535", "view"),
+            ("obs", "obs view8", "odd"),
+            ("obs", "obs memory-map65535x65535", "cells a side"),
+            ("obs", "obs memory-map150x150", "cells a side"),
+            ("obs", "obs ego-map0x0", "cells a side"),
+            ("obs", "obs memory-map-diff1x40", "cells a side"),
+        ] {
+            let bad = edit_header(&bytes, key, line);
+            let err = Checkpoint::from_bytes(&bad).unwrap_err();
+            assert!(
+                matches!(err, CheckpointError::Corrupt(_)) && err.to_string().contains(says),
+                "{line}: {err}"
+            );
+        }
+        // Within every size limit, yet the weights are not that network's size.
+        let bad = edit_header(&bytes, "obs", "obs memory-map32x32");
+        let bad = edit_header(&bad, "net", "net memory-map-cnn");
+        let err = Checkpoint::from_bytes(&bad).unwrap_err();
+        assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
+    }
+
+    fn relabelled(bytes: &[u8], edit: impl FnOnce(&mut Metadata)) -> Checkpoint {
+        let mut ck = Checkpoint::from_bytes(bytes).unwrap();
+        edit(&mut ck.meta);
+        Checkpoint::from_bytes(&ck.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn only_checkpoints_that_can_play_their_env_are_playable() {
+        let (_, bytes) = saved();
+        let ck = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(ck.check_playable(), Ok(()));
+        let reason = |ck: Checkpoint| match ck.check_playable() {
+            Err(CheckpointError::Unplayable { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // SimpleDoorKey's agent sees 3x3, this network reads 7x7.
+        let r = reason(relabelled(&bytes, |m| m.env = "SimpleDoorKey".into()));
+        assert!(r.contains("7x7 view") && r.contains("3x3"), "{r}");
+        // An alias is not the registry id; an unknown env is unknown.
+        let r = reason(relabelled(&bytes, |m| m.env = "DoorKey-5x5".into()));
+        assert!(r.contains("registry id"), "{r}");
+        reason(relabelled(&bytes, |m| m.env = "NoSuchEnv".into()));
+        // A policy header over 3 actions, a mediator label on a policy, a skills-rl label.
+        let mut m3 = ck.meta.clone();
+        m3.spec.actions = 3;
+        let net3 = ActorCritic::new(m3.spec, 0, &device()).unwrap();
+        let r = reason(Checkpoint::from_model(&net3, m3).unwrap());
+        assert!(r.contains("7 actions, not 3"), "{r}");
+        let r = reason(relabelled(&bytes, |m| m.algorithm = "when2ask".into()));
+        assert!(r.contains("mediator"), "{r}");
+        let r = reason(relabelled(&bytes, |m| m.algorithm = "skills-rl".into()));
+        assert!(r.contains("skills"), "{r}");
+        // A 10x10 memory-map network labelled for a 5x5 env.
+        let spec = NetSpec {
+            net: NetKind::MemoryMapCnn,
+            obs: ObsKind::MemoryMap {
+                width: 10,
+                height: 10,
+            },
+            actions: 7,
+        };
+        let net = ActorCritic::new(spec, 0, &device()).unwrap();
+        let mut m = meta(spec);
+        m.env = "MiniGrid-Empty-5x5-v0".into();
+        let r = reason(Checkpoint::from_model(&net, m.clone()).unwrap());
+        assert!(r.contains("10x10 memory map") && r.contains("5x5"), "{r}");
+        m.env = "SimpleDoorKey".into();
+        assert_eq!(
+            Checkpoint::from_model(&net, m).unwrap().check_playable(),
+            Ok(())
+        );
     }
 
     #[test]

@@ -343,6 +343,42 @@ mod tests {
         Device::flex()
     }
 
+    /// The loader bounds a network by `NetSpec::parameters` before building it: the count must
+    /// be the built network's.
+    #[test]
+    fn parameter_count_is_the_built_networks() {
+        let mut checked = 0;
+        for net in NetKind::ALL {
+            for obs in [
+                ObsKind::View { size: 5 },
+                ObsKind::View { size: 7 },
+                ObsKind::View { size: 15 },
+                ObsKind::MemoryMap {
+                    width: 10,
+                    height: 6,
+                },
+                ObsKind::MemoryMapDiff {
+                    width: 3,
+                    height: 8,
+                },
+                ObsKind::EgoMap {
+                    width: 10,
+                    height: 10,
+                },
+            ] {
+                for actions in [1, 2, 7] {
+                    let spec = NetSpec { net, obs, actions };
+                    let Ok(model) = ActorCritic::new(spec, 0, &device()) else {
+                        continue;
+                    };
+                    assert_eq!(spec.parameters(), model.num_params(), "{spec:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 45, "{checked}");
+    }
+
     fn specs() -> [NetSpec; 4] {
         [
             NetSpec::minigrid(7),

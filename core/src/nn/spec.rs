@@ -6,6 +6,8 @@ use alloc::string::String;
 use core::fmt;
 use core::str::FromStr;
 
+use crate::nn::net::HEAD_UNITS;
+
 /// The observation a network reads, as the seed code lays it out: a `d0 x d1 x channels` array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObsKind {
@@ -173,20 +175,115 @@ impl NetSpec {
         }
     }
 
-    /// Whether the architecture can read this observation (the CNN's pooling needs >= 5 cells).
+    /// Whether this is a network the project can make: every size within [`limits`], and an
+    /// architecture that can read the observation (the CNN's pooling needs >= 5 cells).
+    ///
+    /// A checkpoint's header is untrusted input, and the network is built from these numbers,
+    /// so this runs before anything is allocated for it.
     pub fn check(&self) -> Result<(), String> {
-        let [_, h, w] = self.obs.input_shape();
-        if self.actions == 0 {
-            return Err(format!("{}: zero actions", self.net));
+        if self.actions == 0 || self.actions > limits::MAX_ACTIONS {
+            return Err(format!(
+                "{}: {} actions (a network chooses among 1 to {})",
+                self.net,
+                self.actions,
+                limits::MAX_ACTIONS
+            ));
         }
+        match self.obs {
+            ObsKind::View { size } => {
+                if !(limits::MIN_VIEW..=limits::MAX_VIEW).contains(&size) || size % 2 == 0 {
+                    return Err(format!(
+                        "{}: the view is {size}x{size}; MiniGrid's view is odd, {} to {}",
+                        self.obs,
+                        limits::MIN_VIEW,
+                        limits::MAX_VIEW
+                    ));
+                }
+            }
+            ObsKind::MemoryMap { width, height }
+            | ObsKind::MemoryMapDiff { width, height }
+            | ObsKind::EgoMap { width, height } => {
+                let ok = |n: u16| (limits::MIN_MAP_SIDE..=limits::MAX_MAP_SIDE).contains(&n);
+                if !ok(width) || !ok(height) {
+                    return Err(format!(
+                        "{}: a map is {} to {} cells a side",
+                        self.obs,
+                        limits::MIN_MAP_SIDE,
+                        limits::MAX_MAP_SIDE
+                    ));
+                }
+            }
+        }
+        let [_, h, w] = self.obs.input_shape();
         if self.net == NetKind::MiniGridCnn && (h < 5 || w < 5) {
             return Err(format!(
                 "{} needs at least 5x5 cells, not {}",
                 self.net, self.obs
             ));
         }
+        let n = self.parameters();
+        if n > limits::MAX_PARAMETERS {
+            return Err(format!(
+                "{} over {} has {n} parameters (at most {})",
+                self.net,
+                self.obs,
+                limits::MAX_PARAMETERS
+            ));
+        }
         Ok(())
     }
+
+    /// The number of weights and biases of this network, from the architecture alone (so a
+    /// loader can bound what a header asks for before building anything). Sizes must be within
+    /// [`limits`] (the arithmetic is exact there).
+    pub fn parameters(&self) -> usize {
+        let [c, h, w] = self.obs.input_shape();
+        let conv = |c_in: usize, c_out: usize, k: usize| c_in * c_out * k * k + c_out;
+        let linear = |i: usize, o: usize| i * o + o;
+        let (encoder, embedding) = match self.net {
+            NetKind::MiniGridCnn => {
+                // conv 2x2, max-pool 2x2, conv 2x2, conv 2x2: a side of n cells ends as
+                // (n - 1) / 2 - 2.
+                let side = |n: usize| ((n.saturating_sub(1)) / 2).saturating_sub(2);
+                (
+                    conv(c, 16, 2) + conv(16, 32, 2) + conv(32, 64, 2),
+                    side(h) * side(w) * 64,
+                )
+            }
+            NetKind::MemoryMapCnn => (
+                conv(c, 16, 3) + conv(16, 32, 3) + conv(32, 64, 3),
+                h * w * 64,
+            ),
+            NetKind::Mlp => (linear(c * h * w, HEAD_UNITS), HEAD_UNITS),
+        };
+        let head = |out: usize| linear(embedding, HEAD_UNITS) + linear(HEAD_UNITS, out);
+        encoder + head(self.actions) + head(1)
+    }
+
+    /// The byte lengths a burnpack record of this network's f32 weights can have: the data
+    /// itself plus burnpack's header, its metadata and the 256-byte alignment of each tensor.
+    pub fn weight_bytes(&self) -> core::ops::RangeInclusive<usize> {
+        let data = self.parameters() * 4;
+        data..=data + limits::MAX_RECORD_OVERHEAD
+    }
+}
+
+/// The bounds of the networks the project makes; a checkpoint outside them is refused before
+/// anything is built. The largest registered env is 25x25 (MultiRoom-N6), the largest view
+/// MiniGrid draws 15x15; the largest network within them (LLM4Teach's CNN over a 32x32 map) has
+/// 8.4M parameters.
+pub mod limits {
+    /// Actions (or options) a network chooses among; MiniGrid has 7.
+    pub const MAX_ACTIONS: usize = 32;
+    pub const MIN_VIEW: u16 = 3;
+    pub const MAX_VIEW: u16 = 15;
+    pub const MIN_MAP_SIDE: u16 = 3;
+    pub const MAX_MAP_SIDE: u16 = 32;
+    /// 16M parameters: 64 MiB of f32.
+    pub const MAX_PARAMETERS: usize = 1 << 24;
+    /// Burnpack's header, its metadata (names, shapes) and per-tensor alignment padding for
+    /// our at most 14 tensors: 2 KB in practice, bounded generously.
+    pub const MAX_RECORD_OVERHEAD: usize = 64 << 10;
 }
 
 #[cfg(test)]

@@ -142,6 +142,51 @@ pub fn expert_plan(observation: &str) -> Plan {
     Plan(plan)
 }
 
+/// The plans worth asking a scoring LLM about in the situation `observation` describes: every
+/// plan the skills can run on what is seen (fetch a key or ball, open a door or a box, go to an
+/// object, fetch a key and open a door with it, drop what is held, explore), in a fixed order.
+/// The expert's own plan is among them by construction; the LLM ranks them.
+pub fn candidate_plans(observation: &str) -> Vec<Plan> {
+    let s = Situation::read(observation);
+    let mut plans: Vec<Plan> = alloc::vec![Plan(alloc::vec![Skill::Explore])];
+    if s.held.is_some() {
+        plans.push(Plan(alloc::vec![Skill::Drop]));
+    }
+    for o in &s.seen {
+        let t = o.target();
+        plans.push(Plan(alloc::vec![Skill::GoTo(t)]));
+        match o.kind {
+            Kind::Key | Kind::Ball => {
+                plans.push(Plan(alloc::vec![Skill::GoTo(t), Skill::PickUp(t)]));
+                plans.push(Plan(alloc::vec![
+                    Skill::GoTo(t),
+                    Skill::PickUp(t),
+                    Skill::Explore
+                ]));
+            }
+            Kind::Door | Kind::Box => {
+                plans.push(Plan(alloc::vec![Skill::GoTo(t), Skill::Toggle(t)]));
+            }
+            _ => {}
+        }
+        if o.kind == Kind::Key {
+            for d in s.seen.iter().filter(|d| d.kind == Kind::Door) {
+                let d = d.target();
+                plans.push(Plan(alloc::vec![
+                    Skill::GoTo(t),
+                    Skill::PickUp(t),
+                    Skill::GoTo(d),
+                    Skill::Toggle(d)
+                ]));
+            }
+        }
+    }
+    plans.push(expert_plan(observation));
+    let mut seen = alloc::collections::BTreeSet::new();
+    plans.retain(|p| seen.insert(p.clone()));
+    plans
+}
+
 /// The scripted expert as a [`Planner`].
 #[derive(Clone, Debug)]
 pub struct ExpertPlanner {
@@ -218,6 +263,7 @@ impl Planner for ExpertPlanner {
             usage: Usage::default(),
             latency_ms: 0.0,
             cached: false,
+            probs: Vec::new(),
         })
     }
 }

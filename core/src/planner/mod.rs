@@ -13,10 +13,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use expert::ExpertPlanner;
+pub use expert::{ExpertPlanner, candidate_plans};
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
-pub use score::{Scorer, candidate_distribution};
+pub use score::{Scorer, ScoringPlanner, answer_text, candidate_distribution};
 pub use soft::{SoftPlan, SoftPlanCache};
 
 /// A plan: skills to run in order.
@@ -82,6 +82,10 @@ pub struct Completion {
     pub latency_ms: f64,
     /// Served from a cache.
     pub cached: bool,
+    /// A planner that scores instead of sampling ([`ScoringPlanner`]) answers with every
+    /// candidate plan, most likely first, and gives each answer's probability here; empty for
+    /// sampled answers (their frequencies are the distribution).
+    pub probs: Vec<f32>,
 }
 
 /// A planner backend failed (transport, HTTP status, budget...).
@@ -126,6 +130,9 @@ pub struct Exchange {
     pub cached: bool,
     /// Calls made (1 + retries after unreadable answers).
     pub attempts: u32,
+    /// The probability of each answer of the last attempt when the planner scored candidates
+    /// (see [`Completion::probs`]); empty when it sampled.
+    pub probs: Vec<f32>,
 }
 
 impl Exchange {
@@ -152,6 +159,7 @@ pub fn ask(
         latency_ms: 0.0,
         cached: true,
         attempts: 0,
+        probs: Vec::new(),
     };
     for _ in 0..=retries {
         let c = planner.complete(prompt, samples)?;
@@ -162,6 +170,7 @@ pub fn ask(
         ex.cached &= c.cached;
         ex.plans = c.answers.iter().map(|a| parse_plan(a)).collect();
         ex.answers.extend(c.answers);
+        ex.probs = c.probs;
         if ex.good_plans().next().is_some() {
             break;
         }

@@ -1,7 +1,12 @@
-//! Candidate scoring (GLAM): an LLM that can score text gives the log-likelihood of each
-//! candidate answer given the prompt; a softmax over them is a distribution over candidates.
+//! Candidate scoring (GLAM), and planning by it: an LLM that can score text gives the
+//! log-likelihood of each candidate answer given the prompt; a softmax over them is a
+//! distribution over candidates, so a scoring planner's answer is always a valid plan and its
+//! soft plan is exact (probabilities, not the frequencies of k samples).
 
-use super::{PlannerError, Prompt};
+use super::expert::candidate_plans;
+use super::{Completion, Plan, Planner, PlannerError, PlannerInfo, Prompt, PromptStyle, Usage};
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A backend that scores candidate completions (the server's embedded LLM does).
@@ -12,6 +17,70 @@ pub trait Scorer {
         prompt: &Prompt,
         candidates: &[&str],
     ) -> Result<Vec<f64>, PlannerError>;
+}
+
+/// A plan written as the style's prompt asks the LLM to answer (what a scorer scores).
+pub fn answer_text(style: PromptStyle, plan: &Plan) -> String {
+    match style {
+        PromptStyle::When2Ask => format!("action: {{{plan}}}."),
+        PromptStyle::Llm4Teach => format!("Action: {{{plan}}}"),
+    }
+}
+
+/// A planner that ranks the valid plans for the prompt's observation
+/// ([`candidate_plans`]) by the likelihood `scorer` gives their answer texts, instead of
+/// generating free text: one scoring call per ask, an answer that always parses, and LLM4Teach's
+/// soft plan as probabilities. It answers with every candidate, most likely first, with
+/// [`Completion::probs`]; `samples` does not matter.
+pub struct ScoringPlanner<S> {
+    pub scorer: S,
+    /// Softmax temperature over the log-likelihoods (1 = the model's own distribution).
+    pub temperature: f64,
+}
+
+impl<S> ScoringPlanner<S> {
+    pub fn new(scorer: S) -> ScoringPlanner<S> {
+        ScoringPlanner {
+            scorer,
+            temperature: 1.0,
+        }
+    }
+}
+
+impl<S: Scorer + Planner> Planner for ScoringPlanner<S> {
+    fn info(&self) -> PlannerInfo {
+        let inner = self.scorer.info();
+        PlannerInfo {
+            name: format!("{} (scoring plans)", inner.name),
+            kind: inner.kind,
+        }
+    }
+
+    fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
+        let plans = candidate_plans(prompt.observation());
+        let texts: Vec<String> = plans.iter().map(|p| answer_text(prompt.style, p)).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let scores = self.scorer.log_likelihoods(prompt, &refs)?;
+        if scores.len() != texts.len() {
+            return Err(PlannerError(format!(
+                "the scorer gave {} scores for {} candidate plans",
+                scores.len(),
+                texts.len()
+            )));
+        }
+        let probs = candidate_distribution(&scores, self.temperature);
+        let mut ranked: Vec<(String, f32)> = texts.into_iter().zip(probs).collect();
+        // Stable: equal probabilities keep the candidates' fixed order.
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (answers, probs) = ranked.into_iter().unzip();
+        Ok(Completion {
+            answers,
+            usage: Usage::default(),
+            latency_ms: 0.0,
+            cached: false,
+            probs,
+        })
+    }
 }
 
 /// Softmax of log-likelihoods at `temperature` (1 = the model's own distribution); the
@@ -63,6 +132,113 @@ fn libm_exp(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::{PlannerAgent, run_episode};
+    use crate::planner::expert::expert_plan;
+    use crate::planner::{PlannerKind, SoftPlan, parse_plan};
+    use crate::registry;
+
+    /// A scorer that likes the expert's plan (log-likelihood 0) and gives every other candidate
+    /// `others`; it counts its calls.
+    struct ExpertLiking {
+        others: f64,
+        calls: u32,
+        seen: Vec<(String, Vec<Plan>)>,
+    }
+
+    impl Planner for ExpertLiking {
+        fn info(&self) -> PlannerInfo {
+            PlannerInfo {
+                name: "expert-liking scorer".into(),
+                kind: PlannerKind::Http,
+            }
+        }
+        fn complete(&mut self, _: &Prompt, _: u32) -> Result<Completion, PlannerError> {
+            Err(PlannerError("a scorer only scores".into()))
+        }
+    }
+
+    impl Scorer for ExpertLiking {
+        fn log_likelihoods(
+            &mut self,
+            prompt: &Prompt,
+            candidates: &[&str],
+        ) -> Result<Vec<f64>, PlannerError> {
+            self.calls += 1;
+            let right = answer_text(prompt.style, &expert_plan(prompt.observation()));
+            let plans = candidates.iter().map(|c| parse_plan(c).unwrap()).collect();
+            self.seen.push((prompt.observation().into(), plans));
+            Ok(candidates
+                .iter()
+                .map(|c| if *c == right { 0.0 } else { self.others })
+                .collect())
+        }
+    }
+
+    /// The agent plans by scoring: one scoring call per ask, every candidate a plan the parser
+    /// reads back exactly, and with a scorer that likes the right plan it solves the seed tasks.
+    #[test]
+    fn scoring_planner_answers_with_valid_plans_and_solves_seed_tasks() {
+        for id in [
+            "SimpleDoorKey",
+            "KeyInBox",
+            "RandomBoxKey",
+            "ColoredDoorKey",
+        ] {
+            for style in [PromptStyle::When2Ask, PromptStyle::Llm4Teach] {
+                let scorer = ExpertLiking {
+                    others: -6.0,
+                    calls: 0,
+                    seen: Vec::new(),
+                };
+                let mut agent = PlannerAgent::new(ScoringPlanner::new(scorer), style);
+                let mut wins = 0;
+                for seed in 0..40 {
+                    let mut env = registry::make(id, seed).unwrap();
+                    let r = run_episode(&mut agent, &mut env, id).unwrap();
+                    wins += r.success as u32;
+                }
+                assert!(wins >= 39, "{id} {}: {wins}/40", style.name());
+                let s = &agent.planner.scorer;
+                assert_eq!(
+                    s.calls as u64, agent.stats.planner_calls,
+                    "one call per ask"
+                );
+                assert_eq!(agent.stats.unreadable, 0);
+                for (obs, plans) in &s.seen {
+                    let right = expert_plan(obs);
+                    assert!(plans.contains(&right), "{obs}: {right} not a candidate");
+                    for (p, q) in plans.iter().zip(candidate_plans(obs)) {
+                        assert_eq!(*p, q, "{obs}: a candidate does not parse back");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The exchange's soft plan is the softmax of the scores, not sample frequencies.
+    #[test]
+    fn soft_plan_from_scores_is_the_softmax() {
+        let scorer = ExpertLiking {
+            others: -1.0,
+            calls: 0,
+            seen: Vec::new(),
+        };
+        let mut planner = ScoringPlanner::new(scorer);
+        let obs = "Agent sees <key>, <door>, holds <nothing>.";
+        let prompt = Prompt::build(PromptStyle::Llm4Teach, "SimpleDoorKey", "", obs);
+        let ex = crate::planner::ask(&mut planner, &prompt, 10, 2).unwrap();
+        assert_eq!(ex.attempts, 1);
+        let n = candidate_plans(obs).len();
+        assert_eq!(ex.answers.len(), n);
+        let soft = SoftPlan::from_exchange(&ex).unwrap();
+        assert_eq!(soft.plans.len(), n);
+        assert_eq!(*soft.most_likely(), expert_plan(obs));
+        let e = core::f32::consts::E;
+        let expected = e / (e + (n - 1) as f32);
+        assert!((soft.plans[0].1 - expected).abs() < 1e-5, "{soft:?}");
+        let total: f32 = soft.plans.iter().map(|p| p.1).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+    }
 
     #[test]
     fn softmax_of_log_likelihoods() {

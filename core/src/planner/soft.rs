@@ -38,8 +38,28 @@ impl SoftPlan {
         Some(SoftPlan { plans })
     }
 
+    /// The exchange's distribution: the probabilities of a scoring planner's answers, else the
+    /// frequencies of the sampled answers. Unreadable answers are dropped.
     pub fn from_exchange(ex: &Exchange) -> Option<SoftPlan> {
-        SoftPlan::from_plans(ex.good_plans())
+        if ex.probs.len() != ex.plans.len() || ex.probs.is_empty() {
+            return SoftPlan::from_plans(ex.good_plans());
+        }
+        let mut weights: BTreeMap<&Plan, f32> = BTreeMap::new();
+        for (plan, &p) in ex.plans.iter().zip(&ex.probs) {
+            if let Ok(plan) = plan {
+                *weights.entry(plan).or_default() += p;
+            }
+        }
+        let total: f32 = weights.values().sum();
+        if weights.is_empty() || total.is_nan() || total <= 0.0 {
+            return SoftPlan::from_plans(ex.good_plans());
+        }
+        let mut plans: Vec<(Plan, f32)> = weights
+            .into_iter()
+            .map(|(p, w)| (p.clone(), w / total))
+            .collect();
+        plans.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Some(SoftPlan { plans })
     }
 
     /// A fixed plan with probability 1 (a hard teacher).

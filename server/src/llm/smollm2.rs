@@ -1,9 +1,9 @@
 //! The embedded SmolLM2-135M-Instruct (feature `smollm2`) as a [`LocalModel`]: only type
 //! conversions; the model itself is `gridmentor-llm`.
 
-use super::local::{GenParams, Generated, Local, LocalModel, Scored};
+use super::local::{Fairness, GenParams, Generated, Local, LocalError, LocalModel, Scored};
 use super::{ChatMessage, ModelCard, Score};
-use gridmentor_llm::{Message, SmolLm2};
+use gridmentor_llm::{LlmError, Message, SmolLm2};
 use std::path::Path;
 
 /// The model behind the backend.
@@ -15,13 +15,23 @@ fn messages(m: &[ChatMessage]) -> Vec<Message> {
         .collect()
 }
 
+/// Parameters and context overflows are the request's fault (400); the rest is the model's.
+fn local_error(e: LlmError) -> LocalError {
+    match e {
+        LlmError::ContextOverflow { .. } => LocalError::ContextOverflow(e.to_string()),
+        LlmError::InvalidRequest(m) => LocalError::Invalid(m),
+        e => LocalError::Failed(e.to_string()),
+    }
+}
+
 impl LocalModel for Smol {
     fn generate(
         &mut self,
         m: &[ChatMessage],
         p: &GenParams,
         on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generated, String> {
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generated, LocalError> {
         let params = gridmentor_llm::GenParams {
             max_tokens: p.max_tokens.max(1) as usize,
             temperature: p.temperature as f32,
@@ -31,8 +41,8 @@ impl LocalModel for Smol {
         };
         let g = self
             .0
-            .chat(&messages(m), &params, on_token)
-            .map_err(|e| e.to_string())?;
+            .chat_until(&messages(m), &params, on_token, keep_going)
+            .map_err(local_error)?;
         Ok(Generated {
             text: g.text,
             finish_reason: g.finish_reason.as_str().to_string(),
@@ -41,17 +51,13 @@ impl LocalModel for Smol {
         })
     }
 
-    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, String> {
+    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, LocalError> {
         let msgs = messages(m);
-        let prompt_tokens = self
-            .0
-            .prompt_tokens(&msgs)
-            .map_err(|e| e.to_string())?
-            .len() as u64;
+        let prompt_tokens = self.0.prompt_tokens(&msgs).map_err(local_error)?.len() as u64;
         let scores = self
             .0
             .score(&msgs, candidates)
-            .map_err(|e| e.to_string())?
+            .map_err(local_error)?
             .into_iter()
             .zip(candidates)
             .map(|(s, c)| Score {
@@ -67,14 +73,15 @@ impl LocalModel for Smol {
     }
 }
 
-/// Load the model from `path` (slow: it dequantizes the weights) as a backend.
-pub fn load(path: &Path) -> Result<Local<Smol>, String> {
+/// Load the model from `path` (slow: it dequantizes the weights) as a backend shared as
+/// `fairness` says.
+pub fn load(path: &Path, fairness: Fairness) -> Result<Local<Smol>, String> {
     let model = SmolLm2::load(path).map_err(|e| e.to_string())?;
     let card = ModelCard {
         id: SmolLm2::MODEL_ID.into(),
         aliases: vec!["smollm2".into()],
     };
-    Ok(Local::new("smollm2", card, Smol(model)))
+    Ok(Local::new("smollm2", card, Smol(model), fairness))
 }
 
 /// Where the model is looked for when `--model-path` is not given.
