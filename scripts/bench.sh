@@ -191,6 +191,38 @@ if [ "$PPO_FRAMES" -gt 0 ]; then
         "NAVIX frames to solve" "${nxp_solve:-not solved}"
 fi
 
+# --- the embedded LLM ---------------------------------------------------------------------
+# SmolLM2-135M-Instruct as the server runs it: idle, then with a PPO training run on the same
+# cores (what a user sees when the demo serves while they train). No peer: llama.cpp's figures
+# come from `make test-llamacpp` when it is built.
+LLM_BIN="${CARGO_TARGET_DIR:-target}/release/gridmentor-llm-bench"
+if [ "${BENCH_LLM:-1}" = 0 ]; then
+    say "embedded LLM: skipped (BENCH_LLM=0)"
+elif [ ! -x "$LLM_BIN" ] || ! scripts/fetch-model.sh >/dev/null; then
+    say "embedded LLM: not available (no $LLM_BIN or no model file)"
+else
+    llm_val() { printf '%s\n' "$1" | grep "\"what\": \"$2\"" | sed -n 's/.*"value": \([0-9.]*\).*/\1/p'; }
+    say "embedded LLM: idle"
+    llm_idle=$("$LLM_BIN" --label idle) || say "FAILED: gridmentor-llm-bench (idle)"
+    echo "$llm_idle"
+    say "embedded LLM: beside a PPO training run"
+    busy_dir=$(mktemp -d)
+    "$BIN" train --env MiniGrid-DoorKey-5x5-v0 --frames 100000000 --seed 1 --device cpu \
+        --quiet --out "$busy_dir/run" >/dev/null 2>&1 &
+    busy_pid=$!
+    sleep 5
+    llm_busy=$("$LLM_BIN" --label training) || say "FAILED: gridmentor-llm-bench (busy)"
+    kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null
+    rm -rf "$busy_dir"
+    echo "$llm_busy"
+    echo
+    echo "embedded LLM (SmolLM2-135M-Instruct, 1 thread), idle vs beside a PPO training run"
+    printf '%-34s %12s %12s\n' "" "idle" "training"
+    for w in prompt_tokens_per_sec generation_tokens_per_sec scored_plan_first_ms scored_plan_ms; do
+        printf '%-34s %12s %12s\n' "$w" "$(llm_val "$llm_idle" $w)" "$(llm_val "$llm_busy" $w)"
+    done
+fi
+
 # --- the server ---------------------------------------------------------------------------
 if [ "$SERVER_SECS" != 0 ]; then
     say "server: proxy overhead at $SERVER_RATE req/s for $SERVER_SECS s, leaderboard, uploads"

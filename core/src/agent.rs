@@ -69,6 +69,8 @@ pub struct PlannerAgent<P: Planner> {
     at_reset: AgentStats,
     /// Decisions left before the agent may ask again after an unusable answer.
     quiet_for: u32,
+    /// The observation text and plan of the episode's last ask.
+    last_ask: Option<(String, Plan)>,
     env_id: String,
     mission: String,
     naming: Naming,
@@ -99,6 +101,7 @@ impl<P: Planner> PlannerAgent<P> {
             stats: AgentStats::default(),
             at_reset: AgentStats::default(),
             quiet_for: 0,
+            last_ask: None,
             env_id: String::new(),
             mission: String::new(),
             naming: Naming::Plain,
@@ -123,6 +126,7 @@ impl<P: Planner> PlannerAgent<P> {
         self.asked.clear();
         self.at_reset = self.stats;
         self.quiet_for = 0;
+        self.last_ask = None;
     }
 
     /// Has this episode spent its planner calls or tokens?
@@ -187,6 +191,7 @@ impl<P: Planner> PlannerAgent<P> {
         {
             self.plan.extend(p.0.iter().copied());
             self.asked.push(p.clone());
+            self.last_ask = Some((observation, p.clone()));
             return Ok(None);
         }
         let prompt = Prompt::build(self.style, &self.env_id, &self.mission, &observation);
@@ -199,12 +204,14 @@ impl<P: Planner> PlannerAgent<P> {
         if let Some(soft) = planner::SoftPlan::from_exchange(&ex) {
             let plan = soft.most_likely().clone();
             if self.cache_plans {
-                self.cache.insert(observation, plan.clone());
+                self.cache.insert(observation.clone(), plan.clone());
             }
             self.asked.push(plan.clone());
+            self.last_ask = Some((observation, plan.clone()));
             self.plan.extend(plan.0);
         } else {
             self.asked.push(Plan(Vec::new()));
+            self.last_ask = None;
         }
         Ok(Some(ex))
     }
@@ -240,6 +247,7 @@ impl<P: Planner> PlannerAgent<P> {
                 break;
             }
             asks += 1;
+            let before = self.last_ask.clone();
             let unusable = match self.ask()? {
                 Some(ex) => {
                     let none = ex.good_plans().next().is_none();
@@ -248,9 +256,12 @@ impl<P: Planner> PlannerAgent<P> {
                 }
                 None => false,
             };
-            if unusable {
-                // The planner had its retries; asking again at once would get the same. Explore
-                // until something new shows up, then ask again.
+            // The same plan for the same observation as the last ask: it already failed or
+            // finished without changing what the agent sees, so running it again does nothing.
+            let again = before.is_some() && before == self.last_ask;
+            if unusable || again {
+                // The planner had its retries, or repeats itself; asking again at once would get
+                // the same. Explore on our own for a while.
                 self.stats.fallbacks += 1;
                 self.quiet_for = QUIET_AFTER_UNUSABLE;
                 self.plan.push_back(Skill::Explore);
@@ -442,6 +453,48 @@ mod tests {
         run_episode(&mut agent, &mut env, id).unwrap();
         // 360 tokens an ask: the second ask starts under 500 and is the last.
         assert_eq!(agent.stats.planner_calls - t.planner_calls, 6);
+    }
+
+    /// A planner that insists on a plan that cannot run (there is no ball): the agent asks
+    /// twice in a decision at most, then explores on its own instead of re-asking every step.
+    struct Insists(u64);
+
+    impl Planner for Insists {
+        fn info(&self) -> crate::planner::PlannerInfo {
+            crate::planner::PlannerInfo {
+                name: "insists".into(),
+                kind: crate::planner::PlannerKind::Http,
+            }
+        }
+        fn complete(
+            &mut self,
+            _: &Prompt,
+            _: u32,
+        ) -> Result<crate::planner::Completion, PlannerError> {
+            self.0 += 1;
+            Ok(crate::planner::Completion {
+                answers: alloc::vec!["action: {go to the ball, pick up the ball}".into()],
+                usage: Default::default(),
+                latency_ms: 0.0,
+                cached: false,
+                probs: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_plan_that_failed_is_not_asked_for_again_at_once() {
+        let id = "SimpleDoorKey";
+        let mut agent = PlannerAgent::new(Insists(0), PromptStyle::When2Ask);
+        let mut env = registry::make(id, 2).unwrap();
+        let r = run_episode(&mut agent, &mut env, id).unwrap();
+        let s = agent.stats;
+        assert!(!r.success);
+        assert!(s.skill_failures > 0 && s.fallbacks > 0, "{s:?}");
+        assert!(
+            s.planner_calls <= 2 * (100 / QUIET_AFTER_UNUSABLE as u64 + 1),
+            "{s:?}"
+        );
     }
 
     #[test]

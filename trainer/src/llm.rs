@@ -3,7 +3,8 @@
 
 use anyhow::{Context, bail};
 use gridmentor_core::planner::{
-    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, Usage,
+    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, ScoringPlanner,
+    Usage, answer_text, candidate_plans,
 };
 use serde_json::{Value, json};
 use std::fmt;
@@ -26,6 +27,11 @@ pub struct HttpSettings {
     pub seed: Option<u64>,
     /// Environment variable holding the API key, sent as `Authorization: Bearer`.
     pub api_key_env: String,
+    /// Plan by scoring when the endpoint can (`POST /v1/score`, as the project's server offers
+    /// for its embedded LLM): the valid plans for the observation ranked by likelihood, one call
+    /// an ask, always a usable answer. The first ask tries it; an endpoint that refuses gets
+    /// generated answers from then on.
+    pub score_plans: bool,
 }
 
 impl Default for HttpSettings {
@@ -39,6 +45,7 @@ impl Default for HttpSettings {
             max_tokens: 128,
             seed: None,
             api_key_env: String::from("OPENAI_API_KEY"),
+            score_plans: true,
         }
     }
 }
@@ -51,6 +58,8 @@ pub struct HttpPlanner {
     settings: HttpSettings,
     api_key: Option<String>,
     agent: ureq::Agent,
+    /// Whether the endpoint scores plans: unknown until the first ask tries.
+    scores: Option<bool>,
 }
 
 // By hand, so that the API key never reaches a log through `{:?}`.
@@ -104,6 +113,7 @@ impl HttpPlanner {
             settings,
             api_key,
             agent,
+            scores: None,
         })
     }
 
@@ -276,15 +286,30 @@ impl HttpPlanner {
     pub fn score(&self, prompt: &Prompt, candidates: &[&str]) -> Result<Scored, PlannerError> {
         let start = Instant::now();
         let url = format!("{}/v1/score", self.base);
+        let body = self.score_body(prompt, candidates);
+        let reply = self.post_to(&url, &body.to_string())?;
+        let mut scored = self.read_scores(&reply.json, &url, candidates)?;
+        scored.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(scored)
+    }
+
+    fn score_body(&self, prompt: &Prompt, candidates: &[&str]) -> Value {
         let messages: Vec<Value> = prompt
             .messages
             .iter()
             .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
             .collect();
-        let body = json!({"model": self.model, "messages": messages, "candidates": candidates});
-        let reply = self.post_to(&url, &body.to_string())?;
+        json!({"model": self.model, "messages": messages, "candidates": candidates})
+    }
+
+    fn read_scores(
+        &self,
+        json: &Value,
+        url: &str,
+        candidates: &[&str],
+    ) -> Result<Scored, PlannerError> {
         let bad = |why: &str| self.error(format!("{why} in the response from {url}"));
-        let scores = reply.json["scores"]
+        let scores = json["scores"]
             .as_array()
             .ok_or_else(|| bad("no \"scores\" list"))?;
         let mut logprobs = vec![f64::NAN; candidates.len()];
@@ -308,14 +333,14 @@ impl HttpPlanner {
                 candidates.len()
             )));
         }
-        let tokens = |k: &str| reply.json["usage"][k].as_u64().unwrap_or(0) as u32;
+        let tokens = |k: &str| json["usage"][k].as_u64().unwrap_or(0) as u32;
         Ok(Scored {
             logprobs,
             usage: Usage {
                 prompt_tokens: tokens("prompt_tokens"),
                 completion_tokens: tokens("completion_tokens"),
             },
-            latency_ms: start.elapsed().as_secs_f64() * 1e3,
+            latency_ms: 0.0,
         })
     }
 }
@@ -341,6 +366,22 @@ impl Planner for HttpPlanner {
     /// `samples` answers; servers that ignore `n` are asked again for the rest, at most
     /// `samples` requests in all (each must bring at least one choice).
     fn complete(&mut self, prompt: &Prompt, samples: u32) -> Result<Completion, PlannerError> {
+        if self.settings.score_plans && self.scores != Some(false) {
+            match self.score_plans(prompt) {
+                Ok(c) => {
+                    self.scores = Some(true);
+                    return Ok(c);
+                }
+                Err(e) if self.scores.is_none() => {
+                    eprintln!(
+                        "planner {}: plans by generating ({} cannot score: {e})",
+                        self.model, self.base
+                    );
+                    self.scores = Some(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let start = Instant::now();
         let mut answers = Vec::with_capacity(samples as usize);
         let mut usage = Usage::default();
@@ -363,6 +404,56 @@ impl Planner for HttpPlanner {
             cached: cached && samples > 0,
             probs: Vec::new(),
         })
+    }
+}
+
+impl HttpPlanner {
+    /// Core's candidate plans for the prompt's observation, ranked by `/v1/score`
+    /// ([`ScoringPlanner`]'s rule), with this call's usage and latency.
+    fn score_plans(&mut self, prompt: &Prompt) -> Result<Completion, PlannerError> {
+        let start = Instant::now();
+        let plans = candidate_plans(prompt.observation());
+        let texts: Vec<String> = plans.iter().map(|p| answer_text(prompt.style, p)).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let url = format!("{}/v1/score", self.base);
+        let body = self.score_body(prompt, &refs);
+        let reply = self.post_to(&url, &body.to_string())?;
+        let scored = self.read_scores(&reply.json, &url, &refs)?;
+        let mut c = ScoringPlanner::new(Ranked(scored.logprobs))
+            .complete(prompt, 1)
+            .map_err(|e| self.error(e.0))?;
+        c.usage = scored.usage;
+        c.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        c.cached = reply.cached;
+        Ok(c)
+    }
+}
+
+/// Scores already fetched, as a [`Scorer`] for core's ranking.
+struct Ranked(Vec<f64>);
+
+impl Scorer for Ranked {
+    fn log_likelihoods(&mut self, _: &Prompt, c: &[&str]) -> Result<Vec<f64>, PlannerError> {
+        if c.len() != self.0.len() {
+            return Err(PlannerError(format!(
+                "{} scores for {} candidates",
+                self.0.len(),
+                c.len()
+            )));
+        }
+        Ok(self.0.clone())
+    }
+}
+
+impl Planner for Ranked {
+    fn info(&self) -> PlannerInfo {
+        PlannerInfo {
+            name: String::from("scores"),
+            kind: PlannerKind::Http,
+        }
+    }
+    fn complete(&mut self, _: &Prompt, _: u32) -> Result<Completion, PlannerError> {
+        Err(PlannerError(String::from("scores only")))
     }
 }
 

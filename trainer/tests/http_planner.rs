@@ -182,6 +182,8 @@ fn fast() -> HttpSettings {
         backoff: Duration::from_millis(5),
         max_wait: Duration::from_millis(50),
         api_key_env: String::from("GRIDMENTOR_TEST_NO_SUCH_KEY"),
+        // These fakes speak chat completions only; scoring has its own tests.
+        score_plans: false,
         ..HttpSettings::default()
     }
 }
@@ -510,4 +512,90 @@ fn a_closed_port_is_a_connection_refused_error() {
     );
     assert!(err.contains("3 attempts"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+/// A `/v1/score` answer that likes the candidates containing `liked` (log-likelihood -1) over
+/// the rest (-8).
+fn scores_liking(seen: &Seen, liked: &str) -> Reply {
+    let scores: Vec<Value> = seen.json()["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let c = c.as_str().unwrap();
+            let lp = if c.contains(liked) { -1.0 } else { -8.0 };
+            json!({"candidate": c, "logprob": lp, "tokens": 9})
+        })
+        .collect();
+    let usage = json!({"prompt_tokens": 300, "completion_tokens": 0, "total_tokens": 300});
+    Reply::ok(json!({"object": "score", "scores": scores, "usage": usage}).to_string())
+}
+
+/// Against an endpoint that scores, the planner ranks core's candidate plans with one call an
+/// ask: the answer is the most likely plan, the exchange carries the probabilities.
+#[test]
+fn plans_by_scoring_when_the_endpoint_scores() {
+    let liked = "go to the key, pick up the key, go to the door, toggle the door";
+    let fake = Fake::start(move |_, seen| scores_liking(seen, liked));
+    let mut p = fake.planner(HttpSettings {
+        score_plans: true,
+        ..fast()
+    });
+    let prompt = Prompt::build(
+        PromptStyle::Llm4Teach,
+        "SimpleDoorKey",
+        "",
+        "Agent sees <key>, <door>, holds <nothing>.",
+    );
+    let ex = planner::ask(&mut p, &prompt, 10, 2).unwrap();
+    assert_eq!(fake.calls(), 1, "one scoring call, no retries, no samples");
+    let r = &fake.requests()[0];
+    assert_eq!(r.path, "/v1/score");
+    let n = r.json()["candidates"].as_array().unwrap().len();
+    assert!(n >= 5, "{n} candidates");
+    assert_eq!(ex.answers.len(), n);
+    assert_eq!(ex.probs.len(), n);
+    let soft = planner::SoftPlan::from_exchange(&ex).unwrap();
+    assert_eq!(soft.most_likely().to_string(), liked);
+    let e7 = (7.0f32).exp();
+    assert!(
+        (soft.plans[0].1 - e7 / (e7 + (n - 1) as f32)).abs() < 1e-4,
+        "{soft:?}"
+    );
+    assert_eq!(ex.usage.prompt_tokens, 300);
+}
+
+/// An endpoint that cannot score (400, as the server answers for a model without scoring) gets
+/// generated answers from then on: one probe, then chat completions only.
+#[test]
+fn falls_back_to_generation_when_the_endpoint_cannot_score() {
+    let fake = Fake::start(|_, seen| {
+        if seen.path.ends_with("/score") {
+            Reply::status(
+                400,
+                error_body("model gridmentor-test cannot score candidates"),
+            )
+        } else {
+            Reply::ok(chat(&["action: {explore}"], Some((40, 4))))
+        }
+    });
+    let mut p = fake.planner(HttpSettings {
+        score_plans: true,
+        ..fast()
+    });
+    for _ in 0..3 {
+        let ex = planner::ask(&mut p, &prompt(), 1, 0).unwrap();
+        assert_eq!(ex.good_plans().next(), Some(&Plan(vec![Skill::Explore])));
+        assert!(ex.probs.is_empty());
+    }
+    let paths: Vec<String> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/score",
+            "/v1/chat/completions",
+            "/v1/chat/completions",
+            "/v1/chat/completions"
+        ]
+    );
 }
