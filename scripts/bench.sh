@@ -3,13 +3,12 @@
 #
 #   ours single  (1 thread)      vs  Farama MiniGrid 3.2.0 (1 thread)
 #   ours batched (all cores)     vs  NAVIX 0.7.4 (1024 vmapped envs, JAX on CPU)
+#   the server: proxy overhead (cached /v1/chat/completions at a fixed rate vs the same call
+#   straight to a fake upstream, p50/p99), leaderboard and upload throughput, on loopback
 #
 # The peers live in a venv at ${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}/bench-venv, created
 # and filled (pinned versions) only when missing. A peer that cannot be installed or run is
 # reported and skipped; the exit status is non-zero only if our own build or bench fails.
-#
-#   the server: proxy overhead (cached /v1/chat/completions at a fixed rate vs the same call
-#   straight to a fake upstream, p50/p99), leaderboard and upload throughput, on loopback
 #
 # Knobs (environment): BENCH_STEPS (ours, single), BENCH_BATCHED_STEPS (ours, batched, total),
 # BENCH_THREADS (ours, batched; default all cores), BENCH_MINIGRID_STEPS, BENCH_NAVIX_STEPS
