@@ -3,6 +3,8 @@
 #
 #   ours single  (1 thread)      vs  Farama MiniGrid 3.2.0 (1 thread)
 #   ours batched (all cores)     vs  NAVIX 0.7.4 (1024 vmapped envs, JAX on CPU)
+#   the server: proxy overhead (cached /v1/chat/completions at a fixed rate vs the same call
+#   straight to a fake upstream, p50/p99), leaderboard and upload throughput, on loopback
 #
 # The peers live in a venv at ${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}/bench-venv, created
 # and filled (pinned versions) only when missing. A peer that cannot be installed or run is
@@ -11,7 +13,9 @@
 # Knobs (environment): BENCH_STEPS (ours, single), BENCH_BATCHED_STEPS (ours, batched, total),
 # BENCH_THREADS (ours, batched; default all cores), BENCH_MINIGRID_STEPS, BENCH_NAVIX_STEPS
 # (total over the envs), BENCH_NAVIX_ENVS, BENCH_SKIP_PEERS=1, BENCH_PPO_FRAMES (PPO on
-# DoorKey-5x5, ours and NAVIX's `navix.agents.PPO`, same frames; 0 skips it).
+# DoorKey-5x5, ours and NAVIX's `navix.agents.PPO`, same frames; 0 skips it), BENCH_SERVER_RATE
+# (requests/s of the proxy bench, default 2000), BENCH_SERVER_SECS (default 3; 0 skips the
+# server bench).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +27,8 @@ MINIGRID_STEPS=${BENCH_MINIGRID_STEPS:-100000}
 NAVIX_STEPS=${BENCH_NAVIX_STEPS:-2000000}
 NAVIX_ENVS=${BENCH_NAVIX_ENVS:-1024}
 PPO_FRAMES=${BENCH_PPO_FRAMES:-150000}
+SERVER_RATE=${BENCH_SERVER_RATE:-2000}
+SERVER_SECS=${BENCH_SERVER_SECS:-3}
 
 CACHE=${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}
 VENV=$CACHE/bench-venv
@@ -214,5 +220,22 @@ else
     for w in prompt_tokens_per_sec generation_tokens_per_sec scored_plan_first_ms scored_plan_ms; do
         printf '%-34s %12s %12s\n' "$w" "$(llm_val "$llm_idle" $w)" "$(llm_val "$llm_busy" $w)"
     done
+fi
+
+# --- the server ---------------------------------------------------------------------------
+if [ "$SERVER_SECS" != 0 ]; then
+    say "server: proxy overhead at $SERVER_RATE req/s for $SERVER_SECS s, leaderboard, uploads"
+    # The example of the release build, with the workspace's one feature set (nothing rebuilt).
+    if ! cargo build --release --workspace --features gridmentor-server/smollm2 \
+        --example load_bench --quiet; then
+        say "FAILED: building the server bench (server/examples/load_bench.rs)"
+        exit 1
+    fi
+    echo
+    if ! "${CARGO_TARGET_DIR:-target}/release/examples/load_bench" --rate "$SERVER_RATE" \
+        --secs "$SERVER_SECS"; then
+        say "FAILED: the server bench"
+        exit 1
+    fi
 fi
 exit 0

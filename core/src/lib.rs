@@ -21,6 +21,8 @@ pub use registry::{EnvSpec, UnknownEnv};
 pub mod agent;
 pub mod ask;
 pub mod digest;
+#[cfg(feature = "serde")]
+pub mod episode;
 #[cfg(feature = "nn")]
 pub mod mediator;
 #[cfg(feature = "nn")]

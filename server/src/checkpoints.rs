@@ -4,12 +4,69 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::store::{now_ms, rfc3339, write_atomic};
+use crate::store::{Table, now_ms, rfc3339, write_atomic};
+use axum::http::StatusCode;
 use gridmentor_core::nn::Checkpoint;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One upload of a given file at a time: the others wait, then find it stored (so that many
+/// concurrent uploads of one new file validate and write it once).
+#[derive(Default)]
+pub struct UploadLocks {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub struct UploadGuard<'a> {
+    locks: &'a UploadLocks,
+    id: String,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl UploadLocks {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn lock(&self, id: &str) -> UploadGuard<'_> {
+        let mutex = self.map().entry(id.to_string()).or_default().clone();
+        let guard = mutex.clone().lock_owned().await;
+        UploadGuard {
+            locks: self,
+            id: id.to_string(),
+            mutex,
+            guard: Some(guard),
+        }
+    }
+
+    /// Files being uploaded now.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for UploadGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.locks.map();
+        // The map's reference and ours: nobody else waits for this file.
+        if map
+            .get(&self.id)
+            .is_some_and(|m| Arc::strong_count(m) == 2 && Arc::ptr_eq(m, &self.mutex))
+        {
+            map.remove(&self.id);
+        }
+    }
+}
 
 /// Where a checkpoint's held-out evaluation stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,12 +184,72 @@ fn validate(bytes: &[u8]) -> Result<Checkpoint, String> {
     Ok(ck)
 }
 
+/// Refuse (429) a new checkpoint from `client` of `more` bytes when it would pass the client's
+/// storage quota (`quota_exceeded`), or when the evaluation queue is full (`eval_queue_full`,
+/// with Retry-After): overall, or the client's share of it (a quarter).
+pub async fn check_limits(state: &AppState, client: &str, more: u64) -> Result<(), ApiError> {
+    let q = state.settings.quotas;
+    if q.checkpoints > 0 || q.checkpoint_bytes > 0 {
+        let has = state
+            .store
+            .stored_by(Table::Checkpoints, client)
+            .await
+            .map_err(db)?;
+        if q.checkpoints > 0 && has.count >= q.checkpoints {
+            return Err(quota_error(format!(
+                "this client has stored {} checkpoints, the most one client may store \
+                 (--quota-checkpoints {})",
+                has.count, q.checkpoints
+            )));
+        }
+        if q.checkpoint_bytes > 0 && has.bytes + more > q.checkpoint_bytes {
+            return Err(quota_error(format!(
+                "this client has stored {} bytes of checkpoints; {more} more would pass its \
+                 quota of {} bytes (--quota-checkpoint-bytes)",
+                has.bytes, q.checkpoint_bytes
+            )));
+        }
+    }
+    let cap = state.settings.eval_queue as u64;
+    let share = (cap / 4).max(1);
+    let all = state.store.evaluations_waiting(None).await.map_err(db)?;
+    let mine = state
+        .store
+        .evaluations_waiting(Some(client))
+        .await
+        .map_err(db)?;
+    if all >= cap || mine >= share {
+        let (n, whose, limit) = if mine >= share {
+            (mine, "of this client's checkpoints", share)
+        } else {
+            (all, "checkpoints", cap)
+        };
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "eval_queue_full",
+            format!(
+                "{n} {whose} wait for their evaluation, the most this server queues ({limit}; \
+                 --eval-queue): upload again when they are done"
+            ),
+        )
+        .with_retry_after(30));
+    }
+    Ok(())
+}
+
+/// A client's storage quota is used up: 429, without Retry-After (waiting does not help).
+pub fn quota_error(message: String) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+}
+
 /// Store an uploaded file. `Ok((true, entry))` when it is new, `(false, entry)` when the same
-/// file was stored already.
+/// file was stored already. `client` is the uploader's address, `None` for the operator's own
+/// files (preloaded): those count against no quota and always queue their evaluation.
 pub async fn upload(
     state: &Arc<AppState>,
     bytes: axum::body::Bytes,
     name: Option<String>,
+    client: Option<&str>,
 ) -> Result<(bool, Entry), ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::unprocessable("the checkpoint file is empty"));
@@ -141,22 +258,27 @@ pub async fn upload(
         check_name(n)?;
     }
     let id = sha256_hex(&bytes);
+    let _one_at_a_time = state.uploads.lock(&id).await;
     let store = &state.store;
     if let Some(e) = store.checkpoint(&id).await.map_err(db)? {
         return Ok((false, e));
     }
-    let (ck, bytes) = tokio::task::spawn_blocking(move || validate(&bytes).map(|ck| (ck, bytes)))
-        .await
-        .map_err(|e| ApiError::internal("checking the checkpoint", e))?
-        .map_err(ApiError::unprocessable)?;
-    let path = store.checkpoint_path(&id);
-    let (tmp, file) = (store.tmp_dir.clone(), path.clone());
-    tokio::task::spawn_blocking(move || write_atomic(&tmp, &file, &bytes))
-        .await
-        .map_err(|e| ApiError::internal("writing the checkpoint", e))?
-        .map_err(|e| ApiError::internal("writing the checkpoint", e))?;
+    if let Some(c) = client {
+        check_limits(state, c, bytes.len() as u64).await?;
+    }
+    let ck = {
+        let _slot = state
+            .validations
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("checking the checkpoint", e))?;
+        let b = bytes.clone();
+        tokio::task::spawn_blocking(move || validate(&b))
+            .await
+            .map_err(|e| ApiError::internal("checking the checkpoint", e))?
+            .map_err(ApiError::unprocessable)?
+    };
     let m = &ck.meta;
-    let ms = now_ms();
     let entry = Entry {
         name: name.unwrap_or_else(|| format!("{}-{}-{}", m.env, m.algorithm, &id[..8])),
         id: id.clone(),
@@ -167,15 +289,57 @@ pub async fn upload(
         algo: m.algorithm.clone(),
         frames: m.frames,
         seed: m.seed.to_string(),
-        size: std::fs::metadata(&path).map_or(0, |md| md.len()),
-        uploaded_at: rfc3339(ms),
+        size: bytes.len() as u64,
+        uploaded_at: String::new(),
         eval_episodes: state.settings.eval_episodes as u64,
         eval_seed: state.settings.eval_seed.to_string(),
         eval: EvalState::Pending,
     };
-    let inserted = store.insert_checkpoint(&entry, ms).await.map_err(db)?;
+    // Written and inserted in a task of its own: a client that goes away mid-way cannot leave
+    // a file without its entry (the entry is inserted only once the whole file is on disk).
+    let task = tokio::spawn(store_new(
+        state.clone(),
+        bytes,
+        entry,
+        client.map(str::to_string),
+    ));
+    task.await
+        .map_err(|e| ApiError::internal("storing the checkpoint", e))?
+}
+
+/// Write the file, then insert its entry (checking the limits again, as other uploads of the
+/// client may have been stored meanwhile), then wake the evaluator.
+async fn store_new(
+    state: Arc<AppState>,
+    bytes: axum::body::Bytes,
+    mut entry: Entry,
+    client: Option<String>,
+) -> Result<(bool, Entry), ApiError> {
+    let store = &state.store;
+    let id = entry.id.clone();
+    let path = store.checkpoint_path(&id);
+    let (tmp, file) = (store.tmp_dir.clone(), path.clone());
+    tokio::task::spawn_blocking(move || write_atomic(&tmp, &file, &bytes))
+        .await
+        .map_err(|e| ApiError::internal("writing the checkpoint", e))?
+        .map_err(|e| ApiError::internal("writing the checkpoint", e))?;
+    let ms = now_ms();
+    entry.uploaded_at = rfc3339(ms);
+    let inserted = {
+        let _quota = state.quota_lock.lock().await;
+        if let Some(c) = &client
+            && let Err(e) = check_limits(&state, c, entry.size).await
+        {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        store
+            .insert_checkpoint(&entry, ms, client.as_deref().unwrap_or(""))
+            .await
+            .map_err(db)?
+    };
     if !inserted {
-        // Another upload of the same file won the race; its entry stands.
+        // Another server sharing the database stored the same file first; its entry stands.
         let e = store
             .checkpoint(&id)
             .await
@@ -184,12 +348,68 @@ pub async fn upload(
         return Ok((false, e));
     }
     state.metrics.count("checkpoint_uploads");
-    spawn_evaluation(state.clone(), id);
+    state.evaluator.notify_one();
     Ok((true, entry))
 }
 
 fn db(e: sqlx::Error) -> ApiError {
     ApiError::internal("the checkpoint database", e)
+}
+
+/// Input floats of one evaluation batch at most: episodes are played in batches of at most
+/// this many observations' worth (the network's activations are a small multiple of its input),
+/// so memory stays bounded whatever the observation size. A 7x7 view or a 25x25 memory map
+/// still plays all 100 held-out episodes in one batch.
+const EVAL_BATCH_FLOATS: usize = 256 << 10;
+
+/// Episodes per batch for observations of `obs_len` floats.
+fn eval_batch(obs_len: usize) -> usize {
+    (EVAL_BATCH_FLOATS / obs_len.max(1)).max(1)
+}
+
+/// The greedy policy's held-out figures over `episodes` from `seed`, played in batches of
+/// bounded size (greedy play is the same whatever the batch: episode i has seed `seed + i`).
+fn evaluate_policy(
+    model: &gridmentor_core::nn::ActorCritic,
+    env: &str,
+    episodes: usize,
+    seed: u64,
+) -> Result<EvalState, String> {
+    let batch = eval_batch(model.spec().obs.len());
+    evaluate_in_batches(model, env, episodes, seed, batch)
+}
+
+fn evaluate_in_batches(
+    model: &gridmentor_core::nn::ActorCritic,
+    env: &str,
+    episodes: usize,
+    seed: u64,
+    batch: usize,
+) -> Result<EvalState, String> {
+    let (mut wins, mut ret, mut steps) = (0.0f64, 0.0f64, 0.0f64);
+    let mut done = 0;
+    while done < episodes {
+        let n = batch.min(episodes - done);
+        let r = gridmentor_core::nn::policy::evaluate(
+            model,
+            env,
+            n,
+            seed.wrapping_add(done as u64),
+            true,
+        )?;
+        wins += r.success_rate as f64 * n as f64;
+        ret += r.mean_return as f64 * n as f64;
+        steps += r.mean_steps as f64 * n as f64;
+        done += n;
+    }
+    let n = episodes as f64;
+    // Through f32 as core's figures are, so one batch gives exactly core's numbers.
+    let round = |x: f64| (x / n) as f32 as f64;
+    Ok(EvalState::Done {
+        success_rate: round(wins),
+        mean_return: round(ret),
+        mean_steps: round(steps),
+    })
 }
 
 /// Play the held-out episodes with the checkpoint's greedy policy.
@@ -217,37 +437,65 @@ fn evaluate(path: &std::path::Path, episodes: usize, seed: u64) -> Result<EvalSt
             mean_steps: r.mean_steps as f64,
         });
     }
-    let r = gridmentor_core::nn::policy::evaluate(&model, &ck.meta.env, episodes, seed, true)?;
-    Ok(EvalState::Done {
-        success_rate: r.success_rate as f64,
-        mean_return: r.mean_return as f64,
-        mean_steps: r.mean_steps as f64,
-    })
+    evaluate_policy(&model, &ck.meta.env, episodes, seed)
 }
 
-/// Evaluate `id` in the background, one evaluation at a time (they are CPU-bound).
-pub fn spawn_evaluation(state: Arc<AppState>, id: String) {
+/// Start the evaluator: one task that evaluates the stored checkpoints still `pending`, oldest
+/// upload first, one at a time (they are CPU-bound), waking when an upload is stored. The
+/// queue is the database's pending entries, so it costs no memory and survives a restart
+/// (evaluations a stopped server left `running` are pending again).
+pub async fn start_evaluator(state: &Arc<AppState>) -> anyhow::Result<()> {
+    state.store.requeue_running().await?;
+    let weak = Arc::downgrade(state);
+    let wake = state.evaluator.clone();
     tokio::spawn(async move {
-        let _slot = state.eval_slots.acquire().await;
-        let store = &state.store;
-        if let Err(e) = store.set_eval(&id, &EvalState::Running).await {
-            tracing::error!("checkpoint {id}: cannot mark the evaluation running: {e}");
-            return;
-        }
-        let path = store.checkpoint_path(&id);
-        let (episodes, seed) = (state.settings.eval_episodes, state.settings.eval_seed);
-        let result = tokio::task::spawn_blocking(move || evaluate(&path, episodes, seed))
-            .await
-            .unwrap_or_else(|e| Err(format!("the evaluation crashed: {e}")));
-        let state_now = result.unwrap_or_else(EvalState::Failed);
-        state
-            .metrics
-            .count(&format!("evaluations_{}", state_now.status()));
-        tracing::info!("checkpoint {id}: evaluation {}", state_now.status());
-        if let Err(e) = store.set_eval(&id, &state_now).await {
-            tracing::error!("checkpoint {id}: cannot store the evaluation: {e}");
+        loop {
+            // A weak reference between rounds: the evaluator does not keep a dropped server
+            // alive.
+            let next = match weak.upgrade() {
+                None => return,
+                Some(state) => match state.store.next_pending().await {
+                    Ok(Some(id)) => {
+                        evaluate_stored(&state, &id).await;
+                        continue;
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(e),
+                },
+            };
+            if let Some(e) = next {
+                tracing::error!("the evaluator cannot read the queue: {e}");
+            }
+            // Woken by an upload; a look now and then too (another server may share the
+            // database).
+            let _ = tokio::time::timeout(Duration::from_secs(10), wake.notified()).await;
         }
     });
+    Ok(())
+}
+
+/// Evaluate one stored checkpoint and store the result.
+async fn evaluate_stored(state: &Arc<AppState>, id: &str) {
+    let _one_at_a_time = state.evaluating.lock().await;
+    let store = &state.store;
+    if let Err(e) = store.set_eval(id, &EvalState::Running).await {
+        tracing::error!("checkpoint {id}: cannot mark the evaluation running: {e}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return;
+    }
+    let path = store.checkpoint_path(id);
+    let (episodes, seed) = (state.settings.eval_episodes, state.settings.eval_seed);
+    let result = tokio::task::spawn_blocking(move || evaluate(&path, episodes, seed))
+        .await
+        .unwrap_or_else(|e| Err(format!("the evaluation crashed: {e}")));
+    let state_now = result.unwrap_or_else(EvalState::Failed);
+    state
+        .metrics
+        .count(&format!("evaluations_{}", state_now.status()));
+    tracing::info!("checkpoint {id}: evaluation {}", state_now.status());
+    if let Err(e) = store.set_eval(id, &state_now).await {
+        tracing::error!("checkpoint {id}: cannot store the evaluation: {e}");
+    }
 }
 
 /// Add every `*.ckpt` in `dir` to the store (named after the file), skipping stored ones; a
@@ -269,20 +517,12 @@ pub async fn preload(state: &Arc<AppState>, dir: &std::path::Path) -> anyhow::Re
                 continue;
             }
         };
-        match upload(state, bytes.into(), name).await {
+        match upload(state, bytes.into(), name, None).await {
             Ok((new, _)) => added += new as usize,
             Err(e) => tracing::warn!("preload {}: {}", path.display(), e.message),
         }
     }
     Ok(added)
-}
-
-/// Resume evaluations a previous run left unfinished.
-pub async fn resume_evaluations(state: &Arc<AppState>) -> anyhow::Result<()> {
-    for id in state.store.unfinished_evaluations().await? {
-        spawn_evaluation(state.clone(), id);
-    }
-    Ok(())
 }
 
 /// Compare without leaking the length of a matching prefix through timing.
@@ -308,6 +548,32 @@ mod tests {
         assert!(check_id(&id).is_ok());
         assert!(check_id("../etc/passwd").is_err());
         assert!(check_id(&id.to_uppercase()).is_err());
+    }
+
+    #[test]
+    fn evaluation_in_batches_gives_the_one_batch_figures() {
+        let env = "MiniGrid-Empty-5x5-v0";
+        let model = gridmentor_core::nn::ActorCritic::new(
+            gridmentor_core::nn::NetSpec::minigrid(7),
+            3,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
+        let whole = gridmentor_core::nn::policy::evaluate(&model, env, 12, 77, true).unwrap();
+        let EvalState::Done {
+            success_rate,
+            mean_return,
+            mean_steps,
+        } = evaluate_in_batches(&model, env, 12, 77, 5).unwrap()
+        else {
+            panic!("not done");
+        };
+        assert_eq!(success_rate, whole.success_rate as f64);
+        assert!((mean_return - whole.mean_return as f64).abs() < 1e-5);
+        assert!((mean_steps - whole.mean_steps as f64).abs() < 1e-4);
+        // A 150x150 memory map plays two episodes at a time, a 7x7 view all 100 at once.
+        assert_eq!(eval_batch(150 * 150 * 4), 2);
+        assert!(eval_batch(7 * 7 * 3) >= 100);
     }
 
     #[test]

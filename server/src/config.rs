@@ -39,8 +39,9 @@ pub struct Args {
     /// sqlite://DATA/gridmentor.db].
     #[arg(long, env = "GRIDMENTOR_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
-    /// Token that DELETE /api/checkpoints/{id} needs as `Authorization: Bearer TOKEN`; without
-    /// one, deleting is refused.
+    /// Token the admin routes need as `Authorization: Bearer TOKEN`: DELETE
+    /// /api/checkpoints/{id}, DELETE /api/episodes/{id}, DELETE /api/cache; without one, they
+    /// are refused.
     #[arg(
         long,
         env = "GRIDMENTOR_ADMIN_TOKEN",
@@ -148,6 +149,53 @@ pub struct Args {
     /// (the shipped agents: agents/). Files already stored are skipped.
     #[arg(long, env = "GRIDMENTOR_PRELOAD", value_name = "DIR")]
     pub preload: Option<PathBuf>,
+
+    /// Origins (scheme://host[:port]) besides the server's own whose pages may write: POST,
+    /// PUT and DELETE with another `Origin` get 403, and CORS grants only these,
+    /// comma-separated. None by default (the playground is same-origin).
+    #[arg(
+        long,
+        env = "GRIDMENTOR_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Connections served at once; more are answered 503 and closed [default: 512].
+    #[arg(long, env = "GRIDMENTOR_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers; an idle keep-alive connection is
+    /// closed after as long [default: 10].
+    #[arg(long, env = "GRIDMENTOR_HEADER_TIMEOUT", value_name = "SECS")]
+    pub header_timeout: Option<f64>,
+    /// Seconds a client may take to send a request's body (408 after) [default: 60].
+    #[arg(long, env = "GRIDMENTOR_BODY_TIMEOUT", value_name = "SECS")]
+    pub body_timeout: Option<f64>,
+
+    /// Checkpoints one client address may store; 0 = unlimited [default: 100].
+    #[arg(long, env = "GRIDMENTOR_QUOTA_CHECKPOINTS", value_name = "N")]
+    pub quota_checkpoints: Option<u64>,
+    /// Bytes of checkpoints one client address may store; 0 = unlimited [default: 268435456].
+    #[arg(long, env = "GRIDMENTOR_QUOTA_CHECKPOINT_BYTES", value_name = "BYTES")]
+    pub quota_checkpoint_bytes: Option<u64>,
+    /// Episode records one client address may store; 0 = unlimited [default: 10000].
+    #[arg(long, env = "GRIDMENTOR_QUOTA_EPISODES", value_name = "N")]
+    pub quota_episodes: Option<u64>,
+    /// Bytes of episode records one client address may store; 0 = unlimited [default:
+    /// 67108864].
+    #[arg(long, env = "GRIDMENTOR_QUOTA_EPISODE_BYTES", value_name = "BYTES")]
+    pub quota_episode_bytes: Option<u64>,
+    /// Checkpoint evaluations waiting or running at most, a quarter of them per client; an
+    /// upload beyond gets 429 with Retry-After and is not stored [default: 64].
+    #[arg(long, env = "GRIDMENTOR_EVAL_QUEUE", value_name = "N")]
+    pub eval_queue: Option<usize>,
+    /// Entries of the LLM response cache at most, the oldest evicted first; 0 = unlimited
+    /// [default: 100000].
+    #[arg(long, env = "GRIDMENTOR_CACHE_MAX_ENTRIES", value_name = "N")]
+    pub cache_max_entries: Option<u64>,
+    /// Bytes of the LLM response cache at most, the oldest entries evicted first; 0 = unlimited
+    /// [default: 268435456].
+    #[arg(long, env = "GRIDMENTOR_CACHE_MAX_BYTES", value_name = "BYTES")]
+    pub cache_max_bytes: Option<u64>,
 }
 
 /// A secret that never shows in `{:?}`.
@@ -202,6 +250,76 @@ pub struct Settings {
     /// How the embedded model is shared between clients.
     pub llm_fairness: crate::llm::local::Fairness,
     pub preload: Option<PathBuf>,
+    /// Normalised as browsers send them (`http://host:8080`, `https://host`).
+    pub allowed_origins: Vec<String>,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub quotas: Quotas,
+    pub eval_queue: usize,
+    pub cache_max_entries: u64,
+    pub cache_max_bytes: u64,
+}
+
+/// What one client address may store; 0 = unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    pub checkpoints: u64,
+    pub checkpoint_bytes: u64,
+    pub episodes: u64,
+    pub episode_bytes: u64,
+}
+
+/// An origin as browsers send it in `Origin`: lowercase `scheme://host` with the port only when
+/// it is not the scheme's default; `None` when `text` is not an http(s) origin.
+pub fn normalise_origin(text: &str) -> Option<String> {
+    let (scheme, rest) = text.trim().trim_end_matches('/').split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let (host, port) = split_host_port(rest)?;
+    let port = port.unwrap_or(default);
+    Some(if port == default {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}:{port}")
+    })
+}
+
+/// `host[:port]` (an IPv6 host in brackets) as a lowercase host and the port if given; `None`
+/// when it is not one.
+pub fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
+    let name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        let ip6 = |c: char| c.is_ascii_hexdigit() || matches!(c, ':' | '.');
+        if h.is_empty() || !h.chars().all(ip6) {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (format!("[{h}]"), port)
+    } else {
+        let (h, p) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        if h.is_empty() || !h.chars().all(name) {
+            return None;
+        }
+        (h.to_string(), p)
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
+        Some(_) => return None,
+    };
+    Some((host.to_ascii_lowercase(), port))
 }
 
 fn default_data_dir() -> PathBuf {
@@ -270,7 +388,18 @@ impl Args {
             llm_queue,
             llm_deadline,
             llm_max_tokens,
-            preload
+            preload,
+            allowed_origins,
+            max_connections,
+            header_timeout,
+            body_timeout,
+            quota_checkpoints,
+            quota_checkpoint_bytes,
+            quota_episodes,
+            quota_episode_bytes,
+            eval_queue,
+            cache_max_entries,
+            cache_max_bytes
         )
     }
 
@@ -324,6 +453,23 @@ impl Args {
         if eval_episodes == 0 {
             bail!("--eval-episodes must be at least 1");
         }
+        let allowed_origins = self
+            .allowed_origins
+            .unwrap_or_default()
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| {
+                normalise_origin(o).with_context(|| {
+                    format!(
+                        "--allowed-origins: {o:?} is not an origin like https://example.com:8443"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let max_connections = self.max_connections.unwrap_or(512);
+        if max_connections == 0 || max_connections > 1 << 20 {
+            bail!("--max-connections must be 1 to 1048576");
+        }
         Ok(Settings {
             addr: self
                 .addr
@@ -351,6 +497,19 @@ impl Args {
                 max_tokens: self.llm_max_tokens.unwrap_or(1024).max(1),
             },
             preload: self.preload,
+            allowed_origins,
+            max_connections,
+            header_timeout: secs("--header-timeout", self.header_timeout.unwrap_or(10.0))?,
+            body_timeout: secs("--body-timeout", self.body_timeout.unwrap_or(60.0))?,
+            quotas: Quotas {
+                checkpoints: self.quota_checkpoints.unwrap_or(100),
+                checkpoint_bytes: self.quota_checkpoint_bytes.unwrap_or(256 << 20),
+                episodes: self.quota_episodes.unwrap_or(10_000),
+                episode_bytes: self.quota_episode_bytes.unwrap_or(64 << 20),
+            },
+            eval_queue: self.eval_queue.unwrap_or(64).max(1),
+            cache_max_entries: self.cache_max_entries.unwrap_or(100_000),
+            cache_max_bytes: self.cache_max_bytes.unwrap_or(256 << 20),
         })
     }
 }
@@ -413,6 +572,45 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(e.to_string().contains("http://"), "{e}");
+    }
+
+    #[test]
+    fn origins_are_normalised_as_browsers_send_them() {
+        let n = |s: &str| normalise_origin(s);
+        assert_eq!(
+            n("HTTPS://Example.com:443/").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(
+            n("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(n("http://[::1]:80").as_deref(), Some("http://[::1]"));
+        for bad in [
+            "null",
+            "ftp://x",
+            "http://",
+            "http://a b",
+            "http://x:99999",
+            "http://x:+1",
+            "*",
+        ] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
+        let s = Args {
+            allowed_origins: Some(vec!["https://Tools.example:8443".into()]),
+            ..Args::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(s.allowed_origins, ["https://tools.example:8443"]);
+        let e = Args {
+            allowed_origins: Some(vec!["tools.example".into()]),
+            ..Args::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(e.to_string().contains("--allowed-origins"), "{e}");
     }
 
     #[test]

@@ -1,22 +1,11 @@
-//! Shared episodes: records (env, seed, agents, actions, the planner transcript) checked against
-//! the contract, stored exactly as sent under a short content-derived id.
+//! Shared episodes: records read into core's typed [`EpisodeRecord`], checked to exactly what
+//! the playground can open, and stored under a short content-derived id.
 
-use crate::checkpoints::sha256_hex;
+use crate::AppState;
+use crate::checkpoints::{quota_error, sha256_hex};
 use crate::error::ApiError;
-use gridmentor_core::registry;
-use gridmentor_core::world::Action;
-use serde_json::Value;
-
-/// Record versions this server reads.
-pub const VERSIONS: [u64; 1] = [1];
-/// Agents in one episode.
-pub const MAX_AGENTS: usize = 16;
-/// Actions of one agent (the longest MiniGrid episodes have a few thousand steps).
-pub const MAX_ACTIONS: usize = 100_000;
-/// Transcript entries.
-pub const MAX_TRANSCRIPT: usize = 10_000;
-/// Characters of an agent's `kind`.
-const MAX_KIND: usize = 64;
+use crate::store::Table;
+use gridmentor_core::episode::EpisodeRecord;
 
 /// The id of a record: the first 16 hex digits of its sha256, so posting the same record twice
 /// gives the same link.
@@ -35,139 +24,138 @@ pub fn check_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Check a record against the contract; the reason when it breaks it.
-pub fn validate(v: &Value) -> Result<(), String> {
-    let obj = v
-        .as_object()
-        .ok_or("an episode record must be a JSON object")?;
-    match obj.get("v").and_then(Value::as_u64) {
-        Some(n) if VERSIONS.contains(&n) => {}
-        Some(n) => return Err(format!("episode record version {n} is not supported (1)")),
-        None => return Err("\"v\" (the record version, 1) is missing or not a number".into()),
-    }
-    let env = obj
-        .get("env")
-        .and_then(Value::as_str)
-        .ok_or("\"env\" must be the id of a registered env")?;
-    registry::find(env).map_err(|e| e.to_string())?;
-    let seed = obj
-        .get("seed")
-        .and_then(Value::as_str)
-        .ok_or("\"seed\" must be a decimal u64 in a string, like \"42\"")?;
-    if seed.is_empty() || !seed.bytes().all(|b| b.is_ascii_digit()) || seed.parse::<u64>().is_err()
-    {
-        return Err(format!("\"seed\" {seed:?} is not a decimal u64"));
-    }
-    let agents = obj
-        .get("agents")
-        .and_then(Value::as_array)
-        .ok_or("\"agents\" must be an array")?;
-    if agents.is_empty() || agents.len() > MAX_AGENTS {
-        return Err(format!("\"agents\" must hold 1 to {MAX_AGENTS} entries"));
-    }
-    for (i, a) in agents.iter().enumerate() {
-        let kind = a
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("agents[{i}] has no \"kind\" string"))?;
-        if kind.is_empty() || kind.len() > MAX_KIND {
-            return Err(format!(
-                "agents[{i}].kind must be 1 to {MAX_KIND} characters"
-            ));
-        }
-    }
-    let actions = obj
-        .get("actions")
-        .and_then(Value::as_array)
-        .ok_or("\"actions\" must be an array with one action list per agent")?;
-    if actions.len() != agents.len() {
-        return Err(format!(
-            "\"actions\" has {} lists for {} agents",
-            actions.len(),
-            agents.len()
+/// Read and check a record: 400 when the body is not JSON, 422 with the reason (and where in
+/// the record) when the page could not open it. Returns the text to store: the body as sent,
+/// or, when its env was an alias, the record written again with the registry id.
+pub fn parse(bytes: &[u8]) -> Result<String, ApiError> {
+    // Read as JSON first, as the page does (JSON.parse: the last of duplicate keys counts), so
+    // that what is not JSON is told apart from a record that breaks the contract.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::unprocessable(
+            "an episode record must be a JSON object",
         ));
     }
-    let top = Action::COUNT as u64 - 1;
-    for (i, list) in actions.iter().enumerate() {
-        let list = list
-            .as_array()
-            .ok_or_else(|| format!("actions[{i}] must be an array of actions"))?;
-        if list.len() > MAX_ACTIONS {
-            return Err(format!("actions[{i}] is longer than {MAX_ACTIONS} actions"));
+    let mut record: EpisodeRecord = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::unprocessable(inner.to_string())
+        } else {
+            ApiError::unprocessable(format!("{path}: {inner}"))
         }
-        for (j, a) in list.iter().enumerate() {
-            match a.as_u64() {
-                Some(x) if x <= top => {}
-                _ => {
-                    return Err(format!(
-                        "actions[{i}][{j}] = {a} is not an action 0..={top}"
-                    ));
-                }
-            }
+    })?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let sent_env = record.env.clone();
+    record
+        .check()
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    if record.env == sent_env {
+        return Ok(text.to_string());
+    }
+    serde_json::to_string(&record).map_err(|e| ApiError::internal("writing the episode", e))
+}
+
+/// Store a record for `client`: `(new, id)`. 429 `quota_exceeded` past the client's quota.
+pub async fn store(state: &AppState, body: &str, client: &str) -> Result<(bool, String), ApiError> {
+    let id = episode_id(body.as_bytes());
+    let db = |e: sqlx::Error| ApiError::internal("storing the episode", e);
+    if state.store.episode(&id).await.map_err(db)?.is_some() {
+        return Ok((false, id));
+    }
+    let q = state.settings.quotas;
+    let _quota = state.quota_lock.lock().await;
+    if q.episodes > 0 || q.episode_bytes > 0 {
+        let has = state
+            .store
+            .stored_by(Table::Episodes, client)
+            .await
+            .map_err(db)?;
+        if q.episodes > 0 && has.count >= q.episodes {
+            return Err(quota_error(format!(
+                "this client has stored {} episodes, the most one client may store \
+                 (--quota-episodes {})",
+                has.count, q.episodes
+            )));
+        }
+        if q.episode_bytes > 0 && has.bytes + body.len() as u64 > q.episode_bytes {
+            return Err(quota_error(format!(
+                "this client has stored {} bytes of episodes; {} more would pass its quota of \
+                 {} bytes (--quota-episode-bytes)",
+                has.bytes,
+                body.len(),
+                q.episode_bytes
+            )));
         }
     }
-    if let Some(t) = obj.get("transcript") {
-        let t = t.as_array().ok_or("\"transcript\" must be an array")?;
-        if t.len() > MAX_TRANSCRIPT {
-            return Err(format!(
-                "\"transcript\" has more than {MAX_TRANSCRIPT} entries"
-            ));
-        }
-        for (k, e) in t.iter().enumerate() {
-            let e = e
-                .as_object()
-                .ok_or_else(|| format!("transcript[{k}] must be an object"))?;
-            if let Some(a) = e.get("agent") {
-                match a.as_u64() {
-                    Some(a) if (a as usize) < agents.len() => {}
-                    _ => return Err(format!("transcript[{k}].agent {a} names no agent")),
-                }
-            }
-            for field in ["prompt", "answer"] {
-                if e.get(field).is_some_and(|x| !x.is_string()) {
-                    return Err(format!("transcript[{k}].{field} must be a string"));
-                }
-            }
-        }
+    let new = state
+        .store
+        .insert_episode(&id, body, client)
+        .await
+        .map_err(db)?;
+    if new {
+        state.metrics.count("episodes_stored");
     }
-    Ok(())
+    Ok((new, id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
 
     fn good() -> Value {
         json!({"v": 1, "env": "SimpleDoorKey", "seed": "42",
-               "agents": [{"kind": "checkpoint", "id": "ab"}, {"kind": "planner"}],
-               "actions": [[2, 2, 1], [6, 0]],
-               "transcript": [{"agent": 1, "step": 0, "prompt": "p", "answer": "a"}]})
+               "agents": [{"kind": "checkpoint", "id": "ab"}, {"kind": "planner", "planner": "gridmentor-expert"}],
+               "actions": [[2, 2, 1], [0, 0]],
+               "transcript": [{"agent": 1, "step": 0, "prompt": "p", "answer": "a", "latency_ms": 1.5}]})
     }
 
     #[test]
-    fn accepts_the_documented_record() {
-        assert_eq!(validate(&good()), Ok(()));
+    fn keeps_the_body_as_sent_unless_the_env_is_an_alias() {
+        let text = format!("{}\n", serde_json::to_string_pretty(&good()).unwrap());
+        assert_eq!(parse(text.as_bytes()).unwrap(), text);
+        let mut alias = good();
+        alias["env"] = json!("simpledoorkey");
+        let stored: Value =
+            serde_json::from_str(&parse(alias.to_string().as_bytes()).unwrap()).unwrap();
+        assert_eq!(stored["env"], "SimpleDoorKey");
+        assert_eq!(stored["seed"], "42");
     }
 
     #[test]
-    fn refuses_with_a_reason() {
-        let cases: [(&str, Value, &str); 8] = [
-            ("v", json!(2), "version 2"),
-            ("env", json!("NoSuchEnv"), "NoSuchEnv"),
+    fn says_where_a_record_breaks_the_contract() {
+        let cases: [(&str, Value, &str); 5] = [
+            ("actions", json!([[2, -1], [0]]), "actions[0][1]"),
+            ("actions", json!([[2, 1.5], [0]]), "actions[0][1]"),
+            (
+                "agents",
+                json!([{"id": "ab"}, {"kind": "human"}]),
+                "agents[0]",
+            ),
+            (
+                "transcript",
+                json!([{"agent": 0, "step": 0, "prompt": "p", "answer": "a"}]),
+                "latency_ms",
+            ),
             ("seed", json!(42), "decimal u64"),
-            ("seed", json!("18446744073709551616"), "not a decimal u64"),
-            ("actions", json!([[2, 7], []]), "actions[0][1]"),
-            ("actions", json!([[2]]), "1 lists for 2 agents"),
-            ("agents", json!([{"id": 1}, {"kind": "x"}]), "agents[0]"),
-            ("transcript", json!([{"agent": 5}]), "names no agent"),
         ];
         for (field, value, want) in cases {
             let mut r = good();
             r[field] = value;
-            let e = validate(&r).unwrap_err();
-            assert!(e.contains(want), "{field}: {e}");
+            let e = parse(r.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {e}");
+            assert!(e.message.contains(want), "{field}: {}", e.message);
         }
-        assert!(validate(&json!([1])).is_err());
+        for bad in [&b"{\"v\": 1, \"env\": "[..], &[0x80; 8], b"[[[", b"{} {}"] {
+            assert_eq!(parse(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
+        }
+        assert_eq!(
+            parse(b"[1]").unwrap_err().status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 }

@@ -3,9 +3,10 @@
 //! shape.
 
 use crate::AppState;
-use crate::checkpoints::{self, check_id, same_secret};
+use crate::checkpoints::{self, check_id};
 use crate::episodes;
 use crate::error::{ApiError, from_rejection};
+use crate::guard::{Accepts, Admin, check_content_type};
 use crate::llm::cache::CacheMode;
 use crate::llm::service;
 use axum::body::Bytes;
@@ -51,7 +52,8 @@ fn client_of(req: &Request) -> String {
 }
 
 pub async fn no_route(req: Request) -> ApiError {
-    ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
+    let path: String = req.uri().path().chars().take(200).collect();
+    ApiError::not_found(format!("no route {} {path}", req.method()))
 }
 
 fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -59,9 +61,34 @@ fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
 }
 
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, &())
+/// 413 before reading anything when `Content-Length` says the body is over `limit`.
+fn check_length(req: &Request, limit: usize) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(ApiError::too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+/// The body of a request whose type is `accepts`: 415 for another type, 413 over `limit`
+/// (from `Content-Length` before reading, or while reading), 408 when it takes longer than
+/// `--body-timeout`.
+async fn read_body(
+    state: &AppState,
+    req: Request,
+    accepts: Accepts,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    check_content_type(req.headers(), accepts)?;
+    check_length(&req, limit)?;
+    let timeout = state.settings.body_timeout;
+    tokio::time::timeout(timeout, Bytes::from_request(req, &()))
         .await
+        .map_err(|_| ApiError::body_timeout(timeout.as_secs_f64()))?
         .map_err(|e| from_rejection(e.status(), e.body_text(), limit))
 }
 
@@ -78,7 +105,8 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let mode = CacheMode::from_headers(&headers)?;
     let client = client_of(&req);
-    let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
+    let limit = state.settings.max_llm_bytes;
+    let body = json_body(&read_body(&state, req, Accepts::Json, limit).await?)?;
     service::chat(&state, &client, mode, body).await
 }
 
@@ -89,7 +117,8 @@ pub async fn score(
 ) -> Result<Response, ApiError> {
     let mode = CacheMode::from_headers(&headers)?;
     let client = client_of(&req);
-    let body = json_body(&read_body(req, state.settings.max_llm_bytes).await?)?;
+    let limit = state.settings.max_llm_bytes;
+    let body = json_body(&read_body(&state, req, Accepts::Json, limit).await?)?;
     service::score(&state, &client, mode, body).await
 }
 
@@ -185,37 +214,45 @@ pub async fn upload_checkpoint(
     req: Request,
 ) -> Result<Response, ApiError> {
     let name = query(q)?.name;
+    let client = client_of(&req);
     let limit = state.settings.max_checkpoint_bytes;
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    check_content_type(req.headers(), Accepts::Upload)?;
+    let multipart =
+        crate::guard::media_type(req.headers()).as_deref() == Some("multipart/form-data");
     let bytes = if multipart {
-        let bad = |e: axum::extract::multipart::MultipartError| {
-            from_rejection(e.status(), e.body_text(), limit)
-        };
-        let mut form = Multipart::from_request(req, &())
+        check_length(&req, limit)?;
+        let timeout = state.settings.body_timeout;
+        tokio::time::timeout(timeout, read_multipart_file(req, limit))
             .await
-            .map_err(|e| from_rejection(e.status(), e.body_text(), limit))?;
-        let mut file = None;
-        while let Some(field) = form.next_field().await.map_err(bad)? {
-            if field.name() == Some("file") {
-                file = Some(field.bytes().await.map_err(bad)?);
-                break;
-            }
-        }
-        file.ok_or_else(|| ApiError::bad_request("the multipart upload has no field \"file\""))?
+            .map_err(|_| ApiError::body_timeout(timeout.as_secs_f64()))??
     } else {
-        read_body(req, limit).await?
+        read_body(&state, req, Accepts::Upload, limit).await?
     };
-    let (new, entry) = checkpoints::upload(&state, bytes, name).await?;
+    let (new, entry) = checkpoints::upload(&state, bytes, name, Some(&client)).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(entry)).into_response())
+}
+
+/// The field `file` of a multipart form.
+async fn read_multipart_file(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        from_rejection(e.status(), e.body_text(), limit)
+    };
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| from_rejection(e.status(), e.body_text(), limit))?;
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        if field.name() == Some("file") {
+            return field.bytes().await.map_err(bad);
+        }
+    }
+    Err(ApiError::bad_request(
+        "the multipart upload has no field \"file\"",
+    ))
 }
 
 pub async fn list_checkpoints(
@@ -266,29 +303,10 @@ pub async fn download_checkpoint(
 }
 
 pub async fn delete_checkpoint(
+    _admin: Admin,
     State(state): St,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let Some(token) = &state.settings.admin_token else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            "deleting checkpoints is disabled: start the server with --admin-token (or GRIDMENTOR_ADMIN_TOKEN)",
-        ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !same_secret(given.trim(), &token.0) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "deleting a checkpoint needs Authorization: Bearer <admin token>",
-        ));
-    }
     check_id(&id)?;
     if state.store.delete_checkpoint(&id).await.map_err(db)? {
         Ok(StatusCode::NO_CONTENT)
@@ -312,24 +330,46 @@ pub async fn leaderboard(
 // ---- episodes ----
 
 pub async fn post_episode(State(state): St, req: Request) -> Result<Response, ApiError> {
-    let bytes = read_body(req, state.settings.max_episode_bytes).await?;
-    let record = json_body(&bytes)?;
-    episodes::validate(&record).map_err(ApiError::unprocessable)?;
-    let body =
-        std::str::from_utf8(&bytes).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-    let id = episodes::episode_id(&bytes);
-    let new = state
-        .store
-        .insert_episode(&id, body)
-        .await
-        .map_err(|e| ApiError::internal("storing the episode", e))?;
-    state.metrics.count("episodes_stored");
+    let client = client_of(&req);
+    let limit = state.settings.max_episode_bytes;
+    let bytes = read_body(&state, req, Accepts::Json, limit).await?;
+    let body = episodes::parse(&bytes)?;
+    let (new, id) = episodes::store(&state, &body, &client).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(json!({ "id": id }))).into_response())
+}
+
+pub async fn delete_episode(
+    _admin: Admin,
+    State(state): St,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    episodes::check_id(&id)?;
+    let deleted = state
+        .store
+        .delete_episode(&id)
+        .await
+        .map_err(|e| ApiError::internal("deleting the episode", e))?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no episode {id}")))
+    }
+}
+
+/// `DELETE /api/cache`: empty the LLM response cache.
+pub async fn clear_cache(_admin: Admin, State(state): St) -> Result<Json<Value>, ApiError> {
+    let n = state
+        .llm
+        .cache
+        .clear()
+        .await
+        .map_err(|e| ApiError::internal("clearing the cache", e))?;
+    Ok(Json(json!({ "deleted": n })))
 }
 
 pub async fn get_episode(State(state): St, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -6,16 +6,19 @@ pub mod checkpoints;
 pub mod config;
 pub mod episodes;
 pub mod error;
+pub mod guard;
 pub mod handlers;
 pub mod llm;
 pub mod metrics;
+pub mod net;
 pub mod store;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post};
 use llm::Backend;
+use llm::cache::ResponseCache;
 use llm::limits::{Budget, RateLimiter};
 use llm::service::Llm;
 use metrics::Metrics;
@@ -32,8 +35,17 @@ pub struct AppState {
     pub store: Store,
     pub llm: Llm,
     pub metrics: Arc<Metrics>,
-    /// Checkpoint evaluations running at once (they are CPU-bound).
-    pub eval_slots: tokio::sync::Semaphore,
+    /// Wakes the checkpoint evaluator ([`checkpoints::start_evaluator`]).
+    pub evaluator: Arc<tokio::sync::Notify>,
+    /// Held by the evaluator while it evaluates (one evaluation at a time; tests hold it to
+    /// keep uploads pending).
+    pub evaluating: tokio::sync::Mutex<()>,
+    /// One upload of a given file at a time.
+    pub uploads: checkpoints::UploadLocks,
+    /// Uploads checked by core's loader at once (CPU and memory).
+    pub validations: tokio::sync::Semaphore,
+    /// Held from a client's quota check to the insert that uses it up.
+    pub quota_lock: tokio::sync::Mutex<()>,
     pub started_at: String,
 }
 
@@ -69,20 +81,31 @@ impl AppState {
             }
             None => None,
         };
+        let cache = ResponseCache::new(
+            store.clone(),
+            settings.cache_max_entries,
+            settings.cache_max_bytes,
+        )
+        .await?;
         let state = Arc::new(AppState {
             llm: Llm {
                 backends: llm::Backends { builtin, upstream },
                 budget: Budget::new(settings.token_budget, settings.budget_period),
                 limiter: RateLimiter::new(settings.rate_limit, settings.rate_burst),
                 default_max_tokens: settings.budget_default_max_tokens,
+                cache,
             },
             store,
             metrics,
-            eval_slots: tokio::sync::Semaphore::new(1),
+            evaluator: Arc::new(tokio::sync::Notify::new()),
+            evaluating: tokio::sync::Mutex::new(()),
+            uploads: checkpoints::UploadLocks::default(),
+            validations: tokio::sync::Semaphore::new(2),
+            quota_lock: tokio::sync::Mutex::new(()),
             started_at: store::rfc3339(store::now_ms()),
             settings,
         });
-        checkpoints::resume_evaluations(&state).await?;
+        checkpoints::start_evaluator(&state).await?;
         Ok(state)
     }
 }
@@ -95,12 +118,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(h::chat))
         .route("/v1/score", post(h::score))
         .layer(DefaultBodyLimit::max(s.max_llm_bytes))
-        .route("/v1/models", get(h::models));
-    Router::new()
+        .route("/v1/models", get(h::models))
+        .route("/v1/{*rest}", any(h::no_route));
+    let mut app = Router::new()
         .merge(llm)
         .route("/healthz", get(h::healthz))
         .route("/metrics", get(h::metrics))
         .route("/api/usage", get(h::usage))
+        .route("/api/cache", delete(h::clear_cache))
         .route("/api/envs", get(h::list_envs))
         .route("/api/envs/{id}", get(h::get_env))
         .route(
@@ -119,10 +144,34 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/episodes",
             post(h::post_episode).layer(DefaultBodyLimit::max(s.max_episode_bytes)),
         )
-        .route("/api/episodes/{id}", get(h::get_episode))
+        .route(
+            "/api/episodes/{id}",
+            get(h::get_episode).delete(h::delete_episode),
+        )
         .route("/e/{id}", get(h::open_episode))
-        .route("/api/{*rest}", axum::routing::any(h::no_route))
+        .route("/api/{*rest}", any(h::no_route))
         .fallback_service(ServeDir::new(&s.www).append_index_html_on_directories(true))
-        .layer(middleware::from_fn_with_state(state.clone(), h::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::origin_guard,
+        ));
+    if let Some(cors) = guard::cors(&s.allowed_origins) {
+        app = app.layer(cors);
+    }
+    app.layer(middleware::from_fn_with_state(state.clone(), h::track))
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn(net::close_if_body_unread))
         .with_state(state)
+}
+
+/// Serve the router of `state` on `listener` (see [`net::serve`]) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let limits = net::ConnLimits::of(&state.settings);
+    let metrics = state.metrics.clone();
+    net::serve(listener, router(state), limits, metrics, shutdown).await
 }

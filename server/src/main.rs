@@ -2,8 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use gridmentor_server::{AppState, Args, router, store::redact_url};
-use std::net::SocketAddr;
+use gridmentor_server::{AppState, Args, store::redact_url};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -29,17 +28,16 @@ async fn main() -> anyhow::Result<()> {
         settings
             .upstream
             .as_ref()
-            .map_or("none", |u| u.url.as_str())
+            .map_or_else(|| "none".to_string(), |u| redact_url(&u.url))
     );
     let (extra, llm_line) = embedded_llm(&settings).await;
-    let upstream = settings.upstream.as_ref().map(|u| u.url.clone());
+    let upstream = settings.upstream.as_ref().map(|u| redact_url(&u.url));
     let preload = settings.preload.clone();
     let state = AppState::with_backends(settings, extra).await?;
     if let Some(dir) = preload {
         let added = gridmentor_server::checkpoints::preload(&state, &dir).await?;
         tracing::info!("preloaded {added} new checkpoint(s) from {}", dir.display());
     }
-    let app = router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -49,12 +47,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(u) = upstream {
         println!("other models go to the upstream {u}");
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_signal())
-    .await?;
+    gridmentor_server::serve(listener, state, stop_signal()).await?;
     println!("gridmentor-server stopped");
     Ok(())
 }

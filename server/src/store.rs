@@ -12,21 +12,46 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The tables, created when missing. Types every backend reads the same way through `any`:
 /// TEXT, BIGINT, DOUBLE PRECISION.
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS checkpoints (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, env TEXT NOT NULL, net TEXT NOT NULL,
         obs TEXT NOT NULL, actions BIGINT NOT NULL, algo TEXT NOT NULL, frames BIGINT NOT NULL,
         seed TEXT NOT NULL, size BIGINT NOT NULL, uploaded_at TEXT NOT NULL,
         uploaded_ms BIGINT NOT NULL, eval_status TEXT NOT NULL, eval_episodes BIGINT NOT NULL,
         eval_seed TEXT NOT NULL, success_rate DOUBLE PRECISION, mean_return DOUBLE PRECISION,
-        mean_steps DOUBLE PRECISION, eval_error TEXT)",
-    "CREATE INDEX IF NOT EXISTS checkpoints_env ON checkpoints (env, uploaded_ms)",
+        mean_steps DOUBLE PRECISION, eval_error TEXT, client TEXT NOT NULL DEFAULT '')",
     "CREATE TABLE IF NOT EXISTS episodes (
-        id TEXT PRIMARY KEY, body TEXT NOT NULL, created_ms BIGINT NOT NULL)",
+        id TEXT PRIMARY KEY, body TEXT NOT NULL, created_ms BIGINT NOT NULL,
+        client TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS llm_cache (
         key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, body TEXT NOT NULL,
-        created_ms BIGINT NOT NULL)",
+        created_ms BIGINT NOT NULL, size BIGINT NOT NULL DEFAULT 0)",
 ];
+
+/// Columns added since the first release: (table, column, its type); added to older databases
+/// at start.
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+    ("checkpoints", "client", "TEXT NOT NULL DEFAULT ''"),
+    ("episodes", "client", "TEXT NOT NULL DEFAULT ''"),
+    ("episodes", "size", "BIGINT NOT NULL DEFAULT 0"),
+    ("llm_cache", "size", "BIGINT NOT NULL DEFAULT 0"),
+];
+
+/// Indexes, created after the columns they cover.
+const INDEXES: [&str; 5] = [
+    "CREATE INDEX IF NOT EXISTS checkpoints_env ON checkpoints (env, uploaded_ms)",
+    "CREATE INDEX IF NOT EXISTS checkpoints_eval ON checkpoints (eval_status, uploaded_ms)",
+    "CREATE INDEX IF NOT EXISTS checkpoints_client ON checkpoints (client)",
+    "CREATE INDEX IF NOT EXISTS episodes_client ON episodes (client)",
+    "CREATE INDEX IF NOT EXISTS llm_cache_age ON llm_cache (created_ms)",
+];
+
+/// What one client has stored in a table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub count: u64,
+    pub bytes: u64,
+}
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -56,20 +81,51 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
-/// Write `bytes` to `path` so that a reader sees the whole file or none of it: a temporary file
-/// in `tmp` (same file system), flushed to disk, then renamed over `path`.
-pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = format!(
-        "{}.{}.{}.part",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+/// A temporary file name no other writer in this process (a counter) nor another process (the
+/// pid, a random part) uses.
+fn temp_name(final_name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // RandomState's keys are random per process (and per thread); mixing in the counter and the
+    // time gives a fresh 64-bit value each call.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_i64(now_ms());
+    format!(
+        "{final_name}.{}.{n}.{:016x}.part",
         std::process::id(),
-        now_ms()
-    );
-    let tmp_path = tmp.join(name);
+        h.finish()
+    )
+}
+
+/// Write `bytes` to `path` so that a reader sees the whole file or none of it: a temporary file
+/// in `tmp` (same file system) with a name of its own (created with `create_new`, so two
+/// writers never share one), flushed to disk, then renamed over `path`.
+pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let final_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let (tmp_path, mut f) = {
+        let mut tries = 0;
+        loop {
+            let p = tmp.join(temp_name(final_name));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(f) => break (p, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp_path)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp_path, path)?;
         if let Some(dir) = path.parent() {
             // The rename itself reaches the disk with the directory.
@@ -171,11 +227,59 @@ impl Store {
                 .await
                 .context("creating the tables")?;
         }
-        Ok(Store {
+        for (table, column, ty) in ADDED_COLUMNS {
+            let probe = format!("SELECT {column} FROM {table} WHERE 1 = 0");
+            if sqlx::query(&probe).execute(&pool).await.is_err() {
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))
+                    .execute(&pool)
+                    .await
+                    .with_context(|| format!("adding {table}.{column}"))?;
+            }
+        }
+        for stmt in INDEXES {
+            sqlx::query(stmt)
+                .execute(&pool)
+                .await
+                .context("creating the indexes")?;
+        }
+        let store = Store {
             pool,
             checkpoint_dir,
             tmp_dir,
-        })
+        };
+        store.remove_orphan_files().await?;
+        Ok(store)
+    }
+
+    /// Remove checkpoint files without an entry: a server killed between writing a file and
+    /// inserting its entry (or deleting the entry and then the file) leaves them. The listing
+    /// comes from the entries, so nothing half-written was ever shown.
+    async fn remove_orphan_files(&self) -> anyhow::Result<usize> {
+        let known: std::collections::HashSet<String> = sqlx::query("SELECT id FROM checkpoints")
+            .fetch_all(&self.pool)
+            .await
+            .context("listing the checkpoints")?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let mut removed = 0;
+        let rd = std::fs::read_dir(&self.checkpoint_dir)
+            .with_context(|| format!("reading {}", self.checkpoint_dir.display()))?;
+        for e in rd.flatten() {
+            let path = e.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".ckpt"))
+            else {
+                continue;
+            };
+            if !known.contains(id) && std::fs::remove_file(&path).is_ok() {
+                tracing::info!("removed {}: no checkpoint entry names it", path.display());
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// `PRAGMA journal_mode` on SQLite, for checks.
@@ -195,11 +299,12 @@ impl Store {
         &self,
         e: &Entry,
         uploaded_ms: i64,
+        client: &str,
     ) -> Result<bool, sqlx::Error> {
         let r = sqlx::query(
             "INSERT INTO checkpoints (id, name, env, net, obs, actions, algo, frames, seed, size,
-                uploaded_at, uploaded_ms, eval_status, eval_episodes, eval_seed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                uploaded_at, uploaded_ms, eval_status, eval_episodes, eval_seed, client)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
@@ -217,6 +322,7 @@ impl Store {
         .bind(e.eval.status())
         .bind(e.eval_episodes as i64)
         .bind(&e.eval_seed)
+        .bind(client)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -265,17 +371,42 @@ impl Store {
         .collect()
     }
 
-    /// Ids whose evaluation never finished (the server stopped): they are evaluated again.
-    pub async fn unfinished_evaluations(&self) -> Result<Vec<String>, sqlx::Error> {
+    /// Evaluations a stopped server left running are pending again.
+    pub async fn requeue_running(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE checkpoints SET eval_status = 'pending' WHERE eval_status = 'running'")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The oldest upload waiting for its evaluation.
+    pub async fn next_pending(&self) -> Result<Option<String>, sqlx::Error> {
         sqlx::query(
-            "SELECT id FROM checkpoints WHERE eval_status IN ('pending', 'running')
-             ORDER BY uploaded_ms",
+            "SELECT id FROM checkpoints WHERE eval_status = 'pending'
+             ORDER BY uploaded_ms, id LIMIT 1",
         )
-        .fetch_all(&self.pool)
+        .fetch_optional(&self.pool)
         .await?
-        .iter()
         .map(|r| r.try_get("id"))
-        .collect()
+        .transpose()
+    }
+
+    /// Evaluations waiting or running, of `client`'s uploads or of all.
+    pub async fn evaluations_waiting(&self, client: Option<&str>) -> Result<u64, sqlx::Error> {
+        let q = match client {
+            Some(c) => sqlx::query(
+                "SELECT COUNT(*) AS n FROM checkpoints
+                 WHERE eval_status IN ('pending', 'running') AND client = $1",
+            )
+            .bind(c),
+            None => sqlx::query(
+                "SELECT COUNT(*) AS n FROM checkpoints WHERE eval_status IN ('pending', 'running')",
+            ),
+        };
+        Ok(q.fetch_one(&self.pool)
+            .await?
+            .try_get::<i64, _>("n")?
+            .max(0) as u64)
     }
 
     pub async fn set_eval(&self, id: &str, eval: &EvalState) -> Result<(), sqlx::Error> {
@@ -323,15 +454,40 @@ impl Store {
         Ok(true)
     }
 
+    /// How many checkpoints (`checkpoints`) or episodes (`episodes`) `client` has stored, and
+    /// their bytes.
+    pub async fn stored_by(&self, table: Table, client: &str) -> Result<Stored, sqlx::Error> {
+        let sql = match table {
+            Table::Checkpoints => {
+                "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM checkpoints WHERE client = $1"
+            }
+            Table::Episodes => {
+                "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM episodes WHERE client = $1"
+            }
+        };
+        let r = sqlx::query(sql).bind(client).fetch_one(&self.pool).await?;
+        Ok(Stored {
+            count: r.try_get::<i64, _>("n")?.max(0) as u64,
+            bytes: sum(&r, "bytes")?,
+        })
+    }
+
     /// Store an episode record unless its id exists; true when it was inserted.
-    pub async fn insert_episode(&self, id: &str, body: &str) -> Result<bool, sqlx::Error> {
+    pub async fn insert_episode(
+        &self,
+        id: &str,
+        body: &str,
+        client: &str,
+    ) -> Result<bool, sqlx::Error> {
         let r = sqlx::query(
-            "INSERT INTO episodes (id, body, created_ms) VALUES ($1, $2, $3)
+            "INSERT INTO episodes (id, body, created_ms, client, size) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(body)
         .bind(now_ms())
+        .bind(client)
+        .bind(body.len() as i64)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -346,6 +502,15 @@ impl Store {
             .transpose()
     }
 
+    /// True when there was one.
+    pub async fn delete_episode(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM episodes WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     pub async fn cache_get(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
         sqlx::query("SELECT body FROM llm_cache WHERE key = $1")
             .bind(key)
@@ -355,15 +520,17 @@ impl Store {
             .transpose()
     }
 
+    /// Store an answer unless its key is there; true when it was inserted.
     pub async fn cache_put(
         &self,
         key: &str,
         backend: &str,
         model: &str,
         body: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO llm_cache (key, backend, model, body, created_ms) VALUES ($1, $2, $3, $4, $5)
+    ) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(
+            "INSERT INTO llm_cache (key, backend, model, body, created_ms, size)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
@@ -371,9 +538,27 @@ impl Store {
         .bind(model)
         .bind(body)
         .bind(now_ms())
+        .bind(body.len() as i64)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Entries and bytes of the cache.
+    pub async fn cache_stats(&self) -> Result<Stored, sqlx::Error> {
+        // `size` is 0 in rows written before it existed: their body's length stands in.
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n,
+                CAST(COALESCE(SUM(CASE WHEN size > 0 THEN size ELSE LENGTH(body) END), 0) AS BIGINT)
+                AS bytes
+             FROM llm_cache",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Stored {
+            count: r.try_get::<i64, _>("n")?.max(0) as u64,
+            bytes: sum(&r, "bytes")?,
+        })
     }
 
     pub async fn cache_len(&self) -> Result<i64, sqlx::Error> {
@@ -382,18 +567,83 @@ impl Store {
             .await?
             .try_get("n")
     }
+
+    /// Remove the `n` oldest entries; the bytes they held.
+    pub async fn cache_evict_oldest(&self, n: u64) -> Result<Stored, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT key, CAST(CASE WHEN size > 0 THEN size ELSE LENGTH(body) END AS BIGINT) AS bytes
+             FROM llm_cache ORDER BY created_ms, key LIMIT $1",
+        )
+        .bind(n.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gone = Stored::default();
+        for r in &rows {
+            let key: String = r.try_get("key")?;
+            let d = sqlx::query("DELETE FROM llm_cache WHERE key = $1")
+                .bind(&key)
+                .execute(&self.pool)
+                .await?;
+            if d.rows_affected() > 0 {
+                gone.count += 1;
+                gone.bytes += r.try_get::<i64, _>("bytes")?.max(0) as u64;
+            }
+        }
+        Ok(gone)
+    }
+
+    /// Empty the cache; how many entries it held.
+    pub async fn cache_clear(&self) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query("DELETE FROM llm_cache")
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
 }
 
-/// A database URL without its password, for messages.
+/// The tables a client's storage is counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Checkpoints,
+    Episodes,
+}
+
+/// A non-negative BIGINT column.
+fn sum(r: &AnyRow, col: &str) -> Result<u64, sqlx::Error> {
+    Ok(r.try_get::<i64, _>(col)?.max(0) as u64)
+}
+
+/// A URL without its secrets, for logs and messages: the password of `user:pass@` (all of a
+/// userinfo without a colon: it may be a key), and the values of the query string.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+    let Some(s) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[s + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rfind('@') {
+        Some(at) => match authority[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***{}", &authority[at..]),
+            None => format!("***{}", &authority[at..]),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query = query.split('#').next().unwrap_or("");
+            let hidden: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) => format!("{k}=***"),
+                    None => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", hidden.join("&"))
         }
-        _ => url.to_string(),
-    }
+        None => tail.to_string(),
+    };
+    format!("{}{authority}{tail}", &url[..s + 3])
 }
 
 #[cfg(test)]
@@ -414,6 +664,33 @@ mod tests {
             "postgres://me:***@db/g"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact_url("https://sk-live-123@api.x/v1?key=sk-2&v=1#f"),
+            "https://***@api.x/v1?key=***&v=***"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1"
+        );
+        assert_eq!(redact_url("http://h/p@q"), "http://h/p@q");
+    }
+
+    #[test]
+    fn concurrent_atomic_writes_of_one_file_all_succeed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("same.bin");
+        std::thread::scope(|s| {
+            for i in 0..16u8 {
+                let (tmp, p) = (d.path(), &p);
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        write_atomic(tmp, p, &[i; 64]).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read(&p).unwrap().len(), 64);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -220,7 +220,11 @@ async fn models_and_errors_follow_the_contract() {
         ),
     ];
     for (uri, body, status, want) in cases {
-        let r = call(&app, Request::post(uri).body(body).unwrap()).await;
+        let req = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let r = call(&app, req).await;
         assert_eq!(r.status.as_u16(), status, "{uri}: {}", r.text());
         let msg = r.error();
         assert!(msg.contains(want), "{uri}: {msg}");
@@ -655,15 +659,25 @@ async fn hostile_episodes_are_refused_and_the_server_keeps_serving() {
         ("env", json!("DROP TABLE episodes"), "DROP TABLE"),
         ("seed", json!("-1"), "decimal u64"),
         ("v", json!(99), "version 99"),
-        ("agents", json!([]), "1 to 16"),
-        ("transcript", json!([{"agent": 9}]), "names no agent"),
+        ("agents", json!([]), "1 to 4"),
+        (
+            "transcript",
+            json!([{"agent": 9, "step": 0, "prompt": "p", "answer": "a", "latency_ms": 1}]),
+            "names no agent",
+        ),
+        ("transcript", json!([{"agent": 0}]), "transcript[0]"),
+        ("actions", json!([vec![0; 200], [1]]), "ended at step 100"),
     ] {
         let mut e = episode();
         e[field] = value;
         cases.push((Body::from(e.to_string()), 422, want.to_string()));
     }
     for (body, status, want) in cases {
-        let r = call(&app, Request::post("/api/episodes").body(body).unwrap()).await;
+        let req = Request::post("/api/episodes")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let r = call(&app, req).await;
         assert_eq!(r.status.as_u16(), status, "{want}: {}", r.text());
         let msg = r.error();
         assert!(msg.contains(&want), "{want}: {msg}");
@@ -727,4 +741,193 @@ async fn the_store_speaks_postgres_too() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&app, del).await.status, 204);
+}
+
+fn delete(uri: &str, token: Option<&str>) -> Request<Body> {
+    let mut r = Request::delete(uri);
+    if let Some(t) = token {
+        r = r.header("authorization", format!("Bearer {t}"));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn storage_quotas_and_the_evaluation_queue_answer_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), None);
+    s.quotas.episodes = 2;
+    s.quotas.checkpoints = 3;
+    s.eval_queue = 4; // one waiting evaluation per client
+    let state = AppState::new(s).await.unwrap();
+    let app = router(state.clone());
+    for seed in ["1", "2"] {
+        let mut e = episode();
+        e["seed"] = json!(seed);
+        assert_eq!(call(&app, post_json("/api/episodes", &e)).await.status, 201);
+    }
+    let mut e = episode();
+    e["seed"] = json!("3");
+    let r = call(&app, post_json("/api/episodes", &e)).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["error"]["type"], "quota_exceeded");
+    assert!(r.error().contains("--quota-episodes 2"));
+    // An episode already stored is no new storage.
+    e["seed"] = json!("1");
+    assert_eq!(call(&app, post_json("/api/episodes", &e)).await.status, 200);
+
+    // While the evaluator is busy, this client's one place in the queue is taken by its first
+    // upload.
+    let busy = state.evaluating.lock().await;
+    let env = "MiniGrid-Empty-5x5-v0";
+    assert_eq!(
+        call(&app, upload(checkpoint_bytes(11, env), ""))
+            .await
+            .status,
+        201
+    );
+    let r = call(&app, upload(checkpoint_bytes(12, env), "")).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["error"]["type"], "eval_queue_full");
+    assert!(r.header("retry-after").is_some());
+    drop(busy);
+    // Once evaluated, there is room again, up to the storage quota of 3 checkpoints.
+    for seed in [12, 13] {
+        let list = call(&app, get("/api/checkpoints")).await.json();
+        for e in list["checkpoints"].as_array().unwrap() {
+            wait_for_eval(&app, e["id"].as_str().unwrap()).await;
+        }
+        let r = call(&app, upload(checkpoint_bytes(seed, env), "")).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let list = call(&app, get("/api/checkpoints")).await.json();
+    for e in list["checkpoints"].as_array().unwrap() {
+        wait_for_eval(&app, e["id"].as_str().unwrap()).await;
+    }
+    let r = call(&app, upload(checkpoint_bytes(14, env), "")).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["type"], "quota_exceeded");
+}
+
+#[tokio::test]
+async fn admins_delete_episodes_and_clear_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), None);
+    s.admin_token = Some(gridmentor_server::config::Secret("adm".into()));
+    s.cache_max_entries = 10;
+    let state = AppState::new(s).await.unwrap();
+    let app = router(state.clone());
+    let id = call(&app, post_json("/api/episodes", &episode()))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = format!("/api/episodes/{id}");
+    assert_eq!(call(&app, delete(&uri, None)).await.status, 401);
+    assert_eq!(call(&app, delete(&uri, Some("nope"))).await.status, 401);
+    assert_eq!(call(&app, delete(&uri, Some("adm"))).await.status, 204);
+    assert_eq!(call(&app, get(&uri)).await.status, 404);
+    assert_eq!(call(&app, delete(&uri, Some("adm"))).await.status, 404);
+    // The cache keeps at most 10 answers, the oldest evicted first.
+    for i in 0..30 {
+        let mut c = chat_body("gridmentor-expert", "observation: {observed nothing}");
+        c["seed"] = json!(i);
+        let r = call(&app, post_json("/v1/chat/completions", &c)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let entries = call(&app, get("/api/usage")).await.json()["cache_entries"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=10).contains(&entries), "{entries} cache entries");
+    let mut newest = chat_body("gridmentor-expert", "observation: {observed nothing}");
+    newest["seed"] = json!(29);
+    let r = call(&app, post_json("/v1/chat/completions", &newest)).await;
+    assert_eq!(r.header("x-cache"), Some("HIT"), "the newest answer stays");
+    let r = call(&app, delete("/api/cache", Some("adm"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["deleted"].as_u64().unwrap() >= 1);
+    let r = call(&app, post_json("/v1/chat/completions", &newest)).await;
+    assert_eq!(
+        r.header("x-cache"),
+        Some("MISS"),
+        "cleared, memory included"
+    );
+    assert_eq!(call(&app, delete("/api/cache", None)).await.status, 401);
+    // Without a token the admin routes are off.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (plain, _) = app_with(settings(dir2.path(), None)).await;
+    assert_eq!(
+        call(&plain, delete("/api/cache", Some("adm"))).await.status,
+        403
+    );
+}
+
+async fn app_with(s: gridmentor_server::Settings) -> (Router, Arc<AppState>) {
+    let state = AppState::new(s).await.unwrap();
+    (router(state.clone()), state)
+}
+
+#[tokio::test]
+async fn writes_need_their_content_type_and_every_answer_has_safe_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let chat = chat_body("gridmentor-expert", "observation: {observed nothing}");
+    let post = |uri: &str, ct: &str, body: String, origin: Option<&str>| {
+        let mut r = Request::post(uri).header("content-type", ct);
+        if let Some(o) = origin {
+            r = r.header("origin", o).header("host", "127.0.0.1:8080");
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    let r = call(
+        &app,
+        post("/v1/chat/completions", "text/plain", chat.to_string(), None),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    assert!(r.error().contains("application/json"));
+    let r = call(
+        &app,
+        post(
+            "/api/episodes",
+            "application/json",
+            episode().to_string(),
+            Some("https://evil.example"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.error().contains("evil.example"));
+    let r = call(
+        &app,
+        post(
+            "/api/episodes",
+            "application/json",
+            episode().to_string(),
+            Some("http://127.0.0.1:8080"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "same origin: {}", r.text());
+    // Errors nobody wrote a body for get the OpenAI shape.
+    let r = call(&app, get("/v1/chat/completions")).await;
+    assert_eq!(r.status, 405);
+    assert!(r.error().contains("GET"));
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = call(&app, get("/v1/nothing")).await;
+    assert_eq!(r.status, 404);
+    r.error();
+    let r = call(&app, get("/no-such-file.js")).await;
+    assert_eq!(r.status, 404);
+    r.error();
+    for path in ["/", "/api/envs", "/v1/models", "/nothing"] {
+        let r = call(&app, get(path)).await;
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+    }
 }

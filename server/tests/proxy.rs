@@ -388,3 +388,49 @@ async fn streams_the_expert_and_reports_errors_before_streaming_as_statuses() {
         "an error before the first token keeps its status"
     );
 }
+
+#[tokio::test]
+async fn cache_hits_do_not_count_against_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, fake) = fake_upstream().await;
+    let mut s = settings(dir.path(), Some(&up));
+    s.rate_limit = 1;
+    s.rate_burst = 1;
+    let (base, _, _task) = serve(s).await;
+    let mut det = chat_body("fake-gpt", "cached");
+    det["temperature"] = json!(0);
+    assert_eq!(post(&base, &det).await.header("x-cache"), Some("MISS"));
+    for _ in 0..5 {
+        let r = post(&base, &det).await;
+        assert_eq!(r.status, 200, "a hit costs no model call: {}", r.text());
+        assert_eq!(r.header("x-cache"), Some("HIT"));
+    }
+    assert_eq!(fake.count(), 1);
+    let r = post(&base, &chat_body("fake-gpt", "a miss")).await;
+    assert_eq!(r.status, 429, "the miss is limited: {}", r.text());
+}
+
+#[tokio::test]
+async fn unlisted_model_names_share_one_metrics_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, _fake) = fake_upstream().await;
+    let (base, _, _task) = serve(settings(dir.path(), Some(&up))).await;
+    for i in 0..20 {
+        assert_eq!(
+            post(&base, &chat_body(&format!("made-up-{i}"), "hi"))
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(post(&base, &chat_body("fake-gpt", "hi")).await.status, 200);
+    let m = http(client().get(format!("{base}/metrics"))).await.text();
+    assert!(!m.contains("made-up"), "{m}");
+    assert!(
+        m.contains("gridmentor_llm_requests_total{backend=\"upstream\",model=\"other\"} 20"),
+        "{m}"
+    );
+    assert!(m.contains("model=\"fake-gpt\"} 1"), "{m}");
+    let usage = http(client().get(format!("{base}/api/usage"))).await.json();
+    assert_eq!(usage["models"].as_array().unwrap().len(), 2, "{usage}");
+}

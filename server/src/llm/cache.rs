@@ -1,12 +1,183 @@
-//! The response cache's key: a sha256 over the backend, its scope (the upstream URL), the
-//! canonical model and every request field that can change the answer, in a canonical JSON
-//! form (keys sorted at every depth), so field order and aliases do not matter.
+//! The response cache: answers kept in the database under a key, at most so many entries and
+//! bytes (the oldest evicted first), the most recent ones also in memory for fast hits.
+//!
+//! The key is a sha256 over the backend, its scope (the upstream URL), the canonical model and
+//! every request field that can change the answer, in a canonical JSON form (keys sorted at
+//! every depth), so field order and aliases do not matter.
 
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 
 use crate::error::ApiError;
+use crate::store::{Store, Stored};
+use axum::body::Bytes;
+
+/// Bytes of answers kept in memory besides the database.
+pub const MEMORY_BYTES: usize = 16 << 20;
+
+/// The most recently written or read answers, bounded by bytes, oldest dropped first.
+#[derive(Default)]
+struct Memory {
+    map: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl Memory {
+    fn insert(&mut self, key: &str, body: Bytes) {
+        if body.len() > MEMORY_BYTES / 16 || self.map.contains_key(key) {
+            return;
+        }
+        self.bytes += body.len();
+        self.map.insert(key.to_string(), body);
+        self.order.push_back(key.to_string());
+        while self.bytes > MEMORY_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.map.remove(&old) {
+                self.bytes -= b.len();
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Memory::default();
+    }
+}
+
+/// The response cache over the store.
+pub struct ResponseCache {
+    store: Store,
+    /// 0 = unlimited.
+    max_entries: u64,
+    /// 0 = unlimited.
+    max_bytes: u64,
+    /// What the database holds, read at start and kept up to date (resynchronised after each
+    /// eviction, as another server may share a PostgreSQL database).
+    stored: tokio::sync::Mutex<Stored>,
+    memory: Mutex<Memory>,
+}
+
+impl ResponseCache {
+    pub async fn new(
+        store: Store,
+        max_entries: u64,
+        max_bytes: u64,
+    ) -> Result<ResponseCache, sqlx::Error> {
+        let stored = store.cache_stats().await?;
+        let cache = ResponseCache {
+            store,
+            max_entries,
+            max_bytes,
+            stored: tokio::sync::Mutex::new(stored),
+            memory: Mutex::default(),
+        };
+        // The caps may have been lowered since the last run.
+        cache.evict_if_over().await?;
+        Ok(cache)
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stored answer for `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, sqlx::Error> {
+        if let Some(b) = self.memory().map.get(key) {
+            return Ok(Some(b.clone()));
+        }
+        let Some(body) = self.store.cache_get(key).await? else {
+            return Ok(None);
+        };
+        let body = Bytes::from(body);
+        self.memory().insert(key, body.clone());
+        Ok(Some(body))
+    }
+
+    /// Keep `body` under `key` (unless one is there), then evict the oldest entries while the
+    /// cache is over a cap. An answer larger than an eighth of the byte cap is not kept.
+    pub async fn put(
+        &self,
+        key: &str,
+        backend: &str,
+        model: &str,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
+        let size = body.len() as u64;
+        if self.max_bytes > 0 && size > self.max_bytes / 8 {
+            return Ok(());
+        }
+        if !self.store.cache_put(key, backend, model, body).await? {
+            return Ok(());
+        }
+        self.memory()
+            .insert(key, Bytes::copy_from_slice(body.as_bytes()));
+        {
+            let mut s = self.stored.lock().await;
+            s.count += 1;
+            s.bytes += size;
+        }
+        self.evict_if_over().await
+    }
+
+    fn over(&self, s: &Stored) -> bool {
+        (self.max_entries > 0 && s.count > self.max_entries)
+            || (self.max_bytes > 0 && s.bytes > self.max_bytes)
+    }
+
+    /// Evict the oldest entries down to 90% of the caps (so that not every write evicts).
+    async fn evict_if_over(&self) -> Result<(), sqlx::Error> {
+        let mut s = self.stored.lock().await;
+        if !self.over(&s) {
+            return Ok(());
+        }
+        let entries_goal = self.max_entries - self.max_entries / 10;
+        let bytes_goal = self.max_bytes - self.max_bytes / 10;
+        loop {
+            let by_count = if self.max_entries > 0 {
+                s.count.saturating_sub(entries_goal)
+            } else {
+                0
+            };
+            let by_bytes = if self.max_bytes > 0 && s.bytes > bytes_goal {
+                // Entries of the average size, at least a batch.
+                let avg = (s.bytes / s.count.max(1)).max(1);
+                ((s.bytes - bytes_goal) / avg).max(16)
+            } else {
+                0
+            };
+            let n = by_count.max(by_bytes);
+            if n == 0 {
+                break;
+            }
+            let gone = self.store.cache_evict_oldest(n).await?;
+            *s = self.store.cache_stats().await?;
+            if gone.count == 0 {
+                break;
+            }
+        }
+        // Evicted answers are still right; memory keeps its own bound.
+        Ok(())
+    }
+
+    /// Empty the cache; how many entries the database held.
+    pub async fn clear(&self) -> Result<u64, sqlx::Error> {
+        let mut s = self.stored.lock().await;
+        let n = self.store.cache_clear().await?;
+        self.memory().clear();
+        *s = Stored::default();
+        Ok(n)
+    }
+
+    /// Entries in the database.
+    pub async fn entries(&self) -> u64 {
+        self.stored.lock().await.count
+    }
+}
 
 /// Request fields that never change the answer (transport and bookkeeping).
 const IGNORED: [&str; 6] = [

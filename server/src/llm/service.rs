@@ -1,7 +1,7 @@
 //! What happens around a backend call: the model is resolved, the cache read (or bypassed),
 //! the backend called (streamed as SSE when asked), the usage counted and the answer cached.
 
-use super::cache::{self, CacheMode};
+use super::cache::{self, CacheMode, ResponseCache};
 use super::limits::{Budget, RateLimiter};
 use super::{Backend, Backends, Call, ChatOutput, ChatRequest, Delta, ScoreRequest};
 use crate::AppState;
@@ -21,6 +21,7 @@ pub struct Llm {
     pub budget: Arc<Budget>,
     pub limiter: RateLimiter,
     pub default_max_tokens: u32,
+    pub cache: ResponseCache,
 }
 
 impl Llm {
@@ -55,6 +56,30 @@ fn with_cache_header(mut res: Response, hit: bool) -> Response {
 
 fn db_error(e: sqlx::Error) -> ApiError {
     ApiError::internal("the response cache", e)
+}
+
+/// A model's label in `/metrics` and `/api/usage`: its id when its backend lists it, else
+/// `other`, so that names chosen by clients cannot grow the label set.
+pub fn model_label(backend: &dyn Backend, model: &str) -> String {
+    if backend.models().iter().any(|c| c.id == model) {
+        model.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+/// A cached answer as the client asked for it: the stored JSON as it is, or replayed as SSE.
+fn cached_answer(body: &axum::body::Bytes, stream: bool) -> Option<Response> {
+    let res = if stream {
+        replay(&serde_json::from_slice::<Value>(body).ok()?)
+    } else {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response()
+    };
+    Some(with_cache_header(res, true))
 }
 
 /// Formats the chunks of one streamed answer.
@@ -174,8 +199,8 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let req = ChatRequest::parse(body)?;
     let (backend, model) = state.llm.backends.resolve(&req.model)?;
-    limit(state, backend.as_ref(), client)?;
     let name = backend.name().to_string();
+    let label = model_label(backend.as_ref(), &model);
     let cacheable = match mode {
         CacheMode::Bypass => false,
         CacheMode::Allow => true,
@@ -184,45 +209,43 @@ pub async fn chat(
     let key =
         cacheable.then(|| cache::key("chat", &name, &backend.cache_scope(), &model, &req.raw));
     let metrics = &state.metrics;
+    // A cache hit costs no model call: it is answered before the rate limit.
     if let Some(k) = &key
-        && let Some(body) = state.store.cache_get(k).await.map_err(db_error)?
-        && let Ok(v) = serde_json::from_str::<Value>(&body)
+        && let Some(body) = state.llm.cache.get(k).await.map_err(db_error)?
+        && let Some(res) = cached_answer(&body, req.stream)
     {
-        metrics.llm(&name, &model, |u| {
+        metrics.llm(&name, &label, |u| {
             u.requests += 1;
             u.cache_hits += 1;
         });
-        let res = if req.stream {
-            replay(&v)
-        } else {
-            Json(v).into_response()
-        };
-        return Ok(with_cache_header(res, true));
+        return Ok(res);
     }
-    metrics.llm(&name, &model, |u| u.requests += 1);
+    limit(state, backend.as_ref(), client)?;
+    metrics.llm(&name, &label, |u| u.requests += 1);
     if !req.stream {
         let out = match backend.chat(&req, state.llm.call(None)).await {
             Ok(out) => out,
             Err(e) => {
-                metrics.llm(&name, &model, |u| u.errors += 1);
+                metrics.llm(&name, &label, |u| u.errors += 1);
                 return Err(e);
             }
         };
-        metrics.llm(&name, &model, |u| {
+        metrics.llm(&name, &label, |u| {
             u.prompt_tokens += out.usage.prompt_tokens;
             u.completion_tokens += out.usage.completion_tokens;
         });
         let v = out.to_json(&new_id("chatcmpl"), now_secs());
         if let Some(k) = &key {
             state
-                .store
-                .cache_put(k, &name, &model, &v.to_string())
+                .llm
+                .cache
+                .put(k, &name, &model, &v.to_string())
                 .await
                 .map_err(db_error)?;
         }
         return Ok(with_cache_header(Json(v).into_response(), false));
     }
-    stream(state.clone(), backend, req, model, key).await
+    stream(state.clone(), backend, req, model, label, key).await
 }
 
 async fn stream(
@@ -230,6 +253,7 @@ async fn stream(
     backend: Arc<dyn Backend>,
     req: ChatRequest,
     model: String,
+    label: String,
     key: Option<String>,
 ) -> Result<Response, ApiError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -249,7 +273,7 @@ async fn stream(
             .await
             .unwrap_or_else(|e| Err(ApiError::internal("the model call", e)));
         if let Err(e) = r {
-            state.metrics.llm(&name, &model, |u| u.errors += 1);
+            state.metrics.llm(&name, &label, |u| u.errors += 1);
             return Err(e);
         }
         early = Some(r);
@@ -289,24 +313,20 @@ async fn stream(
         let metrics = &state.metrics;
         let events = match result {
             Ok(out) => {
-                metrics.llm(&name, &model, |u| {
+                metrics.llm(&name, &label, |u| {
                     u.prompt_tokens += out.usage.prompt_tokens;
                     u.completion_tokens += out.usage.completion_tokens;
                 });
                 if let Some(k) = &key {
                     let v = out.to_json(&c.id, c.created);
-                    if let Err(e) = state
-                        .store
-                        .cache_put(k, &name, &model, &v.to_string())
-                        .await
-                    {
+                    if let Err(e) = state.llm.cache.put(k, &name, &model, &v.to_string()).await {
                         tracing::error!("caching a streamed answer: {e}");
                     }
                 }
                 c.end(&out)
             }
             Err(e) => {
-                metrics.llm(&name, &model, |u| u.errors += 1);
+                metrics.llm(&name, &label, |u| u.errors += 1);
                 vec![Event::default().data(e.body().to_string())]
             }
         };
@@ -329,36 +349,38 @@ pub async fn score(
 ) -> Result<Response, ApiError> {
     let req = ScoreRequest::parse(body)?;
     let (backend, model) = state.llm.backends.resolve(&req.model)?;
-    limit(state, backend.as_ref(), client)?;
     let name = backend.name().to_string();
+    let label = model_label(backend.as_ref(), &model);
     let key = (mode != CacheMode::Bypass)
         .then(|| cache::key("score", &name, &backend.cache_scope(), &model, &req.raw));
     if let Some(k) = &key
-        && let Some(body) = state.store.cache_get(k).await.map_err(db_error)?
-        && let Ok(v) = serde_json::from_str::<Value>(&body)
+        && let Some(body) = state.llm.cache.get(k).await.map_err(db_error)?
+        && let Some(res) = cached_answer(&body, false)
     {
-        state.metrics.llm(&name, &model, |u| {
+        state.metrics.llm(&name, &label, |u| {
             u.requests += 1;
             u.cache_hits += 1;
         });
-        return Ok(with_cache_header(Json(v).into_response(), true));
+        return Ok(res);
     }
-    state.metrics.llm(&name, &model, |u| u.requests += 1);
+    limit(state, backend.as_ref(), client)?;
+    state.metrics.llm(&name, &label, |u| u.requests += 1);
     let out = match backend.score(&req, state.llm.call(None)).await {
         Ok(out) => out,
         Err(e) => {
-            state.metrics.llm(&name, &model, |u| u.errors += 1);
+            state.metrics.llm(&name, &label, |u| u.errors += 1);
             return Err(e);
         }
     };
-    state.metrics.llm(&name, &model, |u| {
+    state.metrics.llm(&name, &label, |u| {
         u.prompt_tokens += out.usage.prompt_tokens
     });
     let v = out.to_json();
     if let Some(k) = &key {
         state
-            .store
-            .cache_put(k, &name, &model, &v.to_string())
+            .llm
+            .cache
+            .put(k, &name, &model, &v.to_string())
             .await
             .map_err(db_error)?;
     }
@@ -400,7 +422,7 @@ pub async fn usage(state: &Arc<AppState>) -> Result<Value, ApiError> {
                    "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens})
         })
         .collect();
-    let cache_entries = state.store.cache_len().await.map_err(db_error)?;
+    let cache_entries = state.llm.cache.entries().await;
     Ok(json!({
         "since": state.started_at,
         "models": models,

@@ -7,12 +7,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gridmentor_server::AppState;
 use gridmentor_server::config::{Secret, Settings, Upstream};
-use gridmentor_server::{AppState, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -172,14 +171,14 @@ pub fn settings(dir: &Path, upstream: Option<&str>) -> Settings {
     s
 }
 
-/// The server on 127.0.0.1:0; its base URL.
+/// The server on 127.0.0.1:0, served as `gridmentor-server` serves it; its base URL.
 pub async fn serve(settings: Settings) -> (String, Arc<AppState>, tokio::task::JoinHandle<()>) {
     let state = AppState::new(settings).await.unwrap();
-    let app = router(state.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
+    let s = state.clone();
     let task = tokio::spawn(async move {
-        axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+        gridmentor_server::serve(l, s, std::future::pending())
             .await
             .unwrap()
     });
