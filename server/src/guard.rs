@@ -20,10 +20,11 @@ use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The page's Content-Security-Policy: its own scripts and the wasm they compile (which needs
-/// 'wasm-unsafe-eval'), its own styles, fetches to this server only, no framing.
+/// 'wasm-unsafe-eval'), its own styles, fetches to this server only, framed only by its own
+/// pages (no clickjacking from other sites; the e2e frames the page to emulate a phone).
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 /// Is `origin` this server (as the request's `Host` names it)? Ports count: another port of
 /// the same host is another origin. The scheme's default port stands for a `Host` without one.
