@@ -336,7 +336,7 @@ pub fn run_episode<P: Planner>(
         agent.observe(env);
         if t.terminated || t.truncated {
             return Ok(EpisodeResult {
-                success: t.terminated && t.reward > 0.0,
+                success: t.success(),
                 ret,
                 steps: env.world.step_count,
                 planner_calls: agent.stats.planner_calls - calls_before,

@@ -175,7 +175,7 @@ mod tests {
             let t = env.step(d.decision.action);
             a.observe(&env);
             if t.terminated || t.truncated {
-                return (queries, forced, t.terminated && t.reward > 0.0);
+                return (queries, forced, t.success());
             }
         }
         unreachable!()

@@ -184,7 +184,7 @@ pub fn evaluate<P: Planner>(
             ret += s.transition.reward;
             queries += s.queries as u64;
             if s.transition.terminated || s.transition.truncated {
-                wins += (s.transition.terminated && s.transition.reward > 0.0) as u32;
+                wins += s.transition.success() as u32;
                 steps += env.world.step_count as u64;
                 break;
             }

@@ -29,7 +29,7 @@ fn greedy_actions(seed: u64) -> (Vec<usize>, bool) {
         let (d, t) = agent.step(&mut env);
         actions.push(d.action);
         if t.terminated || t.truncated {
-            return (actions, t.terminated && t.reward > 0.0);
+            return (actions, t.success());
         }
     }
 }

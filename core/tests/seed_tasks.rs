@@ -249,7 +249,7 @@ fn solve(start: &Env, allow_drop: bool, cap: usize) -> Option<Vec<Action>> {
         for &a in &actions {
             let mut next = env.clone();
             let t = next.step(a);
-            if t.terminated && t.reward > 0.0 {
+            if t.success() {
                 let mut plan = vec![a];
                 let mut at = here.clone();
                 while let Some((prev, act)) = parent.get(&at) {

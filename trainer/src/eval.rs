@@ -190,7 +190,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<EvalReport> {
                     let s = env.step(Action::ALL[rng.index(Action::COUNT)]);
                     ret += s.reward as f64;
                     if s.terminated || s.truncated {
-                        let success = s.terminated && s.reward > 0.0;
+                        let success = s.success();
                         t.episode(ret, env.world.step_count as u64, success);
                         break;
                     }
@@ -225,7 +225,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<EvalReport> {
                     let s = env.step(Action::ALL[k]);
                     ret += s.reward as f64;
                     if s.terminated || s.truncated {
-                        let success = s.terminated && s.reward > 0.0;
+                        let success = s.success();
                         t.episode(ret, env.world.step_count as u64, success);
                         break;
                     }

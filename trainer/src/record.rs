@@ -30,7 +30,7 @@ pub fn record(args: &EvalArgs, path: &Path) -> anyhow::Result<RecordReport> {
     let mut step = |env: &mut gridmentor_core::Env, t: gridmentor_core::world::Transition| {
         ret += t.reward;
         frames.push(frame(env));
-        (t.terminated || t.truncated).then_some(t.terminated && t.reward > 0.0)
+        t.done().then_some(t.success())
     };
     let success = match &args.agent {
         AgentKind::Checkpoint(file) => {

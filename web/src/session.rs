@@ -240,7 +240,7 @@ impl Session {
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
         match self.last {
-            Some(t) if t.terminated && t.reward > 0.0 => "success",
+            Some(t) if t.success() => "success",
             Some(t) if t.terminated => "failed",
             Some(t) if t.truncated => "out of time",
             _ => "playing",
@@ -251,7 +251,7 @@ impl Session {
     /// Reached the goal (terminated with a reward).
     #[wasm_bindgen(getter)]
     pub fn success(&self) -> bool {
-        self.last.is_some_and(|t| t.terminated && t.reward > 0.0)
+        self.last.is_some_and(|t| t.success())
     }
 
     /// What the agent carries, as "red key", or "" for nothing.

@@ -336,7 +336,7 @@ fn always_ask(seed: u64) -> (u32, bool) {
         queries += st.queries;
         let t = st.transition;
         if t.terminated || t.truncated {
-            return (queries, t.terminated && t.reward > 0.0);
+            return (queries, t.success());
         }
     }
 }

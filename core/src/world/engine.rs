@@ -43,6 +43,19 @@ pub struct Transition {
     pub truncated: bool,
 }
 
+impl Transition {
+    /// The episode ended in success: the task's goal reached (MiniGrid pays a positive reward
+    /// only then; lava and other failures terminate with 0).
+    pub fn success(&self) -> bool {
+        self.terminated && self.reward > 0.0
+    }
+
+    /// The episode ended, by the task or by the step limit.
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
 impl World {
     /// An empty world with walls nowhere; tasks fill it.
     pub fn new(width: i32, height: i32, max_steps: u32) -> World {

@@ -93,11 +93,7 @@ pub fn play(
             ret += st.transition.reward as f64;
             let t = st.transition;
             if t.terminated || t.truncated {
-                tot.episode(
-                    ret,
-                    env.world.step_count as u64,
-                    t.terminated && t.reward > 0.0,
-                );
+                tot.episode(ret, env.world.step_count as u64, t.success());
                 break;
             }
         }

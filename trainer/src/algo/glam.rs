@@ -226,7 +226,7 @@ pub fn evaluate(
             expert.observe(&env);
             ret += t.reward as f64;
             if t.terminated || t.truncated {
-                let success = t.terminated && t.reward > 0.0;
+                let success = t.success();
                 r.episode(ret, env.world.step_count as u64, success);
                 break;
             }

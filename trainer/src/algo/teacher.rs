@@ -256,7 +256,7 @@ mod tests {
                 let t = env.step(a);
                 teacher.stepped(0, &env, a, false);
                 if t.terminated || t.truncated {
-                    wins += (t.terminated && t.reward > 0.0) as u32;
+                    wins += t.success() as u32;
                     break;
                 }
             }
