@@ -159,11 +159,9 @@ impl<M: LocalModel> Local<M> {
 
     fn busy(&self, message: String) -> ApiError {
         self.counters.refused_busy.fetch_add(1, Ordering::Relaxed);
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message).with_retry_after(
-            // A rough wait: about one deadline's share per queued request is unknowable; a few
-            // seconds lets the queue move.
-            5,
-        )
+        // How long the queue takes to move is unknowable (generations differ by 1000x); a few
+        // seconds lets it move without clients hammering it.
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message).with_retry_after(5)
     }
 
     /// Wait for the model's turn: a place in the queue at once (or 503), then the turn before
