@@ -32,6 +32,11 @@ pub struct HttpSettings {
     /// an ask, always a usable answer. The first ask tries it; an endpoint that refuses gets
     /// generated answers from then on.
     pub score_plans: bool,
+    /// Rank plans by their mean log-likelihood per token rather than the sum: the sum favours
+    /// short plans ("go to the box" over "go to the box, toggle the box"). With SmolLM2 over 100
+    /// held-out episodes, KeyInBox went from 0.00 to 0.62 and RandomBoxKey from 0.51 to 0.78
+    /// (README).
+    pub per_token_scores: bool,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +51,7 @@ impl Default for HttpSettings {
             seed: None,
             api_key_env: String::from("OPENAI_API_KEY"),
             score_plans: true,
+            per_token_scores: true,
         }
     }
 }
@@ -276,6 +282,8 @@ impl HttpPlanner {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scored {
     pub logprobs: Vec<f64>,
+    /// Each candidate's token count as the server reports it (0 when it does not).
+    pub tokens: Vec<u32>,
     pub usage: Usage,
     pub latency_ms: f64,
 }
@@ -313,6 +321,7 @@ impl HttpPlanner {
             .as_array()
             .ok_or_else(|| bad("no \"scores\" list"))?;
         let mut logprobs = vec![f64::NAN; candidates.len()];
+        let mut counts = vec![0u32; candidates.len()];
         for (i, s) in scores.iter().enumerate() {
             let lp = s["logprob"]
                 .as_f64()
@@ -324,6 +333,7 @@ impl HttpPlanner {
                 .unwrap_or(i);
             if at < logprobs.len() {
                 logprobs[at] = lp;
+                counts[at] = s["tokens"].as_u64().unwrap_or(0) as u32;
             }
         }
         if logprobs.iter().any(|l| l.is_nan()) {
@@ -336,6 +346,7 @@ impl HttpPlanner {
         let tokens = |k: &str| json["usage"][k].as_u64().unwrap_or(0) as u32;
         Ok(Scored {
             logprobs,
+            tokens: counts,
             usage: Usage {
                 prompt_tokens: tokens("prompt_tokens"),
                 completion_tokens: tokens("completion_tokens"),
@@ -419,7 +430,17 @@ impl HttpPlanner {
         let body = self.score_body(prompt, &refs);
         let reply = self.post_to(&url, &body.to_string())?;
         let scored = self.read_scores(&reply.json, &url, &refs)?;
-        let mut c = ScoringPlanner::new(Ranked(scored.logprobs))
+        let logprobs = if self.settings.per_token_scores {
+            scored
+                .logprobs
+                .iter()
+                .zip(&scored.tokens)
+                .map(|(l, &t)| l / t.max(1) as f64)
+                .collect()
+        } else {
+            scored.logprobs
+        };
+        let mut c = ScoringPlanner::new(Ranked(logprobs))
             .complete(prompt, 1)
             .map_err(|e| self.error(e.0))?;
         c.usage = scored.usage;

@@ -539,6 +539,7 @@ fn plans_by_scoring_when_the_endpoint_scores() {
     let fake = Fake::start(move |_, seen| scores_liking(seen, liked));
     let mut p = fake.planner(HttpSettings {
         score_plans: true,
+        per_token_scores: false,
         ..fast()
     });
     let prompt = Prompt::build(
@@ -598,4 +599,45 @@ fn falls_back_to_generation_when_the_endpoint_cannot_score() {
             "/v1/chat/completions"
         ]
     );
+}
+
+/// Per-token scores (the default) rank a long right plan above a short wrong one that has the
+/// larger summed log-likelihood; the summed rule picks the short one.
+#[test]
+fn per_token_scores_do_not_favour_short_plans() {
+    let liked = "go to the key, pick up the key, go to the door, toggle the door";
+    let fake = Fake::start(move |_, seen| {
+        let scores: Vec<Value> = seen.json()["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let c = c.as_str().unwrap();
+                let tokens = c.split_whitespace().count();
+                let per = if c.contains(liked) { -0.5 } else { -1.0 };
+                json!({"candidate": c, "logprob": per * tokens as f64, "tokens": tokens})
+            })
+            .collect();
+        Reply::ok(json!({"object": "score", "scores": scores}).to_string())
+    });
+    let prompt = Prompt::build(
+        PromptStyle::Llm4Teach,
+        "SimpleDoorKey",
+        "",
+        "Agent sees <key>, <door>, holds <nothing>.",
+    );
+    for (per_token, want) in [(true, liked), (false, "explore")] {
+        let mut p = fake.planner(HttpSettings {
+            score_plans: true,
+            per_token_scores: per_token,
+            ..fast()
+        });
+        let ex = planner::ask(&mut p, &prompt, 1, 0).unwrap();
+        let soft = planner::SoftPlan::from_exchange(&ex).unwrap();
+        assert_eq!(
+            soft.most_likely().to_string(),
+            want,
+            "per token: {per_token}"
+        );
+    }
 }
