@@ -188,28 +188,7 @@ fn validate(bytes: &[u8]) -> Result<Checkpoint, String> {
 /// storage quota (`quota_exceeded`), or when the evaluation queue is full (`eval_queue_full`,
 /// with Retry-After): overall, or the client's share of it (a quarter).
 pub async fn check_limits(state: &AppState, client: &str, more: u64) -> Result<(), ApiError> {
-    let q = state.settings.quotas;
-    if q.checkpoints > 0 || q.checkpoint_bytes > 0 {
-        let has = state
-            .store
-            .stored_by(Table::Checkpoints, client)
-            .await
-            .map_err(db)?;
-        if q.checkpoints > 0 && has.count >= q.checkpoints {
-            return Err(quota_error(format!(
-                "this client has stored {} checkpoints, the most one client may store \
-                 (--quota-checkpoints {})",
-                has.count, q.checkpoints
-            )));
-        }
-        if q.checkpoint_bytes > 0 && has.bytes + more > q.checkpoint_bytes {
-            return Err(quota_error(format!(
-                "this client has stored {} bytes of checkpoints; {more} more would pass its \
-                 quota of {} bytes (--quota-checkpoint-bytes)",
-                has.bytes, q.checkpoint_bytes
-            )));
-        }
-    }
+    check_storage_quota(state, Table::Checkpoints, client, more).await?;
     let cap = state.settings.eval_queue as u64;
     let share = (cap / 4).max(1);
     let all = state.store.evaluations_waiting(None).await.map_err(db)?;
@@ -237,9 +216,50 @@ pub async fn check_limits(state: &AppState, client: &str, more: u64) -> Result<(
     Ok(())
 }
 
-/// A client's storage quota is used up: 429, without Retry-After (waiting does not help).
-pub fn quota_error(message: String) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+/// Refuse (429 `quota_exceeded`, without Retry-After: waiting does not help) `more` bytes from
+/// `client` in `table` when its count or bytes there would pass the client's quota.
+pub async fn check_storage_quota(
+    state: &AppState,
+    table: Table,
+    client: &str,
+    more: u64,
+) -> Result<(), ApiError> {
+    let q = state.settings.quotas;
+    let (count_cap, bytes_cap, what, flag) = match table {
+        Table::Checkpoints => (
+            q.checkpoints,
+            q.checkpoint_bytes,
+            "checkpoints",
+            "checkpoint",
+        ),
+        Table::Episodes => (q.episodes, q.episode_bytes, "episodes", "episode"),
+    };
+    if count_cap == 0 && bytes_cap == 0 {
+        return Ok(());
+    }
+    let has = state.store.stored_by(table, client).await.map_err(db)?;
+    let refuse = |message: String| {
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+            message,
+        ))
+    };
+    if count_cap > 0 && has.count >= count_cap {
+        return refuse(format!(
+            "this client has stored {} {what}, the most one client may store \
+             (--quota-{what} {count_cap})",
+            has.count
+        ));
+    }
+    if bytes_cap > 0 && has.bytes + more > bytes_cap {
+        return refuse(format!(
+            "this client has stored {} bytes of {what}; {more} more would pass its quota of \
+             {bytes_cap} bytes (--quota-{flag}-bytes)",
+            has.bytes
+        ));
+    }
+    Ok(())
 }
 
 /// Store an uploaded file. `Ok((true, entry))` when it is new, `(false, entry)` when the same

@@ -2,7 +2,7 @@
 //! the playground can open, and stored under a short content-derived id.
 
 use crate::AppState;
-use crate::checkpoints::{quota_error, sha256_hex};
+use crate::checkpoints::{check_storage_quota, sha256_hex};
 use crate::error::ApiError;
 use crate::store::Table;
 use gridmentor_core::episode::EpisodeRecord;
@@ -65,31 +65,8 @@ pub async fn store(state: &AppState, body: &str, client: &str) -> Result<(bool, 
     if state.store.episode(&id).await.map_err(db)?.is_some() {
         return Ok((false, id));
     }
-    let q = state.settings.quotas;
     let _quota = state.quota_lock.lock().await;
-    if q.episodes > 0 || q.episode_bytes > 0 {
-        let has = state
-            .store
-            .stored_by(Table::Episodes, client)
-            .await
-            .map_err(db)?;
-        if q.episodes > 0 && has.count >= q.episodes {
-            return Err(quota_error(format!(
-                "this client has stored {} episodes, the most one client may store \
-                 (--quota-episodes {})",
-                has.count, q.episodes
-            )));
-        }
-        if q.episode_bytes > 0 && has.bytes + body.len() as u64 > q.episode_bytes {
-            return Err(quota_error(format!(
-                "this client has stored {} bytes of episodes; {} more would pass its quota of \
-                 {} bytes (--quota-episode-bytes)",
-                has.bytes,
-                body.len(),
-                q.episode_bytes
-            )));
-        }
-    }
+    check_storage_quota(state, Table::Episodes, client, body.len() as u64).await?;
     let new = state
         .store
         .insert_episode(&id, body, client)
