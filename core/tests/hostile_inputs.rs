@@ -82,8 +82,16 @@ fn header_line() -> impl Strategy<Value = (usize, String)> {
     ]
 }
 
+/// Cases per property; `GRIDMENTOR_PROPTEST_CASES` raises it for a longer hunt.
+fn cases() -> u32 {
+    std::env::var("GRIDMENTOR_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn random_bytes_are_refused_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {

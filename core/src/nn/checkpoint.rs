@@ -399,8 +399,12 @@ impl Checkpoint {
             reason,
         };
         let net = ActorCritic::new(spec, 0, device).map_err(bad)?;
+        // Cast to the network's f32 on load: a record whose tensor claims another dtype (an
+        // upload with a flipped dtype byte) otherwise makes burn panic ("Expected float dtype")
+        // instead of failing, in the server and in the browser alike.
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(e.to_string()))?
+            .cast_to_module_dtype();
         net.try_load_record(record).map_err(|e| bad(e.to_string()))
     }
 }
