@@ -1,0 +1,91 @@
+// Evaluate: the picked agents on N seeds, in slices so the page stays responsive; a table and
+// a chart of success rates.
+import { $, state, registry, showError, errText, parseSeed } from "./page.js";
+import { prepare } from "./agents.js";
+
+export async function evaluate(picked) {
+  const keys = picked.filter((k) => !registry.get(k)?.llm);
+  if (!keys.length) { showError("pick at least one agent to evaluate (LLM agents are evaluated by the server)"); return; }
+  const n = Math.max(1, Math.min(10000, Number($("eval-n").value) | 0));
+  let seed0;
+  try { seed0 = parseSeed($("eval-seed").value, "first seed"); } catch (e) { showError(errText(e)); return; }
+  const env = $("env").value;
+  const run = ++state.evalRun;
+  const tbody = $("eval-table").tBodies[0];
+  tbody.replaceChildren();
+  const rows = [];
+  for (const key of keys) {
+    try { await prepare(key); } catch (e) { showError(errText(e)); return; }
+    const agent = registry.get(key).make();
+    const tr = tbody.insertRow();
+    tr.dataset.key = key;
+    rows.push({ key, label: registry.get(key).label, agent, tr, n: 0, wins: 0, ret: 0, steps: 0, calls: 0 });
+  }
+  const total = n * rows.length;
+  let done = 0;
+  $("eval-progress").max = total;
+  document.body.dataset.evalDone = "0";
+  for (const r of rows) {
+    // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
+    // to keep each slice short; other agents play one episode at a time.
+    let chunk = 4;
+    for (let k = 0; k < n && r.agent.trainedEnv && !r.agent.isMediator;) {
+      const m = Math.min(chunk, n - k);
+      const t0 = performance.now();
+      let e;
+      try { e = r.agent.evaluateBatched(env, seed0 + BigInt(k), m); } catch (err) { showError(errText(err)); return; }
+      r.n += m; r.wins += Math.round(e.successRate * m); r.ret += e.meanReturn * m; r.steps += e.meanSteps * m;
+      k += m; done += m;
+      if (performance.now() - t0 < 20 && chunk < 256) chunk *= 2;
+      fillRow(r);
+      $("eval-progress").value = done;
+      await new Promise((res) => setTimeout(res, 0));
+      if (run !== state.evalRun) return;
+    }
+    for (let k = r.n; k < n;) {
+      const t0 = performance.now();
+      while (k < n && performance.now() - t0 < 12) {
+        let out;
+        try { out = r.agent.runEpisode(env, seed0 + BigInt(k)); } catch (e) { showError(errText(e)); return; }
+        r.n++; r.wins += out.success ? 1 : 0; r.ret += out.return; r.steps += out.steps; r.calls += out.plannerCalls;
+        k++; done++;
+      }
+      fillRow(r);
+      $("eval-progress").value = done;
+      await new Promise((res) => setTimeout(res, 0));
+      if (run !== state.evalRun) return; // stopped or restarted
+    }
+  }
+  drawChart(rows);
+  document.body.dataset.evalDone = "1";
+}
+
+function fillRow(r) {
+  const cells = [r.label, r.n, (r.wins / r.n).toFixed(3), (r.ret / r.n).toFixed(3), (r.steps / r.n).toFixed(1), (r.calls / r.n).toFixed(2)];
+  r.tr.replaceChildren(...cells.map((c) => { const td = document.createElement("td"); td.textContent = String(c); return td; }));
+}
+
+function drawChart(rows) {
+  const canvas = $("eval-chart");
+  const h = 24 * rows.length + 8;
+  const width = Math.min(560, canvas.parentElement.clientWidth || 560);
+  const dpr = window.devicePixelRatio || 1;
+  canvas.style.width = `${width}px`; canvas.style.height = `${h}px`;
+  canvas.width = width * dpr; canvas.height = h * dpr;
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, h);
+  ctx.font = "12px system-ui";
+  rows.forEach((r, i) => {
+    const rate = r.n ? r.wins / r.n : 0;
+    ctx.fillStyle = "#4c8bf5";
+    ctx.fillRect(0, 4 + i * 24, (width - 60) * rate, 18);
+    ctx.fillStyle = "#e6e6e6";
+    ctx.fillText(`${(rate * 100).toFixed(0)}% ${r.label.slice(0, 40)}`, 4, 17 + i * 24);
+  });
+}
+
+// Stops a running evaluation (what it measured so far stays in the table).
+export function stopEvaluate() {
+  state.evalRun++;
+}

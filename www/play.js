@@ -1,0 +1,236 @@
+// The main board's episode: a new episode, moves by keyboard or by the chosen agent, undo /
+// redo, play / pause, and what is shown beside the board (status, timeline, the agent's decision).
+import { Session, envIds } from "./pkg/gridmentor_web.js";
+import { $, state, registry, showError, notice, errText, parseSeed } from "./page.js";
+import { drawSession } from "./board.js";
+import { agentMove, dropTranscriptFrom, renderTranscript, modelOf, Overtaken } from "./agents.js";
+import { loadLeaderboard } from "./leaderboard.js";
+
+let dirty = false;
+export function redraw() {
+  if (dirty) return;
+  dirty = true;
+  requestAnimationFrame(() => { dirty = false; render(); });
+}
+
+export function render() {
+  const s = state.session;
+  if (!s) return;
+  drawSession($("grid"), s, { fog: $("fog").checked });
+  $("mission").textContent = s.mission;
+  $("steps").textContent = `${s.stepCount} / ${s.maxSteps}`;
+  $("reward").textContent = s.totalReward.toFixed(3);
+  $("carrying").textContent = s.carrying || "nothing";
+  $("status").textContent = s.status;
+  const digest = s.digest();
+  $("digest").textContent = digest;
+  document.body.dataset.digest = digest;
+  document.body.dataset.steps = String(s.stepCount);
+  document.body.dataset.status = s.status;
+  $("undo").disabled = !s.canUndo;
+  $("redo").disabled = !s.canRedo;
+  $("play").textContent = state.playing ? "Pause" : "Play";
+  $("calls").textContent = String(state.agent?.plannerCalls ?? 0);
+  renderTimeline();
+}
+
+// One mark per step of the main board: who chose it, whether the planner was asked (a query
+// the mediator chose, or a forced one), and for the mediator its probability of asking.
+function renderTimeline() {
+  const box = $("timeline");
+  const n = state.session?.stepCount ?? 0;
+  const steps = state.timeline.slice(0, n);
+  const marks = box.children;
+  while (marks.length > steps.length) marks[marks.length - 1].remove();
+  steps.forEach((t, i) => {
+    let m = marks[i];
+    if (!m) { m = document.createElement("span"); m.append(document.createElement("i")); box.append(m); }
+    const kind = !t ? "none" : !t.agent ? "human" : t.asked ? (t.forced ? "forced" : "ask") : "step";
+    m.className = `mark ${kind}`;
+    m.firstChild.style.height = t && !Number.isNaN(t.pAsk) ? `${Math.round(t.pAsk * 100)}%` : "0";
+    const p = t && !Number.isNaN(t.pAsk) ? `, p(ask) ${t.pAsk.toFixed(3)}` : "";
+    m.title = `step ${i}: ${kind === "ask" ? "asked the planner" : kind === "forced" ? "asked (forced: plan finished or first step)" : kind === "human" ? "keyboard" : "no ask"}${p}`;
+  });
+  const asks = steps.filter((t) => t?.asked).length;
+  const forced = steps.filter((t) => t?.asked && t.forced).length;
+  $("asks").textContent = forced ? `${asks} (${forced} forced)` : String(asks);
+  box.dataset.asks = String(asks);
+  box.dataset.steps = String(steps.length);
+}
+
+// The main board's agent chose step `step` with decision `d` (null: the keyboard did).
+function recordStep(step, d) {
+  state.timeline.length = step;
+  state.timeline[step] = d
+    ? { agent: true, asked: d.asked || d.queries > 0, forced: d.forced, pAsk: d.pAsk, queries: d.queries }
+    : { agent: false, asked: false, forced: false, pAsk: NaN, queries: 0 };
+}
+
+function showDecision(d) {
+  const table = $("probs");
+  table.replaceChildren();
+  if (!d) { for (const id of ["value", "skill", "plan", "p-ask"]) $(id).textContent = "–"; return; }
+  d.probs.forEach((p, i) => {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = state.names[i];
+    const bar = tr.insertCell();
+    const span = document.createElement("span");
+    span.className = "bar" + (i === d.action ? " chosen" : "");
+    span.style.width = `${Math.round(p * 100)}%`;
+    bar.append(span);
+    tr.insertCell().textContent = p.toFixed(3);
+  });
+  $("value").textContent = Number.isNaN(d.value) ? "–" : d.value.toFixed(3);
+  $("skill").textContent = d.skill || "–";
+  $("plan").textContent = d.plan || "–";
+  const asked = d.asked || d.queries > 0;
+  $("p-ask").textContent = Number.isNaN(d.pAsk) ? (asked ? "asked" : "–")
+    : `${d.pAsk.toFixed(3)} → ${asked ? (d.forced ? "asked (forced)" : "asked") : "not asked"}`;
+}
+
+// A fresh episode of the env and seed the controls name (the agent is not told).
+export function newSession() {
+  const seed = parseSeed($("seed").value);
+  const env = $("env").value;
+  state.session = new Session(env, seed);
+  if ($("leaderboard-env").textContent !== env) {
+    $("leaderboard-env").textContent = env;
+    if ($("leaderboard-box").open) loadLeaderboard();
+  }
+}
+
+export function reset() {
+  pause();
+  try {
+    newSession();
+    state.transcript = [];
+    state.timeline = [];
+    state.gen++;
+    renderTranscript();
+    resetAgent();
+    showError("");
+    showDecision(null);
+  } catch (e) {
+    showError(errText(e));
+  }
+  redraw();
+}
+
+function resetAgent() {
+  if (!state.agent || !state.session) return;
+  state.agent.reset(state.session);
+}
+
+// The keyboard (or an on-screen control) takes action `a`.
+export function act(a) {
+  const s = state.session;
+  if (!s || s.isDone) return;
+  const step = s.stepCount;
+  try { s.step(a); } catch (e) { showError(errText(e)); return; }
+  state.gen++; // a move of the agent waiting for an LLM answer is overtaken
+  recordStep(step, null);
+  dropTranscriptFrom(step);
+  if (state.agent) state.agent.observe(s);
+  redraw();
+}
+
+// Undo / redo pause the agent and rebuild it by replaying the kept history, so that "play"
+// continues exactly as the agent would have from this point.
+function rebuildAgent() {
+  if (!state.agent || !state.session) return;
+  try {
+    if (!state.agent.rebuild(state.session, false)) notice("the agent's LLM answers for this episode were not kept: it starts from what it sees now");
+  } catch (e) { showError(errText(e)); }
+}
+
+export function undo() {
+  pause();
+  state.gen++;
+  if (!state.session?.undo()) return;
+  rebuildAgent();
+  redraw();
+  renderTranscript();
+}
+
+export function redo() {
+  pause();
+  state.gen++;
+  if (!state.session?.redo()) return;
+  rebuildAgent();
+  redraw();
+  renderTranscript();
+}
+
+// One move of the main board's agent, shown on the timeline and in the decision panel.
+async function agentStep() {
+  const s = state.session;
+  const step = s.stepCount;
+  const d = await agentMove(state.agent, s, 0, modelOf(state.agentKey), true);
+  recordStep(step, d);
+  showDecision(d);
+}
+
+async function tick() {
+  const s = state.session;
+  if (!state.playing || !s || !state.agent) return;
+  if (s.isDone) { pause(); return; }
+  try {
+    await agentStep();
+  } catch (e) {
+    if (!(e instanceof Overtaken)) showError(errText(e));
+    pause();
+    return;
+  }
+  redraw();
+  if (s.isDone) { pause(); return; }
+  const speed = Number($("speed").value);
+  state.timer = setTimeout(tick, 1000 / speed);
+}
+
+export function play() {
+  if (!state.agent) { showError("pick an agent to play (or use the keyboard)"); return; }
+  if (state.session?.isDone) reset();
+  state.playing = true;
+  redraw();
+  tick();
+}
+
+export function pause() {
+  state.playing = false;
+  clearTimeout(state.timer);
+  redraw();
+}
+
+export async function stepAgent() {
+  if (!state.agent || state.session?.isDone) return;
+  pause();
+  try { await agentStep(); } catch (e) { if (!(e instanceof Overtaken)) showError(errText(e)); }
+  redraw();
+}
+
+// `assumeChosen`: the agent played the episode so far (a shared episode), so its history is
+// replayed as its own decisions; otherwise it watched the steps made before it took over.
+export function selectAgent(key, assumeChosen = false) {
+  pause();
+  state.agentKey = key;
+  $("agent").value = key;
+  const entry = registry.get(key);
+  try {
+    state.agent = entry?.make() ?? null;
+    $("agent-label").textContent = state.agent ? state.agent.label : "you, at the keyboard";
+    if (state.agent && state.agent.trainedEnv && state.agent.trainedEnv !== $("env").value && envIds().includes(state.agent.trainedEnv)) {
+      $("env").value = state.agent.trainedEnv;
+      newSession();
+      state.timeline = [];
+      state.transcript = [];
+      renderTranscript();
+    }
+    if (state.agent && !state.agent.rebuild(state.session, assumeChosen)) notice("the agent's LLM answers for this episode are not here: it starts from what it sees now");
+    showError("");
+  } catch (e) {
+    state.agent = null;
+    showError(errText(e));
+  }
+  showDecision(null);
+  redraw();
+}

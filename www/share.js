@@ -1,0 +1,151 @@
+// Share links and GIF export: /#s=<code> (self-contained, core's codec) or /#ep=<id> (stored
+// by the server with the LLM transcript); opening one replays the episode exactly.
+import { Session, envIds, shareEncode, shareDecode } from "./pkg/gridmentor_web.js";
+import { $, state, registry, showError, notice, errText, parseSeed, apiError } from "./page.js";
+import { liveTranscript, renderTranscript, loadCheckpointBytes, fetchCheckpoint, prepare } from "./agents.js";
+import { startCompare } from "./compare.js";
+import { newSession, render, pause } from "./play.js";
+
+function currentEpisode() {
+  if (state.compare.length) {
+    return { env: state.compare[0].session.envId, seed: state.compare[0].session.seed,
+      agents: state.compare.map((c) => c.spec), actions: state.compare.map((c) => c.session.actions()) };
+  }
+  const s = state.session;
+  const spec = state.agent ? (registry.get(state.agentKey)?.spec ?? state.agent.spec) : "human";
+  return { env: s.envId, seed: s.seed, agents: [spec], actions: [s.actions()] };
+}
+
+export async function copyLink() {
+  try {
+    const ep = currentEpisode();
+    let url = `${location.origin}${location.pathname}#s=${shareEncode(ep.env, ep.seed, ep.agents, ep.actions)}`;
+    let note = "";
+    // The scripted expert's asks are replayed by core; an LLM's answers must be stored.
+    const kept = state.compare.length ? state.transcript.filter((t) => !t.main) : liveTranscript();
+    if (kept.some((t) => t.llm)) {
+      const agents = ep.agents.map(specToRecord);
+      const transcript = kept.map(({ llm, main, ...t }) => t);
+      const body = { v: 1, env: ep.env, seed: ep.seed.toString(), agents, actions: ep.actions.map((a) => [...a]), transcript };
+      const res = await fetch("/api/episodes", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (res.ok) url = `${location.origin}${location.pathname}#ep=${(await res.json()).id}`;
+      else note = ` (without the LLM transcript: the server could not store it: ${await apiError(res)})`;
+    }
+    const box = $("share-url");
+    box.value = url; box.hidden = false;
+    try { await navigator.clipboard.writeText(url); notice(`link copied${note}`); } catch { notice(`copy the link below${note}`); box.select(); }
+  } catch (e) {
+    showError(errText(e));
+  }
+}
+
+function specToRecord(spec) {
+  const [kind, a, ...rest] = spec.split(":");
+  if (kind === "checkpoint") return { kind, id: a };
+  if (kind === "planner") return { kind, planner: rest.join(":"), style: a };
+  if (kind === "random") return { kind, seed: a };
+  return { kind: "human" };
+}
+
+function recordToSpec(r) {
+  if (r.kind === "checkpoint") return `checkpoint:${r.id}`;
+  if (r.kind === "planner") return `planner:${r.style ?? "when2ask"}:${r.planner}`;
+  if (r.kind === "random") return `random:${r.seed}`;
+  return "human";
+}
+
+// Replays an episode exactly and says so, or says why it cannot.
+async function openEpisode(ep) {
+  if (!envIds().includes(ep.env)) throw new Error(`the link's env ${ep.env} is not in this build`);
+  $("env").value = ep.env;
+  $("seed").value = ep.seed.toString();
+  const missing = [];
+  for (const spec of ep.agents) {
+    if (!spec.startsWith("checkpoint:") || registry.has(spec)) continue;
+    const id = spec.slice("checkpoint:".length);
+    try { await loadCheckpointBytes(await fetchCheckpoint(id), `checkpoint ${id.slice(0, 12)}…`); } catch (e) { missing.push(errText(e)); }
+  }
+  for (const spec of ep.agents) {
+    if (!registry.has(spec)) registry.set(spec, { label: spec, spec, alias: true, make: () => { throw new Error(`agent ${spec} is not available here`); } });
+  }
+  if (ep.agents.length > 1) {
+    if (!(await startCompare(ep.agents, ep.actions))) return;
+    newSession();
+  } else {
+    state.session = Session.fromActions(ep.env, BigInt(ep.seed), ep.actions[0] ?? new Uint8Array());
+    state.timeline = [];
+    const note = await takeOver(ep.agents[0]);
+    if (note) missing.push(note);
+  }
+  const steps = ep.actions.map((a) => a.length).join(" + ");
+  notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (${missing.join("; ")})` : ""));
+  renderTranscript();
+  // Drawn now, not at the next frame: whoever sees `replayed` must see the replayed episode.
+  render();
+  document.body.dataset.replayed = "1";
+}
+
+// The agent named by a shared episode's `spec` takes over the main board, rebuilt as if it had
+// played the episode so far; when it is not available here the replay stands without it.
+async function takeOver(spec) {
+  const key = registry.has(`${spec}@server`) ? `${spec}@server` : spec;
+  const entry = registry.get(key);
+  if (!entry || spec === "human") return "";
+  try {
+    await prepare(key);
+    const agent = entry.make();
+    if (!agent) return "";
+    // An LLM agent replays its asks with the answers of the stored transcript.
+    if (agent.isLlm) for (const t of state.transcript) if (!t.agent) agent.keepAnswer(t.step, t.answer, t.latency_ms ?? 0, !!t.cached);
+    pause();
+    state.agent = agent;
+    state.agentKey = key;
+    $("agent").value = key;
+    $("agent-label").textContent = agent.label;
+    return agent.rebuild(state.session, true) ? "" : "the agent's LLM answers could not be replayed: it starts from what it sees now";
+  } catch { return ""; /* not available here (e.g. a deleted checkpoint): the replay stands */ }
+}
+
+export async function openFromHash() {
+  const h = location.hash;
+  try {
+    if (h.startsWith("#s=")) {
+      const link = shareDecode(decodeURIComponent(h.slice(3)));
+      const agents = link.agents();
+      await openEpisode({ env: link.env, seed: link.seed, agents, actions: agents.map((_, i) => link.actions(i)) });
+      return true;
+    }
+    if (h.startsWith("#ep=")) {
+      const id = h.slice(4);
+      const res = await fetch(`/api/episodes/${encodeURIComponent(id)}`);
+      if (!res.ok) throw new Error(`shared episode ${id} cannot be opened: ${await apiError(res)}`);
+      const r = await res.json();
+      if (r.v !== 1) throw new Error(`shared episode ${id} has format version ${r.v}; this page reads version 1`);
+      state.transcript = (r.transcript ?? []).map((t) => ({ ...t, llm: true, main: r.agents.length === 1 }));
+      renderTranscript();
+      await openEpisode({ env: r.env, seed: parseSeed(r.seed), agents: r.agents.map(recordToSpec), actions: r.actions.map((a) => Uint8Array.from(a)) });
+      return true;
+    }
+  } catch (e) {
+    showError(`cannot open the shared link: ${errText(e)}`);
+    document.body.dataset.replayed = "0";
+  }
+  return false;
+}
+
+// An animated GIF of the episode on the main board (or the first compare card), by core.
+export function exportGif() {
+  try {
+    const s = state.compare.length ? state.compare[0].session : state.session;
+    const bytes = s.exportGif(16, 15);
+    const url = URL.createObjectURL(new Blob([bytes], { type: "image/gif" }));
+    const a = document.createElement("a");
+    a.href = url; a.download = `${s.envId}-seed${s.seed}.gif`;
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    notice(`GIF of ${s.stepCount} steps: ${(bytes.length / 1024).toFixed(1)} KB`);
+  } catch (e) {
+    showError(errText(e));
+  }
+}
+
