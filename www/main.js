@@ -12,6 +12,20 @@ import { loadLeaderboard, onWatch } from "./leaderboard.js";
 
 const KEYS = { ArrowLeft: 0, ArrowRight: 1, ArrowUp: 2, p: 3, d: 4, " ": 5, Enter: 6 };
 
+// When an arrow key last went to the env menu (a change it makes keeps the focus there).
+let envArrowAt = -Infinity;
+
+// Game keys act only where no control has its own use for them: on the board (the canvas has
+// the focus) or on the page itself. Buttons, toggles, menus, links and fields keep Enter, Space
+// and the arrows.
+function onGameKey(e) {
+  const t = e.target;
+  if (t !== document.body && t !== document.documentElement && t !== $("grid")) return;
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); e.shiftKey ? redo() : undo(); return; }
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "y") { e.preventDefault(); redo(); return; }
+  if (e.key in KEYS && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); act(KEYS[e.key]); }
+}
+
 async function onCheckpointFile(ev) {
   const file = ev.target.files?.[0];
   if (!file) return;
@@ -54,7 +68,16 @@ async function main() {
   });
 
   $("reset").addEventListener("click", reset);
-  $("env").addEventListener("change", reset);
+  $("env").addEventListener("change", () => {
+    reset();
+    // Picked with the mouse (or Enter): the arrows are for the board again. Arrows on the
+    // closed menu change the env too; those keep the focus, so one can go on browsing.
+    if (performance.now() - envArrowAt > 300) $("grid").focus();
+  });
+  $("env").addEventListener("keydown", (e) => {
+    if (e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End") envArrowAt = performance.now();
+    if (e.key === "Enter") { e.preventDefault(); $("grid").focus(); }
+  });
   $("seed").addEventListener("change", reset);
   $("undo").addEventListener("click", undo);
   $("redo").addEventListener("click", redo);
@@ -86,12 +109,7 @@ async function main() {
   $("eval-stop").addEventListener("click", stopEvaluate);
   window.addEventListener("resize", () => { redraw(); if (state.compare.length) renderCompare(); });
   window.addEventListener("hashchange", openFromHash);
-  document.addEventListener("keydown", (e) => {
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); e.shiftKey ? redo() : undo(); return; }
-    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "y") { e.preventDefault(); redo(); return; }
-    if (e.key in KEYS && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); act(KEYS[e.key]); }
-  });
+  document.addEventListener("keydown", onGameKey);
 
   reset();
   selectAgent("human");
