@@ -17,6 +17,15 @@ function fitCanvas(canvas, w, h, maxCss) {
   return { ctx, cell };
 }
 
+// Colours of what the board adds to core's objects, each at least 3:1 against what it is drawn
+// on (WCAG 1.4.11): the outline of the agent's view (white: 21:1 on an empty cell, 5.9:1 on a
+// grey wall, 3.6:1 on a wall inside the view) and the fog's hatching (6.6:1 on black, 4.4:1 on
+// the fog).
+const VIEW_TINT = "rgba(255,255,255,0.22)";
+const VIEW_EDGE = "#ffffff";
+const FOG = "#2a2d34";
+const FOG_HATCH = "#8a91a0";
+
 export function drawSession(canvas, s, { fog = false, maxCss = 560 } = {}) {
   const w = s.width, h = s.height;
   const { ctx, cell } = fitCanvas(canvas, w, h, maxCss);
@@ -30,13 +39,12 @@ export function drawSession(canvas, s, { fog = false, maxCss = 560 } = {}) {
       const i = (y * w + x) * 3;
       const px = x * cell, py = y * cell;
       if (seen && !seen[y * w + x]) {
-        ctx.fillStyle = "#2a2d34";
-        ctx.fillRect(px, py, cell, cell);
+        drawFog(ctx, px, py, cell);
         continue;
       }
       drawCell(ctx, px, py, cell, grid[i], grid[i + 1], grid[i + 2]);
       if (vis[y * w + x]) {
-        ctx.fillStyle = "rgba(255,255,255,0.18)";
+        ctx.fillStyle = VIEW_TINT;
         ctx.fillRect(px, py, cell, cell);
       }
       ctx.strokeStyle = "#333";
@@ -44,7 +52,51 @@ export function drawSession(canvas, s, { fog = false, maxCss = 560 } = {}) {
       ctx.strokeRect(px + 0.5, py + 0.5, cell - 1, cell - 1);
     }
   }
+  drawViewEdge(ctx, vis, w, h, cell);
   drawAgent(ctx, s.agentX * cell, s.agentY * cell, cell, s.agentDir);
+}
+
+// A cell the agent has not seen yet (memory map): hatched, so it differs from a wall too.
+function drawFog(ctx, x, y, s) {
+  ctx.fillStyle = FOG;
+  ctx.fillRect(x, y, s, s);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(x, y, s, s);
+  ctx.clip();
+  ctx.strokeStyle = FOG_HATCH;
+  ctx.lineWidth = Math.max(1, s * 0.06);
+  ctx.beginPath();
+  for (const f of [-0.5, 0, 0.5]) {
+    ctx.moveTo(x + s * f, y + s);
+    ctx.lineTo(x + s * (f + 1), y);
+  }
+  ctx.stroke();
+  ctx.restore();
+}
+
+// The outline of the agent's view: an edge wherever a visible cell meets one that is not.
+function drawViewEdge(ctx, vis, w, h, s) {
+  const inView = (x, y) => x >= 0 && y >= 0 && x < w && y < h && vis[y * w + x];
+  const lw = Math.max(2, Math.round(s * 0.08));
+  const o = lw / 2;
+  ctx.strokeStyle = VIEW_EDGE;
+  ctx.lineWidth = lw;
+  ctx.lineCap = "square";
+  ctx.beginPath();
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!inView(x, y)) continue;
+      const px = x * s, py = y * s;
+      if (!inView(x, y - 1)) { ctx.moveTo(px + o, py + o); ctx.lineTo(px + s - o, py + o); }
+      if (!inView(x, y + 1)) { ctx.moveTo(px + o, py + s - o); ctx.lineTo(px + s - o, py + s - o); }
+      if (!inView(x - 1, y)) { ctx.moveTo(px + o, py + o); ctx.lineTo(px + o, py + s - o); }
+      if (!inView(x + 1, y)) { ctx.moveTo(px + s - o, py + o); ctx.lineTo(px + s - o, py + s - o); }
+    }
+  }
+  ctx.stroke();
+  ctx.lineCap = "butt";
+  ctx.lineWidth = 1;
 }
 
 function drawCell(ctx, x, y, s, obj, color, st) {

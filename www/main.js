@@ -33,13 +33,13 @@ async function onCheckpointFile(ev) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const key = await loadCheckpointBytes(bytes, file.name);
     selectAgent(key);
-    notice(`loaded checkpoint ${file.name}`);
+    notice(`loaded checkpoint ${file.name}`, { quiet: true });
     // Store it on the server so share links can name it (best effort).
     fetch(`/api/checkpoints?name=${encodeURIComponent(file.name.replace(/\.ckpt$/, ""))}`, {
       method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes,
     }).then(async (res) => {
-      if (res.status === 404 || res.status === 405) notice(`loaded ${file.name}; this server does not store checkpoints, so share links replay its actions only`);
-      else if (!res.ok) notice(`loaded ${file.name}; the server refused to store it: ${await apiError(res)}`);
+      if (res.status === 404 || res.status === 405) notice(`loaded ${file.name}; this server does not store checkpoints, so share links replay its actions only`, { quiet: true });
+      else if (!res.ok) notice(`loaded ${file.name}; the server refused to store it: ${await apiError(res)}`, { quiet: true });
     }).catch(() => {});
   } catch (e) {
     showError(`cannot load ${file.name}: ${errText(e)}`);

@@ -22,14 +22,20 @@ export const state = {
 // Agents the page can make: key -> {label, spec, make()}.
 export const registry = new Map();
 
+// The notice area holds one message: an error replaces a notice and a notice an error. An
+// empty message clears only its own kind. `quiet`: a notice that leaves an error standing (a
+// background task's news must not hide why something failed).
 export function showError(msg) {
   $("error").textContent = msg;
   $("error").hidden = !msg;
+  if (msg) $("notice").hidden = true;
 }
 
-export function notice(msg) {
+export function notice(msg, { quiet = false } = {}) {
+  if (msg && quiet && !$("error").hidden) return;
   $("notice").textContent = msg;
   $("notice").hidden = !msg;
+  if (msg) $("error").hidden = true;
 }
 
 export function errText(e) {

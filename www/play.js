@@ -55,6 +55,7 @@ function renderTimeline() {
   const forced = steps.filter((t) => t?.asked && t.forced).length;
   $("asks").textContent = forced ? `${asks} (${forced} forced)` : String(asks);
   box.dataset.asks = String(asks);
+  box.setAttribute("aria-label", `timeline: ${steps.length} steps, ${asks} asked the planner`);
   box.dataset.steps = String(steps.length);
 }
 
