@@ -15,13 +15,36 @@ export function addAgent(key, entry) {
   for (const fn of listeners) fn();
 }
 
-// The "who plays" menu: every agent of the registry (aliases of share links left out).
+// The agents of the registry (aliases of share links left out) grouped by the env they were
+// trained on: the current env's first, then those for any env, then the other envs'.
+export function agentGroups(env) {
+  const byEnv = new Map();
+  for (const [key, entry] of registry) {
+    if (entry.alias) continue;
+    const e = entry.env ?? "";
+    if (!byEnv.has(e)) byEnv.set(e, []);
+    byEnv.get(e).push(key);
+  }
+  const groups = [];
+  if (byEnv.has(env)) groups.push({ env, label: `trained on ${env} (this env)`, keys: byEnv.get(env) });
+  if (byEnv.has("")) groups.push({ env: "", label: "any env", keys: byEnv.get("") });
+  for (const e of [...byEnv.keys()].filter((e) => e && e !== env).sort()) {
+    groups.push({ env: e, label: `trained on ${e}`, keys: byEnv.get(e) });
+  }
+  return groups;
+}
+
+// The "who plays" menu, grouped by env (the current env's group first).
 export function renderAgentMenu() {
   const sel = $("agent");
-  for (const [key, entry] of registry) {
-    if (entry.alias || [...sel.options].some((o) => o.value === key)) continue;
-    sel.add(new Option(entry.label, key));
-  }
+  const chosen = state.agentKey;
+  sel.replaceChildren(...agentGroups($("env").value).map((g) => {
+    const group = document.createElement("optgroup");
+    group.label = g.label;
+    for (const key of g.keys) group.append(new Option(registry.get(key).label, key));
+    return group;
+  }));
+  sel.value = chosen;
 }
 
 export function modelOf(key) {
@@ -109,7 +132,7 @@ export async function loadCheckpointBytes(bytes, name) {
   const id = sha256Hex(bytes);
   const probe = Agent.checkpoint(bytes, id); // throws core's reason for a bad file
   const key = `checkpoint:${id}`;
-  addAgent(key, { label: `${name} (${probe.label})`, spec: key, make: () => Agent.checkpoint(bytes, id) });
+  addAgent(key, { label: `${name} (${probe.label})`, spec: key, env: probe.trainedEnv, make: () => Agent.checkpoint(bytes, id) });
   probe.free();
   return key;
 }
@@ -134,7 +157,7 @@ export async function loadServerCheckpoints() {
         if (!bytes) throw new Error("the checkpoint is still downloading");
         return Agent.checkpoint(bytes, c.id);
       };
-      const entry = { label: `${c.name} (${c.env}, server)`, spec: key, make, load: async () => { bytes ??= await fetchCheckpoint(c.id); } };
+      const entry = { label: `${c.name} (${c.env}, server)`, spec: key, env: c.env, make, load: async () => { bytes ??= await fetchCheckpoint(c.id); } };
       addAgent(key, entry);
     }
   } catch { /* no checkpoint store on this server */ }
@@ -153,6 +176,18 @@ export async function loadModels() {
       }
     }
   } catch { /* no LLM endpoint on this server */ }
+}
+
+// Why `agent` (named `label`) cannot play `session`'s env, or "" when it can: it is reset for
+// the episode, which checks that its network reads what this env's agent sees.
+export function unfitReason(agent, session, label = agent.label) {
+  try {
+    agent.reset(session);
+    return "";
+  } catch (e) {
+    const trained = agent.trainedEnv ? ` (trained on ${agent.trainedEnv})` : "";
+    return `${label}${trained} cannot play ${session.envId}: ${e?.message ?? e}`;
+  }
 }
 
 // Fetch what `key`'s agent needs before it can be made (a server checkpoint's bytes).

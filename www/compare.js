@@ -2,19 +2,28 @@
 import { Session } from "./pkg/gridmentor_web.js";
 import { $, state, registry, showError, errText, parseSeed } from "./page.js";
 import { drawSession } from "./board.js";
-import { agentMove, prepare } from "./agents.js";
+import { agentGroups, agentMove, prepare, unfitReason } from "./agents.js";
 
+// The agents to pick, grouped by env like the "who plays" menu (the current env's first).
 export function renderComparePick() {
   const box = $("compare-pick");
   const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   box.replaceChildren();
-  for (const [key, e] of registry) {
-    if (key === "human" || e.alias) continue;
-    const label = document.createElement("label");
-    const cb = document.createElement("input");
-    cb.type = "checkbox"; cb.value = key; cb.checked = checked.has(key);
-    label.append(cb, ` ${e.label}`);
-    box.append(label);
+  for (const g of agentGroups($("env").value)) {
+    const keys = g.keys.filter((k) => k !== "human");
+    if (!keys.length) continue;
+    const set = document.createElement("fieldset");
+    const legend = document.createElement("legend");
+    legend.textContent = g.label;
+    set.append(legend);
+    for (const key of keys) {
+      const label = document.createElement("label");
+      const cb = document.createElement("input");
+      cb.type = "checkbox"; cb.value = key; cb.checked = checked.has(key);
+      label.append(cb, ` ${registry.get(key).label}`);
+      set.append(label);
+    }
+    box.append(set);
   }
 }
 
@@ -34,12 +43,17 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
   state.compare = [];
   for (const [i, key] of keys.entries()) {
     const entry = registry.get(key);
-    let agent = null;
-    try {
-      if (!actions) { await prepare(key); agent = entry.make(); }
-    } catch (e) { showError(errText(e)); return false; }
+    const label = entry?.label ?? key;
     const session = actions ? Session.fromActions(env, seed, actions[i]) : new Session(env, seed);
-    if (agent) agent.reset(session);
+    // A card whose agent cannot be made or cannot play this env stays, saying why.
+    let agent = null, problem = "";
+    if (!actions) {
+      try {
+        await prepare(key);
+        agent = entry.make();
+        problem = unfitReason(agent, session, label);
+      } catch (e) { problem = `${label} cannot play: ${errText(e)}`; }
+    }
     const card = document.createElement("figure");
     card.className = "card";
     card.dataset.index = String(i);
@@ -47,9 +61,11 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
     const cap = document.createElement("figcaption");
     card.append(canvas, cap);
     box.append(card);
-    state.compare.push({ key, label: entry?.label ?? key, spec: entry?.spec ?? key, model: entry?.model, agent, session, canvas, cap });
+    state.compare.push({ key, label, spec: entry?.spec ?? key, model: entry?.model, agent, problem, session, canvas, cap });
   }
-  showError("");
+  const unfit = state.compare.filter((c) => c.problem);
+  if (unfit.length) showError(`${unfit.length} of the ${keys.length} agents cannot play ${env}: ${unfit[0].problem}`);
+  else showError("");
   renderCompare();
   return true;
 }
@@ -57,22 +73,28 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
 export function renderCompare() {
   for (const c of state.compare) {
     drawSession(c.canvas, c.session, { maxCss: 260 });
-    c.cap.textContent = `${c.label}: step ${c.session.stepCount}, return ${c.session.totalReward.toFixed(3)}, ${c.session.status}`;
-    c.cap.parentElement.dataset.status = c.session.status;
-    c.cap.parentElement.dataset.digest = c.session.digest();
+    const card = c.cap.parentElement;
+    c.cap.textContent = c.problem || `${c.label}: step ${c.session.stepCount}, return ${c.session.totalReward.toFixed(3)}, ${c.session.status}`;
+    card.dataset.status = c.problem ? "cannot play" : c.session.status;
+    card.dataset.digest = c.session.digest();
   }
-  document.body.dataset.compareDone = state.compare.length && state.compare.every((c) => c.session.isDone) ? "1" : "0";
+  document.body.dataset.compareDone = state.compare.length && state.compare.every((c) => c.session.isDone || c.problem) ? "1" : "0";
   $("compare-play").textContent = state.comparePlaying ? "Pause" : "Play";
+}
+
+// The cards whose agents still move.
+function liveCards() {
+  return state.compare.filter((c) => !c.session.isDone && c.agent && !c.problem);
 }
 
 // One lock-step move of every card still playing; false when none is left.
 export async function compareStep() {
-  const live = state.compare.filter((c) => !c.session.isDone && c.agent);
+  const live = liveCards();
   try {
-    await Promise.all(live.map((c, i) => agentMove(c.agent, c.session, i, c.model)));
+    await Promise.all(live.map((c) => agentMove(c.agent, c.session, state.compare.indexOf(c), c.model)));
   } catch (e) { showError(errText(e)); state.comparePlaying = false; }
   renderCompare();
-  return live.length > 0 && state.compare.some((c) => !c.session.isDone && c.agent);
+  return live.length > 0 && liveCards().length > 0;
 }
 
 export async function compareLoop() {

@@ -3,6 +3,8 @@
 import { $, state, registry, showError, errText, parseSeed } from "./page.js";
 import { prepare } from "./agents.js";
 
+// Evaluates the picked agents (LLM agents are the server's to evaluate) on the env shown, one
+// row each; an agent that cannot be made or cannot play this env gets a row saying why.
 export async function evaluate(picked) {
   const keys = picked.filter((k) => !registry.get(k)?.llm);
   if (!keys.length) { showError("pick at least one agent to evaluate (LLM agents are evaluated by the server)"); return; }
@@ -15,54 +17,82 @@ export async function evaluate(picked) {
   tbody.replaceChildren();
   const rows = [];
   for (const key of keys) {
-    try { await prepare(key); } catch (e) { showError(errText(e)); return; }
-    const agent = registry.get(key).make();
     const tr = tbody.insertRow();
     tr.dataset.key = key;
-    rows.push({ key, label: registry.get(key).label, agent, tr, n: 0, wins: 0, ret: 0, steps: 0, calls: 0 });
+    const r = { key, label: registry.get(key).label, agent: null, problem: "", tr, n: 0, wins: 0, ret: 0, steps: 0, calls: 0 };
+    try {
+      await prepare(key);
+      r.agent = registry.get(key).make();
+    } catch (e) { r.problem = `cannot be made: ${errText(e)}`; }
+    rows.push(r);
   }
-  const total = n * rows.length;
   let done = 0;
-  $("eval-progress").max = total;
+  $("eval-progress").max = n * rows.length;
   document.body.dataset.evalDone = "0";
+  showError("");
   for (const r of rows) {
-    // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
-    // to keep each slice short; other agents play one episode at a time.
-    let chunk = 4;
-    for (let k = 0; k < n && r.agent.trainedEnv && !r.agent.isMediator;) {
-      const m = Math.min(chunk, n - k);
-      const t0 = performance.now();
-      let e;
-      try { e = r.agent.evaluateBatched(env, seed0 + BigInt(k), m); } catch (err) { showError(errText(err)); return; }
-      r.n += m; r.wins += Math.round(e.successRate * m); r.ret += e.meanReturn * m; r.steps += e.meanSteps * m;
-      k += m; done += m;
-      if (performance.now() - t0 < 20 && chunk < 256) chunk *= 2;
-      fillRow(r);
-      $("eval-progress").value = done;
-      await new Promise((res) => setTimeout(res, 0));
-      if (run !== state.evalRun) return;
+    if (!r.problem) {
+      try {
+        await playEpisodes(r, env, seed0, n, (m) => {
+          done += m;
+          fillRow(r);
+          $("eval-progress").value = done;
+          return run === state.evalRun;
+        });
+      } catch (e) { r.problem = `cannot play ${env}: ${errText(e)}`; }
     }
-    for (let k = r.n; k < n;) {
-      const t0 = performance.now();
-      while (k < n && performance.now() - t0 < 12) {
-        let out;
-        try { out = r.agent.runEpisode(env, seed0 + BigInt(k)); } catch (e) { showError(errText(e)); return; }
-        r.n++; r.wins += out.success ? 1 : 0; r.ret += out.return; r.steps += out.steps; r.calls += out.plannerCalls;
-        k++; done++;
-      }
+    if (run !== state.evalRun) return; // stopped or restarted
+    if (r.problem) {
+      done += n - r.n;
       fillRow(r);
-      $("eval-progress").value = done;
-      await new Promise((res) => setTimeout(res, 0));
-      if (run !== state.evalRun) return; // stopped or restarted
+      showError(`${r.label} ${r.problem}`);
     }
   }
-  drawChart(rows);
+  drawChart(rows.filter((r) => !r.problem));
   document.body.dataset.evalDone = "1";
 }
 
+// Plays `n` episodes of `r.agent` from seed `seed0` on, in slices that keep the page
+// responsive, adding them up in `r`; after each slice `slice(episodes)` says whether to go on.
+async function playEpisodes(r, env, seed0, n, slice) {
+  // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
+  // to keep each slice short; other agents play one episode at a time.
+  let chunk = 4;
+  for (let k = 0; k < n && r.agent.trainedEnv && !r.agent.isMediator;) {
+    const m = Math.min(chunk, n - k);
+    const t0 = performance.now();
+    const e = r.agent.evaluateBatched(env, seed0 + BigInt(k), m);
+    r.n += m; r.wins += Math.round(e.successRate * m); r.ret += e.meanReturn * m; r.steps += e.meanSteps * m;
+    k += m;
+    if (performance.now() - t0 < 20 && chunk < 256) chunk *= 2;
+    await new Promise((res) => setTimeout(res, 0));
+    if (!slice(m)) return;
+  }
+  for (let k = r.n; k < n;) {
+    const t0 = performance.now();
+    let m = 0;
+    while (k < n && performance.now() - t0 < 12) {
+      const out = r.agent.runEpisode(env, seed0 + BigInt(k));
+      r.n++; r.wins += out.success ? 1 : 0; r.ret += out.return; r.steps += out.steps; r.calls += out.plannerCalls;
+      k++; m++;
+    }
+    await new Promise((res) => setTimeout(res, 0));
+    if (!slice(m)) return;
+  }
+}
+
 function fillRow(r) {
+  const td = (text) => { const c = document.createElement("td"); c.textContent = String(text); return c; };
+  if (r.problem) {
+    const why = td(r.problem);
+    why.colSpan = 5;
+    why.className = "why";
+    r.tr.replaceChildren(td(r.label), why);
+    r.tr.dataset.problem = r.problem;
+    return;
+  }
   const cells = [r.label, r.n, (r.wins / r.n).toFixed(3), (r.ret / r.n).toFixed(3), (r.steps / r.n).toFixed(1), (r.calls / r.n).toFixed(2)];
-  r.tr.replaceChildren(...cells.map((c) => { const td = document.createElement("td"); td.textContent = String(c); return td; }));
+  r.tr.replaceChildren(...cells.map(td));
 }
 
 // One row per agent: its label on the page's background (14:1), then its success-rate bar

@@ -7,6 +7,7 @@ export const state = {
   session: null,
   agent: null,        // the Agent instance playing the main board, or null for the keyboard
   agentKey: "human",
+  agentProblem: "",   // why the chosen agent cannot play the board's env ("" when it can)
   playing: false,
   timer: 0,
   transcript: [],     // {agent, step, prompt, answer, latency_ms, cached, llm, main}

@@ -3,7 +3,8 @@
 import { Session, envIds } from "./pkg/gridmentor_web.js";
 import { $, state, registry, showError, notice, errText, parseSeed } from "./page.js";
 import { drawSession } from "./board.js";
-import { agentMove, dropTranscriptFrom, renderTranscript, modelOf, Overtaken } from "./agents.js";
+import { agentMove, dropTranscriptFrom, renderTranscript, renderAgentMenu, modelOf, unfitReason, Overtaken } from "./agents.js";
+import { renderComparePick } from "./compare.js";
 import { loadLeaderboard } from "./leaderboard.js";
 
 let dirty = false;
@@ -94,11 +95,18 @@ export function newSession() {
   const seed = parseSeed($("seed").value);
   const env = $("env").value;
   state.session = new Session(env, seed);
+  if (menuEnv !== env) {
+    menuEnv = env;
+    renderAgentMenu();
+    renderComparePick();
+  }
   if ($("leaderboard-env").textContent !== env) {
     $("leaderboard-env").textContent = env;
     if ($("leaderboard-box").open) loadLeaderboard();
   }
 }
+// The env the agent menus are grouped for (its group first).
+let menuEnv = "";
 
 export function reset() {
   pause();
@@ -108,18 +116,21 @@ export function reset() {
     state.timeline = [];
     state.gen++;
     renderTranscript();
-    resetAgent();
     showError("");
     showDecision(null);
+    resetAgent();
   } catch (e) {
     showError(errText(e));
   }
   redraw();
 }
 
+// The agent starts the new episode; one that cannot play this env stays chosen and says why
+// (here and whenever it is asked to play).
 function resetAgent() {
   if (!state.agent || !state.session) return;
-  state.agent.reset(state.session);
+  state.agentProblem = unfitReason(state.agent, state.session, registry.get(state.agentKey)?.label);
+  if (state.agentProblem) showError(state.agentProblem);
 }
 
 // The keyboard (or an on-screen control) takes action `a`.
@@ -138,7 +149,7 @@ export function act(a) {
 // Undo / redo pause the agent and rebuild it by replaying the kept history, so that "play"
 // continues exactly as the agent would have from this point.
 function rebuildAgent() {
-  if (!state.agent || !state.session) return;
+  if (!state.agent || !state.session || state.agentProblem) return;
   try {
     if (!state.agent.rebuild(state.session, false)) notice("the agent's LLM answers for this episode were not kept: it starts from what it sees now");
   } catch (e) { showError(errText(e)); }
@@ -188,9 +199,17 @@ async function tick() {
   state.timer = setTimeout(tick, 1000 / speed);
 }
 
+// Why the chosen agent cannot move now (shown instead of moving), or "".
+function cannotPlay() {
+  if (state.agentProblem) return state.agentProblem;
+  if (!state.agent) return "pick an agent to play (or use the keyboard)";
+  return "";
+}
+
 export function play() {
-  if (!state.agent) { showError("pick an agent to play (or use the keyboard)"); return; }
   if (state.session?.isDone) reset();
+  const why = cannotPlay();
+  if (why) { showError(why); return; }
   state.playing = true;
   redraw();
   tick();
@@ -203,35 +222,55 @@ export function pause() {
 }
 
 export async function stepAgent() {
-  if (!state.agent || state.session?.isDone) return;
+  if (state.session?.isDone) return;
+  const why = cannotPlay();
+  if (why) { showError(why); return; }
   pause();
   try { await agentStep(); } catch (e) { if (!(e instanceof Overtaken)) showError(errText(e)); }
   redraw();
 }
 
 // `assumeChosen`: the agent played the episode so far (a shared episode), so its history is
-// replayed as its own decisions; otherwise it watched the steps made before it took over.
+// replayed as its own decisions; otherwise it watched the steps made before it took over. An
+// agent trained on another env moves the board to that env and says so; one that cannot play
+// the board's env stays chosen and says why.
 export function selectAgent(key, assumeChosen = false) {
   pause();
   state.agentKey = key;
+  state.agentProblem = "";
   $("agent").value = key;
   const entry = registry.get(key);
+  const label = entry?.label ?? key;
+  let agent = null;
   try {
-    state.agent = entry?.make() ?? null;
-    $("agent-label").textContent = state.agent ? state.agent.label : "you, at the keyboard";
-    if (state.agent && state.agent.trainedEnv && state.agent.trainedEnv !== $("env").value && envIds().includes(state.agent.trainedEnv)) {
-      $("env").value = state.agent.trainedEnv;
+    agent = entry?.make() ?? null;
+  } catch (e) {
+    state.agentProblem = `${label} cannot play: ${errText(e)}`;
+  }
+  state.agent = agent;
+  $("agent-label").textContent = agent ? agent.label : state.agentProblem ? label : "you, at the keyboard";
+  const news = [];
+  if (agent?.trainedEnv && agent.trainedEnv !== $("env").value) {
+    if (envIds().includes(agent.trainedEnv)) {
+      news.push(`${label} was trained on ${agent.trainedEnv}: the board switched to that env`);
+      $("env").value = agent.trainedEnv;
       newSession();
       state.timeline = [];
       state.transcript = [];
       renderTranscript();
     }
-    if (state.agent && !state.agent.rebuild(state.session, assumeChosen)) notice("the agent's LLM answers for this episode are not here: it starts from what it sees now");
-    showError("");
-  } catch (e) {
-    state.agent = null;
-    showError(errText(e));
   }
+  if (agent) {
+    try {
+      if (!agent.rebuild(state.session, assumeChosen)) news.push("the agent's LLM answers for this episode are not here: it starts from what it sees now");
+    } catch (e) {
+      const trained = agent.trainedEnv && agent.trainedEnv !== state.session.envId ? ` (trained on ${agent.trainedEnv}, which this build lacks)` : "";
+      state.agentProblem = `${label}${trained} cannot play ${state.session.envId}: ${errText(e)}`;
+    }
+  }
+  if (state.agentProblem) showError(state.agentProblem);
+  else if (news.length) notice(news.join("; "));
+  else showError("");
   showDecision(null);
   redraw();
 }

@@ -100,6 +100,7 @@ async function takeOver(spec) {
     pause();
     state.agent = agent;
     state.agentKey = key;
+    state.agentProblem = "";
     $("agent").value = key;
     $("agent-label").textContent = agent.label;
     return agent.rebuild(state.session, true) ? "" : "the agent's LLM answers could not be replayed: it starts from what it sees now";
