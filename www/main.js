@@ -95,6 +95,7 @@ async function main() {
     selectAgent(e.target.value);
   });
   $("ckpt-file").addEventListener("change", onCheckpointFile);
+  for (const b of $("pad").querySelectorAll("button")) b.addEventListener("click", () => act(Number(b.dataset.action)));
   $("play").addEventListener("click", () => (state.playing ? pause() : play()));
   $("step").addEventListener("click", stepAgent);
   $("speed").addEventListener("input", () => { $("speed-val").textContent = $("speed").value; });
