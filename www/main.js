@@ -48,7 +48,23 @@ async function onCheckpointFile(ev) {
   }
 }
 
+const INTRO_SEEN = "gridmentor.introSeen";
+
+// The first-visit introduction, until it is dismissed (remembered in localStorage; shown every
+// time where storage is refused).
+function showIntro() {
+  let seen = false;
+  try { seen = localStorage.getItem(INTRO_SEEN) === "1"; } catch { /* storage refused */ }
+  $("intro").hidden = seen;
+  $("intro-close").addEventListener("click", () => {
+    $("intro").hidden = true;
+    try { localStorage.setItem(INTRO_SEEN, "1"); } catch { /* storage refused */ }
+    $("grid").focus();
+  });
+}
+
 async function main() {
+  showIntro();
   await init();
   // For tests and `make bench-browser`: the shell's classes.
   window.gridmentor = { Session, Agent, shareEncode, shareDecode };
