@@ -8,6 +8,8 @@ ADDR ?= 127.0.0.1:8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 # Not exported: wasm-bindgen-test-runner prefers geckodriver whenever GECKODRIVER is set, so only
 # the Firefox legs see it (through scripts/firefox-leg.sh).
+# axe-core's rules, injected into the page by the e2e test's accessibility check.
+export AXE_JS ?= $(CURDIR)/target/npm/node_modules/axe-core/axe.min.js
 GECKODRIVER ?= $(or $(shell command -v geckodriver 2>/dev/null),$(HOME)/.cargo/bin/geckodriver)
 WASM_TEST := $(CARGO) test --target wasm32-unknown-unknown --lib --tests
 # The embedded LLM is a cargo feature of the server; tests and the demo use it. One feature set
@@ -20,7 +22,7 @@ E2E_TEST = "$$(scripts/test-bin.sh e2e $(FEATURES))"
 RELEASE := $(CARGO) build --release --workspace --bins $(FEATURES)
 export GRIDMENTOR_RELEASE_BUILD := $(RELEASE)
 
-.PHONY: demo test test-rust test-wgpu setup-gpu test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
+.PHONY: axe demo test test-rust test-wgpu setup-gpu test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup model wasm
@@ -45,7 +47,7 @@ test-wasm-chromium:
 test-wasm-firefox:
 	cd web && GECKODRIVER=$(GECKODRIVER) ../scripts/firefox-leg.sh "wasm tests" $(WASM_TEST)
 
-test-e2e: wasm
+test-e2e: wasm axe
 	$(CARGO) build --workspace --all-targets $(FEATURES)
 	scripts/e2e.sh $(TARGET_DIR)/debug/gridmentor-server
 	env -u GECKODRIVER E2E_BROWSER=chromium GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
@@ -88,6 +90,10 @@ setup:
 
 setup-browser:
 	@scripts/setup.sh --browser
+
+## axe: axe-core (npm) for the e2e test's accessibility check, in target/npm
+axe:
+	@scripts/setup.sh --axe
 
 ## setup-gpu: a Vulkan driver for --device wgpu (Mesa's; llvmpipe when there is no GPU)
 setup-gpu:

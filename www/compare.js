@@ -20,15 +20,20 @@ export function renderComparePick() {
       const label = document.createElement("label");
       const cb = document.createElement("input");
       cb.type = "checkbox"; cb.value = key; cb.checked = checked.has(key);
-      label.append(cb, ` ${registry.get(key).label}`);
+      const text = document.createElement("span");
+      text.textContent = registry.get(key).label;
+      label.append(cb, " ", text);
       set.append(label);
     }
     box.append(set);
   }
 }
 
+// The picked agents in the order they joined the registry (the built-in ones first), whatever
+// env's group is shown first.
 export function pickedAgents() {
-  return [...$("compare-pick").querySelectorAll("input:checked")].map((i) => i.value);
+  const picked = new Set([...$("compare-pick").querySelectorAll("input:checked")].map((i) => i.value));
+  return [...registry.keys()].filter((k) => picked.has(k));
 }
 
 // Starts a comparison of `keys` on the current env and seed; with `actions` (a shared episode)

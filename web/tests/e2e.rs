@@ -33,6 +33,11 @@ const SHORT: Duration = Duration::from_secs(15);
 const LEFT: &str = "\u{E012}";
 const UP: &str = "\u{E013}";
 const RIGHT: &str = "\u{E014}";
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const SHIFT: &str = "\u{E008}";
+/// A phone's viewport (CSS pixels).
+const PHONE: (u32, u32) = (390, 844);
 
 fn root() -> PathBuf {
     support::webdriver::repo_root()
@@ -147,6 +152,78 @@ fn compare_digests(b: &Browser) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The id of the element with the focus ("" for the page itself).
+fn focused(b: &Browser) -> Result<String, String> {
+    Ok(b.js("return document.activeElement?.id ?? ''")?
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Press Tab (Shift+Tab when `back`) until the element `id` has the focus; fails after 60
+/// presses, naming where the focus went.
+fn tab_to(b: &Browser, id: &str, back: bool) -> Result<(), String> {
+    let mut path = Vec::new();
+    for _ in 0..60 {
+        b.press_holding(back.then_some(SHIFT), &[TAB])?;
+        let now = focused(b)?;
+        if now == id {
+            return Ok(());
+        }
+        path.push(if now.is_empty() { "?".into() } else { now });
+    }
+    Err(format!(
+        "Tab never reached #{id}; the focus went {}",
+        path.join(" > ")
+    ))
+}
+
+/// axe-core (`AXE_JS`, installed by `make axe`) on the page as it is now: every violation is
+/// printed, a serious or critical one fails.
+fn accessibility(b: &Browser, what: &str) -> Result<(), String> {
+    let path = std::env::var_os("AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/npm/node_modules/axe-core/axe.min.js"));
+    let axe = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "axe-core at {}: {e} (`make axe` installs it)",
+            path.display()
+        )
+    })?;
+    if b.js("return typeof window.axe")?.as_str() != Some("object") {
+        b.exec(&format!("{axe}\n;return typeof window.axe"), json!([]))?;
+    }
+    // A promise: WebDriver waits for it.
+    let found = b.js(
+        "return axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 4).map(n => n.target.join(' ')) })))",
+    )?;
+    let found = found.as_array().cloned().unwrap_or_default();
+    let mut grave = Vec::new();
+    for v in &found {
+        let impact = v["impact"].as_str().unwrap_or("?");
+        let line = format!(
+            "{} ({impact}, {} nodes): {} at {}",
+            v["id"].as_str().unwrap_or("?"),
+            v["nodes"],
+            v["help"].as_str().unwrap_or(""),
+            v["targets"]
+        );
+        eprintln!("e2e: axe on {what}: {line}");
+        if matches!(impact, "serious" | "critical") {
+            grave.push(line);
+        }
+    }
+    eprintln!(
+        "e2e: axe on {what}: {} violations, {} serious or critical",
+        found.len(),
+        grave.len()
+    );
+    ensure(
+        grave.is_empty(),
+        format!("axe-core on {what}: {}", grave.join("; ")),
+    )
+}
+
 #[test]
 #[ignore = "needs the server binary, the wasm package and chromedriver: make test-e2e"]
 fn playground_end_to_end() {
@@ -185,6 +262,24 @@ fn playground_end_to_end() {
         ensure(
             error_text(&b)?.is_empty(),
             format!("page error: {}", error_text(&b)?),
+        )
+    });
+
+    step(&b, "first-visit-introduction-and-accessibility", || {
+        ensure(
+            b.js("return !document.getElementById('intro').hidden")? == true,
+            "no introduction on the first visit",
+        )?;
+        accessibility(&b, "the first visit")?;
+        b.click("#intro-close")?;
+        ensure(
+            b.js("return document.getElementById('intro').hidden")? == true,
+            "the introduction stays after Got it",
+        )?;
+        open(&b, &base)?;
+        ensure(
+            b.js("return document.getElementById('intro').hidden")? == true,
+            "the introduction is back on the next visit",
         )
     });
 
@@ -232,6 +327,59 @@ fn playground_end_to_end() {
             e.as_str().unwrap_or_default().contains("share code"),
             format!("error shown: {e}"),
         )
+    });
+
+    step(&b, "keyboard-only-run-through", || {
+        // From the first control of the page (the header's), as one who only has a keyboard.
+        b.js("window.scrollTo(0, 0); document.getElementById('leaderboard').focus(); return 1")?;
+        ensure(
+            body(&b, "steps")? == "4",
+            "the keyboard episode is not on the board",
+        )?;
+        tab_to(&b, "reset", false)?;
+        b.press(&[ENTER], false)?;
+        wait_steps(&b, 0)?;
+        // Enter acted on the button only: no "done" on the new episode.
+        std::thread::sleep(Duration::from_millis(300));
+        ensure(
+            body(&b, "steps")? == "0" && focused(&b)? == "reset",
+            format!(
+                "after Enter on Reset: {} steps, focus on #{}",
+                body(&b, "steps")?,
+                focused(&b)?
+            ),
+        )?;
+        tab_to(&b, "grid", false)?;
+        let ring = b.js("const s = getComputedStyle(document.getElementById('grid')); return [s.outlineStyle, parseFloat(s.outlineWidth)]")?;
+        ensure(
+            ring[0] != "none" && ring[1].as_f64() >= Some(2.0),
+            format!("no focus ring on the board: {ring}"),
+        )?;
+        b.press(&[LEFT], false)?;
+        wait_steps(&b, 1)?;
+        b.press(&[RIGHT, UP], false)?;
+        wait_steps(&b, 3)?;
+        // Enter on Undo undoes one step and does nothing else.
+        tab_to(&b, "undo", true)?;
+        b.press(&[ENTER], false)?;
+        wait_steps(&b, 2)?;
+        std::thread::sleep(Duration::from_millis(300));
+        ensure(
+            body(&b, "steps")? == "2",
+            format!("Enter on Undo left {} steps", body(&b, "steps")?),
+        )?;
+        // Picking an env hands the arrows back to the board.
+        b.exec(
+            "const s = document.getElementById('env'); s.focus(); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
+            json!([ENV]),
+        )?;
+        wait_steps(&b, 0)?;
+        ensure(
+            focused(&b)? == "grid",
+            format!("after picking an env the focus is on #{}", focused(&b)?),
+        )?;
+        b.press(&[LEFT], false)?;
+        wait_steps(&b, 1)
     });
 
     let dir = server.dir.clone();
@@ -378,6 +526,10 @@ fn playground_end_to_end() {
         )
     });
 
+    step(&b, "accessibility-after-compare-and-evaluate", || {
+        accessibility(&b, "the page after compare, evaluate and export")
+    });
+
     let mediator = std::fs::read(agents.join(MEDIATOR_FILE)).unwrap();
     let mediator_key = format!("checkpoint:{}", gridmentor_web::sha256_hex(&mediator));
     let mediator_url = format!("{}/?env=SimpleDoorKey&seed=1000", server.url);
@@ -422,7 +574,9 @@ fn playground_end_to_end() {
         set_speed(&b, 6)?;
         b.click("#play")?;
         b.wait_for("Number(document.body.dataset.steps) >= 5", LONG)?;
-        // Undo pauses the agent; it is rebuilt from the kept history, not reset.
+        // Undo pauses the agent; it is rebuilt from the kept history, not reset. The keys go
+        // to the board (Play has the focus after its click).
+        b.click("#grid")?;
         b.press(&["z"], true)?;
         b.press(&["z"], true)?;
         b.wait_for(
@@ -443,28 +597,134 @@ fn playground_end_to_end() {
         )
     });
 
+    if stores_checkpoints {
+        step(&b, "agents-grouped-by-env-and-cross-env-reasons", || {
+            // On SimpleDoorKey (the mediator's env): its group comes first.
+            let first = b.js("return document.querySelector('#agent optgroup')?.label ?? ''")?;
+            ensure(
+                first.as_str().is_some_and(|l| l.contains("SimpleDoorKey")),
+                format!("the agent menu's first group is {first}"),
+            )?;
+            // The DoorKey-5x5 checkpoint (7x7 view) cannot play SimpleDoorKey: its card says
+            // why and the other card plays.
+            pick(&b, &["expert:when2ask", &ckpt_key])?;
+            b.click("#compare-start")?;
+            let cards = b.wait_for(
+                "document.querySelectorAll('#compare .card').length === 2 && [...document.querySelectorAll('#compare .card')].map(c => [c.dataset.status, c.textContent])",
+                SHORT,
+            )?;
+            ensure(
+                cards[1][0] == "cannot play"
+                    && cards[1][1]
+                        .as_str()
+                        .is_some_and(|t| t.contains("cannot play SimpleDoorKey")),
+                format!("the 5x5 checkpoint's card: {}", cards[1]),
+            )?;
+            b.click("#compare-play")?;
+            b.wait_for("document.body.dataset.compareDone === '1'", LONG)?;
+            let status = b.js(
+                "return [...document.querySelectorAll('#compare .card')].map(c => c.dataset.status)",
+            )?;
+            ensure(
+                status[0] == "success",
+                format!("the expert's card: {status}"),
+            )?;
+            // Choosing it moves the board to its env and says so.
+            b.exec(
+                "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
+                json!([ckpt_key]),
+            )?;
+            b.wait_for(
+                &format!("document.getElementById('env').value === '{ENV}' && !document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('switched')"),
+                SHORT,
+            )?;
+            // Back on SimpleDoorKey it stays chosen, and Play says why it cannot play.
+            b.exec(
+                "const s = document.getElementById('env'); s.value = 'SimpleDoorKey'; s.dispatchEvent(new Event('change')); return 1",
+                json!([]),
+            )?;
+            b.click("#play")?;
+            let e = error_text(&b)?;
+            ensure(
+                e.contains("cannot play SimpleDoorKey") && e.contains("7x7"),
+                format!("Play shows {e:?}"),
+            )?;
+            let chosen = b.js("return document.getElementById('agent').value")?;
+            ensure(
+                chosen.as_str() == Some(ckpt_key.as_str()),
+                format!("the agent menu shows {chosen}"),
+            )
+        });
+    }
+
     step(&b, "narrow-screen-390x844", || {
-        // A phone-sized viewport: the page in a 390x844 frame (Firefox will not make a window
-        // narrower than 450 px), inside a same-origin page so the frame can be measured.
-        b.goto(&format!("{}/healthz", server.url))?;
-        b.exec(
-            "document.body.replaceChildren(); document.body.style.margin = '0'; const f = document.createElement('iframe'); f.id = 'phone'; f.style = 'width:390px;height:844px;border:0;display:block'; f.src = arguments[0]; document.body.append(f); return 1",
-            json!([mediator_url]),
-        )?;
+        // A phone: the window resized to 390x844. Firefox will not make a window narrower
+        // than 450 px; there the page goes in a 390x844 frame of a same-origin page.
+        let (pw, ph) = PHONE;
+        b.window_size(pw, ph)?;
+        b.goto(&mediator_url)?;
+        b.wait_for("document.body.dataset.ready === '1'", LONG)?;
+        let in_frame = b.js("return window.innerWidth")?.as_u64() != Some(pw.into());
+        let win = if in_frame {
+            b.goto(&format!("{}/healthz", server.url))?;
+            b.exec(
+                "document.body.replaceChildren(); document.body.style.margin = '0'; const f = document.createElement('iframe'); f.id = 'phone'; f.style = `width:${arguments[1]}px;height:${arguments[2]}px;border:0;display:block`; f.src = arguments[0]; document.body.append(f); return 1",
+                json!([mediator_url, pw, ph]),
+            )?;
+            b.wait_for(
+                "document.getElementById('phone').contentDocument?.body?.dataset.ready === '1'",
+                LONG,
+            )?;
+            "document.getElementById('phone').contentWindow"
+        } else {
+            "window"
+        };
+        eprintln!(
+            "e2e: narrow: {}",
+            if in_frame {
+                "a 390x844 frame"
+            } else {
+                "the window at 390x844"
+            }
+        );
+        // The leaderboard open, so its table is measured too.
+        b.js(&format!(
+            "{win}.document.getElementById('leaderboard-box').open = true; return 1"
+        ))?;
         b.wait_for(
-            "document.getElementById('phone').contentDocument?.body?.dataset.ready === '1'",
-            LONG,
+            &format!(
+                "{win}.document.getElementById('leaderboard-status').textContent !== 'loading…'"
+            ),
+            SHORT,
         )?;
-        let m = b.js("const w = document.getElementById('phone').contentWindow; const d = w.document; const r = (id) => d.getElementById(id).getBoundingClientRect().right; return [w.innerWidth, d.documentElement.scrollWidth, r('grid'), r('play'), r('agent'), r('timeline'), r('copy-link'), r('eval-table')]")?;
+        let m = b.js(&format!(
+            "const w = {win}; const d = w.document; const el = (id) => d.getElementById(id); \
+             const rect = (e) => e.getBoundingClientRect(); const r = (id) => rect(el(id)).right; \
+             const shown = (e) => rect(e).width > 0 && rect(e).height > 0; \
+             const name = (e) => e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 24) || e.tagName; \
+             const small = [...d.querySelectorAll('button, select, input:not([type=checkbox]):not([type=hidden]), summary, label.check, #compare-pick label')] \
+               .filter(shown).filter(e => rect(e).height < 44).map(e => `${{name(e)}}: ${{rect(e).height.toFixed(1)}} px`); \
+             const pad = [...d.querySelectorAll('#pad button')].map(e => [name(e), rect(e).width, rect(e).height]); \
+             const watch = Math.max(0, ...[...d.querySelectorAll('#leaderboard-table button')].map(e => rect(e).right)); \
+             const wide = [...d.querySelectorAll('body *')].filter(e => rect(e).right > w.innerWidth + 0.5) \
+               .map(e => `${{e.tagName.toLowerCase()}}#${{e.id}}.${{e.className}} to ${{rect(e).right.toFixed(0)}} px`).slice(0, 8); \
+             return {{ width: w.innerWidth, scroll: d.documentElement.scrollWidth, small, pad, wide, \
+               padShown: w.getComputedStyle(el('pad')).display !== 'none', \
+               playBottom: rect(el('play')).bottom + w.scrollY, watch, \
+               rights: [r('grid'), r('play'), r('agent'), r('timeline'), r('copy-link'), r('eval-table'), r('leaderboard-table'), r('pad')] }}"
+        ))?;
         let shot = root()
             .join("target/e2e")
             .join(format!("narrow-{}.png", driver.kind.name()));
         b.screenshot(&shot)?;
-        let w = m[0].as_f64().unwrap_or(0.0);
-        ensure(w == 390.0, format!("the frame's viewport is {w} px wide"))?;
+        let w = m["width"].as_f64().unwrap_or(0.0);
+        ensure(w == f64::from(pw), format!("the viewport is {w} px wide"))?;
         ensure(
-            m[1].as_f64() <= Some(w),
-            format!("the page scrolls sideways: {} px wide in {w}", m[1]),
+            m["scroll"].as_f64() <= Some(w),
+            format!(
+                "the page scrolls sideways: {} px wide in {w}; too wide: {}",
+                m["scroll"], m["wide"]
+            ),
         )?;
         let parts = [
             "grid",
@@ -473,15 +733,73 @@ fn playground_end_to_end() {
             "timeline",
             "copy link",
             "evaluation table",
+            "leaderboard table",
+            "on-screen controls",
         ];
         for (i, what) in parts.iter().enumerate() {
-            let right = m[i + 2].as_f64().unwrap_or(f64::MAX);
+            let right = m["rights"][i].as_f64().unwrap_or(f64::MAX);
             ensure(
                 right <= w,
                 format!("the {what} ends at {right} px, past {w}"),
             )?;
         }
-        Ok(())
+        ensure(
+            m["watch"].as_f64() <= Some(w),
+            format!("a Watch button ends at {} px", m["watch"]),
+        )?;
+        ensure(m["padShown"] == true, "no on-screen controls on a phone")?;
+        let pad = m["pad"].as_array().cloned().unwrap_or_default();
+        ensure(pad.len() == 7, format!("{} on-screen controls", pad.len()))?;
+        for p in &pad {
+            ensure(
+                p[1].as_f64() >= Some(44.0) && p[2].as_f64() >= Some(44.0),
+                format!("the on-screen control {} is {}x{} px", p[0], p[1], p[2]),
+            )?;
+        }
+        ensure(
+            m["small"].as_array().is_some_and(|s| s.is_empty()),
+            format!("controls under 44 px tall: {}", m["small"]),
+        )?;
+        let play = m["playBottom"].as_f64().unwrap_or(f64::MAX);
+        eprintln!("e2e: narrow: Play ends {play:.0} px down the page");
+        ensure(
+            play <= 1.25 * f64::from(ph),
+            format!("Play ends {play:.0} px down the page, past the first screen and a quarter"),
+        )?;
+        // Taps on the on-screen controls: turn left until the way ahead is open (worked out on
+        // a copy of the episode), then forward; the board must show that episode.
+        let plan = b.js(&format!(
+            "const w = {win}; const S = w.gridmentor.Session; \
+             for (let k = 0; k < 4; k++) {{ \
+               const a = [...Array(k).fill(0), 2]; const turned = S.fromActions('SimpleDoorKey', 1000n, Uint8Array.from(a.slice(0, -1))); \
+               const moved = S.fromActions('SimpleDoorKey', 1000n, Uint8Array.from(a)); \
+               if (moved.agentX !== turned.agentX || moved.agentY !== turned.agentY) return [k, moved.digest()]; \
+             }} return null"
+        ))?;
+        let turns = plan[0].as_u64().ok_or(format!(
+            "no open way ahead on SimpleDoorKey seed 1000: {plan}"
+        ))?;
+        if in_frame {
+            b.frame("#phone")?;
+        }
+        let tapped = (|| {
+            for i in 0..turns {
+                b.tap("#pad button[data-action='0']")?;
+                wait_steps(&b, i as u32 + 1)?;
+            }
+            b.tap("#pad button[data-action='2']")?;
+            wait_steps(&b, turns as u32 + 1)?;
+            body(&b, "digest")
+        })();
+        if in_frame {
+            b.parent_frame()?;
+        }
+        b.window_size(1200, 1000)?;
+        let d = tapped?;
+        ensure(
+            plan[1] == d.as_str(),
+            format!("after the taps the board is {d}, not {}", plan[1]),
+        )
     });
 
     if has_llm && stores_episodes {

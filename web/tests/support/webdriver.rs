@@ -1,7 +1,7 @@
 //! A minimal WebDriver client (W3C protocol) over chromedriver or geckodriver, enough for the
 //! playground's end-to-end tests, browser benchmark and screenshot: sessions, navigation,
-//! scripts, elements, keys, window size, screenshots. `E2E_BROWSER=firefox` picks headless
-//! Firefox (geckodriver), anything else or nothing headless Chromium.
+//! scripts, elements, keys, taps, frames, window size, screenshots. `E2E_BROWSER=firefox`
+//! picks headless Firefox (geckodriver), anything else or nothing headless Chromium.
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
@@ -356,16 +356,22 @@ impl Browser {
 
     /// Press keys (WebDriver key codes, e.g. "\u{E013}" for ArrowUp) with optional modifier held.
     pub fn press(&self, keys: &[&str], ctrl: bool) -> Result<(), String> {
+        self.press_holding(ctrl.then_some("\u{E009}"), keys)
+    }
+
+    /// Press keys while `modifier` (a WebDriver key code: "\u{E008}" Shift, "\u{E009}"
+    /// Control) is held.
+    pub fn press_holding(&self, modifier: Option<&str>, keys: &[&str]) -> Result<(), String> {
         let mut actions = Vec::new();
-        if ctrl {
-            actions.push(json!({"type": "keyDown", "value": "\u{E009}"}));
+        if let Some(m) = modifier {
+            actions.push(json!({"type": "keyDown", "value": m}));
         }
         for k in keys {
             actions.push(json!({"type": "keyDown", "value": k}));
             actions.push(json!({"type": "keyUp", "value": k}));
         }
-        if ctrl {
-            actions.push(json!({"type": "keyUp", "value": "\u{E009}"}));
+        if let Some(m) = modifier {
+            actions.push(json!({"type": "keyUp", "value": m}));
         }
         self.cmd(
             "POST",
@@ -373,6 +379,39 @@ impl Browser {
             Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
         )
         .map(|_| ())
+    }
+
+    /// A tap with a finger (a touch pointer) on the middle of the element.
+    pub fn tap(&self, css: &str) -> Result<(), String> {
+        let id = self.find(css)?;
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{
+                "type": "pointer",
+                "id": "finger",
+                "parameters": {"pointerType": "touch"},
+                "actions": [
+                    {"type": "pointerMove", "duration": 0, "origin": {ELEMENT: id}, "x": 0, "y": 0},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pause", "duration": 50},
+                    {"type": "pointerUp", "button": 0}
+                ]
+            }]})),
+        )
+        .map(|_| ())
+    }
+
+    /// Send commands to the document of the iframe `css` until [`Browser::parent_frame`].
+    pub fn frame(&self, css: &str) -> Result<(), String> {
+        let id = self.find(css)?;
+        self.cmd("POST", "/frame", Some(json!({"id": {ELEMENT: id}})))
+            .map(|_| ())
+    }
+
+    /// Back to the document that holds the current frame.
+    pub fn parent_frame(&self) -> Result<(), String> {
+        self.cmd("POST", "/frame/parent", None).map(|_| ())
     }
 
     /// Wait until `expr` (a JS expression) is truthy and return its value.
