@@ -265,6 +265,49 @@ fn playground_end_to_end() {
         )
     });
 
+    step(&b, "favicon-and-compressed-page-files", || {
+        let icon = b.js(
+            "return fetch(document.querySelector('link[rel=icon]').href).then(r => [r.status, r.headers.get('content-type')])",
+        )?;
+        ensure(
+            icon[0] == 200 && icon[1].as_str().is_some_and(|t| t.starts_with("image/svg")),
+            format!("favicon: {icon}"),
+        )?;
+        // What the browser fetched: (name, bytes on the wire, bytes decoded).
+        let files = b.js(
+            "return performance.getEntriesByType('resource').filter(e => /\\.(wasm|js)$/.test(new URL(e.name).pathname)).map(e => [new URL(e.name).pathname, e.encodedBodySize, e.decodedBodySize])",
+        )?;
+        let files = files.as_array().cloned().unwrap_or_default();
+        for f in &files {
+            eprintln!(
+                "e2e: served {}: {} bytes for {}",
+                f[0].as_str().unwrap_or("?"),
+                f[1],
+                f[2]
+            );
+        }
+        let wasm = files
+            .iter()
+            .find(|f| f[0].as_str().is_some_and(|n| n.ends_with(".wasm")))
+            .ok_or(format!("no wasm among the page's files: {files:?}"))?;
+        let (sent, size) = (
+            wasm[1].as_f64().unwrap_or(0.0),
+            wasm[2].as_f64().unwrap_or(0.0),
+        );
+        ensure(
+            sent > 0.0 && sent < size / 2.0,
+            format!("the wasm came as {sent} bytes for {size}: not compressed"),
+        )?;
+        let main = files
+            .iter()
+            .find(|f| f[0] == "/main.js")
+            .ok_or(format!("main.js not among the page's files: {files:?}"))?;
+        ensure(
+            main[1].as_f64() < main[2].as_f64(),
+            format!("main.js came uncompressed: {main}"),
+        )
+    });
+
     step(&b, "first-visit-introduction-and-accessibility", || {
         ensure(
             b.js("return !document.getElementById('intro').hidden")? == true,
