@@ -41,6 +41,8 @@ fn run() -> Result<PathBuf, String> {
     b.goto(&format!("{}/?env={ENV}&seed={SEED}", server.url))?;
     let long = Duration::from_secs(60);
     b.wait_for("document.body.dataset.ready === '1'", long)?;
+    // The first-visit introduction would cover the board: dismissed, as after a first visit.
+    b.click("#intro-close")?;
     b.choose_agent(&key, "mediator", long)?;
     for i in 1..=steps {
         b.click("#step")?;
