@@ -672,6 +672,29 @@ fn playground_end_to_end() {
                 status[0] == "success",
                 format!("the expert's card: {status}"),
             )?;
+            // Evaluated, it gets a row that says why; the expert's row is measured.
+            b.exec(
+                "document.getElementById('eval-n').value = '5'; return 1",
+                json!([]),
+            )?;
+            b.click("#eval-start")?;
+            b.wait_for("document.body.dataset.evalDone === '1'", LONG)?;
+            let rows = b.js("return [...document.querySelectorAll('#eval-table tbody tr')].map(r => [r.dataset.key, r.dataset.problem ?? '', r.cells[1].textContent])")?;
+            let row = |key: &str| {
+                rows.as_array()
+                    .and_then(|rs| rs.iter().find(|r| r[0] == key).cloned())
+                    .unwrap_or(Value::Null)
+            };
+            ensure(
+                row(&ckpt_key)[1]
+                    .as_str()
+                    .is_some_and(|p| p.contains("cannot play SimpleDoorKey")),
+                format!("the 5x5 checkpoint's evaluation row: {rows}"),
+            )?;
+            ensure(
+                row("expert:when2ask")[2] == "5",
+                format!("the expert's evaluation row: {rows}"),
+            )?;
             // Choosing it moves the board to its env and says so.
             b.exec(
                 "const s = document.getElementById('agent'); s.value = arguments[0]; s.dispatchEvent(new Event('change')); return 1",
