@@ -3,13 +3,14 @@
 //! its planner again. The trainer's evaluation, the server's leaderboard and the browser use this.
 
 use crate::Env;
-use crate::ask::{AskDecision, AskStep, AskingAgent};
+use crate::agent::{Agent, AgentError, AgentStats, Decision, planner_outcome};
+use crate::ask::{AskDecision, AskingAgent};
 use crate::nn::policy::PolicyAgent;
 use crate::nn::{ActorCritic, NetSpec, ObsKind};
 use crate::planner::{Planner, PlannerError, PromptStyle};
-use crate::registry;
+use crate::world::Action;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 
 /// The mediator's actions.
 pub const DONT_ASK: usize = 0;
@@ -34,14 +35,14 @@ pub struct MediatorChoice {
 pub struct Mediator {
     agent: PolicyAgent,
     /// The choice for the current step, kept until the world changes (a decision retried after
-    /// a planner failure must not draw again).
+    /// a planner failure, or after the page fetched an answer, must not draw again).
     chosen: Option<MediatorChoice>,
 }
 
 impl Mediator {
-    /// `model` mediating in `env` (at the start of an episode); `seed` drives sampling; `greedy`
-    /// asks when asking is the more likely action instead of sampling.
-    pub fn new(model: ActorCritic, env: &Env, seed: u64, greedy: bool) -> Result<Mediator, String> {
+    /// `model` as a mediator; `seed` drives sampling; `greedy` asks when asking is the more
+    /// likely action instead of sampling.
+    pub fn new(model: ActorCritic, seed: u64, greedy: bool) -> Result<Mediator, String> {
         let spec = model.spec();
         if !is_mediator(spec) {
             return Err(format!(
@@ -51,7 +52,7 @@ impl Mediator {
             ));
         }
         Ok(Mediator {
-            agent: PolicyAgent::with_stream(model, env, seed, 0x3ED1, greedy)?,
+            agent: PolicyAgent::with_stream(model, seed, 0x3ED1, greedy)?,
             chosen: None,
         })
     }
@@ -60,31 +61,31 @@ impl Mediator {
         self.agent.model()
     }
 
-    /// A new episode began in `env` (the sampling stream goes on).
-    pub fn reset(&mut self, env: &Env) {
-        self.agent.reset(env);
+    /// A new episode began in `env`; refuses an env of another size than the network's.
+    pub fn start(&mut self, env: &Env) -> Result<(), String> {
         self.chosen = None;
+        self.agent.start(env)
     }
 
     /// `env` took a step.
-    pub fn observe(&mut self, env: &Env) {
-        self.agent.observe(env);
+    pub fn take_in(&mut self, env: &Env) {
+        self.agent.take_in(env);
         self.chosen = None;
     }
 
-    /// Ask or not, for `env`'s current state.
-    pub fn choose(&mut self, env: &Env) -> MediatorChoice {
+    /// Ask or not, for `env`'s current state (`None` before the first episode).
+    pub fn choose(&mut self, env: &Env) -> Option<MediatorChoice> {
         if let Some(c) = self.chosen {
-            return c;
+            return Some(c);
         }
-        let d = self.agent.decide(env);
+        let d = self.agent.choose(env)?;
         let c = MediatorChoice {
             ask: d.action == ASK,
             p_ask: d.probs[ASK],
             value: d.value,
         };
         self.chosen = Some(c);
-        c
+        Some(c)
     }
 }
 
@@ -92,112 +93,75 @@ impl Mediator {
 pub struct MediatorAgent<P: Planner> {
     pub mediator: Mediator,
     pub asking: AskingAgent<P>,
+    /// Who this is in results (the checkpoint's name).
+    pub label: String,
 }
 
 impl<P: Planner> MediatorAgent<P> {
-    /// `model` deciding when `planner` is asked, in `env` (its registry id `env_id`). Plans are
-    /// not cached: every ask is a planner call, as in the trainer's evaluation.
+    /// `model` deciding when `planner` is asked. Plans are not cached: every ask is a planner
+    /// call.
     pub fn new(
         model: ActorCritic,
         planner: P,
         style: PromptStyle,
-        env: &Env,
-        env_id: &str,
         seed: u64,
         greedy: bool,
     ) -> Result<MediatorAgent<P>, String> {
-        let mediator = Mediator::new(model, env, seed, greedy)?;
-        let mut asking = AskingAgent::new(planner, style, false);
-        asking.reset(env, env_id);
-        Ok(MediatorAgent { mediator, asking })
-    }
-
-    /// A new episode began in `env`.
-    pub fn reset(&mut self, env: &Env, env_id: &str) {
-        self.mediator.reset(env);
-        self.asking.reset(env, env_id);
+        let mediator = Mediator::new(model, seed, greedy)?;
+        let label = format!("When2Ask mediator ({})", planner.info().name);
+        Ok(MediatorAgent {
+            mediator,
+            asking: AskingAgent::new(planner, style, false),
+            label,
+        })
     }
 
     /// The mediator's choice and the agent's decision for `env`'s current state (not applied).
-    pub fn decide(&mut self, env: &Env) -> Result<(MediatorChoice, AskDecision), PlannerError> {
-        let c = self.mediator.choose(env);
+    pub fn choose(
+        &mut self,
+        env: &Env,
+    ) -> Result<Option<(MediatorChoice, AskDecision)>, PlannerError> {
+        let Some(c) = self.mediator.choose(env) else {
+            return Ok(None);
+        };
         let d = self.asking.act(c.ask)?;
-        Ok((c, d))
-    }
-
-    /// `env` took a step.
-    pub fn observe(&mut self, env: &Env) {
-        self.mediator.observe(env);
-        self.asking.observe(env);
-    }
-
-    /// Decide, step `env`, observe.
-    pub fn step(&mut self, env: &mut Env) -> Result<(MediatorChoice, AskStep), PlannerError> {
-        let (c, d) = self.decide(env)?;
-        let transition = env.step(d.decision.action);
-        self.observe(env);
-        Ok((
-            c,
-            AskStep {
-                transition,
-                queries: d.queries,
-                penalty: d.penalty,
-            },
-        ))
+        Ok(Some((c, d)))
     }
 }
 
-/// How a mediator did over a set of episodes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MediatorEvaluation {
-    pub episodes: u32,
-    pub success_rate: f32,
-    pub mean_return: f32,
-    pub mean_steps: f32,
-    /// Queries to the planner per episode (voluntary and forced).
-    pub queries_per_episode: f32,
-}
+impl<P: Planner> Agent for MediatorAgent<P> {
+    fn name(&self) -> String {
+        self.label.clone()
+    }
 
-/// Play `episodes` episodes of `env_id` (seeds `seed, seed + 1, ...`) with `planner`, the
-/// mediator deciding when it is asked.
-pub fn evaluate<P: Planner>(
-    model: &ActorCritic,
-    planner: P,
-    style: PromptStyle,
-    env_id: &str,
-    episodes: usize,
-    seed: u64,
-    greedy: bool,
-) -> Result<MediatorEvaluation, String> {
-    if episodes == 0 {
-        return Err("evaluate at least one episode".to_string());
+    fn reset(&mut self, env: &Env, env_id: &str) -> Result<(), AgentError> {
+        self.mediator.start(env).map_err(AgentError::Unplayable)?;
+        self.asking.start(env, env_id);
+        Ok(())
     }
-    let spec = registry::find(env_id).map_err(|e| e.to_string())?;
-    let mut env = Env::new(spec, seed);
-    let mut agent = MediatorAgent::new(model.clone(), planner, style, &env, spec.id, seed, greedy)?;
-    let (mut wins, mut ret, mut steps, mut queries) = (0u32, 0.0f32, 0u64, 0u64);
-    for i in 0..episodes as u64 {
-        env.reset(seed.wrapping_add(i));
-        agent.reset(&env, spec.id);
-        loop {
-            let (_, s) = agent.step(&mut env).map_err(|e| e.to_string())?;
-            ret += s.transition.reward;
-            queries += s.queries as u64;
-            if s.transition.terminated || s.transition.truncated {
-                wins += s.transition.success() as u32;
-                steps += env.world.step_count as u64;
-                break;
-            }
-        }
+
+    fn decide(&mut self, env: &Env) -> Result<Decision, AgentError> {
+        let r = match self.choose(env) {
+            Ok(None) => return Err(AgentError::NotStarted),
+            Ok(Some((c, d))) => Ok((c, d)),
+            Err(e) => Err(e),
+        };
+        let asking = &self.asking;
+        planner_outcome(r.map(|(c, d)| {
+            let mut step = asking.step_of(d, Some(c.p_ask));
+            step.value = Some(c.value);
+            step
+        }))
     }
-    let n = episodes as f32;
-    Ok(MediatorEvaluation {
-        episodes: episodes as u32,
-        success_rate: wins as f32 / n,
-        mean_return: ret / n,
-        mean_steps: steps as f32 / n,
-        queries_per_episode: queries as f32 / n,
-    })
+
+    fn observe(&mut self, env: &Env, _taken: Action) {
+        self.mediator.take_in(env);
+        self.asking.take_in(env);
+    }
+
+    fn stats(&self) -> AgentStats {
+        self.asking.agent.stats
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +169,7 @@ mod tests {
     use super::*;
     use crate::nn::NetKind;
     use crate::planner::ExpertPlanner;
+    use crate::registry;
     use burn::tensor::Device;
 
     fn mediator_net(seed: u64) -> ActorCritic {
@@ -221,7 +186,6 @@ mod tests {
 
     #[test]
     fn refuses_a_network_that_is_not_a_mediator() {
-        let env = registry::make("SimpleDoorKey", 1).unwrap();
         let policy = ActorCritic::new(
             NetSpec {
                 net: NetKind::MemoryMapCnn,
@@ -235,62 +199,59 @@ mod tests {
             &Device::flex(),
         )
         .unwrap();
-        let err = Mediator::new(policy, &env, 1, true).err().unwrap();
+        let err = Mediator::new(policy, 1, true).err().unwrap();
         assert!(err.contains("not a When2Ask mediator"), "{err}");
     }
 
     #[test]
     fn a_choice_is_kept_until_the_world_changes() {
         let mut env = registry::make("SimpleDoorKey", 2).unwrap();
-        let mut m = Mediator::new(mediator_net(5), &env, 9, false).unwrap();
-        let first = m.choose(&env);
+        let mut m = Mediator::new(mediator_net(5), 9, false).unwrap();
+        assert_eq!(m.choose(&env), None, "no choice before the episode starts");
+        m.start(&env).unwrap();
+        let first = m.choose(&env).unwrap();
         assert!((0.0..=1.0).contains(&first.p_ask));
         for _ in 0..5 {
-            assert_eq!(m.choose(&env), first, "no second draw for the same step");
+            assert_eq!(
+                m.choose(&env),
+                Some(first),
+                "no second draw for the same step"
+            );
         }
         env.step(crate::world::Action::Left);
-        m.observe(&env);
+        m.take_in(&env);
         // A new observation gives a new input: the probability moves.
-        assert_ne!(m.choose(&env).p_ask, first.p_ask);
+        assert_ne!(m.choose(&env).unwrap().p_ask, first.p_ask);
     }
 
+    /// Every ask the mediator says is a query, and the episode's query count is the steps'.
     #[test]
-    fn evaluation_matches_step_by_step_play() {
-        let model = mediator_net(3);
-        let e = evaluate(
-            &model,
+    fn every_ask_is_a_query() {
+        let mut a = MediatorAgent::new(
+            mediator_net(3),
             ExpertPlanner::new(),
             PromptStyle::When2Ask,
-            "SimpleDoorKey",
-            3,
             20,
             true,
         )
         .unwrap();
-        let (mut queries, mut steps) = (0u32, 0u32);
-        for s in 20..23 {
-            let mut env = registry::make("SimpleDoorKey", s).unwrap();
-            let mut a = MediatorAgent::new(
-                model.clone(),
-                ExpertPlanner::new(),
-                PromptStyle::When2Ask,
-                &env,
-                "SimpleDoorKey",
-                20,
-                true,
-            )
-            .unwrap();
-            loop {
-                let (c, st) = a.step(&mut env).unwrap();
-                assert!(st.queries >= 1 || !c.ask, "an ask is a query");
-                queries += st.queries;
-                if st.transition.terminated || st.transition.truncated {
-                    steps += env.world.step_count;
-                    break;
-                }
-            }
-        }
-        assert_eq!(e.mean_steps, steps as f32 / 3.0);
-        assert_eq!(e.queries_per_episode, queries as f32 / 3.0);
+        let mut queries = 0u64;
+        let mut env = registry::make("SimpleDoorKey", 20).unwrap();
+        let out = crate::agent::play_episode(&mut a, &mut env, "SimpleDoorKey", 20, |_, s, _| {
+            let info = s.ask.unwrap();
+            assert!(
+                info.queries >= 1 || info.p_ask.unwrap() <= 0.5,
+                "an ask is a query"
+            );
+            queries += info.queries as u64;
+        })
+        .unwrap();
+        assert_eq!(out.stats.queries, queries);
+        assert!(queries >= 1);
+        let wrong = registry::make("MiniGrid-DoorKey-5x5-v0", 1).unwrap();
+        assert!(matches!(
+            a.reset(&wrong, "MiniGrid-DoorKey-5x5-v0"),
+            Err(AgentError::Unplayable(_))
+        ));
     }
 }

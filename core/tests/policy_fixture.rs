@@ -9,6 +9,7 @@
 #![cfg(feature = "nn")]
 
 use burn::tensor::Device;
+use gridmentor_core::agent::play_episode;
 use gridmentor_core::nn::Checkpoint;
 use gridmentor_core::nn::policy::PolicyAgent;
 use gridmentor_core::registry;
@@ -23,15 +24,13 @@ fn greedy_actions(seed: u64) -> (Vec<usize>, bool) {
     ck.expect_env(ENV).unwrap();
     let model = ck.model(&Device::flex()).unwrap();
     let mut env = registry::make(ENV, seed).unwrap();
-    let mut agent = PolicyAgent::new(model, &env, seed, true).unwrap();
+    let mut agent = PolicyAgent::new(model, seed, true).unwrap();
     let mut actions = Vec::new();
-    loop {
-        let (d, t) = agent.step(&mut env);
-        actions.push(d.action);
-        if t.terminated || t.truncated {
-            return (actions, t.success());
-        }
-    }
+    let out = play_episode(&mut agent, &mut env, ENV, seed, |_, s, _| {
+        actions.push(s.action as usize)
+    })
+    .unwrap();
+    (actions, out.success)
 }
 
 fn expected() -> Vec<(u64, Vec<usize>)> {

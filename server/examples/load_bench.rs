@@ -163,6 +163,7 @@ fn checkpoint(seed: u64) -> Vec<u8> {
         &model,
         Metadata {
             spec,
+            acts: gridmentor_core::nn::ActionSpace::Primitive,
             env: "MiniGrid-Empty-5x5-v0".into(),
             algorithm: "ppo".into(),
             frames: seed,

@@ -376,88 +376,25 @@ fn db(e: sqlx::Error) -> ApiError {
     ApiError::internal("the checkpoint database", e)
 }
 
-/// Input floats of one evaluation batch at most: episodes are played in batches of at most
-/// this many observations' worth (the network's activations are a small multiple of its input),
-/// so memory stays bounded whatever the observation size. A 7x7 view or a 25x25 memory map
-/// still plays all 100 held-out episodes in one batch.
-const EVAL_BATCH_FLOATS: usize = 256 << 10;
-
-/// Episodes per batch for observations of `obs_len` floats.
-fn eval_batch(obs_len: usize) -> usize {
-    (EVAL_BATCH_FLOATS / obs_len.max(1)).max(1)
-}
-
-/// The greedy policy's held-out figures over `episodes` from `seed`, played in batches of
-/// bounded size (greedy play is the same whatever the batch: episode i has seed `seed + i`).
-fn evaluate_policy(
-    model: &gridmentor_core::nn::ActorCritic,
-    env: &str,
-    episodes: usize,
-    seed: u64,
-) -> Result<EvalState, String> {
-    let batch = eval_batch(model.spec().obs.len());
-    evaluate_in_batches(model, env, episodes, seed, batch)
-}
-
-fn evaluate_in_batches(
-    model: &gridmentor_core::nn::ActorCritic,
-    env: &str,
-    episodes: usize,
-    seed: u64,
-    batch: usize,
-) -> Result<EvalState, String> {
-    let (mut wins, mut ret, mut steps) = (0.0f64, 0.0f64, 0.0f64);
-    let mut done = 0;
-    while done < episodes {
-        let n = batch.min(episodes - done);
-        let r = gridmentor_core::nn::policy::evaluate(
-            model,
-            env,
-            n,
-            seed.wrapping_add(done as u64),
-            true,
-        )?;
-        wins += r.success_rate as f64 * n as f64;
-        ret += r.mean_return as f64 * n as f64;
-        steps += r.mean_steps as f64 * n as f64;
-        done += n;
-    }
-    let n = episodes as f64;
-    // Through f32 as core's figures are, so one batch gives exactly core's numbers.
-    let round = |x: f64| (x / n) as f32 as f64;
-    Ok(EvalState::Done {
-        success_rate: round(wins),
-        mean_return: round(ret),
-        mean_steps: round(steps),
-    })
-}
-
-/// Play the held-out episodes with the checkpoint's greedy policy.
+/// Play the held-out episodes with the checkpoint's agent (core's loader picks it from the
+/// header's action space; a mediator's planner is core's scripted expert), greedy, through
+/// core's one evaluation: the figures `gridmentor eval` and the page print for the same seeds.
 fn evaluate(path: &std::path::Path, episodes: usize, seed: u64) -> Result<EvalState, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("reading the file: {e}"))?;
-    let ck = Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string())?;
-    let model = ck
-        .model(&burn::tensor::Device::flex())
+    let loaded = gridmentor_core::agent::load::load_agent(&bytes, "", Default::default())
         .map_err(|e| e.to_string())?;
-    if gridmentor_core::mediator::is_mediator(ck.meta.spec) {
-        // A When2Ask mediator decides when the planner + skills agent asks; the scripted expert
-        // answers, so the held-out figures are the mediator's alone.
-        let r = gridmentor_core::mediator::evaluate(
-            &model,
-            gridmentor_core::planner::ExpertPlanner::new(),
-            gridmentor_core::planner::PromptStyle::When2Ask,
-            &ck.meta.env,
-            episodes,
-            seed,
-            true,
-        )?;
-        return Ok(EvalState::Done {
-            success_rate: r.success_rate as f64,
-            mean_return: r.mean_return as f64,
-            mean_steps: r.mean_steps as f64,
-        });
-    }
-    evaluate_policy(&model, &ck.meta.env, episodes, seed)
+    let mut agent = loaded.agent;
+    let env = &loaded.checkpoint.meta.env;
+    let end = seed
+        .checked_add(episodes as u64)
+        .ok_or("the seed range overflows")?;
+    let s =
+        gridmentor_core::agent::evaluate(&mut agent, env, seed..end).map_err(|e| e.to_string())?;
+    Ok(EvalState::Done {
+        success_rate: s.success_rate(),
+        mean_return: s.mean_return(),
+        mean_steps: s.mean_steps(),
+    })
 }
 
 /// Start the evaluator: one task that evaluates the stored checkpoints still `pending`, oldest
@@ -568,32 +505,6 @@ mod tests {
         assert!(check_id(&id).is_ok());
         assert!(check_id("../etc/passwd").is_err());
         assert!(check_id(&id.to_uppercase()).is_err());
-    }
-
-    #[test]
-    fn evaluation_in_batches_gives_the_one_batch_figures() {
-        let env = "MiniGrid-Empty-5x5-v0";
-        let model = gridmentor_core::nn::ActorCritic::new(
-            gridmentor_core::nn::NetSpec::minigrid(7),
-            3,
-            &burn::tensor::Device::flex(),
-        )
-        .unwrap();
-        let whole = gridmentor_core::nn::policy::evaluate(&model, env, 12, 77, true).unwrap();
-        let EvalState::Done {
-            success_rate,
-            mean_return,
-            mean_steps,
-        } = evaluate_in_batches(&model, env, 12, 77, 5).unwrap()
-        else {
-            panic!("not done");
-        };
-        assert_eq!(success_rate, whole.success_rate as f64);
-        assert!((mean_return - whole.mean_return as f64).abs() < 1e-5);
-        assert!((mean_steps - whole.mean_steps as f64).abs() < 1e-4);
-        // A 150x150 memory map plays two episodes at a time, a 7x7 view all 100 at once.
-        assert_eq!(eval_batch(150 * 150 * 4), 2);
-        assert!(eval_batch(7 * 7 * 3) >= 100);
     }
 
     #[test]

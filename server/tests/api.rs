@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use burn::tensor::Device;
 use common::*;
-use gridmentor_core::agent::{PlannerAgent, run_episode};
+use gridmentor_core::agent::{PlannerAgent, evaluate};
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
 use gridmentor_core::obs::memory_map::MemoryMap;
 use gridmentor_core::obs::text::{self, Naming};
@@ -101,7 +101,7 @@ impl Planner for ServerPlanner {
             .rt
             .block_on(call(&self.app, post_json("/v1/chat/completions", &body)));
         if r.status != 200 {
-            return Err(PlannerError(r.text()));
+            return Err(PlannerError::Failed(r.text()));
         }
         let answers = r.json()["choices"]
             .as_array()
@@ -132,12 +132,7 @@ async fn core_agents_solve_tasks_with_the_servers_expert() {
                 rt: rt.clone(),
             };
             let mut agent = PlannerAgent::new(planner, style);
-            for seed in 0..10 {
-                let mut env = registry::make("SimpleDoorKey", seed).unwrap();
-                wins += run_episode(&mut agent, &mut env, "SimpleDoorKey")
-                    .unwrap()
-                    .success as u32;
-            }
+            wins += evaluate(&mut agent, "SimpleDoorKey", 0..10).unwrap().wins();
         }
         wins
     })
@@ -333,6 +328,7 @@ fn checkpoint_bytes(seed: u64, env: &str) -> Vec<u8> {
         &model,
         Metadata {
             spec,
+            acts: gridmentor_core::nn::ActionSpace::Primitive,
             env: env.into(),
             algorithm: "ppo".into(),
             frames: 1000 + seed,

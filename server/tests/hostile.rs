@@ -361,6 +361,7 @@ fn checkpoint(spec: NetSpec, env: &str, seed: u64, algorithm: &str) -> Vec<u8> {
         &model,
         Metadata {
             spec,
+            acts: gridmentor_core::nn::ActionSpace::Primitive,
             env: env.into(),
             algorithm: algorithm.into(),
             frames: 1000 + seed,

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::Device;
+use gridmentor_core::agent::load::{AgentOptions, LoadedAgent};
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata};
 use std::path::Path;
 
@@ -37,6 +38,29 @@ pub fn load(path: &Path, env: &str, algorithm: Option<&str>) -> anyhow::Result<L
         model,
         sha256: ck.weights_sha256(),
     })
+}
+
+/// The agent of the checkpoint at `path` (core's loader: the header's action space picks it),
+/// trained on `env`, and the sha256 of its weights.
+pub fn load_agent(
+    path: &Path,
+    env: &str,
+    options: AgentOptions,
+) -> anyhow::Result<(LoadedAgent, String)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let loaded = gridmentor_core::agent::load::load_agent(&bytes, &name, options)
+        .with_context(|| format!("loading checkpoint {}", path.display()))?;
+    loaded
+        .checkpoint
+        .expect_env(env)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
+    let sha = loaded.checkpoint.weights_sha256();
+    Ok((loaded, sha))
 }
 
 /// Write a checkpoint of `model` to `path`, through a temporary file and a rename.

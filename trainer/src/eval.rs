@@ -1,19 +1,19 @@
 //! `gridmentor eval`: run an agent for N episodes and report what it did (one JSON line, the
 //! seeds' eval), with the same figures for every agent.
 
-use crate::algo::ask::AskRule;
-use crate::algo::{Teacher, glam, skills_rl, when2ask};
+use crate::algo::glam;
 use crate::checkpoint;
 use crate::planner_spec::PlannerSpec;
 use crate::results::EvalReport;
 use crate::summary::Totals;
 use anyhow::{Context, bail};
-use gridmentor_core::agent::{PlannerAgent, run_episode};
-use gridmentor_core::nn::policy;
+use gridmentor_core::agent::load::AgentOptions;
+use gridmentor_core::agent::teacher::{Teacher, TeacherAgent};
+use gridmentor_core::agent::{Agent, PlannerAgent, RandomAgent, evaluate};
+use gridmentor_core::ask::{AskRule, RuleAgent};
+use gridmentor_core::nn::ActionSpace;
 use gridmentor_core::planner::PromptStyle;
 use gridmentor_core::registry;
-use gridmentor_core::rng::Rng;
-use gridmentor_core::world::Action;
 use std::path::PathBuf;
 
 /// Which agent plays: `planner`, `random` or `checkpoint:PATH`.
@@ -126,21 +126,61 @@ fn parse_style(s: &str) -> Result<PromptStyle, String> {
         .ok_or_else(|| format!("unknown prompt style {s:?} (when2ask, llm4teach)"))
 }
 
-/// Who played, as the result names it, and what it found.
-struct Played {
-    planner: String,
-    checkpoint: Option<String>,
-    totals: Totals,
-}
-
-impl Played {
-    fn by(planner: impl Into<String>, totals: Totals) -> Played {
-        Played {
-            planner: planner.into(),
-            checkpoint: None,
-            totals,
+/// The agent `args` names, ready to play `env_id`, with the checkpoint it came from (`path
+/// (sha256)`), if any. The one place the trainer tells agent kinds apart; everything after is
+/// core's.
+pub fn build_agent(
+    args: &EvalArgs,
+    env_id: &str,
+) -> anyhow::Result<(Box<dyn Agent>, Option<String>)> {
+    let seed = args.seed;
+    let agent: Box<dyn Agent> = match &args.agent {
+        AgentKind::Checkpoint(path) | AgentKind::Mediator(path) | AgentKind::Skills(path) => {
+            let wants = match &args.agent {
+                AgentKind::Mediator(_) => Some(ActionSpace::Ask),
+                AgentKind::Skills(_) => Some(ActionSpace::Options),
+                _ => None,
+            };
+            let planner = match wants {
+                Some(ActionSpace::Ask) => Some(args.planner.build()?),
+                _ => None,
+            };
+            let options = AgentOptions {
+                seed,
+                greedy: args.greedy,
+                planner,
+                style: args.style,
+            };
+            let (loaded, sha) = checkpoint::load_agent(path, env_id, options)?;
+            let acts = loaded.checkpoint.meta.acts;
+            if let Some(w) = wants.filter(|w| *w != acts) {
+                bail!(
+                    "{} holds a network over {acts} actions, not {w}: play it with                      --agent checkpoint:PATH",
+                    path.display()
+                );
+            }
+            return Ok((loaded.agent, Some(format!("{} ({sha})", path.display()))));
         }
-    }
+        AgentKind::Ask(rule) => Box::new(RuleAgent::new(
+            *rule,
+            args.planner.build()?,
+            args.style,
+            seed,
+        )),
+        AgentKind::Random => Box::new(RandomAgent::new(seed)),
+        AgentKind::Teacher => {
+            let planner = args.planner.build()?;
+            let t = Teacher::new(planner, env_id, args.teacher_samples, args.hard_teacher);
+            Box::new(TeacherAgent::new(t, seed, args.greedy))
+        }
+        AgentKind::LlmPolicy => Box::new(glam::agent(&args.planner, seed, args.greedy)?),
+        AgentKind::Planner => {
+            let mut a = PlannerAgent::new(args.planner.build()?, args.style);
+            a.samples = args.samples.max(1);
+            Box::new(a)
+        }
+    };
+    Ok((agent, None))
 }
 
 /// Run the evaluation (`--record` is the caller's: see [`crate::record`]).
@@ -150,124 +190,28 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<EvalReport> {
         bail!("--episodes must be at least 1");
     }
     let (id, n, seed) = (spec.id, args.episodes, args.seed);
-    let episode = |i: u32| format!("episode {i} (seed {})", seed + i as u64);
-    let played = match &args.agent {
-        AgentKind::Ask(rule) => {
-            let planner = args.planner.build()?;
-            let name = planner.info().name;
-            let t = crate::algo::ask::eval_rule(rule, planner, args.style, id, n, seed)?;
-            Played::by(name, t)
-        }
-        AgentKind::Mediator(path) => {
-            let ck = when2ask::load_mediator(path, id)?;
-            let p = &args.planner;
-            let t = when2ask::eval_mediator(&ck.model, p, args.style, id, n, seed, args.greedy)?;
-            Played {
-                checkpoint: Some(format!("{} ({})", path.display(), ck.sha256)),
-                ..Played::by(p.name()?, t)
-            }
-        }
-        AgentKind::Skills(path) => {
-            let ck = skills_rl::load_policy(path, id)?;
-            let t = skills_rl::eval_policy(&ck.model, id, n, seed, args.greedy)?;
-            let name = format!("none (skills policy {} ({}))", path.display(), ck.sha256);
-            Played::by(name, t)
-        }
-        AgentKind::Checkpoint(path) => {
-            let ck = checkpoint::load(path, id, None)?;
-            let e = policy::evaluate(&ck.model, id, n as usize, seed, args.greedy)
-                .map_err(|e| anyhow::anyhow!("evaluating on {id}: {e}"))?;
-            let name = format!("checkpoint {} ({})", path.display(), ck.sha256);
-            Played::by(name, e.into())
-        }
-        AgentKind::Random => {
-            let mut rng = Rng::new(seed);
-            let mut t = Totals::default();
-            for i in 0..n {
-                let mut env = gridmentor_core::Env::new(spec, seed + i as u64);
-                let mut ret = 0.0;
-                loop {
-                    let s = env.step(Action::ALL[rng.index(Action::COUNT)]);
-                    ret += s.reward as f64;
-                    if s.terminated || s.truncated {
-                        let success = s.success();
-                        t.episode(ret, env.world.step_count as u64, success);
-                        break;
-                    }
-                }
-            }
-            Played::by("none", t)
-        }
-        AgentKind::Teacher => {
-            let planner = args.planner.build()?;
-            let mut teacher = Teacher::new(planner, id, args.teacher_samples, args.hard_teacher);
-            let name = format!("teacher of {}", teacher.planner_name());
-            let mut rng = Rng::new(seed);
-            let mut dist = [0.0f32; Action::COUNT];
-            let mut lp = [0.0f32; Action::COUNT];
-            let mut t = Totals::default();
-            for i in 0..n {
-                let mut env = gridmentor_core::Env::new(spec, seed + i as u64);
-                teacher.reset(0, &env);
-                let mut ret = 0.0;
-                loop {
-                    teacher
-                        .distribution(0, &env, &mut dist)
-                        .with_context(|| episode(i))?;
-                    let k = if args.greedy {
-                        policy::argmax(&dist)
-                    } else {
-                        dist.iter()
-                            .zip(lp.iter_mut())
-                            .for_each(|(p, l)| *l = p.max(1e-12).ln());
-                        policy::sample(&lp, &mut rng)
-                    };
-                    let s = env.step(Action::ALL[k]);
-                    ret += s.reward as f64;
-                    if s.terminated || s.truncated {
-                        let success = s.success();
-                        t.episode(ret, env.world.step_count as u64, success);
-                        break;
-                    }
-                    teacher.stepped(0, &env, Action::ALL[k], false);
-                }
-            }
-            let c = teacher.stats;
-            t.calls = c.llm_calls;
-            t.tokens = c.prompt_tokens + c.completion_tokens;
-            t.planner_ms = c.planner_ms;
-            Played::by(name, t)
-        }
-        AgentKind::LlmPolicy => {
-            let mut backend = glam::ScorerBackend::from_spec(&args.planner)?;
-            let t = glam::evaluate(id, &mut backend, n, seed, args.greedy)?;
-            Played::by(backend.name(), t)
-        }
-        AgentKind::Planner => {
-            let planner = args.planner.build()?;
-            let name = planner.info().name;
-            let mut agent = PlannerAgent::new(planner, args.style);
-            agent.samples = args.samples.max(1);
-            let mut t = Totals::default();
-            for i in 0..n {
-                let mut env = gridmentor_core::Env::new(spec, seed + i as u64);
-                let r = run_episode(&mut agent, &mut env, id).with_context(|| episode(i))?;
-                t.episode(r.ret as f64, r.steps as u64, r.success);
-                t.calls += r.planner_calls;
-            }
-            t.tokens = agent.stats.prompt_tokens + agent.stats.completion_tokens;
-            t.planner_ms = agent.stats.planner_ms;
-            Played::by(name, t)
-        }
-    };
+    if args.agent == AgentKind::LlmPolicy && spec.family != "babyai" {
+        bail!(
+            "llm-policy plays the BabyAI-Text tasks; {id} is a {} task (see `gridmentor envs`)",
+            spec.family
+        );
+    }
+    let (mut agent, checkpoint) = build_agent(args, id)?;
+    let end = seed
+        .checked_add(n as u64)
+        .context("--seed + --episodes overflows")?;
+    let summary = evaluate(&mut agent, id, seed..end)?;
+    let queries = matches!(args.agent, AgentKind::Ask(_) | AgentKind::Mediator(_));
+    let options = matches!(args.agent, AgentKind::Skills(_));
+    let totals = Totals::of(&summary, queries, options);
     Ok(EvalReport {
         env: id.into(),
         agent: args.agent.name(),
-        planner: played.planner,
+        planner: agent.name(),
         seed,
         greedy: args.greedy,
-        figures: played.totals.figures(),
-        checkpoint: played.checkpoint,
+        figures: totals.figures(),
+        checkpoint,
         record: None,
     })
 }

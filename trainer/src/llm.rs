@@ -3,8 +3,8 @@
 
 use anyhow::{Context, bail};
 use gridmentor_core::planner::{
-    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, ScoringPlanner,
-    Usage, answer_text, candidate_plans,
+    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, Scores,
+    ScoringPlanner, Usage, answer_text, candidate_plans,
 };
 use serde_json::{Value, json};
 use std::fmt;
@@ -272,8 +272,10 @@ impl HttpPlanner {
     /// An error, with the API key masked should the server have echoed it.
     fn error(&self, msg: String) -> PlannerError {
         match &self.api_key {
-            Some(key) if key.len() >= 4 => PlannerError(msg.replace(key.as_str(), "<api key>")),
-            _ => PlannerError(msg),
+            Some(key) if key.len() >= 4 => {
+                PlannerError::Failed(msg.replace(key.as_str(), "<api key>"))
+            }
+            _ => PlannerError::Failed(msg),
         }
     }
 }
@@ -357,12 +359,17 @@ impl HttpPlanner {
 }
 
 impl Scorer for HttpPlanner {
-    fn log_likelihoods(
+    fn score_candidates(
         &mut self,
         prompt: &Prompt,
         candidates: &[&str],
-    ) -> Result<Vec<f64>, PlannerError> {
-        Ok(self.score(prompt, candidates)?.logprobs)
+    ) -> Result<Scores, PlannerError> {
+        let s = self.score(prompt, candidates)?;
+        Ok(Scores {
+            logprobs: s.logprobs,
+            usage: s.usage,
+            latency_ms: s.latency_ms,
+        })
     }
 }
 
@@ -442,7 +449,7 @@ impl HttpPlanner {
         };
         let mut c = ScoringPlanner::new(Ranked(logprobs))
             .complete(prompt, 1)
-            .map_err(|e| self.error(e.0))?;
+            .map_err(|e| self.error(e.to_string()))?;
         c.usage = scored.usage;
         c.latency_ms = start.elapsed().as_secs_f64() * 1e3;
         c.cached = reply.cached;
@@ -454,15 +461,18 @@ impl HttpPlanner {
 struct Ranked(Vec<f64>);
 
 impl Scorer for Ranked {
-    fn log_likelihoods(&mut self, _: &Prompt, c: &[&str]) -> Result<Vec<f64>, PlannerError> {
+    fn score_candidates(&mut self, _: &Prompt, c: &[&str]) -> Result<Scores, PlannerError> {
         if c.len() != self.0.len() {
-            return Err(PlannerError(format!(
+            return Err(PlannerError::Failed(format!(
                 "{} scores for {} candidates",
                 self.0.len(),
                 c.len()
             )));
         }
-        Ok(self.0.clone())
+        Ok(Scores {
+            logprobs: self.0.clone(),
+            ..Scores::default()
+        })
     }
 }
 
@@ -474,7 +484,7 @@ impl Planner for Ranked {
         }
     }
     fn complete(&mut self, _: &Prompt, _: u32) -> Result<Completion, PlannerError> {
-        Err(PlannerError(String::from("scores only")))
+        Err(PlannerError::Failed(String::from("scores only")))
     }
 }
 

@@ -149,15 +149,18 @@ pub fn run_policy_bench(args: &PolicyBenchArgs) -> anyhow::Result<PolicyBenchRes
 
     // The agent: observe, decide (greedy), step; a new episode on the next seed at each end.
     let mut env = registry::make(env_spec.id, 0)?;
-    let mut agent = PolicyAgent::new(model.clone(), &env, 0, true).map_err(anyhow::Error::msg)?;
+    let mut agent = PolicyAgent::new(model.clone(), 0, true).map_err(anyhow::Error::msg)?;
+    agent.start(&env).map_err(anyhow::Error::msg)?;
     let mut seed = 0;
     let agent_rate = rate(args.seconds, 1000, || {
         for _ in 0..1000 {
-            let (_, t) = agent.step(&mut env);
+            let a = agent.choose(&env).map_or(0, |c| c.action);
+            let t = env.step(Action::ALL[a]);
+            agent.take_in(&env);
             if t.terminated || t.truncated {
                 seed += 1;
                 env.reset(seed);
-                agent.reset(&env);
+                let _ = agent.start(&env);
             }
         }
     });

@@ -1,7 +1,7 @@
 //! What an evaluation found, whatever the agent: totals summed over its episodes, and the
 //! per-episode figures every result reports (eval's line, a run's eval.json, the report).
 
-use gridmentor_core::nn::policy::Evaluation;
+use gridmentor_core::agent::EvalSummary;
 
 /// Sums over evaluation episodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -50,17 +50,21 @@ impl Totals {
     }
 }
 
-/// core's batched evaluation of a policy, as totals (it reports means).
-impl From<Evaluation> for Totals {
-    fn from(e: Evaluation) -> Totals {
-        let n = e.episodes as f64;
-        Totals {
-            episodes: e.episodes,
-            wins: (e.success_rate as f64 * n).round() as u32,
-            ret: e.mean_return as f64 * n,
-            steps: (e.mean_steps as f64 * n).round() as u64,
-            ..Totals::default()
+impl Totals {
+    /// Core's evaluation as totals; `queries` and `options` are reported for the agents that
+    /// ask (When2Ask's) and choose options (skills-rl's).
+    pub fn of(s: &EvalSummary, queries: bool, options: bool) -> Totals {
+        let mut t = Totals::default();
+        for e in &s.episodes {
+            t.episode(e.ret as f64, e.steps as u64, e.success);
         }
+        let a = s.totals();
+        t.calls = a.planner_calls;
+        t.tokens = a.tokens();
+        t.planner_ms = a.planner_ms;
+        t.queries = queries.then_some(a.queries);
+        t.options = options.then_some(a.options);
+        t
     }
 }
 

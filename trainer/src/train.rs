@@ -165,6 +165,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
     let bar = progress_bar(args.quiet, (updates * cfg.envs * cfg.steps) as u64);
     let meta = |ppo: &Ppo, eval: Option<EvalResult>| Metadata {
         spec,
+        acts: algo.action_space(),
         env: env.id.into(),
         algorithm: algo.to_string(),
         frames: ppo.frames,

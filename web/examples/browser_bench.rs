@@ -58,6 +58,7 @@ fn run() -> Result<(), String> {
         ActorCritic::new(spec, 1, &burn::tensor::Device::flex()).map_err(|e| e.to_string())?;
     let meta = Metadata {
         spec,
+        acts: gridmentor_core::nn::ActionSpace::Primitive,
         env: ENV.into(),
         algorithm: "ppo".into(),
         frames: 0,

@@ -1,46 +1,52 @@
-//! Agents the page can run: a checkpoint (core's networks), the planner + skills agent with
-//! core's scripted expert or an LLM reached through the server, When2Ask's mediator deciding
-//! when that agent asks, and random actions. The shell only passes data between core and the
-//! page; the LLM's HTTP call is made by the page.
+//! The page's agents: core's agents (one interface, `gridmentor_core::agent::Agent`) behind one
+//! wasm type. The shell only passes data between core and the page; an LLM planner's answers are
+//! fetched by the page, which the agent asks for with `needsAnswer` and the prompt.
 //!
 //! Every agent keeps, per step of the episode, whether it chose that step and the LLM answers
 //! it used, so that after undo / redo it is rebuilt by replaying the kept history: it then
 //! remembers exactly what it would have remembered at that point.
 
-use crate::policy::CheckpointPolicy;
 use crate::session::Session;
-use gridmentor_core::agent::PlannerAgent;
-use gridmentor_core::mediator::{MediatorAgent, is_mediator};
-use gridmentor_core::nn::{ActorCritic, Checkpoint};
+use gridmentor_core::agent::load::{AgentOptions, load_agent};
+use gridmentor_core::agent::{
+    self as core_agent, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
+};
 use gridmentor_core::planner::{
-    Completion, Exchange, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
+    Completion, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
     PromptStyle, Usage,
 };
-use gridmentor_core::rng::Rng;
 use gridmentor_core::world::Action;
 use gridmentor_core::{Env, registry};
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// The planner name core's scripted expert goes by (the server's model name too).
 pub const EXPERT: &str = "gridmentor-expert";
-/// Marks the planner error raised while the page fetches an answer.
-const AWAITING: &str = "awaiting the LLM's answer";
-/// Marks the planner error raised when a replay needs an answer that was not kept.
-const NOT_KEPT: &str = "the LLM's answer for this step was not kept";
+
+/// An LLM answer kept for replay, with the prompt it answered (unknown for answers taken from a
+/// shared episode's transcript, which holds the prompt as text only).
+type Kept = (Option<Prompt>, Completion);
+
+/// What the page and the LLM agent's planner share: the answer the page fetched, the answers
+/// the decision in progress used, and while the agent is rebuilt the answers kept from the first
+/// time.
+#[derive(Default)]
+struct Answers {
+    answer: Option<Completion>,
+    used: Vec<Kept>,
+    replay: Option<VecDeque<Kept>>,
+    /// A replay needed an answer that was not kept.
+    missing: bool,
+}
 
 /// A planner whose answers the page fetches from the server's `/v1/chat/completions`: asked
-/// without an answer at hand, it records the prompt and fails; the page fetches, calls
-/// [`Agent::supply_answer`], and asks the agent again. While the agent is rebuilt it gives the
-/// answers kept from the first time instead.
+/// without an answer at hand, it says it awaits one for this prompt; the page fetches, calls
+/// [`Agent::supply_answer`], and asks the agent again.
 struct BrowserPlanner {
     model: String,
-    pending: Option<Prompt>,
-    answer: Option<Completion>,
-    /// The answers used by the decision in progress, in order.
-    used: Vec<Kept>,
-    /// While rebuilding: the kept answers of the step being replayed.
-    replay: Option<VecDeque<Kept>>,
+    answers: Rc<RefCell<Answers>>,
 }
 
 impl Planner for BrowserPlanner {
@@ -52,43 +58,27 @@ impl Planner for BrowserPlanner {
     }
 
     fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
-        if let Some(queue) = &mut self.replay {
+        let mut a = self.answers.borrow_mut();
+        if let Some(queue) = &mut a.replay {
             return match queue.pop_front() {
                 Some((p, c)) if p.as_ref().is_none_or(|p| p == prompt) => Ok(c),
-                Some(_) => Err(PlannerError(
+                Some(_) => Err(PlannerError::Failed(
                     "the replay asked a different prompt than the first time".into(),
                 )),
-                None => Err(PlannerError(NOT_KEPT.into())),
+                None => {
+                    a.missing = true;
+                    Err(PlannerError::Failed(
+                        "the LLM's answer for this step was not kept".into(),
+                    ))
+                }
             };
         }
-        if let Some(c) = self.answer.take() {
-            self.pending = None;
-            self.used.push((Some(prompt.clone()), c.clone()));
+        if let Some(c) = a.answer.take() {
+            a.used.push((Some(prompt.clone()), c.clone()));
             return Ok(c);
         }
-        self.pending = Some(prompt.clone());
-        Err(PlannerError(AWAITING.into()))
+        Err(PlannerError::Awaiting(prompt.clone()))
     }
-}
-
-/// An LLM answer kept for replay, with the prompt it answered (unknown for answers taken from a
-/// shared episode's transcript, which holds the prompt as text only).
-type Kept = (Option<Prompt>, Completion);
-
-/// A mediator checkpoint: the network, and the agent it drives once an episode starts (its
-/// observer is sized by the env).
-struct MediatorSlot {
-    model: ActorCritic,
-    trained_env: String,
-    agent: Option<MediatorAgent<ExpertPlanner>>,
-}
-
-enum Kind {
-    Random(Rng, u64),
-    Expert(Box<PlannerAgent<ExpertPlanner>>),
-    Llm(Box<PlannerAgent<BrowserPlanner>>),
-    Checkpoint(Box<CheckpointPolicy>),
-    Mediator(Box<MediatorSlot>),
 }
 
 /// What the agent did at one step of the episode, kept for rebuilding it.
@@ -150,23 +140,39 @@ pub struct EpisodeSummary {
     pub planner_calls: u32,
 }
 
-/// What [`Agent::evaluate_batched`] measured.
-#[wasm_bindgen]
-#[derive(Copy, Clone, Debug)]
-pub struct BatchEvaluation {
+/// What [`Agent::evaluate`] measured: core's evaluation of the episodes, summed, and the seeds
+/// that failed (to open them).
+#[wasm_bindgen(getter_with_clone)]
+#[derive(Clone, Debug)]
+pub struct Evaluation {
     pub episodes: u32,
-    #[wasm_bindgen(js_name = successRate)]
-    pub success_rate: f32,
-    #[wasm_bindgen(js_name = meanReturn)]
-    pub mean_return: f32,
-    #[wasm_bindgen(js_name = meanSteps)]
-    pub mean_steps: f32,
+    pub wins: u32,
+    #[wasm_bindgen(js_name = returnSum)]
+    pub return_sum: f64,
+    #[wasm_bindgen(js_name = stepSum)]
+    pub step_sum: f64,
+    #[wasm_bindgen(js_name = plannerCalls)]
+    pub planner_calls: f64,
+    #[wasm_bindgen(js_name = failedSeeds)]
+    pub failed_seeds: Vec<u64>,
+}
+
+/// Wilson's 95% interval of `wins` successes in `n` episodes, `[low, high]` (core's).
+#[wasm_bindgen(js_name = wilsonInterval)]
+pub fn wilson_interval(wins: f64, n: f64) -> Vec<f64> {
+    let (lo, hi) = core_agent::wilson(wins, n);
+    vec![lo, hi]
 }
 
 /// An agent on the page.
 #[wasm_bindgen]
 pub struct Agent {
-    kind: Kind,
+    inner: Box<dyn core_agent::Agent>,
+    /// An LLM agent's answers, shared with its planner.
+    answers: Option<Rc<RefCell<Answers>>>,
+    mediator: bool,
+    /// For a checkpoint: the env it was trained on.
+    trained_env: String,
     label: String,
     /// Share-link identity: `human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:ID`.
     spec: String,
@@ -178,26 +184,12 @@ pub struct Agent {
     calls_base: u64,
 }
 
-fn one_hot(a: Action) -> Vec<f32> {
-    let mut p = vec![0.0; Action::COUNT];
-    p[a as usize] = 1.0;
-    p
-}
-
 fn prompt_text(p: &Prompt) -> String {
     p.messages
         .iter()
         .map(|m| format!("[{}]\n{}", m.role.as_str(), m.content))
         .collect::<Vec<_>>()
         .join("\n\n")
-}
-
-fn record_exchange(d: &mut Decision, ex: &Exchange) {
-    d.asked = true;
-    d.answer = ex.answers.join("\n");
-    d.prompt_text = prompt_text(&ex.prompt);
-    d.latency_ms = ex.latency_ms;
-    d.cached = ex.cached;
 }
 
 fn js(e: impl std::fmt::Display) -> JsError {
@@ -212,10 +204,47 @@ fn style(name: &str) -> Result<PromptStyle, JsError> {
     })
 }
 
+/// Core's step as the page's decision.
+fn decision_of(s: Step) -> Decision {
+    let mut d = Decision {
+        action: s.action as u8,
+        probs: s.probs,
+        value: s.value.unwrap_or(f32::NAN),
+        skill: s.skill.map(|s| s.to_string()).unwrap_or_default(),
+        plan: s
+            .plan
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        p_ask: f32::NAN,
+        queries: s.exchanges.len() as u32,
+        ..Decision::default()
+    };
+    if let Some(ex) = s.exchanges.last() {
+        d.asked = true;
+        d.answer = ex.answers.join("\n");
+        d.prompt_text = prompt_text(&ex.prompt);
+        d.latency_ms = ex.latency_ms;
+        d.cached = ex.cached;
+    }
+    if let Some(a) = s.ask {
+        d.p_ask = a.p_ask.unwrap_or(f32::NAN);
+        d.forced = a.forced;
+        d.queries = a.queries;
+        // An ask answered from the plan cache has no exchange but still counts as asked.
+        d.asked |= a.queries > 0;
+    }
+    d
+}
+
 impl Agent {
-    fn new(kind: Kind, label: String, spec: String) -> Agent {
+    fn new(inner: Box<dyn core_agent::Agent>, label: String, spec: String) -> Agent {
         Agent {
-            kind,
+            inner,
+            answers: None,
+            mediator: false,
+            trained_env: String::new(),
             label,
             spec,
             memo: Vec::new(),
@@ -224,189 +253,101 @@ impl Agent {
         }
     }
 
-    /// What a planner + skills agent did at this step: its action, skill, planner exchange and
-    /// current plan.
-    fn fill_planner_step<P: Planner>(
-        agent: &PlannerAgent<P>,
-        x: &gridmentor_core::agent::Decision,
-        d: &mut Decision,
-    ) {
-        d.action = x.action as u8;
-        d.probs = one_hot(x.action);
-        d.skill = x.skill.map(|s| s.to_string()).unwrap_or_default();
-        if let Some(ex) = &x.exchange {
-            record_exchange(d, ex);
-            d.queries = 1;
-        }
-        let plan = agent.current_plan();
-        d.plan = plan
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-    }
-
-    /// Planner calls over the agent's life.
-    fn total_calls(&self) -> u64 {
-        match &self.kind {
-            Kind::Expert(a) => a.stats.planner_calls,
-            Kind::Llm(a) => a.stats.planner_calls,
-            Kind::Mediator(m) => m
-                .agent
-                .as_ref()
-                .map_or(0, |a| a.asking.agent.stats.planner_calls),
-            _ => 0,
-        }
-    }
-
     /// Forget the episode and start from `env`'s state (the kept history stays).
-    fn start(&mut self, env: &Env, env_id: &str, seed: u64) -> Result<(), String> {
-        match &mut self.kind {
-            Kind::Random(rng, s) => *rng = Rng::new(*s ^ seed),
-            Kind::Expert(a) => a.reset(env, env_id),
-            Kind::Llm(a) => {
-                a.reset(env, env_id);
-                let p = &mut a.planner;
-                (p.pending, p.answer, p.replay) = (None, None, None);
-                p.used.clear();
-            }
-            Kind::Checkpoint(p) => p.reset(env)?,
-            Kind::Mediator(m) => {
-                // Made afresh: the observer is sized by the env, and the plan and the
-                // mediator's memory start empty.
-                let a = MediatorAgent::new(
-                    m.model.clone(),
-                    ExpertPlanner::new(),
-                    PromptStyle::When2Ask,
-                    env,
-                    env_id,
-                    seed,
-                    true,
-                )
-                .map_err(|e| format!("mediator trained on {}: {e}", m.trained_env))?;
-                m.agent = Some(a);
-            }
+    fn start(&mut self, env: &Env, env_id: &str) -> Result<(), String> {
+        if let Some(a) = &self.answers {
+            let mut a = a.borrow_mut();
+            (a.answer, a.replay, a.missing) = (None, None, false);
+            a.used.clear();
         }
+        self.inner.reset(env, env_id).map_err(|e| {
+            if self.trained_env.is_empty() {
+                e.to_string()
+            } else {
+                format!("trained on {}: {e}", self.trained_env)
+            }
+        })?;
         self.decided = false;
-        self.calls_base = self.total_calls();
+        self.calls_base = self.inner.stats().planner_calls;
         Ok(())
     }
 
     /// The decision for `env`'s current state (not applied).
-    fn decide_env(&mut self, env: &Env) -> Result<Decision, PlannerError> {
-        let mut d = Decision {
-            value: f32::NAN,
-            p_ask: f32::NAN,
-            ..Decision::default()
+    fn decide_env(&mut self, env: &Env) -> Result<Decision, String> {
+        let d = match self.inner.decide(env).map_err(|e| e.to_string())? {
+            CoreDecision::Act(s) => decision_of(s),
+            CoreDecision::Await(p) => {
+                return Ok(Decision {
+                    action: 255,
+                    value: f32::NAN,
+                    p_ask: f32::NAN,
+                    needs_answer: true,
+                    prompt_roles: p.messages.iter().map(|m| m.role.as_str().into()).collect(),
+                    prompt_contents: p.messages.iter().map(|m| m.content.clone()).collect(),
+                    prompt_text: prompt_text(&p),
+                    ..Decision::default()
+                });
+            }
         };
-        match &mut self.kind {
-            Kind::Random(rng, _) => {
-                d.action = rng.index(Action::COUNT) as u8;
-                d.probs = vec![1.0 / Action::COUNT as f32; Action::COUNT];
-            }
-            Kind::Checkpoint(p) => {
-                let out = p.decide(env).map_err(PlannerError)?;
-                d.action = out.action;
-                d.probs = out.probs;
-                d.value = out.value;
-            }
-            Kind::Expert(a) => {
-                let x = a.act()?;
-                Self::fill_planner_step(a, &x, &mut d);
-            }
-            Kind::Llm(a) => match a.act() {
-                Ok(x) => Self::fill_planner_step(a, &x, &mut d),
-                Err(e) if e.0 == AWAITING => {
-                    let p = a.planner.pending.as_ref().expect("set with the error");
-                    d.action = 255;
-                    d.needs_answer = true;
-                    d.prompt_roles = p.messages.iter().map(|m| m.role.as_str().into()).collect();
-                    d.prompt_contents = p.messages.iter().map(|m| m.content.clone()).collect();
-                    d.prompt_text = prompt_text(p);
-                    return Ok(d);
-                }
-                Err(e) => return Err(e),
-            },
-            Kind::Mediator(m) => {
-                let a = m
-                    .agent
-                    .as_mut()
-                    .ok_or_else(|| PlannerError("reset the agent first".into()))?;
-                let (c, x) = a.decide(env)?;
-                Self::fill_planner_step(&a.asking.agent, &x.decision, &mut d);
-                if let Some(ex) = x.exchanges.last() {
-                    record_exchange(&mut d, ex);
-                }
-                d.value = c.value;
-                d.p_ask = c.p_ask;
-                d.forced = x.forced;
-                d.queries = x.queries;
-                // An ask answered without an exchange still counts as asked.
-                d.asked = x.queries > 0;
-            }
-        }
         self.decided = true;
         Ok(d)
     }
 
-    /// `env` took a step.
-    fn observe_env(&mut self, env: &Env) {
-        match &mut self.kind {
-            Kind::Expert(a) => a.observe(env),
-            Kind::Llm(a) => a.observe(env),
-            Kind::Checkpoint(p) => p.observe(env),
-            Kind::Mediator(m) => {
-                if let Some(a) = &mut m.agent {
-                    a.observe(env);
-                }
-            }
-            Kind::Random(..) => {}
-        }
-    }
-
     /// Replay `actions` from the start of `env_id`'s episode from `seed`, deciding where the
-    /// kept history (or, beyond it, `assume_chosen`) says the agent chose.
+    /// kept history (or, beyond it, `assume_chosen`) says the agent chose. `Ok(false)` when an
+    /// LLM answer the replay needed was not kept.
     fn replay(
         &mut self,
         env_id: &str,
         seed: u64,
         actions: &[u8],
         assume_chosen: bool,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let spec = registry::find(env_id).map_err(|e| e.to_string())?;
         let mut env = Env::new(spec, seed);
-        self.start(&env, spec.id, seed)?;
+        self.start(&env, spec.id)?;
         for (i, &a) in actions.iter().enumerate() {
             let memo = self.memo.get(i).cloned().unwrap_or(StepMemo {
                 chose: assume_chosen,
                 answers: Vec::new(),
             });
-            // A checkpoint's decision changes nothing it keeps: only its observations matter.
-            if memo.chose && !matches!(self.kind, Kind::Checkpoint(_)) {
-                if let Kind::Llm(p) = &mut self.kind {
-                    p.planner.replay = Some(memo.answers.into());
+            if memo.chose {
+                if let Some(s) = &self.answers {
+                    s.borrow_mut().replay = Some(memo.answers.into());
                 }
                 let d = self.decide_env(&env);
-                if let Kind::Llm(p) = &mut self.kind {
-                    p.planner.replay = None;
+                let missing = self.answers.as_ref().is_some_and(|s| {
+                    let mut s = s.borrow_mut();
+                    s.replay = None;
+                    std::mem::take(&mut s.missing)
+                });
+                if missing {
+                    return Ok(false);
                 }
                 d.map_err(|e| format!("step {i}: {e}"))?;
             }
             let action = Action::from_index(a).ok_or("recorded actions are valid")?;
             env.step(action);
-            self.observe_env(&env);
+            self.inner.observe(&env, action);
         }
         self.decided = false;
-        Ok(())
+        Ok(true)
+    }
+
+    fn llm_answers(&self) -> Result<&Rc<RefCell<Answers>>, JsError> {
+        self.answers
+            .as_ref()
+            .ok_or_else(|| JsError::new("only an LLM agent takes answers"))
     }
 }
 
 #[wasm_bindgen]
 impl Agent {
-    /// Uniformly random actions from core's RNG.
+    /// Uniformly random actions from core's RNG (seeded per episode by this seed and the
+    /// layout's).
     pub fn random(seed: u64) -> Agent {
         Agent::new(
-            Kind::Random(Rng::new(seed), seed),
+            Box::new(RandomAgent::new(seed)),
             format!("random (seed {seed})"),
             format!("random:{seed}"),
         )
@@ -418,7 +359,7 @@ impl Agent {
         let s = style(style_name)?;
         let a = PlannerAgent::new(ExpertPlanner::new(), s);
         Ok(Agent::new(
-            Kind::Expert(Box::new(a)),
+            Box::new(a),
             format!(
                 "planner + skills: scripted expert, not an LLM ({})",
                 s.name()
@@ -433,12 +374,10 @@ impl Agent {
         if model.is_empty() || model.contains(char::is_whitespace) {
             return Err(JsError::new(&format!("bad model name {model:?}")));
         }
+        let answers = Rc::new(RefCell::new(Answers::default()));
         let planner = BrowserPlanner {
             model: model.into(),
-            pending: None,
-            answer: None,
-            used: Vec::new(),
-            replay: None,
+            answers: answers.clone(),
         };
         let mut a = PlannerAgent::new(planner, s);
         a.retries = 0;
@@ -447,41 +386,43 @@ impl Agent {
         } else {
             "LLM via the server"
         };
-        Ok(Agent::new(
-            Kind::Llm(Box::new(a)),
+        let mut agent = Agent::new(
+            Box::new(a),
             format!("planner + skills: {model} ({kind}, {})", s.name()),
             format!("planner:{}:{model}", s.name()),
-        ))
+        );
+        agent.answers = Some(answers);
+        Ok(agent)
     }
 
-    /// A checkpoint file's agent; the file is checked by core (`Checkpoint::from_bytes`) and a
-    /// bad one is refused with core's reason. A When2Ask mediator checkpoint gives the planner
-    /// + skills agent (scripted expert) whose asking the mediator decides.
+    /// A checkpoint file's agent, by core's one loader: the file is checked (a bad one is
+    /// refused with core's reason) and its header's action space picks the agent (a policy,
+    /// When2Ask's mediator over planner + skills with the scripted expert, skills-rl's options).
+    /// Greedy.
     pub fn checkpoint(bytes: &[u8], id: &str) -> Result<Agent, JsError> {
         let short = if id.len() > 12 { &id[..12] } else { id };
-        let spec = format!("checkpoint:{id}");
-        let ck = Checkpoint::from_bytes(bytes).map_err(js)?;
-        if is_mediator(ck.meta.spec) {
-            let model = ck.model(&burn::tensor::Device::flex()).map_err(js)?;
-            let label = format!(
+        let loaded = load_agent(bytes, short, AgentOptions::default()).map_err(js)?;
+        let meta = &loaded.checkpoint.meta;
+        let mediator = meta.acts == gridmentor_core::nn::ActionSpace::Ask;
+        let label = if mediator {
+            format!(
                 "When2Ask mediator {short} ({} on {}) + skills, scripted expert planner, not an LLM",
-                ck.meta.algorithm, ck.meta.env
-            );
-            let slot = MediatorSlot {
-                model,
-                trained_env: ck.meta.env.clone(),
-                agent: None,
-            };
-            return Ok(Agent::new(Kind::Mediator(Box::new(slot)), label, spec));
-        }
-        let policy = CheckpointPolicy::load(bytes).map_err(|e| JsError::new(&e))?;
-        let label = format!(
-            "checkpoint {short} ({}, {} on {})",
-            policy.net_name(),
-            policy.algorithm(),
-            policy.env()
-        );
-        Ok(Agent::new(Kind::Checkpoint(Box::new(policy)), label, spec))
+                meta.algorithm, meta.env
+            )
+        } else {
+            format!(
+                "checkpoint {short} ({}, {} on {}, {} actions)",
+                meta.spec.net.name(),
+                meta.algorithm,
+                meta.env,
+                meta.acts
+            )
+        };
+        let trained_env = meta.env.clone();
+        let mut agent = Agent::new(loaded.agent, label, format!("checkpoint:{id}"));
+        agent.mediator = mediator;
+        agent.trained_env = trained_env;
+        Ok(agent)
     }
 
     #[wasm_bindgen(getter)]
@@ -497,36 +438,32 @@ impl Agent {
     /// Does this agent ask an LLM (its decisions may need the page to fetch an answer)?
     #[wasm_bindgen(getter, js_name = isLlm)]
     pub fn is_llm(&self) -> bool {
-        matches!(self.kind, Kind::Llm(_))
+        self.answers.is_some()
     }
 
     /// Is this When2Ask's mediator agent (its decisions carry `pAsk`)?
     #[wasm_bindgen(getter, js_name = isMediator)]
     pub fn is_mediator(&self) -> bool {
-        matches!(self.kind, Kind::Mediator(_))
+        self.mediator
     }
 
     /// For a checkpoint (policy or mediator): the env it was trained on; "" otherwise.
     #[wasm_bindgen(getter, js_name = trainedEnv)]
     pub fn trained_env(&self) -> String {
-        match &self.kind {
-            Kind::Checkpoint(p) => p.env().into(),
-            Kind::Mediator(m) => m.trained_env.clone(),
-            _ => String::new(),
-        }
+        self.trained_env.clone()
     }
 
     /// Planner calls made in this episode.
     #[wasm_bindgen(getter, js_name = plannerCalls)]
     pub fn planner_calls(&self) -> u32 {
-        (self.total_calls() - self.calls_base) as u32
+        (self.inner.stats().planner_calls - self.calls_base) as u32
     }
 
     /// Start an episode: the agent forgets what it saw and starts from `session`'s state.
-    /// Refuses a checkpoint whose observation does not fit the env.
+    /// Refuses an env the agent cannot play (a checkpoint whose observation does not fit).
     pub fn reset(&mut self, session: &Session) -> Result<(), JsError> {
         self.memo.clear();
-        self.start(&session.env, session.id(), session.seed())
+        self.start(&session.env, session.id())
             .map_err(|e| JsError::new(&e))
     }
 
@@ -539,7 +476,7 @@ impl Agent {
     pub fn rebuild(&mut self, session: &Session, assume_chosen: bool) -> Result<bool, JsError> {
         let actions = session.actions_slice();
         match self.replay(session.id(), session.seed(), actions, assume_chosen) {
-            Ok(()) => {
+            Ok(true) => {
                 // The kept history covers at least the replayed steps now.
                 while self.memo.len() < actions.len() {
                     self.memo.push(StepMemo {
@@ -549,9 +486,9 @@ impl Agent {
                 }
                 Ok(true)
             }
-            Err(e) if e.contains(NOT_KEPT) => {
+            Ok(false) => {
                 self.memo.clear();
-                self.start(&session.env, session.id(), session.seed())
+                self.start(&session.env, session.id())
                     .map_err(|e| JsError::new(&e))?;
                 Ok(false)
             }
@@ -562,8 +499,7 @@ impl Agent {
     /// The next action for `session` (not applied). For an LLM agent without an answer at hand,
     /// `needsAnswer` is set and the prompt given.
     pub fn decide(&mut self, session: &Session) -> Result<Decision, JsError> {
-        self.decide_env(&session.env)
-            .map_err(|e| JsError::new(&e.0))
+        self.decide_env(&session.env).map_err(|e| JsError::new(&e))
     }
 
     /// Give an LLM agent the answer the page fetched for the pending prompt.
@@ -576,10 +512,7 @@ impl Agent {
         prompt_tokens: u32,
         completion_tokens: u32,
     ) -> Result<(), JsError> {
-        let Kind::Llm(a) = &mut self.kind else {
-            return Err(JsError::new("only an LLM agent takes answers"));
-        };
-        a.planner.answer = Some(Completion {
+        self.llm_answers()?.borrow_mut().answer = Some(Completion {
             answers: vec![answer],
             usage: Usage {
                 prompt_tokens,
@@ -632,18 +565,24 @@ impl Agent {
     /// Tell the agent the world changed (after `session.step`). The step is kept in the
     /// agent's history, replacing any undone future.
     pub fn observe(&mut self, session: &Session) {
-        let step = session.actions_slice().len().saturating_sub(1);
-        let answers = match &mut self.kind {
-            Kind::Llm(a) => std::mem::take(&mut a.planner.used),
-            _ => Vec::new(),
-        };
+        let actions = session.actions_slice();
+        let step = actions.len().saturating_sub(1);
+        let answers = self
+            .answers
+            .as_ref()
+            .map(|a| std::mem::take(&mut a.borrow_mut().used))
+            .unwrap_or_default();
         self.memo.resize(step, StepMemo::default());
         self.memo.push(StepMemo {
             chose: self.decided,
             answers,
         });
         self.decided = false;
-        self.observe_env(&session.env);
+        let taken = actions
+            .last()
+            .and_then(|&a| Action::from_index(a))
+            .unwrap_or(Action::Done);
+        self.inner.observe(&session.env, taken);
     }
 
     /// Decide, step `session`, observe: one move. Returns the decision (when it needs an LLM
@@ -657,49 +596,48 @@ impl Agent {
         Ok(d)
     }
 
-    /// Play one whole episode of `env` from `seed` (not for LLM agents: their answers come
-    /// from the page, asynchronously).
+    /// Play one whole episode of `env` from `seed` (core's episode loop; not for LLM agents:
+    /// their answers come from the page, asynchronously).
     #[wasm_bindgen(js_name = runEpisode)]
     pub fn run_episode(&mut self, env: &str, seed: u64) -> Result<EpisodeSummary, JsError> {
+        let e = self.evaluate(env, seed, 1)?;
+        Ok(EpisodeSummary {
+            success: e.wins == 1,
+            ret: e.return_sum as f32,
+            steps: e.step_sum as u32,
+            planner_calls: e.planner_calls as u32,
+        })
+    }
+
+    /// `episodes` episodes of `env` on seeds `seed, seed + 1, ...` through core's one
+    /// evaluation (what `gridmentor eval` and the server's leaderboard run): the same figures
+    /// for the same agent and seeds. Not for LLM agents (their answers come asynchronously).
+    pub fn evaluate(&mut self, env: &str, seed: u64, episodes: u32) -> Result<Evaluation, JsError> {
         if self.is_llm() {
             return Err(JsError::new(
                 "an LLM agent is played step by step by the page, not in one call",
             ));
         }
-        let mut s = Session::new(env, seed)?;
-        self.reset(&s)?;
-        while !s.is_done() {
-            self.play(&mut s)?;
-        }
-        Ok(EpisodeSummary {
-            success: s.success(),
-            ret: s.total_reward(),
-            steps: s.step_count(),
-            planner_calls: self.planner_calls(),
+        let end = seed
+            .checked_add(episodes as u64)
+            .ok_or_else(|| JsError::new("the seeds run past 2^64"))?;
+        self.memo.clear();
+        let s = core_agent::evaluate(&mut self.inner, env, seed..end).map_err(|e| {
+            let e = e.to_string();
+            if self.trained_env.is_empty() {
+                JsError::new(&e)
+            } else {
+                JsError::new(&format!("trained on {}: {e}", self.trained_env))
+            }
+        })?;
+        Ok(Evaluation {
+            episodes: s.len() as u32,
+            wins: s.wins() as u32,
+            return_sum: s.episodes.iter().map(|e| e.ret as f64).sum(),
+            step_sum: s.episodes.iter().map(|e| e.steps as f64).sum(),
+            planner_calls: s.totals().planner_calls as f64,
+            failed_seeds: s.failed_seeds().collect(),
         })
-    }
-    /// For a checkpoint: `episodes` greedy episodes on seeds `seed, seed + 1, ...` with the
-    /// network batched over the running episodes (core's `nn::policy::evaluate`, which the
-    /// server's leaderboard uses too). Other agents: `None`.
-    #[wasm_bindgen(js_name = evaluateBatched)]
-    pub fn evaluate_batched(
-        &self,
-        env: &str,
-        seed: u64,
-        episodes: u32,
-    ) -> Result<Option<BatchEvaluation>, JsError> {
-        let Kind::Checkpoint(p) = &self.kind else {
-            return Ok(None);
-        };
-        let e =
-            gridmentor_core::nn::policy::evaluate(p.model(), env, episodes as usize, seed, true)
-                .map_err(|e| JsError::new(&e))?;
-        Ok(Some(BatchEvaluation {
-            episodes: e.episodes,
-            success_rate: e.success_rate,
-            mean_return: e.mean_return,
-            mean_steps: e.mean_steps,
-        }))
     }
 
     /// Make `n` decisions in `env` (resetting at each episode end) and return how many episodes

@@ -3,11 +3,10 @@
 
 pub mod agent;
 pub mod gif;
-pub mod policy;
 pub mod session;
 pub mod share;
 
-pub use agent::{Agent, Decision, EpisodeSummary};
+pub use agent::{Agent, Decision, EpisodeSummary, Evaluation};
 pub use session::{Session, StepOutcome};
 pub use share::{ShareLink, share_decode, share_encode};
 

@@ -19,6 +19,7 @@ fn checkpoint_bytes(env: &str) -> Vec<u8> {
     let model = ActorCritic::new(spec, 3, &Device::flex()).unwrap();
     let meta = Metadata {
         spec,
+        acts: gridmentor_core::nn::ActionSpace::Primitive,
         env: env.into(),
         algorithm: "ppo".into(),
         frames: 0,
@@ -294,15 +295,16 @@ fn native_checkpoint_gives_the_same_greedy_actions() {
             .collect();
         let model = ck.model(&burn::tensor::Device::flex()).unwrap();
         let mut env = gridmentor_core::registry::make("MiniGrid-DoorKey-5x5-v0", seed).unwrap();
-        let mut agent = PolicyAgent::new(model, &env, seed, true).unwrap();
+        let mut agent = PolicyAgent::new(model, seed, true).unwrap();
         let mut got = Vec::new();
-        loop {
-            let (d, t) = agent.step(&mut env);
-            got.push(d.action);
-            if t.terminated || t.truncated {
-                break;
-            }
-        }
+        gridmentor_core::agent::play_episode(
+            &mut agent,
+            &mut env,
+            "MiniGrid-DoorKey-5x5-v0",
+            seed,
+            |_, s, _| got.push(s.action as usize),
+        )
+        .unwrap();
         assert_eq!(got, want, "seed {seed}");
         cases += 1;
     }

@@ -74,6 +74,7 @@ fn checkpoint_fixture(dir: &Path) -> PathBuf {
     let model = ActorCritic::new(spec, 7, &burn::tensor::Device::flex()).unwrap();
     let meta = Metadata {
         spec,
+        acts: gridmentor_core::nn::ActionSpace::Primitive,
         env: ENV.into(),
         algorithm: "ppo".into(),
         frames: 0,

@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! GRIDMENTOR CHECKPOINT
-//! format 1
+//! format 2
 //! net minigrid-cnn
 //! obs view7
 //! actions 7
+//! acts primitive
 //! env MiniGrid-DoorKey-5x5-v0
 //! algo ppo
 //! frames 150016
@@ -16,6 +17,9 @@
 //!
 //! <78104 bytes of burnpack>
 //! ```
+//!
+//! `acts` (format 2) says what the network's outputs mean, so that every shell plays it the
+//! same way; a format-1 file (no `acts` line) is read with the action space its `algo` implies.
 
 use crate::nn::net::ActorCritic;
 use crate::nn::spec::{NetKind, NetSpec, ObsKind};
@@ -30,8 +34,62 @@ use sha2::{Digest, Sha256};
 
 /// The first line of every checkpoint.
 pub const MAGIC: &str = "GRIDMENTOR CHECKPOINT";
-/// The header layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The header layout this build writes (it reads this one and the one before).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest header layout this build reads.
+pub const OLDEST_FORMAT: u32 = 1;
+
+/// What a network's outputs choose among.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ActionSpace {
+    /// MiniGrid's 7 actions: a policy.
+    Primitive,
+    /// When2Ask's mediator: don't ask (0) or ask (1), for the planner + skills agent.
+    Ask,
+    /// skills-rl: the options (skills) of the env it was trained on (`agent::options`).
+    Options,
+}
+
+impl ActionSpace {
+    pub const ALL: [ActionSpace; 3] = [
+        ActionSpace::Primitive,
+        ActionSpace::Ask,
+        ActionSpace::Options,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionSpace::Primitive => "primitive",
+            ActionSpace::Ask => "ask",
+            ActionSpace::Options => "options",
+        }
+    }
+
+    /// The action space a format-1 header's `algo` implies.
+    pub fn of_algorithm(algorithm: &str) -> ActionSpace {
+        match algorithm {
+            "when2ask" => ActionSpace::Ask,
+            "skills-rl" => ActionSpace::Options,
+            _ => ActionSpace::Primitive,
+        }
+    }
+}
+
+impl core::fmt::Display for ActionSpace {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for ActionSpace {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ActionSpace, String> {
+        ActionSpace::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown action space {s:?} (primitive, ask, options)"))
+    }
+}
 
 /// Why a checkpoint was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -39,7 +97,7 @@ pub enum CheckpointError {
     #[error("not a gridmentor checkpoint (it does not start with {MAGIC:?})")]
     NotACheckpoint,
     #[error(
-        "checkpoint format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+        "checkpoint format version {found} is not supported (this build reads versions {OLDEST_FORMAT} to {FORMAT_VERSION})"
     )]
     UnsupportedVersion { found: String },
     #[error("checkpoint is truncated: {0}")]
@@ -72,6 +130,8 @@ pub struct EvalResult {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metadata {
     pub spec: NetSpec,
+    /// What the network's outputs choose among.
+    pub acts: ActionSpace,
     /// The registry id of the env it was trained on.
     pub env: String,
     /// `ppo`, `llm4teach`, ...
@@ -160,6 +220,7 @@ impl Checkpoint {
         let _ = writeln!(h, "net {}", m.spec.net);
         let _ = writeln!(h, "obs {}", m.spec.obs);
         let _ = writeln!(h, "actions {}", m.spec.actions);
+        let _ = writeln!(h, "acts {}", m.acts);
         let _ = writeln!(h, "env {}", m.env);
         let _ = writeln!(h, "algo {}", m.algorithm);
         let _ = writeln!(h, "frames {}", m.frames);
@@ -205,11 +266,13 @@ impl Checkpoint {
         let found = version.strip_prefix("format ").ok_or_else(|| {
             CheckpointError::Corrupt(format!("expected the format version, found {version:?}"))
         })?;
-        if found != FORMAT_VERSION.to_string() {
-            return Err(CheckpointError::UnsupportedVersion {
+        let format = found
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (OLDEST_FORMAT..=FORMAT_VERSION).contains(v))
+            .ok_or_else(|| CheckpointError::UnsupportedVersion {
                 found: found.into(),
-            });
-        }
+            })?;
 
         let mut field = |key: &'static str| -> Result<String, CheckpointError> {
             let line = next_line(key)?;
@@ -230,10 +293,16 @@ impl Checkpoint {
         // Bound the network before anything else: it is built from these numbers.
         let spec = NetSpec { net, obs, actions };
         spec.check().map_err(CheckpointError::Corrupt)?;
+        let acts = if format >= 2 {
+            Some(field("acts")?.parse().map_err(CheckpointError::Corrupt)?)
+        } else {
+            None
+        };
         let env = field("env")?;
         word("env", &env)?;
         let algorithm = field("algo")?;
         word("algo", &algorithm)?;
+        let acts = acts.unwrap_or_else(|| ActionSpace::of_algorithm(&algorithm));
         let frames = parse("frames", &field("frames")?)?;
         let seed = parse("seed", &field("seed")?)?;
         let eval_line = field("eval")?;
@@ -301,6 +370,7 @@ impl Checkpoint {
         Ok(Checkpoint {
             meta: Metadata {
                 spec,
+                acts,
                 env,
                 algorithm,
                 frames,
@@ -365,29 +435,37 @@ impl Checkpoint {
         let env = crate::Env::new(spec, 0);
         crate::nn::Observer::new(m.spec.obs, &env).map_err(unplayable)?;
         let mediator = crate::mediator::is_mediator(m.spec);
-        match m.algorithm.as_str() {
-            "when2ask" if !mediator => Err(unplayable(format!(
+        match m.acts {
+            ActionSpace::Ask if !mediator => Err(unplayable(format!(
                 "a When2Ask mediator chooses between 2 actions (ask or not) over the memory \
                  map's change, not {} over {}",
                 m.spec.actions, m.spec.obs
             ))),
-            "when2ask" => Ok(()),
-            // Its actions are options over skills; core has no agent for them yet, and playing
-            // them as primitive actions would give wrong figures.
-            "skills-rl" => Err(unplayable(
-                "a skills-rl network chooses among skills, which no checkpoint agent plays yet"
-                    .into(),
-            )),
-            algo if mediator => Err(unplayable(format!(
+            ActionSpace::Ask => Ok(()),
+            ActionSpace::Options => {
+                let n = crate::agent::options::options(spec).len();
+                if m.spec.actions != n || !matches!(m.spec.obs, ObsKind::MemoryMap { .. }) {
+                    return Err(unplayable(format!(
+                        "{} has {n} options over the memory map; this skills-rl network \
+                         chooses among {} over {}",
+                        spec.id, m.spec.actions, m.spec.obs
+                    )));
+                }
+                Ok(())
+            }
+            ActionSpace::Primitive if mediator => Err(unplayable(format!(
                 "a 2-action network over the memory map's change is a When2Ask mediator, but \
-                 the header says algo {algo}"
+                 the header says its actions are primitive (algo {})",
+                m.algorithm
             ))),
-            _ if m.spec.actions != crate::world::Action::COUNT => Err(unplayable(format!(
-                "a policy chooses among MiniGrid's {} actions, not {}",
-                crate::world::Action::COUNT,
-                m.spec.actions
-            ))),
-            _ => Ok(()),
+            ActionSpace::Primitive if m.spec.actions != crate::world::Action::COUNT => {
+                Err(unplayable(format!(
+                    "a policy chooses among MiniGrid's {} actions, not {}",
+                    crate::world::Action::COUNT,
+                    m.spec.actions
+                )))
+            }
+            ActionSpace::Primitive => Ok(()),
         }
     }
 
@@ -421,6 +499,7 @@ mod tests {
     fn meta(spec: NetSpec) -> Metadata {
         Metadata {
             spec,
+            acts: ActionSpace::Primitive,
             env: "MiniGrid-DoorKey-5x5-v0".into(),
             algorithm: "ppo".into(),
             frames: 150_016,
@@ -485,7 +564,9 @@ mod tests {
         let (_, bytes) = saved();
         let header = core::str::from_utf8(&bytes[..header_end(&bytes)]).unwrap();
         assert!(
-            header.starts_with("GRIDMENTOR CHECKPOINT\nformat 1\nnet minigrid-cnn\nobs view7\n")
+            header.starts_with(
+                "GRIDMENTOR CHECKPOINT\nformat 2\nnet minigrid-cnn\nobs view7\nactions 7\nacts primitive\n"
+            )
         );
         assert!(header.contains("\neval 100 0.9531 1\n"));
     }
@@ -503,13 +584,46 @@ mod tests {
     #[test]
     fn wrong_version() {
         let (_, bytes) = saved();
-        let bytes = edit_header(&bytes, "format", "format 2");
+        let bytes = edit_header(&bytes, "format", "format 3");
         let err = Checkpoint::from_bytes(&bytes).unwrap_err();
         assert_eq!(
             err,
-            CheckpointError::UnsupportedVersion { found: "2".into() }
+            CheckpointError::UnsupportedVersion { found: "3".into() }
         );
-        assert!(err.to_string().contains("reads version 1"), "{err}");
+        assert!(err.to_string().contains("reads versions 1 to 2"), "{err}");
+    }
+
+    /// A format-1 file (no `acts` line) is read with the action space its algorithm implies,
+    /// and written back as format 2 with that space recorded.
+    #[test]
+    fn format_one_files_get_their_action_space_from_the_algorithm() {
+        let (_, bytes) = saved();
+        let end = header_end(&bytes);
+        let header = core::str::from_utf8(&bytes[..end]).unwrap();
+        for (algo, acts) in [
+            ("ppo", ActionSpace::Primitive),
+            ("when2ask", ActionSpace::Ask),
+            ("skills-rl", ActionSpace::Options),
+        ] {
+            let old: String = header
+                .lines()
+                .filter(|l| !l.starts_with("acts "))
+                .map(|l| match l {
+                    "format 2" => "format 1\n".into(),
+                    "algo ppo" => format!("algo {algo}\n"),
+                    l => format!("{l}\n"),
+                })
+                .collect();
+            let mut file = old.into_bytes();
+            file.extend_from_slice(&bytes[end..]);
+            let ck = Checkpoint::from_bytes(&file).unwrap();
+            assert_eq!(ck.meta.acts, acts, "{algo}");
+            let again = Checkpoint::from_bytes(&ck.to_bytes()).unwrap();
+            assert_eq!(again.meta, ck.meta);
+        }
+        let bad = edit_header(&bytes, "acts", "acts teleport");
+        let err = Checkpoint::from_bytes(&bad).unwrap_err().to_string();
+        assert!(err.contains("unknown action space"), "{err}");
     }
 
     #[test]
@@ -665,10 +779,10 @@ mod tests {
         let net3 = ActorCritic::new(m3.spec, 0, &device()).unwrap();
         let r = reason(Checkpoint::from_model(&net3, m3).unwrap());
         assert!(r.contains("7 actions, not 3"), "{r}");
-        let r = reason(relabelled(&bytes, |m| m.algorithm = "when2ask".into()));
+        let r = reason(relabelled(&bytes, |m| m.acts = ActionSpace::Ask));
         assert!(r.contains("mediator"), "{r}");
-        let r = reason(relabelled(&bytes, |m| m.algorithm = "skills-rl".into()));
-        assert!(r.contains("skills"), "{r}");
+        let r = reason(relabelled(&bytes, |m| m.acts = ActionSpace::Options));
+        assert!(r.contains("options"), "{r}");
         // A 10x10 memory-map network labelled for a 5x5 env.
         let spec = NetSpec {
             net: NetKind::MemoryMapCnn,

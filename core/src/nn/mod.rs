@@ -8,8 +8,8 @@ pub mod net;
 pub mod policy;
 pub mod spec;
 
-pub use checkpoint::{Checkpoint, CheckpointError, EvalResult, Metadata};
+pub use checkpoint::{ActionSpace, Checkpoint, CheckpointError, EvalResult, Metadata};
 pub use infer::Inference;
 pub use net::{ActorCritic, Output};
-pub use policy::{Decision, Evaluation, Observer, PolicyAgent};
+pub use policy::{Choice, Observer, PolicyAgent};
 pub use spec::{NetKind, NetSpec, ObsKind};

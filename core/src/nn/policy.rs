@@ -2,17 +2,16 @@
 //! (view, memory map or its change) and the decision rule. The trainer, the server's leaderboard
 //! and the browser all act through this, so a checkpoint behaves the same everywhere.
 
+use crate::agent::{AgentError, Decision, Step};
 use crate::env::Env;
-use crate::nn::checkpoint::EvalResult;
 use crate::nn::infer::Inference;
 use crate::nn::net::ActorCritic;
 use crate::nn::spec::{NetSpec, ObsKind};
 use crate::obs::MemoryMap;
-use crate::registry;
 use crate::rng::Rng;
 use crate::world::Action;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -77,6 +76,19 @@ impl Observer {
 
     pub fn kind(&self) -> ObsKind {
         self.kind
+    }
+
+    /// Is `env` one this observer was made for (the same view, the same map size)?
+    pub fn fits(&self, env: &Env) -> bool {
+        let w = &env.world;
+        match self.kind {
+            ObsKind::View { size } => size as i32 == w.view_size as i32,
+            ObsKind::MemoryMap { width, height }
+            | ObsKind::MemoryMapDiff { width, height }
+            | ObsKind::EgoMap { width, height } => {
+                width as i32 == w.width() && height as i32 == w.height()
+            }
+        }
     }
 
     /// A new episode began in `env`.
@@ -148,14 +160,11 @@ pub fn sample(logp: &[f32], rng: &mut Rng) -> usize {
     logp.len() - 1
 }
 
-/// The first index of the largest value.
-pub fn argmax(xs: &[f32]) -> usize {
-    (0..xs.len()).fold(0, |b, j| if xs[j] > xs[b] { j } else { b })
-}
+pub use crate::agent::argmax;
 
 /// What the network chose and why.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
+pub struct Choice {
     pub action: usize,
     /// The policy's probability of each action.
     pub probs: Vec<f32>,
@@ -175,36 +184,37 @@ pub fn check_actions(spec: NetSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// A network acting in one env, step by step (what the browser and `eval --record` use).
+/// A network acting in one env at a time, step by step: the checkpoint agent of the trainer, the
+/// server's leaderboard and the browser, and the When2Ask mediator's network.
 pub struct PolicyAgent {
     model: ActorCritic,
     /// The model's forward pass without burn (the same outputs, much faster for one input).
     net: Inference,
-    observer: Observer,
+    /// Made at the first episode (it is sized by the env).
+    observer: Option<Observer>,
+    seed: u64,
+    stream: u64,
     rng: Rng,
     input: Vec<f32>,
     logits: Vec<f32>,
     logp: Vec<f32>,
     /// Take the most likely action instead of sampling.
     pub greedy: bool,
+    /// Who this is in results (the checkpoint's name).
+    pub label: String,
 }
 
 impl PolicyAgent {
-    /// `model` acting in `env` (at the start of an episode); `seed` drives sampling.
-    pub fn new(
-        model: ActorCritic,
-        env: &Env,
-        seed: u64,
-        greedy: bool,
-    ) -> Result<PolicyAgent, String> {
-        PolicyAgent::with_stream(model, env, seed, 0xE7A2, greedy)
+    /// `model` acting; `seed` drives sampling (each episode draws from a stream of the seed and
+    /// the layout's seed, so an episode replays alone).
+    pub fn new(model: ActorCritic, seed: u64, greedy: bool) -> Result<PolicyAgent, String> {
+        PolicyAgent::with_stream(model, seed, 0xE7A2, greedy)
     }
 
     /// The same with sampling drawn from the random stream `(seed, stream)`: agents that must
     /// not share draws with a policy on the same seed (the When2Ask mediator) take their own.
     pub fn with_stream(
         model: ActorCritic,
-        env: &Env,
         seed: u64,
         stream: u64,
         greedy: bool,
@@ -212,12 +222,15 @@ impl PolicyAgent {
         let spec = model.spec();
         check_actions(spec)?;
         Ok(PolicyAgent {
-            observer: Observer::new(spec.obs, env)?,
+            observer: None,
             input: vec![0.0; spec.obs.len()],
             logits: vec![0.0; spec.actions],
             logp: vec![0.0; spec.actions],
             net: Inference::new(&model)?,
+            seed,
+            stream,
             rng: Rng::derive(seed, stream),
+            label: format!("{} policy", spec.net.name()),
             model,
             greedy,
         })
@@ -227,30 +240,34 @@ impl PolicyAgent {
         &self.model
     }
 
-    pub fn observer(&self) -> &Observer {
-        &self.observer
+    pub fn observer(&self) -> Option<&Observer> {
+        self.observer.as_ref()
     }
 
-    /// A new episode began in `env` (an env of the same size as before).
-    pub fn reset(&mut self, env: &Env) {
-        self.observer.reset(env);
-    }
-
-    /// A new episode began in `env`, which may differ in size from the last one; refuses an env
-    /// whose observation is not the network's.
-    pub fn restart(&mut self, env: &Env) -> Result<(), String> {
-        self.observer = Observer::new(self.model.spec().obs, env)?;
+    /// A new episode began in `env` (of any size); refuses an env whose observation is not the
+    /// network's.
+    pub fn start(&mut self, env: &Env) -> Result<(), String> {
+        match &mut self.observer {
+            Some(o) if o.fits(env) => o.reset(env),
+            _ => {
+                self.observer = None;
+                self.observer = Some(Observer::new(self.model.spec().obs, env)?);
+            }
+        }
+        self.rng = crate::agent::random::episode_rng(self.seed, env.seed(), self.stream);
         Ok(())
     }
 
-    /// `env` took a step that this agent did not take through [`PolicyAgent::step`].
-    pub fn observe(&mut self, env: &Env) {
-        self.observer.update(env);
+    /// `env` took a step.
+    pub fn take_in(&mut self, env: &Env) {
+        if let Some(o) = &mut self.observer {
+            o.update(env);
+        }
     }
 
-    /// Choose an action for `env`'s current state.
-    pub fn decide(&mut self, env: &Env) -> Decision {
-        self.observer.write(env, &mut self.input);
+    /// Choose an action for `env`'s current state; `None` before the first episode.
+    pub fn choose(&mut self, env: &Env) -> Option<Choice> {
+        self.observer.as_mut()?.write(env, &mut self.input);
         let value = self.net.forward_one(&self.input, &mut self.logits);
         log_softmax(&self.logits, &mut self.logp);
         let action = if self.greedy {
@@ -258,113 +275,42 @@ impl PolicyAgent {
         } else {
             sample(&self.logp, &mut self.rng)
         };
-        Decision {
+        Some(Choice {
             action,
             probs: self.logp.iter().map(|&l| libm::expf(l)).collect(),
             value,
-        }
-    }
-
-    /// Choose, step `env`, and observe the result.
-    pub fn step(&mut self, env: &mut Env) -> (Decision, crate::world::Transition) {
-        let d = self.decide(env);
-        let t = env.step(Action::ALL[d.action]);
-        self.observer.update(env);
-        (d, t)
+        })
     }
 }
 
-/// How a policy did over a set of episodes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Evaluation {
-    pub episodes: u32,
-    /// Share of episodes that ended with a positive reward.
-    pub success_rate: f32,
-    pub mean_return: f32,
-    pub mean_steps: f32,
-}
+impl crate::agent::Agent for PolicyAgent {
+    fn name(&self) -> String {
+        self.label.clone()
+    }
 
-impl From<Evaluation> for EvalResult {
-    fn from(e: Evaluation) -> EvalResult {
-        EvalResult {
-            episodes: e.episodes,
-            mean_return: e.mean_return,
-            success_rate: e.success_rate,
-        }
+    fn reset(&mut self, env: &Env, _env_id: &str) -> Result<(), AgentError> {
+        self.start(env).map_err(AgentError::Unplayable)
     }
-}
 
-/// Play `episodes` episodes of `env_id` on seeds `seed, seed + 1, ...` (greedy or sampled),
-/// batching the network over the episodes still running.
-pub fn evaluate(
-    model: &ActorCritic,
-    env_id: &str,
-    episodes: usize,
-    seed: u64,
-    greedy: bool,
-) -> Result<Evaluation, String> {
-    if episodes == 0 {
-        return Err("evaluate at least one episode".to_string());
+    fn decide(&mut self, env: &Env) -> Result<Decision, AgentError> {
+        let c = self.choose(env).ok_or(AgentError::NotStarted)?;
+        let mut probs = c.probs;
+        probs.resize(Action::COUNT, 0.0);
+        let mut step = Step::with_probs(Action::ALL[c.action], probs);
+        step.value = Some(c.value);
+        Ok(Decision::Act(step))
     }
-    let spec = model.spec();
-    let mut net = Inference::new(model)?;
-    let obs_len = spec.obs.len();
-    let mut rng = Rng::derive(seed, 0xE7A2);
-    let mut envs = Vec::with_capacity(episodes);
-    let mut observers = Vec::with_capacity(episodes);
-    for i in 0..episodes {
-        let env = registry::make(env_id, seed.wrapping_add(i as u64)).map_err(|e| e.to_string())?;
-        observers.push(Observer::new(spec.obs, &env)?);
-        envs.push(env);
+
+    fn observe(&mut self, env: &Env, _taken: Action) {
+        self.take_in(env);
     }
-    let mut done = vec![false; episodes];
-    let mut ret = vec![0.0f32; episodes];
-    let mut steps = vec![0u32; episodes];
-    let mut logp = vec![0.0; spec.actions];
-    let mut live: Vec<usize> = (0..episodes).collect();
-    let mut input = vec![0.0f32; episodes * obs_len];
-    let mut logits = vec![0.0f32; episodes * spec.actions];
-    let mut values = vec![0.0f32; episodes];
-    while !live.is_empty() {
-        let n = live.len();
-        for (k, &i) in live.iter().enumerate() {
-            observers[i].write(&envs[i], &mut input[k * obs_len..(k + 1) * obs_len]);
-        }
-        net.forward(
-            &input[..n * obs_len],
-            n,
-            &mut logits[..n * spec.actions],
-            &mut values[..n],
-        );
-        for (k, &i) in live.iter().enumerate() {
-            let row = &logits[k * spec.actions..(k + 1) * spec.actions];
-            let a = if greedy {
-                argmax(row)
-            } else {
-                log_softmax(row, &mut logp);
-                sample(&logp, &mut rng)
-            };
-            let t = envs[i].step(Action::ALL[a]);
-            observers[i].update(&envs[i]);
-            ret[i] += t.reward;
-            steps[i] += 1;
-            done[i] = t.terminated || t.truncated;
-        }
-        live.retain(|&i| !done[i]);
-    }
-    let n = episodes as f32;
-    Ok(Evaluation {
-        episodes: episodes as u32,
-        success_rate: ret.iter().filter(|r| **r > 0.0).count() as f32 / n,
-        mean_return: ret.iter().sum::<f32>() / n,
-        mean_steps: steps.iter().sum::<u32>() as f32 / n,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nn::spec::{NetKind, NetSpec};
+    use crate::registry;
     use crate::world::object::EMPTY_CODE;
     use burn::tensor::Device;
 
@@ -478,17 +424,15 @@ mod tests {
         assert!(saw_negative);
     }
 
+    /// Sampled play draws from a stream of the agent's seed and the layout's seed alone, so an
+    /// episode evaluates the same whatever was played before it (the page opens one failed seed
+    /// of an evaluation, and undo rebuilds the agent from the episode's start); greedy play takes
+    /// the most likely action.
     #[test]
-    fn batched_evaluation_matches_step_by_step_agents() {
+    fn an_episode_plays_the_same_whatever_came_before() {
+        use crate::agent::{Agent, Decision, evaluate};
         for (env_id, obs) in [
             ("MiniGrid-DoorKey-5x5-v0", ObsKind::View { size: 7 }),
-            (
-                "SimpleDoorKey",
-                ObsKind::MemoryMap {
-                    width: 10,
-                    height: 10,
-                },
-            ),
             (
                 "SimpleDoorKey",
                 ObsKind::EgoMap {
@@ -498,24 +442,23 @@ mod tests {
             ),
         ] {
             let m = model(obs);
-            let batched = evaluate(&m, env_id, 3, 40, true).unwrap();
-            let (mut ret, mut steps) = (0.0, 0u32);
-            for i in 0..3u64 {
-                let mut env = registry::make(env_id, 40 + i).unwrap();
-                let mut agent = PolicyAgent::new(m.clone(), &env, 40, true).unwrap();
-                loop {
-                    let (d, t) = agent.step(&mut env);
-                    assert!((d.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
-                    assert_eq!(d.action, argmax(&d.probs));
-                    ret += t.reward;
-                    steps += 1;
-                    if t.terminated || t.truncated {
-                        break;
-                    }
-                }
+            let mut agent = PolicyAgent::new(m.clone(), 40, false).unwrap();
+            let all = evaluate(&mut agent, env_id, 40..44).unwrap();
+            let mut fresh = PolicyAgent::new(m.clone(), 40, false).unwrap();
+            let last = evaluate(&mut fresh, env_id, 42..44).unwrap();
+            assert_eq!(all.episodes[2..], last.episodes[..], "{env_id}");
+            let mut greedy = PolicyAgent::new(m, 40, true).unwrap();
+            let mut env = registry::make(env_id, 40).unwrap();
+            greedy.reset(&env, env_id).unwrap();
+            for _ in 0..5 {
+                let Decision::Act(s) = greedy.decide(&env).unwrap() else {
+                    panic!("a policy never waits")
+                };
+                assert!((s.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                assert_eq!(s.action as usize, argmax(&s.probs));
+                env.step(s.action);
+                greedy.observe(&env, s.action);
             }
-            assert_eq!(batched.mean_steps, steps as f32 / 3.0, "{env_id}");
-            assert!((batched.mean_return - ret / 3.0).abs() < 1e-6, "{env_id}");
         }
     }
 

@@ -16,7 +16,7 @@ use core::fmt;
 pub use expert::{ExpertPlanner, candidate_plans};
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
-pub use score::{Scorer, ScoringPlanner, answer_text, candidate_distribution};
+pub use score::{Scorer, Scores, ScoringPlanner, answer_text, candidate_distribution};
 pub use soft::{SoftPlan, SoftPlanCache};
 
 /// A plan: skills to run in order.
@@ -88,13 +88,28 @@ pub struct Completion {
     pub probs: Vec<f32>,
 }
 
-/// A planner backend failed (transport, HTTP status, budget...).
+/// A planner gave no answer now.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannerError(pub String);
+pub enum PlannerError {
+    /// The backend failed (transport, HTTP status, budget...).
+    Failed(String),
+    /// The answer comes later: the shell (the page, whose LLM calls are asynchronous) fetches
+    /// the answer to this prompt and decides again.
+    Awaiting(Prompt),
+}
+
+impl PlannerError {
+    pub fn failed(e: impl fmt::Display) -> PlannerError {
+        PlannerError::Failed(alloc::format!("{e}"))
+    }
+}
 
 impl fmt::Display for PlannerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            PlannerError::Failed(e) => f.write_str(e),
+            PlannerError::Awaiting(_) => f.write_str("awaiting the LLM's answer"),
+        }
     }
 }
 

@@ -9,14 +9,34 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// What a scorer said of the candidates, and what it cost.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// The log-likelihood of each candidate, in the candidates' order.
+    pub logprobs: Vec<f64>,
+    pub usage: Usage,
+    /// Wall time of the call, measured by the shell (core has no clock).
+    pub latency_ms: f64,
+}
+
 /// A backend that scores candidate completions (the server's embedded LLM does).
 pub trait Scorer {
     /// The log-likelihood of each candidate as the assistant's reply to `prompt`.
-    fn log_likelihoods(
+    fn score_candidates(
         &mut self,
         prompt: &Prompt,
         candidates: &[&str],
-    ) -> Result<Vec<f64>, PlannerError>;
+    ) -> Result<Scores, PlannerError>;
+}
+
+impl<S: Scorer + ?Sized> Scorer for alloc::boxed::Box<S> {
+    fn score_candidates(
+        &mut self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<Scores, PlannerError> {
+        (**self).score_candidates(prompt, candidates)
+    }
 }
 
 /// A plan written as the style's prompt asks the LLM to answer (what a scorer scores).
@@ -60,23 +80,23 @@ impl<S: Scorer + Planner> Planner for ScoringPlanner<S> {
         let plans = candidate_plans(prompt.observation());
         let texts: Vec<String> = plans.iter().map(|p| answer_text(prompt.style, p)).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let scores = self.scorer.log_likelihoods(prompt, &refs)?;
-        if scores.len() != texts.len() {
-            return Err(PlannerError(format!(
+        let scores = self.scorer.score_candidates(prompt, &refs)?;
+        if scores.logprobs.len() != texts.len() {
+            return Err(PlannerError::Failed(format!(
                 "the scorer gave {} scores for {} candidate plans",
-                scores.len(),
+                scores.logprobs.len(),
                 texts.len()
             )));
         }
-        let probs = candidate_distribution(&scores, self.temperature);
+        let probs = candidate_distribution(&scores.logprobs, self.temperature);
         let mut ranked: Vec<(String, f32)> = texts.into_iter().zip(probs).collect();
         // Stable: equal probabilities keep the candidates' fixed order.
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (answers, probs) = ranked.into_iter().unzip();
         Ok(Completion {
             answers,
-            usage: Usage::default(),
-            latency_ms: 0.0,
+            usage: scores.usage,
+            latency_ms: scores.latency_ms,
             cached: false,
             probs,
         })
@@ -132,10 +152,9 @@ fn libm_exp(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::{PlannerAgent, run_episode};
+    use crate::agent::{PlannerAgent, evaluate};
     use crate::planner::expert::expert_plan;
     use crate::planner::{PlannerKind, SoftPlan, parse_plan};
-    use crate::registry;
 
     /// A scorer that likes the expert's plan (log-likelihood 0) and gives every other candidate
     /// `others`; it counts its calls.
@@ -153,24 +172,27 @@ mod tests {
             }
         }
         fn complete(&mut self, _: &Prompt, _: u32) -> Result<Completion, PlannerError> {
-            Err(PlannerError("a scorer only scores".into()))
+            Err(PlannerError::Failed("a scorer only scores".into()))
         }
     }
 
     impl Scorer for ExpertLiking {
-        fn log_likelihoods(
+        fn score_candidates(
             &mut self,
             prompt: &Prompt,
             candidates: &[&str],
-        ) -> Result<Vec<f64>, PlannerError> {
+        ) -> Result<Scores, PlannerError> {
             self.calls += 1;
             let right = answer_text(prompt.style, &expert_plan(prompt.observation()));
             let plans = candidates.iter().map(|c| parse_plan(c).unwrap()).collect();
             self.seen.push((prompt.observation().into(), plans));
-            Ok(candidates
-                .iter()
-                .map(|c| if *c == right { 0.0 } else { self.others })
-                .collect())
+            Ok(Scores {
+                logprobs: candidates
+                    .iter()
+                    .map(|c| if *c == right { 0.0 } else { self.others })
+                    .collect(),
+                ..Scores::default()
+            })
         }
     }
 
@@ -191,12 +213,7 @@ mod tests {
                     seen: Vec::new(),
                 };
                 let mut agent = PlannerAgent::new(ScoringPlanner::new(scorer), style);
-                let mut wins = 0;
-                for seed in 0..40 {
-                    let mut env = registry::make(id, seed).unwrap();
-                    let r = run_episode(&mut agent, &mut env, id).unwrap();
-                    wins += r.success as u32;
-                }
+                let wins = evaluate(&mut agent, id, 0..40).unwrap().wins();
                 assert!(wins >= 39, "{id} {}: {wins}/40", style.name());
                 let s = &agent.planner.scorer;
                 assert_eq!(

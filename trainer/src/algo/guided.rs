@@ -2,17 +2,26 @@
 //! (guided sampling, an alignment phase) and in5490's shaping (a bonus, an annealed logit bias).
 
 use super::settings::{AlgoSettings, GuideArgs, GuideRecord};
-use super::teacher::{Teacher, TeacherTotals};
 use super::trainee::{Resumed, Trainee};
 use crate::metric::Metric;
 use crate::ppo::update::{Guidance, Guide};
 use crate::ppo::{Config, Envs, Stats};
 use anyhow::Context;
 use gridmentor_core::EnvSpec;
+use gridmentor_core::agent::teacher::{Teacher, TeacherStats};
 use gridmentor_core::world::{Action, Dir, Pos};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::rc::Rc;
+
+/// What the teacher has cost so far, and the shaping bonuses paid: the run's `teacher` result and
+/// its counters in `latest.state`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherTotals {
+    #[serde(flatten)]
+    pub stats: TeacherStats,
+    pub shaping_bonuses: u64,
+}
 
 /// How the teacher acts on PPO.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

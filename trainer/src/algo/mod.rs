@@ -7,16 +7,16 @@ pub mod guided;
 pub mod plain;
 pub mod settings;
 pub mod skills_rl;
-pub mod teacher;
 pub mod trainee;
 pub mod when2ask;
 
 use crate::ppo::Config;
 use gridmentor_core::registry;
 
+pub use gridmentor_core::agent::teacher::{Teacher, TeacherStats};
+pub use guided::TeacherTotals;
 pub use guided::{Guided, Teaching};
 pub use settings::{Algo, AlgoSettings, GuideArgs, GuideRecord, SkillsSettings, When2askSettings};
-pub use teacher::{Teacher, TeacherStats, TeacherTotals};
 pub use trainee::{Evaluated, Resumed, Trainee};
 
 /// `algo`'s part of a run of `cfg` (the planner and teacher from `guide`), its envs where

@@ -4,8 +4,10 @@ use super::settings::AlgoSettings;
 use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::ppo::Config;
 use crate::ppo::vec_env::VecEnv;
+use crate::summary::Totals;
 use gridmentor_core::EnvSpec;
-use gridmentor_core::nn::policy;
+use gridmentor_core::agent::evaluate;
+use gridmentor_core::nn::PolicyAgent;
 
 /// PPO alone: `cfg.envs` copies of the env (on `cfg.env_threads` threads), the network `cfg`
 /// chooses, evaluated acting as it trained (sampling).
@@ -36,13 +38,15 @@ pub fn setup(
         metrics: Box::new(|_| Ok(Vec::new())),
         counters: Box::new(|| serde_json::Value::Null),
         evaluate: Box::new(move |model, episodes, seed| {
-            let e = policy::evaluate(model, id, episodes, seed, false)
+            let mut agent =
+                PolicyAgent::new(model.clone(), seed, false).map_err(anyhow::Error::msg)?;
+            let s = evaluate(&mut agent, id, seed..seed + episodes as u64)
                 .map_err(|e| anyhow::anyhow!("evaluating on {id}: {e}"))?;
             Ok(Evaluated {
                 agent: "checkpoint",
                 planner: "none".into(),
                 greedy: false,
-                totals: e.into(),
+                totals: Totals::of(&s, false, false),
             })
         }),
     })

@@ -34,6 +34,18 @@ pub enum Algo {
     Shaping,
 }
 
+impl Algo {
+    /// What the trained network's outputs choose among (the checkpoint header's `acts`).
+    pub fn action_space(self) -> gridmentor_core::nn::ActionSpace {
+        use gridmentor_core::nn::ActionSpace;
+        match self {
+            Algo::When2ask => ActionSpace::Ask,
+            Algo::SkillsRl => ActionSpace::Options,
+            Algo::Ppo | Algo::Llm4teach | Algo::Ihac | Algo::Shaping => ActionSpace::Primitive,
+        }
+    }
+}
+
 impl fmt::Display for Algo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use clap::ValueEnum;

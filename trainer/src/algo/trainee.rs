@@ -1,8 +1,8 @@
 //! What an algorithm gives the one run path ([`crate::train`]): its network, the envs PPO
 //! steps, the teacher if any, its own metrics and counters, and its final evaluation.
 
+use super::guided::TeacherTotals;
 use super::settings::AlgoSettings;
-use super::teacher::TeacherTotals;
 use crate::metric::Metric;
 use crate::ppo::slot_envs::{Slot, SlotEnvs};
 use crate::ppo::update::Guide;

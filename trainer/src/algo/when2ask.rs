@@ -2,15 +2,16 @@
 //! 1 ask) reading the signed memory-map change, trained over the planner + skills agent with
 //! When2Ask's query cost (see [`super::ask`]). `eval --agent mediator:PATH` plays it.
 
-use super::ask::{AskStep, AskingAgent, play};
-use super::settings::{Algo, AlgoSettings, GuideArgs, GuideRecord, When2askSettings};
+use super::ask::{AskStep, AskingAgent};
+use super::settings::{AlgoSettings, GuideArgs, GuideRecord, When2askSettings};
 use super::trainee::{Evaluated, Resumed, Trainee};
 use crate::metric::Metric;
 use crate::planner_spec::PlannerSpec;
 use crate::ppo::Config;
 use crate::ppo::slot_envs::{Board, Outcome, Slot, SlotEnvs};
 use crate::summary::Totals;
-use gridmentor_core::mediator::{self, Mediator};
+use gridmentor_core::agent::evaluate;
+use gridmentor_core::mediator::{self, MediatorAgent};
 use gridmentor_core::nn::{ActorCritic, NetKind, NetSpec, ObsKind};
 use gridmentor_core::planner::PromptStyle;
 use gridmentor_core::world::Transition;
@@ -116,7 +117,7 @@ impl Slot for AskingSlot {
     }
 
     fn started(&mut self, env: &Env) {
-        self.agent.reset(env, self.env_id);
+        self.agent.start(env, self.env_id);
     }
 }
 
@@ -140,7 +141,7 @@ pub fn when2ask_envs(
     for i in 0..n as u64 {
         let board = Board::new(spec, seed, 2_000 + i, obs)?;
         let mut agent = AskingAgent::new(planner.build()?, style, cache_plans);
-        agent.reset(&board.env, spec.id);
+        agent.start(&board.env, spec.id);
         let slot = AskingSlot {
             env_id: spec.id,
             stats_at_start: agent.agent.stats,
@@ -201,7 +202,7 @@ fn metrics(s: &Counters) -> anyhow::Result<Vec<Metric>> {
     ])
 }
 
-/// Play the mediator (greedy or sampled).
+/// Play the mediator (greedy or sampled) through core's evaluation.
 pub fn eval_mediator(
     model: &ActorCritic,
     planner: &PlannerSpec,
@@ -211,41 +212,10 @@ pub fn eval_mediator(
     seed: u64,
     greedy: bool,
 ) -> anyhow::Result<Totals> {
-    anyhow::ensure!(episodes >= 1, "--episodes must be at least 1");
-    let spec = model.spec();
-    anyhow::ensure!(
-        mediator::is_mediator(spec),
-        "not a When2Ask mediator: the network reads {} and has {} actions",
-        spec.obs,
-        spec.actions
-    );
-    let mut agent = AskingAgent::new(planner.build()?, style, false);
-    let mut mediator: Option<Mediator> = None;
-    play(&mut agent, env_id, episodes, seed, |env, _, first| {
-        if first {
-            match &mut mediator {
-                Some(m) => m.reset(env),
-                None => {
-                    mediator = Some(
-                        Mediator::new(model.clone(), env, seed, greedy)
-                            .map_err(anyhow::Error::msg)?,
-                    )
-                }
-            }
-        } else if let Some(m) = &mut mediator {
-            m.observe(env);
-        }
-        let m = mediator.as_mut().expect("made on the first step");
-        Ok(m.choose(env).ask)
-    })
-}
-
-/// Load a mediator checkpoint trained on `env_id`.
-pub fn load_mediator(
-    path: &std::path::Path,
-    env_id: &str,
-) -> anyhow::Result<crate::checkpoint::Loaded> {
-    crate::checkpoint::load(path, env_id, Some(&Algo::When2ask.to_string()))
+    let mut agent = MediatorAgent::new(model.clone(), planner.build()?, style, seed, greedy)
+        .map_err(anyhow::Error::msg)?;
+    let s = evaluate(&mut agent, env_id, seed..seed + episodes as u64)?;
+    Ok(Totals::of(&s, true, false))
 }
 
 /// `train --algo when2ask`: the mediator over `cfg.envs` planner + skills agents asking

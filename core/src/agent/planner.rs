@@ -2,6 +2,7 @@
 //! the memory map, asks the planner when its plan is finished (or when told to), runs the
 //! plan's skills, and records every exchange with the planner.
 
+use super::{Agent, AgentError, AgentStats, Decision, Step, one_hot, planner_outcome};
 use crate::Env;
 use crate::obs::memory_map::MemoryMap;
 use crate::obs::text::{self, Naming};
@@ -11,27 +12,6 @@ use crate::world::Action;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-
-/// Counters over the agent's life (reset them per episode by reading and zeroing).
-#[derive(Copy, Clone, Debug, Default, PartialEq)]
-pub struct AgentStats {
-    /// Decisions that asked for a plan (answered from the cache or not).
-    pub asks: u64,
-    /// Calls that reached the planner backend.
-    pub planner_calls: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub planner_ms: f64,
-    /// Answers that could not be read as a plan.
-    pub unreadable: u64,
-    /// Skills that failed (object unseen, no path, locked door...).
-    pub skill_failures: u64,
-    /// Decisions where no usable plan came back (after the retries), so the agent explored on
-    /// its own instead of asking again at once.
-    pub fallbacks: u64,
-    /// Decisions that would have asked but the episode's call or token limit was spent.
-    pub over_limit: u64,
-}
 
 /// Bounds on how much an agent asks in one episode: an LLM that answers nothing usable must
 /// not be asked again and again (issue 19 saw 900 calls an episode).
@@ -45,7 +25,7 @@ pub struct AskLimits {
 
 /// One decision: the action, and the exchange if the planner was asked for it.
 #[derive(Clone, Debug)]
-pub struct Decision {
+pub struct PlanStep {
     pub action: Action,
     pub exchange: Option<Exchange>,
     /// The skill that chose the action (`None` for the fallback).
@@ -115,7 +95,7 @@ impl<P: Planner> PlannerAgent<P> {
     }
 
     /// Start an episode of `env` (its id names the prompt's task).
-    pub fn reset(&mut self, env: &Env, env_id: &str) {
+    pub fn start(&mut self, env: &Env, env_id: &str) {
         self.env_id = String::from(env_id);
         self.mission = env.mission.clone();
         self.naming = Naming::for_task(env_id);
@@ -146,9 +126,22 @@ impl<P: Planner> PlannerAgent<P> {
     }
 
     /// Take in the world after a step.
-    pub fn observe(&mut self, env: &Env) {
+    pub fn take_in(&mut self, env: &Env) {
         if let Some(m) = &mut self.map {
             m.update(&env.world);
+        }
+    }
+
+    /// The agent's step for the page and the logs: a planner + skills agent acts with certainty.
+    pub fn step_of(&self, d: PlanStep) -> Step {
+        Step {
+            action: d.action,
+            probs: one_hot(d.action),
+            value: None,
+            skill: d.skill,
+            plan: self.current_plan(),
+            exchanges: d.exchange.into_iter().collect(),
+            ask: None,
         }
     }
 
@@ -172,7 +165,7 @@ impl<P: Planner> PlannerAgent<P> {
 
     /// The text observation the planner would be given now.
     pub fn observation_text(&self) -> String {
-        let map = self.map.as_ref().expect("PlannerAgent::reset first");
+        let map = self.map.as_ref().expect("PlannerAgent::start first");
         match self.style {
             PromptStyle::When2Ask => text::when2ask_observation(map, self.naming),
             PromptStyle::Llm4Teach => text::llm4teach(map, self.naming),
@@ -217,23 +210,23 @@ impl<P: Planner> PlannerAgent<P> {
     }
 
     /// The next action: run the plan, asking the planner when it is finished or a skill fails.
-    pub fn act(&mut self) -> Result<Decision, PlannerError> {
+    pub fn act(&mut self) -> Result<PlanStep, PlannerError> {
         self.decide(true)
     }
 
     /// The next action without ever asking (When2Ask's "don't ask"): an empty plan explores.
-    pub fn act_without_asking(&mut self) -> Result<Decision, PlannerError> {
+    pub fn act_without_asking(&mut self) -> Result<PlanStep, PlannerError> {
         self.decide(false)
     }
 
-    fn decide(&mut self, may_ask: bool) -> Result<Decision, PlannerError> {
+    fn decide(&mut self, may_ask: bool) -> Result<PlanStep, PlannerError> {
         let may_ask = may_ask && self.quiet_for == 0;
         self.quiet_for = self.quiet_for.saturating_sub(1);
         let mut exchange = None;
         let mut asks = 0;
         loop {
             if let Some(d) = self.step_plan() {
-                return Ok(Decision {
+                return Ok(PlanStep {
                     action: d.0,
                     exchange,
                     skill: Some(d.1),
@@ -266,7 +259,7 @@ impl<P: Planner> PlannerAgent<P> {
                 self.quiet_for = QUIET_AFTER_UNUSABLE;
                 self.plan.push_back(Skill::Explore);
                 if let Some(d) = self.step_plan() {
-                    return Ok(Decision {
+                    return Ok(PlanStep {
                         action: d.0,
                         exchange,
                         skill: None,
@@ -276,12 +269,12 @@ impl<P: Planner> PlannerAgent<P> {
             }
         }
         // Nothing to do from the planner: explore on our own, or turn if even that is done.
-        let map = self.map.as_ref().expect("PlannerAgent::reset first");
+        let map = self.map.as_ref().expect("PlannerAgent::start first");
         let action = match SkillRun::new(Skill::Explore).next(map, self.view_size) {
             SkillStep::Act(a) => a,
             _ => Action::Left,
         };
-        Ok(Decision {
+        Ok(PlanStep {
             action,
             exchange,
             skill: None,
@@ -291,7 +284,7 @@ impl<P: Planner> PlannerAgent<P> {
     /// Advance the plan to the next action, dropping finished skills and abandoning the plan
     /// when a skill fails.
     fn step_plan(&mut self) -> Option<(Action, Skill)> {
-        let map = self.map.as_ref().expect("PlannerAgent::reset first");
+        let map = self.map.as_ref().expect("PlannerAgent::start first");
         loop {
             if self.running.is_none() {
                 self.running = Some(SkillRun::new(self.plan.pop_front()?));
@@ -311,43 +304,50 @@ impl<P: Planner> PlannerAgent<P> {
     }
 }
 
-/// The outcome of one episode played by an agent.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub struct EpisodeResult {
-    pub success: bool,
-    pub ret: f32,
-    pub steps: u32,
-    pub planner_calls: u64,
-}
+impl<P: Planner> Agent for PlannerAgent<P> {
+    fn name(&self) -> String {
+        alloc::format!(
+            "planner + skills ({}, {})",
+            self.planner.info().name,
+            self.style.name()
+        )
+    }
 
-/// Play one episode of `env` with the agent (asking when the plan is finished).
-pub fn run_episode<P: Planner>(
-    agent: &mut PlannerAgent<P>,
-    env: &mut Env,
-    env_id: &str,
-) -> Result<EpisodeResult, PlannerError> {
-    agent.reset(env, env_id);
-    let calls_before = agent.stats.planner_calls;
-    let mut ret = 0.0;
-    loop {
-        let d = agent.act()?;
-        let t = env.step(d.action);
-        ret += t.reward;
-        agent.observe(env);
-        if t.terminated || t.truncated {
-            return Ok(EpisodeResult {
-                success: t.success(),
-                ret,
-                steps: env.world.step_count,
-                planner_calls: agent.stats.planner_calls - calls_before,
-            });
+    fn reset(&mut self, env: &Env, env_id: &str) -> Result<(), AgentError> {
+        self.start(env, env_id);
+        Ok(())
+    }
+
+    fn decide(&mut self, _env: &Env) -> Result<Decision, AgentError> {
+        if self.map.is_none() {
+            return Err(AgentError::NotStarted);
         }
+        let d = self.act();
+        planner_outcome(d.map(|d| self.step_of(d)))
+    }
+
+    fn observe(&mut self, env: &Env, _taken: Action) {
+        self.take_in(env);
+    }
+
+    fn stats(&self) -> AgentStats {
+        self.stats
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::{EpisodeOutcome, play_episode};
+
+    fn run_episode<P: Planner>(
+        agent: &mut PlannerAgent<P>,
+        env: &mut Env,
+        id: &str,
+    ) -> Result<EpisodeOutcome, crate::agent::EvalError> {
+        let seed = env.seed();
+        play_episode(agent, env, id, seed, |_, _, _| {})
+    }
     use crate::planner::ExpertPlanner;
     use crate::registry;
 
@@ -503,12 +503,17 @@ mod tests {
         let mut agent = PlannerAgent::new(ExpertPlanner::new(), PromptStyle::When2Ask);
         let mut env = registry::make(id, 3).unwrap();
         let r = run_episode(&mut agent, &mut env, id).unwrap();
-        assert!(r.success && r.planner_calls >= 1);
+        assert!(r.success && r.stats.planner_calls >= 1);
         agent.cache_plans = true;
         let mut calls = Vec::new();
         for _ in 0..2 {
             let mut env = registry::make(id, 3).unwrap();
-            calls.push(run_episode(&mut agent, &mut env, id).unwrap().planner_calls);
+            calls.push(
+                run_episode(&mut agent, &mut env, id)
+                    .unwrap()
+                    .stats
+                    .planner_calls,
+            );
         }
         assert_eq!(
             calls[1], 0,

@@ -2,18 +2,26 @@
 //! skills on its env's own memory map; the teacher's action distribution is the plans' weights
 //! on the actions their running skills take next.
 
-use gridmentor_core::Env;
-use gridmentor_core::obs::memory_map::MemoryMap;
-use gridmentor_core::obs::text::{self, Naming};
-use gridmentor_core::planner::{self, Planner, PlannerError, Prompt, PromptStyle, SoftPlan};
-use gridmentor_core::planner::{Plan, SoftPlanCache};
-use gridmentor_core::skills::{Skill, SkillRun, SkillStep};
-use gridmentor_core::world::Action;
-use std::collections::VecDeque;
+use super::random::episode_rng;
+use super::{Agent, AgentError, AgentStats, Decision, Step};
+use crate::Env;
+use crate::obs::memory_map::MemoryMap;
+use crate::obs::text::{self, Naming};
+use crate::planner::{self, Planner, PlannerError, Prompt, PromptStyle, SoftPlan};
+use crate::planner::{Plan, SoftPlanCache};
+use crate::rng::Rng;
+use crate::skills::{Skill, SkillRun, SkillStep};
+use crate::world::Action;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// What the teacher cost so far.
-#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct TeacherStats {
     /// Calls that reached the planner backend (retries included).
     pub llm_calls: u64,
@@ -25,15 +33,6 @@ pub struct TeacherStats {
     pub planner_ms: f64,
     /// Answers that could not be read as a plan.
     pub unreadable: u64,
-}
-
-/// What the teacher has cost so far, and the shaping bonuses paid: the run's `teacher` result and
-/// its counters in `latest.state`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TeacherTotals {
-    #[serde(flatten)]
-    pub stats: TeacherStats,
-    pub shaping_bonuses: u64,
 }
 
 /// One plan of the soft plan, being executed in one env.
@@ -113,7 +112,7 @@ pub struct Teacher {
     /// Put all weight on the most frequent plan.
     pub hard: bool,
     pub stats: TeacherStats,
-    env_id: String,
+    pub env_id: String,
     envs: Vec<Option<EnvTeacher>>,
 }
 
@@ -228,14 +227,94 @@ impl Teacher {
     }
 }
 
+/// LLM4Teach's teacher acting alone: at each step it samples (or, greedy, takes the most likely)
+/// action of its distribution, the soft plans run by the skills.
+pub struct TeacherAgent {
+    pub teacher: Teacher,
+    pub greedy: bool,
+    seed: u64,
+    rng: Rng,
+    /// The step decided but not yet taken (a repeated decision returns it).
+    pending: Option<Step>,
+}
+
+impl TeacherAgent {
+    pub fn new(teacher: Teacher, seed: u64, greedy: bool) -> TeacherAgent {
+        TeacherAgent {
+            teacher,
+            greedy,
+            seed,
+            rng: Rng::new(seed),
+            pending: None,
+        }
+    }
+}
+
+impl Agent for TeacherAgent {
+    fn name(&self) -> String {
+        format!("teacher of {}", self.teacher.planner_name())
+    }
+
+    fn reset(&mut self, env: &Env, env_id: &str) -> Result<(), AgentError> {
+        if env_id != self.teacher.env_id {
+            // The prompts name the task; a teacher asked about another one would mislead.
+            self.teacher.env_id = env_id.into();
+            self.teacher.cache = SoftPlanCache::default();
+        }
+        self.teacher.reset(0, env);
+        self.rng = episode_rng(self.seed, env.seed(), 0x7EAC);
+        self.pending = None;
+        Ok(())
+    }
+
+    fn decide(&mut self, env: &Env) -> Result<Decision, AgentError> {
+        if let Some(s) = &self.pending {
+            return Ok(Decision::Act(s.clone()));
+        }
+        let mut dist = [0.0f32; Action::COUNT];
+        match self.teacher.distribution(0, env, &mut dist) {
+            Ok(()) => {}
+            Err(PlannerError::Awaiting(p)) => return Ok(Decision::Await(p)),
+            Err(PlannerError::Failed(e)) => return Err(AgentError::Planner(e)),
+        }
+        let k = if self.greedy {
+            super::argmax(&dist)
+        } else {
+            super::sample_probs(&dist, &mut self.rng)
+        };
+        let step = Step::with_probs(Action::ALL[k], dist.to_vec());
+        self.pending = Some(step.clone());
+        Ok(Decision::Act(step))
+    }
+
+    fn observe(&mut self, env: &Env, taken: Action) {
+        self.pending = None;
+        // A step the teacher did not choose (the keyboard) restarts skills that proposed another.
+        self.teacher.stepped(0, env, taken, false);
+    }
+
+    fn stats(&self) -> AgentStats {
+        let t = &self.teacher.stats;
+        AgentStats {
+            asks: t.cache_hits + t.cache_misses,
+            planner_calls: t.llm_calls,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            planner_ms: t.planner_ms,
+            unreadable: t.unreadable,
+            ..AgentStats::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gridmentor_core::planner::ExpertPlanner;
-    use gridmentor_core::registry;
+    use crate::planner::ExpertPlanner;
+    use crate::registry;
 
     fn argmax(xs: &[f32]) -> usize {
-        gridmentor_core::nn::policy::argmax(xs)
+        crate::agent::argmax(xs)
     }
 
     /// Acting by the expert teacher's most likely action solves SimpleDoorKey: the skills run
