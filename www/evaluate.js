@@ -2,6 +2,8 @@
 // a chart of success rates.
 import { $, state, registry, showError, errText, parseSeed } from "./page.js";
 import { prepare } from "./agents.js";
+import { reset, selectAgent } from "./play.js";
+import { wilsonInterval } from "./pkg/gridmentor_web.js";
 
 // Evaluates the picked agents (LLM agents are the server's to evaluate) on the env shown, one
 // row each; an agent that cannot be made or cannot play this env gets a row saying why.
@@ -19,7 +21,7 @@ export async function evaluate(picked) {
   for (const key of keys) {
     const tr = tbody.insertRow();
     tr.dataset.key = key;
-    const r = { key, label: registry.get(key).label, agent: null, problem: "", tr, n: 0, wins: 0, ret: 0, steps: 0, calls: 0 };
+    const r = { key, label: registry.get(key).label, agent: null, problem: "", tr, n: 0, wins: 0, ret: 0, steps: 0, calls: 0, failed: [] };
     try {
       await prepare(key);
       r.agent = registry.get(key).make();
@@ -52,47 +54,58 @@ export async function evaluate(picked) {
   document.body.dataset.evalDone = "1";
 }
 
-// Plays `n` episodes of `r.agent` from seed `seed0` on, in slices that keep the page
-// responsive, adding them up in `r`; after each slice `slice(episodes)` says whether to go on.
+// Plays `n` episodes of `r.agent` from seed `seed0` on with core's evaluation (the one the
+// trainer and the server's leaderboard run, so the figures match theirs for the same seeds), in
+// chunks that keep the page responsive, adding them up in `r`; after each chunk
+// `slice(episodes)` says whether to go on. Each episode plays the same whatever the chunking.
 async function playEpisodes(r, env, seed0, n, slice) {
-  // A checkpoint runs batched (core's evaluate, as the server's leaderboard) in chunks sized
-  // to keep each slice short; other agents play one episode at a time.
-  let chunk = 4;
-  for (let k = 0; k < n && r.agent.trainedEnv && !r.agent.isMediator;) {
+  let chunk = 1;
+  for (let k = 0; k < n;) {
     const m = Math.min(chunk, n - k);
     const t0 = performance.now();
-    const e = r.agent.evaluateBatched(env, seed0 + BigInt(k), m);
-    r.n += m; r.wins += Math.round(e.successRate * m); r.ret += e.meanReturn * m; r.steps += e.meanSteps * m;
+    const e = r.agent.evaluate(env, seed0 + BigInt(k), m);
+    r.n += e.episodes; r.wins += e.wins; r.ret += e.returnSum; r.steps += e.stepSum; r.calls += e.plannerCalls;
+    for (const s of e.failedSeeds) if (r.failed.length < 8) r.failed.push(s);
+    e.free();
     k += m;
-    if (performance.now() - t0 < 20 && chunk < 256) chunk *= 2;
+    if (performance.now() - t0 < 15 && chunk < 256) chunk *= 2;
     await new Promise((res) => setTimeout(res, 0));
     if (!slice(m)) return;
   }
-  for (let k = r.n; k < n;) {
-    const t0 = performance.now();
-    let m = 0;
-    while (k < n && performance.now() - t0 < 12) {
-      const out = r.agent.runEpisode(env, seed0 + BigInt(k));
-      r.n++; r.wins += out.success ? 1 : 0; r.ret += out.return; r.steps += out.steps; r.calls += out.plannerCalls;
-      k++; m++;
-    }
-    await new Promise((res) => setTimeout(res, 0));
-    if (!slice(m)) return;
-  }
+}
+
+// Opens the episode of `seed` on the board with the agent of `key`.
+function openSeed(key, seed) {
+  $("seed").value = String(seed);
+  reset();
+  selectAgent(key);
+  $("grid").focus();
+  $("grid").scrollIntoView({ block: "nearest" });
 }
 
 function fillRow(r) {
   const td = (text) => { const c = document.createElement("td"); c.textContent = String(text); return c; };
   if (r.problem) {
     const why = td(r.problem);
-    why.colSpan = 5;
+    why.colSpan = 7;
     why.className = "why";
     r.tr.replaceChildren(td(r.label), why);
     r.tr.dataset.problem = r.problem;
     return;
   }
-  const cells = [r.label, r.n, (r.wins / r.n).toFixed(3), (r.ret / r.n).toFixed(3), (r.steps / r.n).toFixed(1), (r.calls / r.n).toFixed(2)];
-  r.tr.replaceChildren(...cells.map(td));
+  const [lo, hi] = wilsonInterval(r.wins, r.n);
+  const cells = [r.label, r.n, (r.wins / r.n).toFixed(3), `${lo.toFixed(3)}–${hi.toFixed(3)}`, (r.ret / r.n).toFixed(3), (r.steps / r.n).toFixed(1), (r.calls / r.n).toFixed(2)].map(td);
+  const failed = td("");
+  failed.className = "failed";
+  for (const seed of r.failed) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = String(seed);
+    b.title = `open the episode of seed ${seed} with this agent`;
+    b.addEventListener("click", () => openSeed(r.key, seed));
+    failed.append(b, " ");
+  }
+  r.tr.replaceChildren(...cells, failed);
 }
 
 // One row per agent: its label on the page's background (14:1), then its success-rate bar

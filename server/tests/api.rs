@@ -517,7 +517,7 @@ async fn bad_checkpoints_are_refused_with_the_loaders_reason() {
         (flipped, 422, "sha256"),
         (
             String::from_utf8_lossy(&good)
-                .replacen("format 1", "format 9", 1)
+                .replacen("format 2", "format 9", 1)
                 .into_bytes(),
             422,
             "version",

@@ -96,9 +96,10 @@ pub struct EvalArgs {
     /// `http://HOST/v1#model`.
     #[arg(long, default_value = "expert")]
     pub planner: PlannerSpec,
-    /// Prompt style: when2ask or llm4teach.
-    #[arg(long, default_value = "llm4teach", value_parser = parse_style)]
-    pub style: PromptStyle,
+    /// Prompt style: when2ask or llm4teach (default: when2ask for a mediator checkpoint, which
+    /// was trained with it, llm4teach otherwise).
+    #[arg(long, value_parser = parse_style)]
+    pub style: Option<PromptStyle>,
     /// Answers asked for per query (the most frequent plan is run).
     #[arg(long, default_value_t = 1)]
     pub samples: u32,
@@ -149,7 +150,7 @@ pub fn build_agent(
                 seed,
                 greedy: args.greedy,
                 planner,
-                style: args.style,
+                style: args.style.unwrap_or(PromptStyle::When2Ask),
             };
             let (loaded, sha) = checkpoint::load_agent(path, env_id, options)?;
             let acts = loaded.checkpoint.meta.acts;
@@ -164,7 +165,7 @@ pub fn build_agent(
         AgentKind::Ask(rule) => Box::new(RuleAgent::new(
             *rule,
             args.planner.build()?,
-            args.style,
+            args.style.unwrap_or(PromptStyle::Llm4Teach),
             seed,
         )),
         AgentKind::Random => Box::new(RandomAgent::new(seed)),
@@ -175,7 +176,8 @@ pub fn build_agent(
         }
         AgentKind::LlmPolicy => Box::new(glam::agent(&args.planner, seed, args.greedy)?),
         AgentKind::Planner => {
-            let mut a = PlannerAgent::new(args.planner.build()?, args.style);
+            let style = args.style.unwrap_or(PromptStyle::Llm4Teach);
+            let mut a = PlannerAgent::new(args.planner.build()?, style);
             a.samples = args.samples.max(1);
             Box::new(a)
         }

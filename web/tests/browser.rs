@@ -392,6 +392,42 @@ fn a_mediator_refuses_an_env_of_another_size() {
     assert!(err.contains("10x10"), "{err}");
 }
 
+/// A skills-rl checkpoint plays its options (each action comes from a named skill), as core's
+/// evaluation plays it; as a primitive-action policy it would not even load (7 != its options).
+#[wasm_bindgen_test]
+fn a_skills_rl_checkpoint_plays_its_options() {
+    use gridmentor_core::agent::options;
+    let env = gridmentor_core::registry::make(SIMPLE, 0).unwrap();
+    let n = options::options(env.spec().unwrap()).len();
+    let spec = options::net_spec(&env, n);
+    let model = ActorCritic::new(spec, 4, &Device::flex()).unwrap();
+    let meta = Metadata {
+        spec,
+        acts: gridmentor_core::nn::ActionSpace::Options,
+        env: SIMPLE.into(),
+        algorithm: "skills-rl".into(),
+        frames: 0,
+        seed: 4,
+        eval: None,
+    };
+    let bytes = Checkpoint::from_model(&model, meta).unwrap().to_bytes();
+    let mut agent = Agent::checkpoint(&bytes, "s").unwrap();
+    assert!(agent.label().contains("options"), "{}", agent.label());
+    let mut s = Session::new(SIMPLE, 3).unwrap();
+    agent.reset(&s).unwrap();
+    let ds = play_out(&mut agent, &mut s);
+    assert!(
+        ds.iter().all(|d| !d.skill.is_empty()),
+        "an action without a skill"
+    );
+    let e = agent.evaluate(SIMPLE, 3, 1).unwrap();
+    assert_eq!(
+        e.step_sum as u32,
+        s.step_count(),
+        "evaluate plays as step by step"
+    );
+}
+
 /// Plays `make()`'s agent through `seed` once, then again with undo (and redo) in the middle,
 /// rebuilding the agent each time: the continuation must be the original trajectory. The first
 /// `human` actions are the keyboard's, which the agent watches.

@@ -90,6 +90,80 @@ fn checkpoint_fixture(dir: &Path) -> PathBuf {
     path
 }
 
+/// An untrained skills-rl network for SimpleDoorKey (its options over the memory map): enough to
+/// check that every shell plays its options, not its outputs as primitive actions.
+fn skills_fixture(dir: &Path) -> PathBuf {
+    use gridmentor_core::agent::options;
+    let env = gridmentor_core::registry::make("SimpleDoorKey", 0).unwrap();
+    let n = options::options(env.spec().unwrap()).len();
+    let spec = options::net_spec(&env, n);
+    let model = ActorCritic::new(spec, 11, &burn::tensor::Device::flex()).unwrap();
+    let meta = Metadata {
+        spec,
+        acts: gridmentor_core::nn::ActionSpace::Options,
+        env: "SimpleDoorKey".into(),
+        algorithm: "skills-rl".into(),
+        frames: 0,
+        seed: 11,
+        eval: None,
+    };
+    let path = dir.join("skills.ckpt");
+    std::fs::write(
+        &path,
+        Checkpoint::from_model(&model, meta).unwrap().to_bytes(),
+    )
+    .unwrap();
+    path
+}
+
+/// The server's held-out figures of checkpoint `id` once evaluated: (success, return, steps).
+fn server_figures(url: &str, id: &str) -> Result<(f64, f64, f64), String> {
+    support::webdriver::wait_until("the server's evaluation", Duration::from_secs(600), || {
+        let (_, body) = support::webdriver::http_get(&format!("{url}/api/checkpoints/{id}/meta"))?;
+        let v: Value = serde_json::from_str(&body).map_err(|e| format!("meta: {e}"))?;
+        let e = &v["eval"];
+        match e["status"].as_str() {
+            Some("done") => Ok(Some((
+                e["success_rate"].as_f64().unwrap_or(-1.0),
+                e["mean_return"].as_f64().unwrap_or(-1.0),
+                e["mean_steps"].as_f64().unwrap_or(-1.0),
+            ))),
+            Some("failed") => Err(format!("the server's evaluation failed: {e}")),
+            _ => Ok(None),
+        }
+    })
+}
+
+/// `gridmentor eval` of the checkpoint at `path` (greedy, as the server evaluates).
+fn trainer_figures(
+    bin: &Path,
+    env: &str,
+    path: &Path,
+    seed: u64,
+    n: u32,
+) -> Result<(f64, f64, f64), String> {
+    let out = std::process::Command::new(bin)
+        .args(["eval", "--env", env, "--greedy", "--json"])
+        .arg("--agent")
+        .arg(format!("checkpoint:{}", path.display()))
+        .args(["--seed", &seed.to_string(), "--episodes", &n.to_string()])
+        .output()
+        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "gridmentor eval failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: Value = serde_json::from_str(text.trim()).map_err(|e| format!("{e}: {text}"))?;
+    Ok((
+        v["success_rate"].as_f64().unwrap_or(-1.0),
+        v["mean_return"].as_f64().unwrap_or(-1.0),
+        v["mean_steps"].as_f64().unwrap_or(-1.0),
+    ))
+}
+
 fn open(b: &Browser, url: &str) -> Result<(), String> {
     b.goto(url)?;
     // Ready, and drawn once (the first frame sets the status).
@@ -510,6 +584,84 @@ fn playground_end_to_end() {
                 )
             },
         );
+        step(&b, "trainer-server-and-page-evaluate-alike", || {
+            // Every shipped agent and a skills-rl network (uploaded through the page, which
+            // plays its options): the server's leaderboard figures, `gridmentor eval` and the
+            // page's Evaluate on the same held-out seeds agree.
+            let skills = skills_fixture(&dir);
+            open(&b, &format!("{}/?env=SimpleDoorKey&seed=1", server.url))?;
+            b.send_keys("#ckpt-file", skills.to_str().unwrap())?;
+            let mut agents: Vec<(PathBuf, String)> = std::fs::read_dir(&agents)
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "ckpt"))
+                .map(|p| {
+                    let ck = Checkpoint::from_bytes(&std::fs::read(&p).unwrap()).unwrap();
+                    (p, ck.meta.env)
+                })
+                .collect();
+            agents.push((skills.clone(), "SimpleDoorKey".into()));
+            agents.sort_by(|a, b| a.1.cmp(&b.1));
+            let trainer = Path::new(&bin).with_file_name("gridmentor");
+            let (seed, n) = (1_000_000u64, 100u32);
+            let mut by_env: std::collections::BTreeMap<String, Vec<(String, (f64, f64, f64))>> =
+                Default::default();
+            for (path, env) in &agents {
+                let id = gridmentor_web::sha256_hex(&std::fs::read(path).unwrap());
+                let server_says = server_figures(&server.url, &id)?;
+                let trainer_says = trainer_figures(&trainer, env, path, seed, n)?;
+                ensure(
+                    server_says == trainer_says,
+                    format!(
+                        "{}: server {server_says:?}, gridmentor eval {trainer_says:?}",
+                        path.display()
+                    ),
+                )?;
+                by_env
+                    .entry(env.clone())
+                    .or_default()
+                    .push((format!("checkpoint:{id}"), server_says));
+            }
+            for (env, expected) in &by_env {
+                open(&b, &format!("{}/?env={env}&seed=1", server.url))?;
+                let keys: Vec<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
+                b.wait_for(
+                    &format!(
+                        "{} .every(k => [...document.querySelectorAll('#compare-pick input')].some(i => i.value === k))",
+                        json!(keys)
+                    ),
+                    LONG,
+                )?;
+                pick(&b, &keys)?;
+                b.exec(
+                    "document.getElementById('eval-n').value = arguments[0]; document.getElementById('eval-seed').value = arguments[1]; return 1",
+                    json!([n.to_string(), seed.to_string()]),
+                )?;
+                b.click("#eval-start")?;
+                b.wait_for(
+                    "document.body.dataset.evalDone === '1'",
+                    Duration::from_secs(300),
+                )?;
+                let rows = b.js("return [...document.querySelectorAll('#eval-table tbody tr')].map(r => [r.dataset.key, ...[...r.cells].map(c => c.textContent)])")?;
+                for (key, (success, ret, steps)) in expected {
+                    let row = rows
+                        .as_array()
+                        .and_then(|rs| rs.iter().find(|r| r[0] == key.as_str()).cloned())
+                        .unwrap_or(Value::Null);
+                    let want = json!([
+                        format!("{success:.3}"),
+                        format!("{ret:.3}"),
+                        format!("{steps:.1}")
+                    ]);
+                    let got = json!([row[3], row[5], row[6]]);
+                    ensure(
+                        got == want,
+                        format!("{env} {key}: the page says {got}, the server {want} ({row})"),
+                    )?;
+                }
+            }
+            Ok(())
+        });
     } else {
         eprintln!("e2e: skipped: checkpoint store (the server has no /api/checkpoints yet)");
     }
