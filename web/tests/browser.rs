@@ -331,7 +331,7 @@ fn always_ask(seed: u64) -> (u32, bool) {
     use gridmentor_core::planner::{ExpertPlanner, PromptStyle};
     let mut env = gridmentor_core::registry::make(SIMPLE, seed).unwrap();
     let mut a = AskingAgent::new(ExpertPlanner::new(), PromptStyle::When2Ask, false);
-    a.reset(&env, SIMPLE);
+    a.start(&env, SIMPLE);
     let mut queries = 0;
     loop {
         let st = a.step(&mut env, true).unwrap();
