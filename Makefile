@@ -22,7 +22,7 @@ E2E_TEST = "$$(scripts/test-bin.sh e2e $(FEATURES))"
 RELEASE := $(CARGO) build --release --workspace --bins $(FEATURES)
 export GRIDMENTOR_RELEASE_BUILD := $(RELEASE)
 
-.PHONY: axe demo test test-rust test-wgpu setup-gpu test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
+.PHONY: axe demo test test-rust test-llamacpp test-wgpu setup-gpu test-wasm test-wasm-chromium test-wasm-firefox test-e2e bench bench-browser screenshot wasm setup setup-browser model lint fmt clean
 
 ## demo: install what is missing, build in release, serve the playground on $(ADDR)
 demo: setup model wasm
@@ -55,6 +55,15 @@ test-e2e: wasm axe
 	GECKODRIVER=$(GECKODRIVER) scripts/firefox-leg.sh "end-to-end" env E2E_BROWSER=firefox \
 		GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server \
 		$(E2E_TEST) --ignored --nocapture
+
+## test-llamacpp: a real third-party upstream: llama.cpp's OpenAI-compatible server (built once
+## from PyPI's llama-cpp-python by scripts/setup-llamacpp.sh, ~10 min cold) serving the same GGUF,
+## behind gridmentor-server's proxy (chat, streaming, errors) and under the trainer's HTTP planner.
+## Not part of `make test` (the build); run before changing the proxy or the HTTP planner.
+test-llamacpp: model
+	$(CARGO) build --workspace --all-targets $(FEATURES)
+	GRIDMENTOR_LLAMACPP_PYTHON="$$(scripts/setup-llamacpp.sh)" GRIDMENTOR_MODEL="$$(scripts/fetch-model.sh)" \
+		"$$(scripts/test-bin.sh llamacpp $(FEATURES))" --ignored --nocapture
 
 ## test-wgpu: `train --device wgpu` on burn's wgpu backend (llvmpipe without a GPU). Not part of
 ## `make test`: a cold build of the wgpu stack takes most of an hour on 2 cores (README.md).

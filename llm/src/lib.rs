@@ -33,7 +33,7 @@ pub const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// (`heads x chunk x context` floats) for long prompts.
 const PREFILL_CHUNK: usize = 256;
 
-/// Candidate positions scored in one batch (`rows x vocab` floats of logits).
+/// Candidate positions (token-tree nodes) scored in one pass (`rows x vocab` floats of logits).
 const SCORE_ROWS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,49 +442,34 @@ fn score(
     let mut scores = Vec::with_capacity(cands.len());
     let mut start = 0;
     while start < cands.len() {
-        // Greedy batches: as many candidates as fit in SCORE_ROWS padded positions.
-        let mut end = start + 1;
-        let mut width = cands[start].len();
+        // As many candidates as fit in one tree of at most SCORE_ROWS nodes (at least one).
+        let mut tree = TokenTree::default();
+        let mut end = start;
         while end < cands.len() {
-            let wider = width.max(cands[end].len());
-            if wider * (end + 1 - start) > SCORE_ROWS {
+            if end > start && tree.len() + tree.new_nodes(&cands[end]) > SCORE_ROWS {
                 break;
             }
-            width = wider;
+            tree.add(&cands[end]);
             end += 1;
         }
         let batch = &cands[start..end];
-        // Positions after a candidate's last token see padding only through the causal
-        // mask's future side, so the padding never changes a counted log-probability.
-        let pad = tokenizer.end_of_text;
-        let rows: Vec<u32> = batch
-            .iter()
-            .flat_map(|c| c.iter().copied().chain(std::iter::repeat(pad)).take(width))
-            .collect();
-        let mut logprobs = vec![0f32; batch.len()];
-        for (lp, c) in logprobs.iter_mut().zip(batch) {
-            *lp = first[c[0] as usize];
-        }
-        if width > 1 {
-            let input = Tensor::from_vec(rows, (batch.len(), width), &Device::Cpu)?;
-            let mut cache = prefix.cache.expand_batch(batch.len())?;
-            let hidden = llama.forward(w, &input, &mut cache)?;
-            // Position j predicts token j + 1.
-            let hidden = hidden.narrow(1, 0, width - 1)?.contiguous()?;
-            let lp = llama.log_probs(w, &hidden)?;
-            for (b, c) in batch.iter().enumerate() {
-                if c.len() < 2 {
+        let mut logprobs: Vec<f32> = batch.iter().map(|c| first[c[0] as usize]).collect();
+        if !tree.tokens.is_empty() {
+            // The kept cache is shared (tensors are reference counted): the tree's positions
+            // go into a clone that is dropped here.
+            let mut cache = prefix.cache.clone();
+            let hidden = llama.forward_tree(w, &tree.tokens, &tree.parents, &mut cache)?;
+            let lp = llama.log_probs(w, &hidden.i(0)?)?;
+            for (total, c) in logprobs.iter_mut().zip(batch) {
+                // Node of c[..j] predicts c[j].
+                let nodes: Vec<u32> = (1..c.len()).map(|j| tree.node(&c[..j]) as u32).collect();
+                if nodes.is_empty() {
                     continue;
                 }
+                let rows = lp.index_select(&Tensor::new(nodes.as_slice(), &Device::Cpu)?, 0)?;
                 let targets = Tensor::new(&c[1..], &Device::Cpu)?.unsqueeze(1)?;
-                let picked = lp
-                    .i(b)?
-                    .narrow(0, 0, c.len() - 1)?
-                    .contiguous()?
-                    .gather(&targets, 1)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                logprobs[b] += picked.iter().sum::<f32>();
+                let picked = rows.gather(&targets, 1)?.flatten_all()?.to_vec1::<f32>()?;
+                *total += picked.iter().sum::<f32>();
             }
         }
         scores.extend(batch.iter().zip(logprobs).map(|(c, logprob)| Score {
@@ -494,6 +479,53 @@ fn score(
         start = end;
     }
     Ok(scores)
+}
+
+/// The proper prefixes of a set of candidates as a token tree: node `i` is the prefix ending
+/// in `tokens[i]`, a child of `parents[i]` (`None`: of the prompt). A candidate of `n` tokens
+/// needs the nodes of its first `n - 1` prefixes (each predicts the next token); candidates
+/// sharing a beginning share its nodes.
+#[derive(Clone, Debug, Default)]
+struct TokenTree {
+    tokens: Vec<u32>,
+    parents: Vec<Option<usize>>,
+    index: std::collections::HashMap<Vec<u32>, usize>,
+}
+
+impl TokenTree {
+    /// How many nodes adding `candidate` would create.
+    fn new_nodes(&self, candidate: &[u32]) -> usize {
+        (1..candidate.len())
+            .filter(|&j| !self.index.contains_key(&candidate[..j]))
+            .count()
+    }
+
+    /// Adds the prefixes of `candidate`.
+    fn add(&mut self, candidate: &[u32]) {
+        let mut parent = None;
+        for j in 1..candidate.len() {
+            let key = &candidate[..j];
+            let node = match self.index.get(key) {
+                Some(&i) => i,
+                None => {
+                    self.tokens.push(candidate[j - 1]);
+                    self.parents.push(parent);
+                    self.index.insert(key.to_vec(), self.tokens.len() - 1);
+                    self.tokens.len() - 1
+                }
+            };
+            parent = Some(node);
+        }
+    }
+
+    /// The node of a prefix added by [`TokenTree::add`].
+    fn node(&self, prefix: &[u32]) -> usize {
+        self.index[prefix]
+    }
+
+    fn len(&self) -> usize {
+        self.tokens.len()
+    }
 }
 
 /// The KV cache and next-token distribution of `prompt`, reusing the longest common prefix

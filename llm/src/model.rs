@@ -134,25 +134,6 @@ impl KvCache {
         self.len = len;
         Ok(())
     }
-
-    /// The same cache repeated `n` times along the batch dimension (one copy per candidate).
-    pub fn expand_batch(&self, n: usize) -> candle_core::Result<KvCache> {
-        let layers = self
-            .layers
-            .iter()
-            .map(|l| {
-                l.as_ref()
-                    .map(|(k, v)| -> candle_core::Result<(Tensor, Tensor)> {
-                        Ok((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?))
-                    })
-                    .transpose()
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(KvCache {
-            layers,
-            len: self.len,
-        })
-    }
 }
 
 /// The weights at one precision.
@@ -243,16 +224,9 @@ impl Llama {
         tokens: &Tensor,
         cache: &mut KvCache,
     ) -> candle_core::Result<Tensor> {
-        let (b, seq) = tokens.dims2()?;
+        let (_, seq) = tokens.dims2()?;
         let start = cache.len;
-        if start + seq > self.cfg.context_length {
-            candle_core::bail!(
-                "{} positions exceed the context length {}",
-                start + seq,
-                self.cfg.context_length
-            );
-        }
-        let (nh, nkv, hd) = (self.cfg.n_head, self.cfg.n_kv_head, self.cfg.head_dim);
+        self.check_room(start + seq)?;
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
         let mask = if seq > 1 {
@@ -260,6 +234,81 @@ impl Llama {
         } else {
             None
         };
+        self.run(w, tokens, cache, &cos, &sin, mask.as_ref())
+    }
+
+    /// Runs a token tree after the positions in `cache` (batch of one): `parents[i]` is the
+    /// index of node `i`'s parent among the earlier nodes (`None`: a child of the cache's last
+    /// position). Each node sits at the position after its parent and attends to the cache and
+    /// its own ancestors only, so its hidden state equals the one it would have at the end of
+    /// its own path run alone (tree attention, as in speculative decoding): candidates that
+    /// share a beginning run it once. Returns `[1, nodes, dim]`; the cache grows by the node
+    /// count and should be dropped afterwards (its positions are not a sequence).
+    pub fn forward_tree(
+        &self,
+        w: &Weights,
+        tokens: &[u32],
+        parents: &[Option<usize>],
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let n = tokens.len();
+        if parents.len() != n
+            || parents
+                .iter()
+                .enumerate()
+                .any(|(i, p)| p.is_some_and(|p| p >= i))
+        {
+            candle_core::bail!("each tree node needs an earlier parent");
+        }
+        let start = cache.len;
+        let mut depth: Vec<usize> = Vec::with_capacity(n);
+        for p in parents {
+            let d = p.map_or(0, |p| depth[p] + 1);
+            depth.push(d);
+        }
+        self.check_room(start + depth.iter().max().map_or(0, |d| d + 1))?;
+        let kv = start + n;
+        let mut data = vec![f32::NEG_INFINITY; n * kv];
+        for (i, row) in data.chunks_mut(kv).enumerate() {
+            row[..start].fill(0.0);
+            let mut node = Some(i);
+            while let Some(a) = node {
+                row[start + a] = 0.0;
+                node = parents[a];
+            }
+        }
+        let mask = Tensor::from_vec(data, (n, kv), &self.device)?;
+        let pos: Vec<u32> = depth.iter().map(|d| (start + d) as u32).collect();
+        let pos = Tensor::new(pos.as_slice(), &self.device)?;
+        let cos = self.cos.index_select(&pos, 0)?;
+        let sin = self.sin.index_select(&pos, 0)?;
+        let tokens = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        self.run(w, &tokens, cache, &cos, &sin, Some(&mask))
+    }
+
+    fn check_room(&self, positions: usize) -> candle_core::Result<()> {
+        if positions > self.cfg.context_length {
+            candle_core::bail!(
+                "{positions} positions exceed the context length {}",
+                self.cfg.context_length
+            );
+        }
+        Ok(())
+    }
+
+    /// The decoder over `tokens` with their rotary tables and additive attention mask
+    /// (`[seq, cache + seq]`; `None` for a single position, which sees everything).
+    fn run(
+        &self,
+        w: &Weights,
+        tokens: &Tensor,
+        cache: &mut KvCache,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let (b, seq) = tokens.dims2()?;
+        let (nh, nkv, hd) = (self.cfg.n_head, self.cfg.n_kv_head, self.cfg.head_dim);
         let mut x =
             w.embed
                 .index_select(&tokens.flatten_all()?, 0)?
@@ -279,8 +328,8 @@ impl Llama {
                 .transpose(1, 2)?
                 .contiguous()?;
             // GGUF llama weights are permuted for the interleaved (non-NeoX) rotary convention.
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
+            let q = candle_nn::rotary_emb::rope_i(&q, cos, sin)?;
+            let k = candle_nn::rotary_emb::rope_i(&k, cos, sin)?;
             let (k, v) = match slot.take() {
                 Some((kc, vc)) => (Tensor::cat(&[&kc, &k], 2)?, Tensor::cat(&[&vc, &v], 2)?),
                 None => (k, v),
@@ -291,7 +340,7 @@ impl Llama {
             let group = nh / nkv;
             let q = q.reshape((b, nkv, group * seq, hd))?;
             let att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-            let att = match &mask {
+            let att = match mask {
                 Some(m) => {
                     let att = att.reshape((b, nkv, group, seq, kv_len))?;
                     att.broadcast_add(m)?

@@ -168,6 +168,13 @@ fn scores_match_a_full_forward_per_candidate() {
         "London",
         "42",
         " Lyon, I think",
+        // Candidates sharing beginnings (a token tree scores them), one a prefix of another.
+        "The capital of France is Lyon.",
+        "The capital",
+        "The capital of Italy is Rome.",
+        "Action: {go to the red key, pick up the red key}",
+        "Action: {go to the red key, pick up the red key, go to the red door}",
+        "Action: {go to the red door}",
     ]
     .map(String::from)
     .to_vec();
