@@ -62,7 +62,8 @@ test-e2e: wasm axe
 ## Not part of `make test` (the build); run before changing the proxy or the HTTP planner.
 test-llamacpp: model
 	$(CARGO) build --workspace --all-targets $(FEATURES)
-	GRIDMENTOR_LLAMACPP_PYTHON="$$(scripts/setup-llamacpp.sh)" GRIDMENTOR_MODEL="$$(scripts/fetch-model.sh)" \
+	CARGO_MANIFEST_DIR=$(CURDIR)/trainer GRIDMENTOR_LLAMACPP_PYTHON="$$(scripts/setup-llamacpp.sh)" \
+		GRIDMENTOR_MODEL="$$(scripts/fetch-model.sh)" \
 		"$$(scripts/test-bin.sh llamacpp $(FEATURES))" --ignored --nocapture
 
 ## test-wgpu: `train --device wgpu` on burn's wgpu backend (llvmpipe without a GPU). Not part of

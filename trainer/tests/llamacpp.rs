@@ -51,7 +51,8 @@ fn start_llamacpp(python: &Path, model: &Path) -> (Guard, String) {
     let child = Command::new(python)
         .args(["-m", "llama_cpp.server", "--model"])
         .arg(model)
-        .args(["--model_alias", ALIAS, "--host", "127.0.0.1"])
+        // SmolLM2 is a ChatML model, as the embedded path prompts it.
+        .args(["--model_alias", ALIAS, "--chat_format", "chatml", "--host", "127.0.0.1"])
         .args([
             "--port",
             &port.to_string(),
@@ -206,9 +207,10 @@ fn llamacpp_behind_the_proxy_and_under_the_planner() {
     assert_eq!(own["choices"][0]["message"]["content"], content);
     eprintln!("llamacpp: chat {content:?} ({completion} tokens)");
 
-    // Streaming through the proxy: SSE chunks whose deltas make the same greedy answer.
+    // Streaming through the proxy (first, so that the proxy's cache cannot answer it as one
+    // chunk): SSE chunks whose deltas make llama.cpp's own greedy answer.
     let mut s = ask("Name three colours, separated by commas.");
-    let (_, whole) = post(&proxy, &s);
+    let (_, whole) = post(&direct, &s);
     let whole: Value = serde_json::from_str(&whole).unwrap();
     s["stream"] = json!(true);
     let (status, sse) = post(&proxy, &s);
