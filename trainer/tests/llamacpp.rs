@@ -52,7 +52,14 @@ fn start_llamacpp(python: &Path, model: &Path) -> (Guard, String) {
         .args(["-m", "llama_cpp.server", "--model"])
         .arg(model)
         // SmolLM2 is a ChatML model, as the embedded path prompts it.
-        .args(["--model_alias", ALIAS, "--chat_format", "chatml", "--host", "127.0.0.1"])
+        .args([
+            "--model_alias",
+            ALIAS,
+            "--chat_format",
+            "chatml",
+            "--host",
+            "127.0.0.1",
+        ])
         .args([
             "--port",
             &port.to_string(),

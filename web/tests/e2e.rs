@@ -604,7 +604,9 @@ fn playground_end_to_end() {
             agents.sort_by(|a, b| a.1.cmp(&b.1));
             let trainer = Path::new(&bin).with_file_name("gridmentor");
             let (seed, n) = (1_000_000u64, 100u32);
-            let mut by_env: std::collections::BTreeMap<String, Vec<(String, (f64, f64, f64))>> =
+            // Per env: (agent key, (success, mean return, mean steps)) as the server says.
+            type Figures = (f64, f64, f64);
+            let mut by_env: std::collections::BTreeMap<String, Vec<(String, Figures)>> =
                 Default::default();
             for (path, env) in &agents {
                 let id = gridmentor_web::sha256_hex(&std::fs::read(path).unwrap());

@@ -128,7 +128,7 @@ pub fn run_option(env: &mut Env, observer: &mut Observer, skill: Skill) -> Optio
 /// Who chooses the next option.
 enum Chooser {
     /// A trained network over the memory map.
-    Network(PolicyAgent),
+    Network(alloc::boxed::Box<PolicyAgent>),
     /// Uniformly at random (the baseline skills-rl must beat); the seed and this episode's
     /// stream.
     Random(u64, Rng),
@@ -160,7 +160,7 @@ impl OptionAgent {
     pub fn new(model: ActorCritic, seed: u64, greedy: bool) -> Result<OptionAgent, String> {
         let policy = PolicyAgent::with_stream(model, seed, 0x5C1, greedy)?;
         Ok(OptionAgent::with(
-            Chooser::Network(policy),
+            Chooser::Network(alloc::boxed::Box::new(policy)),
             "skills-rl option policy".into(),
         ))
     }
