@@ -57,7 +57,7 @@ test-e2e: wasm axe
 		$(E2E_TEST) --ignored --nocapture
 
 ## test-llamacpp: a real third-party upstream: llama.cpp's OpenAI-compatible server (built once
-## from PyPI's llama-cpp-python by scripts/setup-llamacpp.sh, 10-45 min cold) serving the same GGUF,
+## from PyPI's llama-cpp-python by scripts/setup-llamacpp.sh, up to 45 min cold) serving the same GGUF,
 ## behind gridmentor-server's proxy (chat, streaming, errors) and under the trainer's HTTP planner.
 ## Not part of `make test` (the build); run before changing the proxy or the HTTP planner.
 test-llamacpp: model

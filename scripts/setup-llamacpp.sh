@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # llama.cpp's OpenAI-compatible server, the real third-party upstream of `make test-llamacpp`:
-# llama-cpp-python[server] from PyPI, which builds llama.cpp from source (10 minutes on 2 idle
-# cores, 43 measured on 2 busy ones), in a venv cached at ${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}/llamacpp. A second
-# run with the venv in place builds nothing. Prints the venv's python.
+# llama-cpp-python[server] from PyPI, which builds llama.cpp from source (43 minutes measured
+# on 2 cores busy with other builds), in a venv cached at
+# ${GRIDMENTOR_CACHE:-$HOME/.cache/gridmentor}/llamacpp. A second run with the venv in place
+# builds nothing. Prints the venv's python.
 set -euo pipefail
 
 VERSION="0.3.16"
@@ -21,7 +22,7 @@ EOF
 if ! installed; then
     command -v python3 >/dev/null || { echo "setup-llamacpp: python3 is missing" >&2; exit 1; }
     command -v c++ >/dev/null || { echo "setup-llamacpp: a C++ compiler is missing (apt-get install g++)" >&2; exit 1; }
-    echo "setup-llamacpp: building llama-cpp-python[server]==$VERSION into $VENV (10-45 minutes)" >&2
+    echo "setup-llamacpp: building llama-cpp-python[server]==$VERSION into $VENV (up to 45 minutes)" >&2
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV" >&2
     "$VENV/bin/pip" install --quiet --upgrade pip >&2

@@ -2,7 +2,7 @@
 //! serving the embedded model's GGUF on 127.0.0.1, behind gridmentor-server's upstream proxy
 //! (chat, streaming, errors) and under the trainer's HTTP planner, directly and through the proxy.
 //!
-//! Ignored by `cargo test` (llama.cpp takes 10-45 minutes to build); `make test-llamacpp`
+//! Ignored by `cargo test` (building llama.cpp took 43 minutes on 2 busy cores); `make test-llamacpp`
 //! builds it once (scripts/setup-llamacpp.sh) and runs this with GRIDMENTOR_LLAMACPP_PYTHON (the
 //! venv's python) and GRIDMENTOR_MODEL (the GGUF) set.
 
