@@ -1,13 +1,38 @@
 // Agents and LLM calls: the registry of agents the page can make (built in, checkpoint files,
 // the server's checkpoints and models), one move of an agent with the LLM answers it asks for,
 // and the planner transcript.
-import { Agent, sha256Hex } from "./pkg/gridmentor_web.js";
-import { $, state, registry, apiError } from "./page.js";
+import { Agent, AgentSpec, sha256Hex } from "./pkg/gridmentor_web.js";
+import { $, state, registry, apiError, parseSeed } from "./page.js";
 
 // Called after the registry changed (the agent menus are redrawn).
 const listeners = [];
 export function onAgentsChanged(fn) {
   listeners.push(fn);
+}
+
+// The menu key of checkpoint `id`: its greedy spec (core writes it); whether it plays greedy or
+// sampled is the page's toggle (`samplingSeed`).
+export function checkpointKey(id) {
+  return AgentSpec.checkpoint(id).text;
+}
+
+// The sampling seed of checkpoint agents, or undefined when they play greedy.
+export function samplingSeed() {
+  return $("sampled").checked ? parseSeed($("sample-seed").value, "sampling seed") : undefined;
+}
+
+// The menu key of the agent named by `spec` (a share link's), with a sampled checkpoint's seed.
+export function keyOfSpec(spec) {
+  const s = AgentSpec.parse(spec);
+  try {
+    return s.kind === "checkpoint" ? { key: s.greedy().text, id: s.checkpointId, sampleSeed: s.sampleSeed } : { key: s.text };
+  } finally { s.free(); }
+}
+
+// Checkpoint agents play as the link says: sampled with its seed, or greedy.
+export function setSampling(sampleSeed) {
+  $("sampled").checked = sampleSeed !== undefined;
+  if (sampleSeed !== undefined) $("sample-seed").value = sampleSeed.toString();
 }
 
 export function addAgent(key, entry) {
@@ -129,10 +154,9 @@ export function renderTranscript() {
 }
 
 export async function loadCheckpointBytes(bytes, name) {
-  const id = sha256Hex(bytes);
-  const probe = Agent.checkpoint(bytes, id); // throws core's reason for a bad file
-  const key = `checkpoint:${id}`;
-  addAgent(key, { label: `${name} (${probe.label})`, spec: key, env: probe.trainedEnv, make: () => Agent.checkpoint(bytes, id) });
+  const probe = Agent.checkpoint(bytes); // throws core's reason for a bad file
+  const key = checkpointKey(sha256Hex(bytes));
+  addAgent(key, { label: `${name} (${probe.label.replace(/, greedy$/, "")})`, spec: key, env: probe.trainedEnv, make: () => Agent.checkpoint(bytes, samplingSeed()) });
   probe.free();
   return key;
 }
@@ -150,12 +174,12 @@ export async function loadServerCheckpoints() {
     if (!res.ok) return;
     const j = await res.json();
     for (const c of j.checkpoints ?? []) {
-      const key = `checkpoint:${c.id}`;
+      const key = checkpointKey(c.id);
       if (registry.has(key)) continue;
       let bytes = null;
       const make = () => {
         if (!bytes) throw new Error("the checkpoint is still downloading");
-        return Agent.checkpoint(bytes, c.id);
+        return Agent.checkpoint(bytes, samplingSeed());
       };
       const entry = { label: `${c.name} (${c.env}, server)`, spec: key, env: c.env, make, load: async () => { bytes ??= await fetchCheckpoint(c.id); } };
       addAgent(key, entry);
@@ -170,9 +194,11 @@ export async function loadModels() {
     const j = await res.json();
     for (const m of j.data ?? []) {
       for (const style of ["when2ask", "llm4teach"]) {
-        const key = `planner:${style}:${m.id}@server`;
+        let spec;
+        try { spec = AgentSpec.planner(style, m.id).text; } catch { continue; /* a model name core cannot carry */ }
+        const key = `${spec}@server`;
         const kind = m.llm ? "LLM" : "scripted expert, not an LLM";
-        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec: `planner:${style}:${m.id}`, model: m.id, llm: true, make: () => Agent.llm(m.id, style) });
+        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style) });
       }
     }
   } catch { /* no LLM endpoint on this server */ }
@@ -199,10 +225,13 @@ export async function prepare(key) {
 // The agents every page has: the keyboard, the scripted expert in both styles, random actions.
 export function addBuiltinAgents() {
   addAgent("human", { label: "you (keyboard)", spec: "human", make: () => null });
-  addAgent("expert:when2ask", { label: "planner + skills: scripted expert, not an LLM (when2ask)", spec: "planner:when2ask:gridmentor-expert", make: () => Agent.expert("when2ask") });
-  addAgent("expert:llm4teach", { label: "planner + skills: scripted expert, not an LLM (llm4teach)", spec: "planner:llm4teach:gridmentor-expert", make: () => Agent.expert("llm4teach") });
-  addAgent("random:1", { label: "random actions", spec: "random:1", make: () => Agent.random(1n) });
-  // Share links name agents by spec; these specs are the built-in experts.
-  registry.set("planner:when2ask:gridmentor-expert", { ...registry.get("expert:when2ask"), alias: true });
-  registry.set("planner:llm4teach:gridmentor-expert", { ...registry.get("expert:llm4teach"), alias: true });
+  for (const style of ["when2ask", "llm4teach"]) {
+    const spec = AgentSpec.planner(style, "gridmentor-expert").text;
+    addAgent(`expert:${style}`, { label: `planner + skills: scripted expert, not an LLM (${style})`, spec, make: () => Agent.expert(style) });
+    // Share links name agents by spec; these specs are the built-in experts.
+    registry.set(spec, { ...registry.get(`expert:${style}`), alias: true });
+  }
+  const random = Agent.random(1n);
+  addAgent("random:1", { label: "random actions", spec: random.spec, make: () => Agent.random(1n) });
+  random.free();
 }

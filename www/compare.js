@@ -66,7 +66,7 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
     const cap = document.createElement("figcaption");
     card.append(canvas, cap);
     box.append(card);
-    state.compare.push({ key, label, spec: entry?.spec ?? key, model: entry?.model, agent, problem, session, canvas, cap });
+    state.compare.push({ key, label, spec: agent?.spec ?? entry?.spec ?? key, model: entry?.model, agent, problem, session, canvas, cap });
   }
   const unfit = state.compare.filter((c) => c.problem);
   if (unfit.length) showError(`${unfit.length} of the ${keys.length} agents cannot play ${env}: ${unfit[0].problem}`);

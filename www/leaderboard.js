@@ -1,7 +1,7 @@
 // The leaderboard: the server's held-out evaluations of its stored checkpoints, for the current
-// env; "Watch" hands the checkpoint to the main board.
+// env; "Watch" hands the checkpoint to the main board, which plays it.
 import { $, state, registry, showError, errText, apiError } from "./page.js";
-import { loadServerCheckpoints, prepare } from "./agents.js";
+import { checkpointKey, loadServerCheckpoints, prepare } from "./agents.js";
 
 let watch = () => {};
 
@@ -26,7 +26,7 @@ export async function loadLeaderboard() {
     msg = `no leaderboard on this server (${errText(e)})`;
   }
   // A checkpoint stored after the page loaded is not in the agent menu yet.
-  if (entries.some((c) => !registry.has(`checkpoint:${c.id}`))) await loadServerCheckpoints();
+  if (entries.some((c) => !registry.has(checkpointKey(c.id)))) await loadServerCheckpoints();
   if (run !== state.leaderboardRun) return;
   const body = $("leaderboard-table").tBodies[0];
   body.replaceChildren();
@@ -38,7 +38,7 @@ export async function loadLeaderboard() {
     const cells = [String(i + 1), c.name, c.algo, Number(c.frames).toLocaleString("en"),
       pct(c.eval?.success_rate), num(c.eval?.mean_return, 3), num(c.eval?.mean_steps, 1)];
     for (const t of cells) tr.insertCell().textContent = t;
-    const key = `checkpoint:${c.id}`;
+    const key = checkpointKey(c.id);
     const b = document.createElement("button");
     b.textContent = "Watch";
     b.disabled = !registry.has(key);

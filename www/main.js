@@ -4,7 +4,7 @@
 import init, { Session, Agent, envIds, actionNames, shareEncode, shareDecode } from "./pkg/gridmentor_web.js";
 import { $, state, showError, notice, errText, apiError } from "./page.js";
 import { addBuiltinAgents, loadCheckpointBytes, loadServerCheckpoints, loadModels, onAgentsChanged, prepare, renderAgentMenu } from "./agents.js";
-import { reset, act, undo, redo, play, pause, stepAgent, selectAgent, redraw } from "./play.js";
+import { reset, act, undo, redo, play, pause, stepAgent, selectAgent, redraw, toggleReplay, scrubTo } from "./play.js";
 import { renderComparePick, startCompare, renderCompare, compareStep, compareLoop, pickedAgents } from "./compare.js";
 import { evaluate, stopEvaluate } from "./evaluate.js";
 import { copyLink, exportGif, openFromHash } from "./share.js";
@@ -78,9 +78,12 @@ async function main() {
   onAgentsChanged(renderAgentMenu);
   onAgentsChanged(renderComparePick);
   addBuiltinAgents();
+  // Watch: the entry plays a new episode of the board's seed at once.
   onWatch((key) => {
     selectAgent(key);
+    reset();
     $("grid").scrollIntoView({ block: "nearest" });
+    play();
   });
 
   $("reset").addEventListener("click", reset);
@@ -111,10 +114,15 @@ async function main() {
     selectAgent(e.target.value);
   });
   $("ckpt-file").addEventListener("change", onCheckpointFile);
+  // Greedy or sampled (and the seed) is how a checkpoint agent is made: make it again.
+  for (const id of ["sampled", "sample-seed"]) $(id).addEventListener("change", () => selectAgent(state.agentKey));
   for (const b of $("pad").querySelectorAll("button")) b.addEventListener("click", () => act(Number(b.dataset.action)));
   $("play").addEventListener("click", () => (state.playing ? pause() : play()));
   $("step").addEventListener("click", stepAgent);
   $("speed").addEventListener("input", () => { $("speed-val").textContent = $("speed").value; });
+  $("replay-play").addEventListener("click", toggleReplay);
+  $("replay-step").addEventListener("click", () => scrubTo(state.session.stepCount + 1));
+  $("scrub").addEventListener("input", () => scrubTo(Number($("scrub").value)));
   $("compare-start").addEventListener("click", () => startCompare());
   $("compare-play").addEventListener("click", () => {
     state.comparePlaying = !state.comparePlaying;

@@ -13,6 +13,7 @@ export const state = {
   transcript: [],     // {agent, step, prompt, answer, latency_ms, cached, llm, main}
   timeline: [],       // per step of the main board: {agent, asked, forced, pAsk, queries}
   gen: 0,             // bumped by undo / redo / reset: a move in flight for an older state is dropped
+  replay: null,       // a shared episode on the main board: {decisions, timer}; null when none
   compare: [],        // {key, agent, session, canvas, done}
   comparePlaying: false,
   evalRun: 0,

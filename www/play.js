@@ -33,6 +33,80 @@ export function render() {
   $("play").textContent = state.playing ? "Pause" : "Play";
   $("calls").textContent = String(state.agent?.plannerCalls ?? 0);
   renderTimeline();
+  renderReplay();
+}
+
+// The replay bar of a shared episode: where the board is in the episode (the steps after it
+// wait in the session's redo list, so any new move ends the replay there).
+function renderReplay() {
+  const s = state.session;
+  $("replay").hidden = !state.replay;
+  if (!state.replay) return;
+  const total = s.stepCount + s.redoCount;
+  $("scrub").max = String(total);
+  $("scrub").value = String(s.stepCount);
+  $("scrub-pos").textContent = `${s.stepCount} / ${total}`;
+  $("replay-play").textContent = state.replay.timer ? "Pause replay" : "Play replay";
+  $("replay-step").disabled = !s.canRedo;
+}
+
+// A shared episode opens at its first step: its steps go to the redo list, and `decisions[k]`
+// (what the agent decided at step k, when it could be worked out) fills the timeline.
+export function openAtStart(decisions) {
+  const s = state.session;
+  while (s.undo()) { /* back to step 0 */ }
+  rebuildAgent();
+  state.timeline = [];
+  decisions.forEach((d, k) => recordStep(k, d));
+  state.replay = { decisions, timer: 0 };
+  showReplayed(0);
+}
+
+function showReplayed(k) {
+  const d = state.replay?.decisions[k];
+  showDecision(d ?? null);
+}
+
+// Move the shared episode to step `k` (the agent is rebuilt there, so Play continues from it).
+export function scrubTo(k) {
+  const s = state.session;
+  if (!state.replay || !s) return;
+  stopReplay();
+  pause();
+  state.gen++;
+  while (s.stepCount > k && s.undo()) { /* back */ }
+  while (s.stepCount < k && s.redo()) { /* on */ }
+  rebuildAgent();
+  showReplayed(s.stepCount);
+  redraw();
+  renderTranscript();
+}
+
+function stopReplay() {
+  if (!state.replay?.timer) return;
+  clearTimeout(state.replay.timer);
+  state.replay.timer = 0;
+  rebuildAgent();
+  redraw();
+}
+
+// Play / pause the shared episode at the speed of the Speed slider.
+export function toggleReplay() {
+  if (!state.replay) return;
+  if (state.replay.timer) { stopReplay(); return; }
+  pause();
+  if (!state.session.canRedo) scrubTo(0);
+  const tick = () => {
+    const s = state.session;
+    if (!state.replay || !s.redo()) { if (state.replay) state.replay.timer = 0; rebuildAgent(); redraw(); return; }
+    state.gen++;
+    showReplayed(s.stepCount);
+    renderTranscript();
+    redraw();
+    state.replay.timer = setTimeout(tick, 1000 / Number($("speed").value));
+  };
+  state.replay.timer = setTimeout(tick, 0);
+  redraw();
 }
 
 // One mark per step of the main board: who chose it, whether the planner was asked (a query
@@ -110,6 +184,8 @@ let menuEnv = "";
 
 export function reset() {
   pause();
+  stopReplay();
+  state.replay = null;
   try {
     newSession();
     state.transcript = [];

@@ -1,10 +1,10 @@
 // Share links and GIF export: /#s=<code> (self-contained, core's codec) or /#ep=<id> (stored
 // by the server with the LLM transcript); opening one replays the episode exactly.
-import { Session, envIds, shareEncode, shareDecode } from "./pkg/gridmentor_web.js";
-import { $, state, registry, showError, notice, errText, parseSeed, apiError } from "./page.js";
-import { liveTranscript, renderTranscript, loadCheckpointBytes, fetchCheckpoint, prepare } from "./agents.js";
+import { Session, envIds, shareEncode, shareDecode, episodeRecord, episodeRead } from "./pkg/gridmentor_web.js";
+import { $, state, registry, showError, notice, errText, apiError } from "./page.js";
+import { liveTranscript, renderTranscript, loadCheckpointBytes, fetchCheckpoint, prepare, keyOfSpec, setSampling } from "./agents.js";
 import { startCompare } from "./compare.js";
-import { newSession, render, pause } from "./play.js";
+import { newSession, render, pause, openAtStart } from "./play.js";
 
 function currentEpisode() {
   if (state.compare.length) {
@@ -12,7 +12,8 @@ function currentEpisode() {
       agents: state.compare.map((c) => c.spec), actions: state.compare.map((c) => c.session.actions()) };
   }
   const s = state.session;
-  const spec = state.agent ? (registry.get(state.agentKey)?.spec ?? state.agent.spec) : "human";
+  // The agent knows its spec (a checkpoint's says greedy or sampled with which seed).
+  const spec = state.agent ? state.agent.spec : "human";
   return { env: s.envId, seed: s.seed, agents: [spec], actions: [s.actions()] };
 }
 
@@ -24,10 +25,9 @@ export async function copyLink() {
     // The scripted expert's asks are replayed by core; an LLM's answers must be stored.
     const kept = state.compare.length ? state.transcript.filter((t) => !t.main) : liveTranscript();
     if (kept.some((t) => t.llm)) {
-      const agents = ep.agents.map(specToRecord);
-      const transcript = kept.map(({ llm, main, ...t }) => t);
-      const body = { v: 1, env: ep.env, seed: ep.seed.toString(), agents, actions: ep.actions.map((a) => [...a]), transcript };
-      const res = await fetch("/api/episodes", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      // Core writes and checks the record the server stores.
+      const body = episodeRecord(ep.env, ep.seed, ep.agents, ep.actions, JSON.stringify(kept));
+      const res = await fetch("/api/episodes", { method: "POST", headers: { "content-type": "application/json" }, body });
       if (res.ok) url = `${location.origin}${location.pathname}#ep=${(await res.json()).id}`;
       else note = ` (without the LLM transcript: the server could not store it: ${await apiError(res)})`;
     }
@@ -39,21 +39,6 @@ export async function copyLink() {
   }
 }
 
-function specToRecord(spec) {
-  const [kind, a, ...rest] = spec.split(":");
-  if (kind === "checkpoint") return { kind, id: a };
-  if (kind === "planner") return { kind, planner: rest.join(":"), style: a };
-  if (kind === "random") return { kind, seed: a };
-  return { kind: "human" };
-}
-
-function recordToSpec(r) {
-  if (r.kind === "checkpoint") return `checkpoint:${r.id}`;
-  if (r.kind === "planner") return `planner:${r.style ?? "when2ask"}:${r.planner}`;
-  if (r.kind === "random") return `random:${r.seed}`;
-  return "human";
-}
-
 // Replays an episode exactly and says so, or says why it cannot.
 async function openEpisode(ep) {
   if (!envIds().includes(ep.env)) throw new Error(`the link's env ${ep.env} is not in this build`);
@@ -61,8 +46,9 @@ async function openEpisode(ep) {
   $("seed").value = ep.seed.toString();
   const missing = [];
   for (const spec of ep.agents) {
-    if (!spec.startsWith("checkpoint:") || registry.has(spec)) continue;
-    const id = spec.slice("checkpoint:".length);
+    const { key, id, sampleSeed } = keyOfSpec(spec);
+    if (sampleSeed !== undefined) setSampling(sampleSeed);
+    if (!id || registry.has(key)) continue;
     try { await loadCheckpointBytes(await fetchCheckpoint(id), `checkpoint ${id.slice(0, 12)}…`); } catch (e) { missing.push(errText(e)); }
   }
   for (const spec of ep.agents) {
@@ -76,6 +62,8 @@ async function openEpisode(ep) {
     state.timeline = [];
     const note = await takeOver(ep.agents[0]);
     if (note) missing.push(note);
+    const acts = ep.actions[0] ?? new Uint8Array();
+    openAtStart(ep.agents[0] === "human" ? Array.from(acts, () => null) : decisionsOf(ep.agents[0], ep.env, ep.seed, acts));
   }
   const steps = ep.actions.map((a) => a.length).join(" + ");
   notice(`replayed the shared episode exactly: ${ep.env}, seed ${ep.seed}, ${steps} steps` + (missing.length ? ` (${missing.join("; ")})` : ""));
@@ -85,10 +73,39 @@ async function openEpisode(ep) {
   document.body.dataset.replayed = "1";
 }
 
+// What the agent named by `spec` decided at each step of a shared episode (its probabilities
+// for the timeline and beside the board), worked out by a copy of it that plays the recorded
+// actions. The list stops where the copy cannot go on (an LLM agent would need answers).
+function decisionsOf(spec, env, seed, actions) {
+  const own = keyOfSpec(spec);
+  const entry = registry.get(registry.has(`${own.key}@server`) ? `${own.key}@server` : own.key);
+  const out = [];
+  if (!entry || entry.llm) return out;
+  let agent = null;
+  const s = new Session(env, BigInt(seed));
+  try {
+    agent = entry.make();
+    if (!agent) return out;
+    agent.reset(s);
+    for (const a of actions) {
+      const d = agent.decide(s);
+      if (d.needsAnswer) break;
+      out.push(d);
+      s.step(a);
+      agent.observe(s);
+    }
+  } catch { /* the list stops where the copy could not go on */ }
+  agent?.free();
+  s.free();
+  return out;
+}
+
 // The agent named by a shared episode's `spec` takes over the main board, rebuilt as if it had
 // played the episode so far; when it is not available here the replay stands without it.
 async function takeOver(spec) {
-  const key = registry.has(`${spec}@server`) ? `${spec}@server` : spec;
+  const own = keyOfSpec(spec);
+  setSampling(own.sampleSeed);
+  const key = registry.has(`${own.key}@server`) ? `${own.key}@server` : own.key;
   const entry = registry.get(key);
   if (!entry || spec === "human") return "";
   try {
@@ -120,11 +137,13 @@ export async function openFromHash() {
       const id = h.slice(4);
       const res = await fetch(`/api/episodes/${encodeURIComponent(id)}`);
       if (!res.ok) throw new Error(`shared episode ${id} cannot be opened: ${await apiError(res)}`);
-      const r = await res.json();
-      if (r.v !== 1) throw new Error(`shared episode ${id} has format version ${r.v}; this page reads version 1`);
-      state.transcript = (r.transcript ?? []).map((t) => ({ ...t, llm: true, main: r.agents.length === 1 }));
+      // Core reads and checks the record (its version, agents and actions).
+      let ep;
+      try { ep = episodeRead(await res.text()); } catch (e) { throw new Error(`shared episode ${id}: ${errText(e)}`); }
+      const agents = ep.agents();
+      state.transcript = JSON.parse(ep.transcriptJson()).map((t) => ({ ...t, llm: true, main: agents.length === 1 }));
       renderTranscript();
-      await openEpisode({ env: r.env, seed: parseSeed(r.seed), agents: r.agents.map(recordToSpec), actions: r.actions.map((a) => Uint8Array.from(a)) });
+      await openEpisode({ env: ep.env, seed: ep.seed, agents, actions: agents.map((_, i) => ep.actions(i)) });
       return true;
     }
   } catch (e) {
@@ -134,14 +153,21 @@ export async function openFromHash() {
   return false;
 }
 
+// An agent's spec as a word of a file name: a checkpoint's id cut to 12 digits, no colons.
+function fileWord(spec) {
+  return spec.replace(/^checkpoint:([0-9a-f]{12})[0-9a-f]*/, "checkpoint-$1").replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
 // An animated GIF of the episode on the main board (or the first compare card), by core.
 export function exportGif() {
   try {
     const s = state.compare.length ? state.compare[0].session : state.session;
-    const bytes = s.exportGif(16, 15);
+    const spec = state.compare.length ? state.compare[0].spec : (state.agent?.spec ?? "human");
+    const tile = Number($("gif-tile").value), delayCs = Number($("gif-frame").value);
+    const bytes = s.exportGif(tile, delayCs);
     const url = URL.createObjectURL(new Blob([bytes], { type: "image/gif" }));
     const a = document.createElement("a");
-    a.href = url; a.download = `${s.envId}-seed${s.seed}.gif`;
+    a.href = url; a.download = `${s.envId}-seed${s.seed}-${fileWord(spec)}.gif`;
     document.body.append(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
     notice(`GIF of ${s.stepCount} steps: ${(bytes.length / 1024).toFixed(1)} KB`);

@@ -5,6 +5,15 @@ use crate::registry::{self, UnknownEnv};
 use crate::rng::Rng;
 use crate::world::Action;
 
+/// The sha256 of `bytes` in lowercase hex: a checkpoint's id (the server, the page and share
+/// links name a checkpoint by it) and the stem of a shared episode's id.
+#[cfg(feature = "sha256")]
+pub fn sha256_hex(bytes: &[u8]) -> alloc::string::String {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
+    crate::agent_ref::checkpoint_id_to_hex(&digest)
+}
+
 /// FNV-1a, 64-bit.
 #[derive(Clone, Debug)]
 pub struct Fnv64(u64);
@@ -68,6 +77,15 @@ pub mod pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "sha256")]
+    #[test]
+    fn sha256_hex_matches_the_fips_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn doorkey_rollout_digest_is_pinned() {

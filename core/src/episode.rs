@@ -1,21 +1,21 @@
 //! Shared episode records (the server's `/api/episodes`, the playground's `#ep=` links): one
 //! typed record, checked to exactly what the playground can open and replay.
 //!
-//! The record is what `www/app.js` writes in `copyLink` and reads in `openFromHash`: an env
-//! registry id, a seed as a decimal string (a u64 is a BigInt in JavaScript), 1 to
-//! [`MAX_AGENTS`] agents (one plays the board, 2 to 4 are compared), one action list per agent
+//! The page builds and reads it through the wasm shell (`web/src/share.rs`): an env registry
+//! id, a seed as a decimal string (a u64 is a BigInt in JavaScript), 1 to [`MAX_AGENTS`]
+//! agents ([`AgentRef`]s: one plays the board, 2 to 4 are compared), one action list per agent
 //! that replays without running past the episode's end, and the LLM transcript whose entries
 //! the page shows (`agent`, `step`, `prompt`, `answer`, `latency_ms`, `cached`). Text limits
 //! count characters, as the page and the docs do.
 
+pub use crate::agent_ref::{AgentRef, Seed};
 use crate::registry;
 use crate::world::Action;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Record versions this build reads.
 pub const VERSION: u32 = 1;
@@ -27,81 +27,6 @@ pub const MAX_ACTIONS: usize = 100_000;
 pub const MAX_TRANSCRIPT: usize = 10_000;
 /// Characters of a prompt or an answer.
 pub const MAX_TEXT_CHARS: usize = 100_000;
-/// Characters of a planner (model) name.
-pub const MAX_PLANNER_CHARS: usize = 256;
-/// Hex digits of a checkpoint id (a sha256).
-pub const CHECKPOINT_ID_HEX: usize = 64;
-
-/// A u64 written as a decimal string (`"42"`), as JavaScript cannot hold it in a Number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seed(pub u64);
-
-impl Serialize for Seed {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Seed {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Seed, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Seed;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal u64 in a string, like \"42\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Seed, E> {
-                parse_seed(s)
-                    .map(Seed)
-                    .ok_or_else(|| E::custom(format!("{:?} is not a decimal u64", clip(s, 40))))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// Digits only (no sign, no spaces), at most 20 of them, below 2^64: what the page's
-/// `parseSeed` accepts.
-fn parse_seed(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// The first `n` characters of `s`, for messages.
-fn clip(s: &str, n: usize) -> &str {
-    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
-}
-
-/// The prompt style a planner agent was asked in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Style {
-    When2ask,
-    Llm4teach,
-}
-
-/// Who played one board, as the page's `specToRecord` writes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum AgentRecord {
-    /// A stored checkpoint (the page fetches `/api/checkpoints/{id}`).
-    Checkpoint { id: String },
-    /// Planner + skills asking `planner` (a model id) in `style` (when2ask when absent).
-    Planner {
-        planner: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        style: Option<Style>,
-    },
-    /// Random actions from `seed`.
-    Random {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        seed: Option<Seed>,
-    },
-    /// The keyboard.
-    Human,
-}
 
 /// One ask of an LLM planner, as the page shows and replays it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,7 +50,8 @@ pub struct EpisodeRecord {
     /// A registry id once [`EpisodeRecord::check`] has run (an alias is replaced by it).
     pub env: String,
     pub seed: Seed,
-    pub agents: Vec<AgentRecord>,
+    /// Checked when read: a record holds only agents the page can name.
+    pub agents: Vec<AgentRef>,
     /// `actions[i]` is agent i's list, each `0..=6`.
     pub actions: Vec<Vec<u8>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -153,34 +79,6 @@ fn check_text(what: &str, s: &str, max: usize) -> Result<(), EpisodeError> {
     Ok(())
 }
 
-impl AgentRecord {
-    fn check(&self, i: usize) -> Result<(), EpisodeError> {
-        match self {
-            AgentRecord::Checkpoint { id } => {
-                let hex = id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-                if id.is_empty() || id.len() > CHECKPOINT_ID_HEX || !hex {
-                    return fail(format!(
-                        "agents[{i}].id must be a checkpoint id (1 to {CHECKPOINT_ID_HEX} \
-                         lowercase hex digits), not {:?}",
-                        clip(id, 80)
-                    ));
-                }
-            }
-            AgentRecord::Planner { planner, .. } => {
-                let n = planner.chars().count();
-                if n == 0 || n > MAX_PLANNER_CHARS || planner.chars().any(char::is_control) {
-                    return fail(format!(
-                        "agents[{i}].planner must be a model id of 1 to {MAX_PLANNER_CHARS} \
-                         characters without control characters"
-                    ));
-                }
-            }
-            AgentRecord::Random { .. } | AgentRecord::Human => {}
-        }
-        Ok(())
-    }
-}
-
 impl EpisodeRecord {
     /// Check the record against what the page can open, replacing an env alias by its registry
     /// id. Every agent's actions are replayed: a list that runs past the end of the episode is
@@ -199,9 +97,6 @@ impl EpisodeRecord {
                 "\"agents\" must hold 1 to {MAX_AGENTS} entries, not {}",
                 self.agents.len()
             ));
-        }
-        for (i, a) in self.agents.iter().enumerate() {
-            a.check(i)?;
         }
         if self.actions.len() != self.agents.len() {
             return fail(format!(
@@ -280,9 +175,11 @@ mod tests {
     use alloc::vec;
     use serde_json::{Value, json};
 
+    const ID: &str = "ab000000000000000000000000000000000000000000000000000000000000cd";
+
     fn good() -> Value {
         json!({"v": 1, "env": "SimpleDoorKey", "seed": "42",
-               "agents": [{"kind": "checkpoint", "id": "ab"}, {"kind": "planner", "planner": "gridmentor-expert", "style": "when2ask"}],
+               "agents": [{"kind": "checkpoint", "id": ID}, {"kind": "planner", "planner": "gridmentor-expert", "style": "when2ask"}],
                "actions": [[2, 2, 1], [0, 0]],
                "transcript": [{"agent": 1, "step": 0, "prompt": "p", "answer": "a", "latency_ms": 3.5, "cached": false}]})
     }
@@ -328,7 +225,7 @@ mod tests {
             (
                 "agents",
                 json!([{"kind": "checkpoint", "id": "../x"}, {"kind": "human"}]),
-                "agents[0].id",
+                "64 lowercase hex",
             ),
             (
                 "agents",

@@ -19,10 +19,13 @@ pub mod world;
 pub use env::{Env, GenError, Setup};
 pub use registry::{EnvSpec, UnknownEnv};
 pub mod agent;
+pub mod agent_ref;
 pub mod ask;
 pub mod digest;
 #[cfg(feature = "serde")]
 pub mod episode;
+#[cfg(feature = "gif")]
+pub mod gif;
 #[cfg(feature = "nn")]
 pub mod mediator;
 #[cfg(feature = "nn")]

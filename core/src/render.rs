@@ -33,6 +33,14 @@ pub struct Image {
 }
 
 impl Image {
+    /// The pixels as RGBA (opaque), as a canvas's `ImageData` holds them.
+    pub fn to_rgba(&self) -> Vec<u8> {
+        self.pixels
+            .chunks_exact(3)
+            .flat_map(|c| [c[0], c[1], c[2], 255])
+            .collect()
+    }
+
     /// The pixel at (`x`, `y`).
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         assert!(

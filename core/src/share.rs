@@ -1,23 +1,26 @@
 //! Share links: an episode (env, seed, agents, each agent's actions) as a short URL-safe code
 //! (`/#s=<code>`). Versioned and checksummed; decoding says exactly why a code cannot be read.
 //!
-//! Layout of version 1, before base64url (no padding):
+//! Layout of version 2, before base64url (no padding):
 //!
 //! ```text
-//! version u8 = 1
+//! version u8 = 2
 //! env       varint length, UTF-8 registry id
 //! seed      varint u64
 //! agents    varint count, then per agent:
-//!             kind u8: 0 human | 1 checkpoint (32-byte sha256 id) | 2 planner (style u8,
-//!             varint length + planner name) | 3 random (varint u64 seed)
+//!             kind u8: 0 human | 1 checkpoint (32-byte sha256 id, then sampling u8: 0 greedy |
+//!             1 sampled + varint u64 seed) | 2 planner (style u8, varint length + planner
+//!             name) | 3 random (varint u64 seed)
 //!             actions: varint count, then 3 bits per action (0..=6), LSB first, padded
 //! crc32     u32 little-endian (IEEE) of everything before it
 //! ```
 //!
-//! A new layout gets a new version byte and its own `decode_vN`; every older `decode_vN` stays,
-//! so links made by an older build still open (`v1_code_from_the_first_release_still_decodes`
-//! pins one).
+//! Version 1 is version 2 without a checkpoint's sampling byte (its checkpoints are greedy).
+//! A new layout gets a new version byte and its own decoder; every older decoder stays, so links
+//! made by an older build still open (`v1_code_from_the_first_release_still_decodes` pins one).
 
+use crate::agent_ref::check_planner_name;
+pub use crate::agent_ref::{AgentRef, Sampling, checkpoint_id_from_hex, checkpoint_id_to_hex};
 use crate::planner::PromptStyle;
 use crate::registry;
 use alloc::string::String;
@@ -25,24 +28,11 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// The layout [`encode`] writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Every layout [`decode`] reads.
-pub const READABLE_VERSIONS: &[u8] = &[1];
+pub const READABLE_VERSIONS: &[u8] = &[1, 2];
 /// At most this many agents in one link (the playground compares 2-4).
 pub const MAX_AGENTS: usize = 8;
-
-/// Who chose an agent's actions.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AgentRef {
-    /// A person at the keyboard.
-    Human,
-    /// A stored checkpoint, by its id: the sha256 of the whole file.
-    Checkpoint { id: [u8; 32] },
-    /// A planner with skills; `planner` is the model name (`gridmentor-expert`, ...).
-    Planner { planner: String, style: PromptStyle },
-    /// Uniformly random actions from core's RNG.
-    Random { seed: u64 },
-}
 
 /// One shared episode.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -227,11 +217,19 @@ pub fn encode(shared: &Shared) -> Result<String, EncodeError> {
     for (agent, actions) in shared.agents.iter().zip(&shared.actions) {
         match agent {
             AgentRef::Human => out.push(0),
-            AgentRef::Checkpoint { id } => {
+            AgentRef::Checkpoint { id, sampling } => {
                 out.push(1);
                 out.extend_from_slice(id);
+                match sampling {
+                    Sampling::Greedy => out.push(0),
+                    Sampling::Seeded(seed) => {
+                        out.push(1);
+                        put_varint(&mut out, *seed);
+                    }
+                }
             }
             AgentRef::Planner { planner, style } => {
+                check_planner_name(planner).map_err(|e| EncodeError(e.0))?;
                 out.push(2);
                 out.push(style_byte(*style));
                 put_varint(&mut out, planner.len() as u64);
@@ -347,7 +345,8 @@ pub fn decode(code: &str) -> Result<Shared, ShareError> {
         return Err(ShareError::ChecksumMismatch { recorded, computed });
     }
     let shared = match version {
-        1 => decode_v1(&body[1..])?,
+        1 => decode_v1_v2(&body[1..], false)?,
+        2 => decode_v1_v2(&body[1..], true)?,
         _ => unreachable!("READABLE_VERSIONS lists only versions with a decoder"),
     };
     if registry::find(&shared.env).is_err() {
@@ -356,7 +355,8 @@ pub fn decode(code: &str) -> Result<Shared, ShareError> {
     Ok(shared)
 }
 
-fn decode_v1(payload: &[u8]) -> Result<Shared, ShareError> {
+/// Versions 1 and 2 differ only in a checkpoint's entry: version 2 adds how it samples.
+fn decode_v1_v2(payload: &[u8], v2: bool) -> Result<Shared, ShareError> {
     let mut r = Reader { bytes: payload };
     let env = r.text("the env id")?;
     let seed = r.varint("the seed")?;
@@ -372,7 +372,16 @@ fn decode_v1(payload: &[u8]) -> Result<Shared, ShareError> {
             1 => {
                 let mut id = [0u8; 32];
                 id.copy_from_slice(r.take(32, "a checkpoint id")?);
-                AgentRef::Checkpoint { id }
+                let sampling = if !v2 {
+                    Sampling::Greedy
+                } else {
+                    match r.byte("a checkpoint's sampling")? {
+                        0 => Sampling::Greedy,
+                        1 => Sampling::Seeded(r.varint("a checkpoint's sampling seed")?),
+                        s => return Err(corrupt(alloc::format!("unknown sampling {s}"))),
+                    }
+                };
+                AgentRef::Checkpoint { id, sampling }
             }
             2 => {
                 let style = match r.byte("a planner's prompt style")? {
@@ -381,6 +390,7 @@ fn decode_v1(payload: &[u8]) -> Result<Shared, ShareError> {
                     s => return Err(corrupt(alloc::format!("unknown prompt style {s}"))),
                 };
                 let planner = r.text("a planner's name")?;
+                check_planner_name(&planner).map_err(|e| corrupt(e.0))?;
                 AgentRef::Planner { planner, style }
             }
             3 => AgentRef::Random {
@@ -420,36 +430,6 @@ fn decode_v1(payload: &[u8]) -> Result<Shared, ShareError> {
     })
 }
 
-/// A checkpoint id (sha256 hex, as the server names it) as bytes.
-pub fn checkpoint_id_from_hex(hex: &str) -> Result<[u8; 32], String> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return Err(alloc::format!(
-            "a checkpoint id is 64 hex digits, not {} characters",
-            bytes.len()
-        ));
-    }
-    let mut id = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |b: u8| (b as char).to_digit(16);
-        match (digit(pair[0]), digit(pair[1])) {
-            (Some(h), Some(l)) => id[i] = (h * 16 + l) as u8,
-            _ => return Err(alloc::format!("checkpoint id {hex:?} is not hex")),
-        }
-    }
-    Ok(id)
-}
-
-/// A checkpoint id as lowercase hex.
-pub fn checkpoint_id_to_hex(id: &[u8; 32]) -> String {
-    use core::fmt::Write;
-    let mut s = String::with_capacity(64);
-    for b in id {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,7 +442,10 @@ mod tests {
             env: "SimpleDoorKey".into(),
             seed: 42,
             agents: vec![
-                AgentRef::Checkpoint { id: [0xab; 32] },
+                AgentRef::Checkpoint {
+                    id: [0xab; 32],
+                    sampling: Sampling::Greedy,
+                },
                 AgentRef::Planner {
                     planner: "gridmentor-expert".into(),
                     style: PromptStyle::When2Ask,
@@ -508,6 +491,19 @@ mod tests {
     fn v1_code_from_the_first_release_still_decodes() {
         const V1: &str = "AQ1TaW1wbGVEb29yS2V5KgIBq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6sDUgACABFncmlkbWVudG9yLWV4cGVydAWCXNsE5y0";
         assert_eq!(decode(V1).unwrap(), sample());
+    }
+
+    #[test]
+    fn v2_carries_a_checkpoints_sampling_seed() {
+        let mut s = sample();
+        s.agents[0] = AgentRef::Checkpoint {
+            id: [0xab; 32],
+            sampling: Sampling::Seeded(1 << 40),
+        };
+        let code = encode(&s).unwrap();
+        assert_eq!(base64url_decode(&code).unwrap()[0], 2);
+        assert_eq!(decode(&code).unwrap(), s);
+        assert_ne!(decode(&encode(&sample()).unwrap()).unwrap(), s);
     }
 
     #[test]
@@ -588,32 +584,32 @@ mod tests {
         assert!(checkpoint_id_from_hex(&"zz".repeat(32)).is_err());
     }
 
+    #[test]
+    fn a_planner_name_the_page_cannot_show_is_refused_both_ways() {
+        let mut s = sample();
+        s.agents[1] = AgentRef::Planner {
+            planner: "".into(),
+            style: PromptStyle::When2Ask,
+        };
+        assert!(encode(&s).is_err());
+    }
+
     fn env_id() -> impl Strategy<Value = String> {
         let ids: Vec<String> = registry::all().map(|s| s.id.to_string()).collect();
         proptest::sample::select(ids)
-    }
-
-    fn agent() -> impl Strategy<Value = AgentRef> {
-        prop_oneof![
-            Just(AgentRef::Human),
-            any::<[u8; 32]>().prop_map(|id| AgentRef::Checkpoint { id }),
-            ("[a-z0-9:._-]{0,40}", any::<bool>()).prop_map(|(planner, l)| AgentRef::Planner {
-                planner,
-                style: if l {
-                    PromptStyle::Llm4Teach
-                } else {
-                    PromptStyle::When2Ask
-                },
-            }),
-            any::<u64>().prop_map(|seed| AgentRef::Random { seed }),
-        ]
     }
 
     fn shared() -> impl Strategy<Value = Shared> {
         (
             env_id(),
             any::<u64>(),
-            proptest::collection::vec((agent(), proptest::collection::vec(0u8..=6, 0..300)), 0..=4),
+            proptest::collection::vec(
+                (
+                    crate::agent_ref::tests::agent(),
+                    proptest::collection::vec(0u8..=6, 0..300),
+                ),
+                0..=4,
+            ),
         )
             .prop_map(|(env, seed, agents)| {
                 let (agents, actions) = agents.into_iter().unzip();

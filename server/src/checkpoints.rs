@@ -7,8 +7,7 @@ use crate::error::ApiError;
 use crate::store::{Table, now_ms, rfc3339, write_atomic};
 use axum::http::StatusCode;
 use gridmentor_core::nn::Checkpoint;
-use serde::Serialize;
-use serde_json::{Value, json};
+
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,94 +67,14 @@ impl Drop for UploadGuard<'_> {
     }
 }
 
-/// Where a checkpoint's held-out evaluation stands.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvalState {
-    Pending,
-    Running,
-    Done {
-        success_rate: f64,
-        mean_return: f64,
-        mean_steps: f64,
-    },
-    Failed(String),
-}
+pub use crate::store::{Entry, EvalState};
 
-impl EvalState {
-    pub fn status(&self) -> &'static str {
-        match self {
-            EvalState::Pending => "pending",
-            EvalState::Running => "running",
-            EvalState::Done { .. } => "done",
-            EvalState::Failed(_) => "failed",
-        }
-    }
-}
+pub use gridmentor_core::digest::sha256_hex;
 
-/// A stored checkpoint as the API shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub id: String,
-    pub name: String,
-    pub env: String,
-    pub net: String,
-    pub obs: String,
-    pub actions: u64,
-    pub algo: String,
-    pub frames: u64,
-    pub seed: String,
-    pub size: u64,
-    pub uploaded_at: String,
-    pub eval_episodes: u64,
-    pub eval_seed: String,
-    pub eval: EvalState,
-}
-
-impl Serialize for Entry {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
-    }
-}
-
-impl Entry {
-    pub fn to_json(&self) -> Value {
-        let mut eval = json!({
-            "status": self.eval.status(),
-            "episodes": self.eval_episodes,
-            "seed": self.eval_seed,
-        });
-        match &self.eval {
-            EvalState::Done {
-                success_rate,
-                mean_return,
-                mean_steps,
-            } => {
-                eval["success_rate"] = json!(success_rate);
-                eval["mean_return"] = json!(mean_return);
-                eval["mean_steps"] = json!(mean_steps);
-            }
-            EvalState::Failed(e) => eval["error"] = json!(e),
-            _ => {}
-        }
-        json!({
-            "id": self.id, "name": self.name, "env": self.env, "net": self.net, "obs": self.obs,
-            "actions": self.actions, "algo": self.algo, "frames": self.frames, "seed": self.seed,
-            "size": self.size, "uploaded_at": self.uploaded_at, "eval": eval,
-        })
-    }
-}
-
-/// Lowercase hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A checkpoint id is the 64 lowercase hex digits of a sha256.
+/// A checkpoint id is the 64 lowercase hex digits of a sha256 (core's rule, as share links and
+/// episode records read it).
 pub fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if gridmentor_core::agent_ref::checkpoint_id_from_hex(id).is_ok() {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
@@ -174,14 +93,13 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Load and check a checkpoint the way every consumer will: core's parser (which bounds the
-/// network before building it), a network that can play its env, and weights that fit it.
+/// Load and check a checkpoint with core's one loader, as every consumer will (the evaluator,
+/// the page, `gridmentor eval`): its parser (which bounds the network before building it), a
+/// network that can play its env, weights that fit it, and the agent its action space calls for.
 fn validate(bytes: &[u8]) -> Result<Checkpoint, String> {
-    let ck = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
-    ck.check_playable().map_err(|e| e.to_string())?;
-    ck.model(&burn::tensor::Device::flex())
-        .map_err(|e| e.to_string())?;
-    Ok(ck)
+    gridmentor_core::agent::load::load_agent(bytes, "", Default::default())
+        .map(|loaded| loaded.checkpoint)
+        .map_err(|e| e.to_string())
 }
 
 /// Refuse (429) a new checkpoint from `client` of `more` bytes when it would pass the client's
@@ -498,10 +416,6 @@ mod tests {
     #[test]
     fn ids_are_sha256_hex() {
         let id = sha256_hex(b"abc");
-        assert_eq!(
-            id,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
         assert!(check_id(&id).is_ok());
         assert!(check_id("../etc/passwd").is_err());
         assert!(check_id(&id.to_uppercase()).is_err());

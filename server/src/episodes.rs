@@ -86,7 +86,7 @@ mod tests {
 
     fn good() -> Value {
         json!({"v": 1, "env": "SimpleDoorKey", "seed": "42",
-               "agents": [{"kind": "checkpoint", "id": "ab"}, {"kind": "planner", "planner": "gridmentor-expert"}],
+               "agents": [{"kind": "checkpoint", "id": "ab".repeat(32)}, {"kind": "planner", "planner": "gridmentor-expert"}],
                "actions": [[2, 2, 1], [0, 0]],
                "transcript": [{"agent": 1, "step": 0, "prompt": "p", "answer": "a", "latency_ms": 1.5}]})
     }

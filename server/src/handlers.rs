@@ -277,8 +277,8 @@ async fn entry(state: &AppState, id: &str) -> Result<checkpoints::Entry, ApiErro
 pub async fn checkpoint_meta(
     State(state): St,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(entry(&state, &id).await?.to_json()))
+) -> Result<Json<checkpoints::Entry>, ApiError> {
+    Ok(Json(entry(&state, &id).await?))
 }
 
 pub async fn download_checkpoint(

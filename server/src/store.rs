@@ -2,8 +2,8 @@
 //! sqlx's `any` driver, so every statement here is plain SQL both accept) and files written
 //! atomically (temporary file, fsync, rename) under the data folder.
 
-use crate::checkpoints::{Entry, EvalState};
 use anyhow::Context;
+use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::io::Write;
@@ -45,6 +45,115 @@ const INDEXES: [&str; 5] = [
     "CREATE INDEX IF NOT EXISTS episodes_client ON episodes (client)",
     "CREATE INDEX IF NOT EXISTS llm_cache_age ON llm_cache (created_ms)",
 ];
+
+/// Where a checkpoint's held-out evaluation stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalState {
+    Pending,
+    Running,
+    Done {
+        success_rate: f64,
+        mean_return: f64,
+        mean_steps: f64,
+    },
+    Failed(String),
+}
+
+impl EvalState {
+    pub fn status(&self) -> &'static str {
+        match self {
+            EvalState::Pending => "pending",
+            EvalState::Running => "running",
+            EvalState::Done { .. } => "done",
+            EvalState::Failed(_) => "failed",
+        }
+    }
+}
+
+/// A stored checkpoint, as the store keeps it and the API shows it (serde: the JSON of
+/// `/api/checkpoints` and the leaderboard).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    pub env: String,
+    pub net: String,
+    pub obs: String,
+    pub actions: u64,
+    pub algo: String,
+    pub frames: u64,
+    pub seed: String,
+    pub size: u64,
+    pub uploaded_at: String,
+    pub eval_episodes: u64,
+    pub eval_seed: String,
+    pub eval: EvalState,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Entry", 12)?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("env", &self.env)?;
+        m.serialize_field("net", &self.net)?;
+        m.serialize_field("obs", &self.obs)?;
+        m.serialize_field("actions", &self.actions)?;
+        m.serialize_field("algo", &self.algo)?;
+        m.serialize_field("frames", &self.frames)?;
+        m.serialize_field("seed", &self.seed)?;
+        m.serialize_field("size", &self.size)?;
+        m.serialize_field("uploaded_at", &self.uploaded_at)?;
+        m.serialize_field("eval", &self.eval_json())?;
+        m.end()
+    }
+}
+
+/// The `eval` object: status, the held-out episodes and first seed, then the figures when done
+/// or the reason when failed.
+#[derive(Serialize)]
+struct EvalJson<'a> {
+    status: &'static str,
+    episodes: u64,
+    seed: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean_return: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean_steps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl Entry {
+    fn eval_json(&self) -> EvalJson<'_> {
+        let mut j = EvalJson {
+            status: self.eval.status(),
+            episodes: self.eval_episodes,
+            seed: &self.eval_seed,
+            success_rate: None,
+            mean_return: None,
+            mean_steps: None,
+            error: None,
+        };
+        match &self.eval {
+            EvalState::Done {
+                success_rate,
+                mean_return,
+                mean_steps,
+            } => {
+                j.success_rate = Some(*success_rate);
+                j.mean_return = Some(*mean_return);
+                j.mean_steps = Some(*mean_steps);
+            }
+            EvalState::Failed(e) => j.error = Some(e),
+            _ => {}
+        }
+        j
+    }
+}
 
 /// What one client has stored in a table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

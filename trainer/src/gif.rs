@@ -1,97 +1,24 @@
 //! Animated GIFs of rendered frames (`eval --record`): core's renderer draws the frames, this
 //! writes them as one looping animation.
 
-use anyhow::{Context, ensure};
-use gif::{Encoder, Frame, Repeat};
+use anyhow::Context;
 use gridmentor_core::render::Image;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
-/// NeuQuant's speed (1 best .. 30 fastest) when a frame has more than 256 colours; 10 is the
-/// `gif` crate's suggested compromise.
-const QUANTIZE_SPEED: i32 = 10;
-
 /// Writes `frames` as an animated GIF that loops forever, `delay_cs` hundredths of a second a
-/// frame. All frames must have the same size.
-///
-/// Rendered grids use few colours, so when all frames together hold at most 256 the file gets
-/// one exact global palette; otherwise each frame is quantized on its own (exact when that frame
-/// has at most 256 colours).
+/// frame, encoded by core (the page's GIF export writes the same bytes for the same frames).
 pub fn write_gif(path: &Path, frames: &[Image], delay_cs: u16) -> anyhow::Result<()> {
-    let first = frames.first().context("a GIF needs at least one frame")?;
-    let (width, height) = (first.width, first.height);
-    let w = u16::try_from(width).ok();
-    let h = u16::try_from(height).ok();
-    let (Some(w), Some(h)) = (w, h) else {
-        anyhow::bail!("a GIF is at most 65535x65535 pixels, the frames are {width}x{height}");
-    };
-    for (i, f) in frames.iter().enumerate() {
-        ensure!(
-            (f.width, f.height) == (width, height),
-            "frame {i} is {}x{}, frame 0 is {width}x{height}",
-            f.width,
-            f.height
-        );
-        ensure!(
-            f.pixels.len() == width as usize * height as usize * 3,
-            "frame {i} has {} bytes of RGB for {width}x{height} pixels",
-            f.pixels.len()
-        );
-    }
-
-    let palette = exact_palette(frames);
-    let global: Vec<u8> = palette
-        .as_ref()
-        .map(|p| p.keys().flatten().copied().collect())
-        .unwrap_or_default();
-    let file =
-        File::create(path).with_context(|| format!("cannot create GIF {}", path.display()))?;
-    let mut enc = Encoder::new(BufWriter::new(file), w, h, &global)
-        .with_context(|| format!("cannot write GIF {}", path.display()))?;
-    enc.set_repeat(Repeat::Infinite)?;
-    for f in frames {
-        let mut frame = match &palette {
-            Some(p) => {
-                let idx: Vec<u8> = f
-                    .pixels
-                    .chunks_exact(3)
-                    .map(|c| p[&[c[0], c[1], c[2]]])
-                    .collect();
-                Frame::from_indexed_pixels(w, h, idx, None)
-            }
-            None => Frame::from_rgb_speed(w, h, &f.pixels, QUANTIZE_SPEED),
-        };
-        frame.delay = delay_cs;
-        enc.write_frame(&frame)
-            .with_context(|| format!("cannot write GIF {}", path.display()))?;
-    }
-    enc.into_inner()
-        .and_then(|mut out| std::io::Write::flush(&mut out).map_err(Into::into))
-        .with_context(|| format!("cannot write GIF {}", path.display()))?;
-    Ok(())
-}
-
-/// Every colour of every frame, each with its palette index, if there are at most 256.
-fn exact_palette(frames: &[Image]) -> Option<BTreeMap<[u8; 3], u8>> {
-    let mut colours = BTreeSet::new();
-    for f in frames {
-        for c in f.pixels.chunks_exact(3) {
-            if colours.insert([c[0], c[1], c[2]]) && colours.len() > 256 {
-                return None;
-            }
-        }
-    }
-    // Indices in sorted order, so the palette is the map's keys in order.
-    Some(colours.into_iter().zip(0..=255u8).collect())
+    let bytes = gridmentor_core::gif::encode(frames, delay_cs).map_err(anyhow::Error::msg)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write GIF {}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gif::Repeat;
     use gridmentor_core::render::render_rgb;
     use gridmentor_core::world::Action;
+    use std::fs::File;
     use std::path::PathBuf;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -140,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn many_colours_are_quantized_closely() {
+    fn many_colours_map_to_the_nearest_of_the_colour_cube() {
         // A 64x64 gradient: 4096 colours, more than a palette holds.
         let (w, h) = (64u32, 64u32);
         let pixels: Vec<u8> = (0..w * h)
@@ -158,8 +85,9 @@ mod tests {
         assert_eq!(decoded.len(), 3);
         let got = &decoded[2][((20 * w + 40) * 4) as usize..][..3];
         let want = img.pixel(40, 20);
+        // The cube's levels are 51 apart: each channel within half a step.
         for (g, o) in got.iter().zip(want) {
-            assert!(g.abs_diff(o) <= 12, "{got:?} vs {want:?}");
+            assert!(g.abs_diff(o) <= 25, "{got:?} vs {want:?}");
         }
     }
 

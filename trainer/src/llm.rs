@@ -2,6 +2,7 @@
 //! (the project's server, vLLM, llama.cpp, Ollama, OpenAI...), with timeouts and bounded retries.
 
 use anyhow::{Context, bail};
+use gridmentor_core::planner::retry::{RetryPolicy, retry_after, retryable_status};
 use gridmentor_core::planner::{
     Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, Scores,
     ScoringPlanner, Usage, answer_text, candidate_plans,
@@ -173,16 +174,20 @@ impl HttpPlanner {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fail(msg) => return Err(self.error(msg)),
                 Attempt::Retry { msg, retry_after } => {
-                    if attempt + 1 == attempts {
+                    let policy = RetryPolicy {
+                        retries: self.settings.max_retries,
+                        backoff: self.settings.backoff,
+                        max_wait: self.settings.max_wait,
+                    };
+                    let Some(wait) = policy.wait(attempt, retry_after) else {
                         let tries = if attempts == 1 {
                             String::from("no retries")
                         } else {
                             format!("gave up after {attempts} attempts")
                         };
                         return Err(self.error(format!("{msg} ({tries})")));
-                    }
-                    let backoff = self.settings.backoff.saturating_mul(1 << attempt.min(16));
-                    retry_after.unwrap_or(backoff).min(self.settings.max_wait)
+                    };
+                    wait
                 }
             };
             std::thread::sleep(wait);
@@ -232,7 +237,7 @@ impl HttpPlanner {
             msg.push_str(": ");
             msg.push_str(&detail);
         }
-        if status.as_u16() == 429 || status.is_server_error() {
+        if retryable_status(status.as_u16()) {
             Attempt::Retry { msg, retry_after }
         } else {
             Attempt::Fail(msg)
@@ -518,13 +523,6 @@ fn normalize_base(url: &str) -> anyhow::Result<String> {
     Ok(base.trim_end_matches('/').to_string())
 }
 
-/// The wait a server asks for: `retry-after-ms` (OpenAI) or `Retry-After` in seconds.
-fn retry_after(ms: Option<&str>, secs: Option<&str>) -> Option<Duration> {
-    let ms = ms.and_then(|v| v.parse::<f64>().ok()).map(|v| v / 1e3);
-    let secs = ms.or_else(|| secs.and_then(|v| v.parse::<f64>().ok()))?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
-}
-
 /// The error text of a failed response: OpenAI's `{"error":{"message"}}`, or the other shapes
 /// compatible servers use (`{"error":"..."}`, `{"detail":"..."}`), or the start of the body.
 fn server_message(body: &str) -> Option<String> {
@@ -619,20 +617,6 @@ mod tests {
         assert!(err("ftp://example.com#m").contains("must start with http:// or https://"));
         assert!(err("127.0.0.1:8080#m").contains("must start with http:// or https://"));
         assert!(err("http:///v1#m").contains("no host"));
-    }
-
-    #[test]
-    fn retry_after_prefers_milliseconds_and_ignores_dates() {
-        assert_eq!(retry_after(None, Some("2")), Some(Duration::from_secs(2)));
-        assert_eq!(
-            retry_after(Some("250"), Some("1")),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            retry_after(None, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-            None
-        );
-        assert_eq!(retry_after(None, Some("-1")), None);
     }
 
     #[test]

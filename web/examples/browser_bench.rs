@@ -52,6 +52,13 @@ fn run() -> Result<(), String> {
         "document.body.dataset.ready === '1'",
         Duration::from_secs(60),
     )?;
+    // What the page's wasm cost on the wire, as the browser fetched it from the server
+    // (compressed): the Resource Timing entry's encoded body size.
+    let sent = b.js(
+        "const e = performance.getEntriesByType('resource').find(r => r.name.endsWith('_bg.wasm')); \
+         return e ? [e.encodedBodySize, e.decodedBodySize] : null",
+    )?;
+    let served_kb = sent[0].as_f64().map(|b| b / 1024.0);
 
     let spec = NetSpec::minigrid(7);
     let model =
@@ -73,7 +80,7 @@ fn run() -> Result<(), String> {
     // does), then a batched evaluation (the network over all running episodes: what Evaluate
     // does for a checkpoint).
     let script = "const { Agent } = window.gridmentor;
-        const a = Agent.checkpoint(new Uint8Array(arguments[0]), 'bench');
+        const a = Agent.checkpoint(new Uint8Array(arguments[0]));
         a.bench(arguments[1], 1n, 200);
         let t0 = performance.now();
         a.bench(arguments[1], 1n, arguments[2]);
@@ -121,6 +128,14 @@ fn run() -> Result<(), String> {
         if kb <= TARGET_GZ_KB { "ok" } else { "ABOVE" },
         raw as f64 / 1024.0
     );
+    match served_kb {
+        Some(kb) => println!(
+            "{:<34} {:>12}   (Resource Timing's encoded body size)",
+            "wasm transferred, compressed (KB)",
+            format!("{kb:.0}"),
+        ),
+        None => println!("wasm transferred: the browser gave no resource timing for it"),
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use gridmentor_core::agent::load::{AgentOptions, load_agent};
 use gridmentor_core::agent::{
     self as core_agent, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
 };
+use gridmentor_core::agent_ref::{AgentRef, Sampling, check_planner_name, checkpoint_id_from_hex};
 use gridmentor_core::planner::{
     Completion, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
     PromptStyle, Usage,
@@ -175,7 +176,7 @@ pub struct Agent {
     trained_env: String,
     label: String,
     /// Share-link identity: `human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:ID`.
-    spec: String,
+    spec: AgentRef,
     /// Per step of the episode (and of undone steps, for redo): what the agent did.
     memo: Vec<StepMemo>,
     /// A decision was made since the last observation.
@@ -239,7 +240,7 @@ fn decision_of(s: Step) -> Decision {
 }
 
 impl Agent {
-    fn new(inner: Box<dyn core_agent::Agent>, label: String, spec: String) -> Agent {
+    fn new(inner: Box<dyn core_agent::Agent>, label: String, spec: AgentRef) -> Agent {
         Agent {
             inner,
             answers: None,
@@ -349,7 +350,7 @@ impl Agent {
         Agent::new(
             Box::new(RandomAgent::new(seed)),
             format!("random (seed {seed})"),
-            format!("random:{seed}"),
+            AgentRef::Random { seed },
         )
     }
 
@@ -364,16 +365,20 @@ impl Agent {
                 "planner + skills: scripted expert, not an LLM ({})",
                 s.name()
             ),
-            format!("planner:{}:{EXPERT}", s.name()),
+            AgentRef::Planner {
+                planner: EXPERT.into(),
+                style: s,
+            },
         ))
     }
 
     /// The planner + skills agent asking `model` through the server (the page fetches).
     pub fn llm(model: &str, style_name: &str) -> Result<Agent, JsError> {
         let s = style(style_name)?;
-        if model.is_empty() || model.contains(char::is_whitespace) {
+        if model.contains(char::is_whitespace) {
             return Err(JsError::new(&format!("bad model name {model:?}")));
         }
+        check_planner_name(model).map_err(js)?;
         let answers = Rc::new(RefCell::new(Answers::default()));
         let planner = BrowserPlanner {
             model: model.into(),
@@ -389,7 +394,10 @@ impl Agent {
         let mut agent = Agent::new(
             Box::new(a),
             format!("planner + skills: {model} ({kind}, {})", s.name()),
-            format!("planner:{}:{model}", s.name()),
+            AgentRef::Planner {
+                planner: model.into(),
+                style: s,
+            },
         );
         agent.answers = Some(answers);
         Ok(agent)
@@ -398,10 +406,19 @@ impl Agent {
     /// A checkpoint file's agent, by core's one loader: the file is checked (a bad one is
     /// refused with core's reason) and its header's action space picks the agent (a policy,
     /// When2Ask's mediator over planner + skills with the scripted expert, skills-rl's options).
-    /// Greedy.
-    pub fn checkpoint(bytes: &[u8], id: &str) -> Result<Agent, JsError> {
-        let short = if id.len() > 12 { &id[..12] } else { id };
-        let loaded = load_agent(bytes, short, AgentOptions::default()).map_err(js)?;
+    /// Greedy without `sample_seed`; with it, sampled from the policy (each episode draws from
+    /// a stream of this seed and the layout's, so a replay samples the same actions).
+    pub fn checkpoint(bytes: &[u8], sample_seed: Option<u64>) -> Result<Agent, JsError> {
+        let id = gridmentor_core::digest::sha256_hex(bytes);
+        let short = &id[..12];
+        let sampling = sample_seed.map_or(Sampling::Greedy, Sampling::Seeded);
+        let (greedy, seed) = sampling.options();
+        let options = AgentOptions {
+            greedy,
+            seed,
+            ..AgentOptions::default()
+        };
+        let loaded = load_agent(bytes, short, options).map_err(js)?;
         let meta = &loaded.checkpoint.meta;
         let mediator = meta.acts == gridmentor_core::nn::ActionSpace::Ask;
         let label = if mediator {
@@ -419,7 +436,12 @@ impl Agent {
             )
         };
         let trained_env = meta.env.clone();
-        let mut agent = Agent::new(loaded.agent, label, format!("checkpoint:{id}"));
+        let label = match sampling {
+            Sampling::Greedy => format!("{label}, greedy"),
+            Sampling::Seeded(seed) => format!("{label}, sampled (seed {seed})"),
+        };
+        let id = checkpoint_id_from_hex(&id).map_err(js)?;
+        let mut agent = Agent::new(loaded.agent, label, AgentRef::Checkpoint { id, sampling });
         agent.mediator = mediator;
         agent.trained_env = trained_env;
         Ok(agent)
@@ -432,7 +454,7 @@ impl Agent {
 
     #[wasm_bindgen(getter)]
     pub fn spec(&self) -> String {
-        self.spec.clone()
+        self.spec.to_string()
     }
 
     /// Does this agent ask an LLM (its decisions may need the page to fetch an answer)?

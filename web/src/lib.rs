@@ -2,13 +2,14 @@
 //! the page. No game logic here; seeds cross into JavaScript as BigInt (`u64`), never as Number.
 
 pub mod agent;
-pub mod gif;
 pub mod session;
 pub mod share;
 
 pub use agent::{Agent, Decision, EpisodeSummary, Evaluation};
 pub use session::{Session, StepOutcome};
-pub use share::{ShareLink, share_decode, share_encode};
+pub use share::{
+    AgentSpec, SharedEpisode, episode_read, episode_record, share_decode, share_encode,
+};
 
 use gridmentor_core::registry;
 use wasm_bindgen::prelude::*;
@@ -35,12 +36,8 @@ pub fn rollout_digest(name: &str, seed: u64, action_seed: u64, steps: u32) -> Re
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// The sha256 of `bytes` in lowercase hex: a checkpoint's id, as the server names it.
+/// The sha256 of `bytes` in lowercase hex: a checkpoint's id, as the server names it (core's).
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    gridmentor_core::digest::sha256_hex(bytes)
 }

@@ -165,6 +165,12 @@ impl Session {
         !self.redo.is_empty()
     }
 
+    /// Undone steps waiting for redo (a shared episode opened at its start holds all of it).
+    #[wasm_bindgen(getter, js_name = redoCount)]
+    pub fn redo_count(&self) -> u32 {
+        self.redo.len() as u32
+    }
+
     #[wasm_bindgen(getter, js_name = envId)]
     pub fn env_id(&self) -> String {
         self.env_id.clone()
@@ -332,11 +338,23 @@ impl Session {
         format!("{:016x}", h.finish())
     }
 
+    /// The board now as core draws it (the GIF's frame: MiniGrid's rendering, the agent's view
+    /// highlighted), `tile` pixels a cell (1..=256), as RGBA for a canvas's `ImageData`: the
+    /// page adds only its overlays (the view's outline, the memory map's fog).
+    pub fn frame(&self, tile: u32) -> Result<Vec<u8>, JsError> {
+        if !(1..=256).contains(&tile) {
+            return Err(JsError::new(&format!(
+                "tile size {tile} is not 1..=256 pixels"
+            )));
+        }
+        Ok(gridmentor_core::render::render_rgb(&self.env.world, tile, true).to_rgba())
+    }
+
     /// The episode so far as an animated GIF (MiniGrid's rendering, `tile` pixels a cell, the
     /// agent's view highlighted), `delay_cs` hundredths of a second a frame.
     #[wasm_bindgen(js_name = exportGif)]
     pub fn export_gif(&self, tile: u32, delay_cs: u16) -> Result<Vec<u8>, JsError> {
-        crate::gif::episode_gif(&self.env_id, self.seed, &self.actions, tile, delay_cs)
+        gridmentor_core::gif::episode_gif(&self.env_id, self.seed, &self.actions, tile, delay_cs)
             .map_err(|e| JsError::new(&e))
     }
 }

@@ -1,54 +1,110 @@
-//! Share links on the page: core's codec with agents written as short specs
-//! (`human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:HEX`).
+//! Shared episodes on the page: core's agent references, share-link codec and episode record,
+//! so the page neither spells an agent spec nor the record's JSON format.
 
+use gridmentor_core::agent_ref::{AgentRef, Sampling, checkpoint_id_from_hex};
+use gridmentor_core::episode::{self, EpisodeRecord, TranscriptEntry};
 use gridmentor_core::planner::PromptStyle;
-use gridmentor_core::share::{self, AgentRef, Shared};
+use gridmentor_core::share::{self, Shared};
 use wasm_bindgen::prelude::*;
 
-/// An agent spec as the codec's agent.
-pub fn parse_agent(spec: &str) -> Result<AgentRef, String> {
-    let bad = || {
-        format!("bad agent spec {spec:?} (human, random:SEED, planner:STYLE:NAME, checkpoint:ID)")
-    };
-    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    match kind {
-        "human" if rest.is_empty() => Ok(AgentRef::Human),
-        "random" => Ok(AgentRef::Random {
-            seed: rest.parse().map_err(|_| bad())?,
-        }),
-        "planner" => {
-            let (style, name) = rest.split_once(':').ok_or_else(bad)?;
-            let style = PromptStyle::from_name(style).ok_or_else(bad)?;
-            Ok(AgentRef::Planner {
-                planner: name.into(),
-                style,
-            })
+fn js(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// An agent as core names it ([`AgentRef`]): parsed from and written to its spec text
+/// (`human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:ID[:sampled:SEED]`).
+#[wasm_bindgen(js_name = AgentSpec)]
+pub struct AgentSpec(AgentRef);
+
+#[wasm_bindgen(js_class = AgentSpec)]
+impl AgentSpec {
+    /// Read a spec; the error says why and lists the forms.
+    pub fn parse(text: &str) -> Result<AgentSpec, JsError> {
+        text.parse().map(AgentSpec).map_err(js)
+    }
+
+    /// The checkpoint `id` (64 hex digits), greedy, or sampled from `sample_seed` when given.
+    pub fn checkpoint(id: &str, sample_seed: Option<u64>) -> Result<AgentSpec, JsError> {
+        Ok(AgentSpec(AgentRef::Checkpoint {
+            id: checkpoint_id_from_hex(id).map_err(js)?,
+            sampling: sample_seed.map_or(Sampling::Greedy, Sampling::Seeded),
+        }))
+    }
+
+    /// Planner + skills asking `model` in prompt `style` (`when2ask` or `llm4teach`).
+    pub fn planner(style: &str, model: &str) -> Result<AgentSpec, JsError> {
+        let style = PromptStyle::from_name(style)
+            .ok_or_else(|| JsError::new(&format!("unknown prompt style {style:?}")))?;
+        gridmentor_core::agent_ref::check_planner_name(model).map_err(js)?;
+        Ok(AgentSpec(AgentRef::Planner {
+            planner: model.into(),
+            style,
+        }))
+    }
+
+    /// `human`, `random`, `planner` or `checkpoint`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        self.0.kind().into()
+    }
+
+    /// A checkpoint's id in hex, `undefined` for other kinds.
+    #[wasm_bindgen(getter, js_name = checkpointId)]
+    pub fn checkpoint_id(&self) -> Option<String> {
+        match &self.0 {
+            AgentRef::Checkpoint { id, .. } => {
+                Some(gridmentor_core::agent_ref::checkpoint_id_to_hex(id))
+            }
+            _ => None,
         }
-        "checkpoint" => Ok(AgentRef::Checkpoint {
-            id: share::checkpoint_id_from_hex(rest)?,
-        }),
-        _ => Err(bad()),
+    }
+
+    /// A sampled checkpoint's seed, `undefined` when it plays greedy (or is not a checkpoint).
+    #[wasm_bindgen(getter, js_name = sampleSeed)]
+    pub fn sample_seed(&self) -> Option<u64> {
+        match &self.0 {
+            AgentRef::Checkpoint {
+                sampling: Sampling::Seeded(s),
+                ..
+            } => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// The same agent, greedy: the spec a sampled checkpoint's menu entry goes by.
+    pub fn greedy(&self) -> AgentSpec {
+        let mut a = self.0.clone();
+        if let AgentRef::Checkpoint { sampling, .. } = &mut a {
+            *sampling = Sampling::Greedy;
+        }
+        AgentSpec(a)
+    }
+
+    /// The spec text.
+    #[wasm_bindgen(getter)]
+    pub fn text(&self) -> String {
+        self.0.to_string()
     }
 }
 
-/// The codec's agent as a spec.
-pub fn agent_spec(a: &AgentRef) -> String {
-    match a {
-        AgentRef::Human => "human".into(),
-        AgentRef::Random { seed } => format!("random:{seed}"),
-        AgentRef::Planner { planner, style } => format!("planner:{}:{planner}", style.name()),
-        AgentRef::Checkpoint { id } => format!("checkpoint:{}", share::checkpoint_id_to_hex(id)),
-    }
+/// Specs as core's agents, with the index of a bad one in the error.
+fn parse_all(specs: &[String]) -> Result<Vec<AgentRef>, JsError> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.parse().map_err(|e| js(format!("agent {i}: {e}"))))
+        .collect()
 }
 
-/// A decoded share link.
+/// A shared episode opened from a link (`#s=` code) or a stored record (`#ep=`).
 #[wasm_bindgen]
-pub struct ShareLink {
+pub struct SharedEpisode {
     shared: Shared,
+    transcript: Vec<TranscriptEntry>,
 }
 
 #[wasm_bindgen]
-impl ShareLink {
+impl SharedEpisode {
     #[wasm_bindgen(getter)]
     pub fn env(&self) -> String {
         self.shared.env.clone()
@@ -61,7 +117,7 @@ impl ShareLink {
 
     /// The agents as specs.
     pub fn agents(&self) -> Vec<String> {
-        self.shared.agents.iter().map(agent_spec).collect()
+        self.shared.agents.iter().map(|a| a.to_string()).collect()
     }
 
     /// Agent `i`'s actions.
@@ -70,7 +126,13 @@ impl ShareLink {
             .actions
             .get(i)
             .cloned()
-            .ok_or_else(|| JsError::new(&format!("no agent {i} in this link")))
+            .ok_or_else(|| JsError::new(&format!("no agent {i} in this episode")))
+    }
+
+    /// The stored LLM transcript as JSON (`[]` for a link), entries as the record holds them.
+    #[wasm_bindgen(js_name = transcriptJson)]
+    pub fn transcript_json(&self) -> String {
+        serde_json::to_string(&self.transcript).unwrap_or_else(|_| "[]".into())
     }
 }
 
@@ -82,24 +144,63 @@ pub fn share_encode(
     agents: Vec<String>,
     actions: Vec<js_sys::Uint8Array>,
 ) -> Result<String, JsError> {
-    let agents = agents
-        .iter()
-        .map(|s| parse_agent(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| JsError::new(&e))?;
     let shared = Shared {
         env: env.into(),
         seed,
-        agents,
+        agents: parse_all(&agents)?,
         actions: actions.iter().map(|a| a.to_vec()).collect(),
     };
-    share::encode(&shared).map_err(|e| JsError::new(&e.to_string()))
+    share::encode(&shared).map_err(js)
 }
 
 /// Decode a code; the error says exactly why it cannot be read.
 #[wasm_bindgen(js_name = shareDecode)]
-pub fn share_decode(code: &str) -> Result<ShareLink, JsError> {
+pub fn share_decode(code: &str) -> Result<SharedEpisode, JsError> {
     share::decode(code)
-        .map(|shared| ShareLink { shared })
-        .map_err(|e| JsError::new(&e.to_string()))
+        .map(|shared| SharedEpisode {
+            shared,
+            transcript: Vec::new(),
+        })
+        .map_err(js)
+}
+
+/// The episode record (JSON) the server stores for `/#ep=` links: core's [`EpisodeRecord`],
+/// checked as the server will check it. `transcript_json` is a JSON array of entries
+/// (`agent`, `step`, `prompt`, `answer`, `latency_ms`, `cached`; other fields are ignored).
+#[wasm_bindgen(js_name = episodeRecord)]
+pub fn episode_record(
+    env: &str,
+    seed: u64,
+    agents: Vec<String>,
+    actions: Vec<js_sys::Uint8Array>,
+    transcript_json: &str,
+) -> Result<String, JsError> {
+    let transcript: Vec<TranscriptEntry> =
+        serde_json::from_str(transcript_json).map_err(|e| js(format!("transcript: {e}")))?;
+    let mut record = EpisodeRecord {
+        v: episode::VERSION,
+        env: env.into(),
+        seed: episode::Seed(seed),
+        agents: parse_all(&agents)?,
+        actions: actions.iter().map(|a| a.to_vec()).collect(),
+        transcript,
+    };
+    record.check().map_err(js)?;
+    serde_json::to_string(&record).map_err(js)
+}
+
+/// Read a stored record (the server's `/api/episodes/{id}` body), checked by core.
+#[wasm_bindgen(js_name = episodeRead)]
+pub fn episode_read(json: &str) -> Result<SharedEpisode, JsError> {
+    let mut r: EpisodeRecord = serde_json::from_str(json).map_err(js)?;
+    r.check().map_err(js)?;
+    Ok(SharedEpisode {
+        shared: Shared {
+            env: r.env,
+            seed: r.seed.0,
+            agents: r.agents,
+            actions: r.actions,
+        },
+        transcript: r.transcript,
+    })
 }

@@ -7,7 +7,9 @@ use burn::tensor::Device;
 use gridmentor_core::digest::{pinned, rollout_digest};
 use gridmentor_core::nn::{ActorCritic, Checkpoint, Metadata, NetSpec};
 use gridmentor_core::rng::{Rng, SplitMix64, vectors};
-use gridmentor_web::{Agent, Session, sha256_hex, share_decode, share_encode};
+use gridmentor_web::{
+    Agent, AgentSpec, Session, episode_read, episode_record, sha256_hex, share_decode, share_encode,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -126,7 +128,7 @@ fn checkpoint_agent_gives_probabilities_and_value() {
     let bytes = checkpoint_bytes(DOORKEY5);
     let id = sha256_hex(&bytes);
     assert_eq!(id.len(), 64);
-    let mut agent = Agent::checkpoint(&bytes, &id).unwrap();
+    let mut agent = Agent::checkpoint(&bytes, None).unwrap();
     assert_eq!(agent.trained_env(), DOORKEY5);
     let mut s = Session::new(DOORKEY5, 2).unwrap();
     agent.reset(&s).unwrap();
@@ -143,7 +145,7 @@ fn checkpoint_agent_gives_probabilities_and_value() {
     assert_eq!(d.action as usize, greedy);
     // The same checkpoint decides the same way every time.
     let r1 = agent.run_episode(DOORKEY5, 9).unwrap();
-    let r2 = Agent::checkpoint(&bytes, &id)
+    let r2 = Agent::checkpoint(&bytes, None)
         .unwrap()
         .run_episode(DOORKEY5, 9)
         .unwrap();
@@ -152,7 +154,7 @@ fn checkpoint_agent_gives_probabilities_and_value() {
 
 #[wasm_bindgen_test]
 fn bad_checkpoint_files_are_refused_with_the_reason() {
-    let msg = |bytes: &[u8]| match Agent::checkpoint(bytes, "x") {
+    let msg = |bytes: &[u8]| match Agent::checkpoint(bytes, None) {
         Ok(_) => panic!("accepted a bad file"),
         Err(e) => String::from(js_sys::Error::from(wasm_bindgen::JsValue::from(e)).message()),
     };
@@ -166,7 +168,7 @@ fn bad_checkpoint_files_are_refused_with_the_reason() {
     assert!(msg(&bytes).contains("truncated"), "{}", msg(&bytes));
     // A checkpoint for the 7x7 view does not fit an env with a 3x3 view.
     let bytes = checkpoint_bytes(DOORKEY5);
-    let mut agent = Agent::checkpoint(&bytes, "x").unwrap();
+    let mut agent = Agent::checkpoint(&bytes, None).unwrap();
     let s = Session::new("SimpleDoorKey", 1).unwrap();
     assert!(agent.reset(&s).is_err());
 }
@@ -178,7 +180,7 @@ fn share_links_round_trip_through_the_shell() {
         s.step(a).unwrap();
     }
     let id = "ab".repeat(32);
-    let agents = vec!["human".to_string(), format!("checkpoint:{id}")];
+    let agents = vec!["human".to_string(), format!("checkpoint:{id}:sampled:7")];
     let acts = [s.actions(), vec![2, 2, 6]];
     let arrays: Vec<js_sys::Uint8Array> = acts.iter().map(|a| a.as_slice().into()).collect();
     let code = share_encode(DOORKEY5, u64::MAX, agents.clone(), arrays).unwrap();
@@ -200,6 +202,103 @@ fn share_links_round_trip_through_the_shell() {
         )
         .is_err()
     );
+}
+
+#[wasm_bindgen_test]
+fn agent_specs_and_episode_records_are_cores() {
+    let id = "cd".repeat(32);
+    let spec = AgentSpec::checkpoint(&id, Some(u64::MAX)).unwrap();
+    assert_eq!(spec.text(), format!("checkpoint:{id}:sampled:{}", u64::MAX));
+    assert_eq!(spec.sample_seed(), Some(u64::MAX));
+    assert_eq!(spec.greedy().text(), format!("checkpoint:{id}"));
+    let parsed = AgentSpec::parse(&spec.text()).unwrap();
+    assert_eq!(
+        (parsed.kind(), parsed.checkpoint_id()),
+        ("checkpoint".into(), Some(id.clone()))
+    );
+    assert!(AgentSpec::parse("checkpoint:ab").is_err());
+    assert_eq!(
+        AgentSpec::planner("llm4teach", "smollm2").unwrap().text(),
+        "planner:llm4teach:smollm2"
+    );
+    assert!(AgentSpec::planner("chatty", "smollm2").is_err());
+
+    let mut s = Session::new("SimpleDoorKey", 3).unwrap();
+    for a in [2, 2, 1] {
+        s.step(a).unwrap();
+    }
+    let arrays = || -> Vec<js_sys::Uint8Array> { vec![s.actions().as_slice().into()] };
+    let transcript = r#"[{"agent":0,"step":1,"prompt":"p","answer":"a","latency_ms":2.5,"cached":true,"llm":true}]"#;
+    let agents = vec!["planner:when2ask:smollm2".to_string()];
+    let json = episode_record("simpledoorkey", 3, agents.clone(), arrays(), transcript).unwrap();
+    assert!(
+        json.contains(r#""seed":"3""#) && json.contains(r#""env":"SimpleDoorKey""#),
+        "{json}"
+    );
+    assert!(
+        !json.contains("llm\":true"),
+        "fields the record does not have are not stored"
+    );
+    let ep = episode_read(&json).unwrap();
+    assert_eq!(
+        (ep.env(), ep.seed(), ep.agents()),
+        ("SimpleDoorKey".into(), 3, agents.clone())
+    );
+    assert_eq!(ep.actions(0).unwrap(), s.actions());
+    assert!(ep.transcript_json().contains(r#""answer":"a""#));
+    // What the server would refuse is refused here, with the reason.
+    assert!(episode_record("SimpleDoorKey", 3, agents.clone(), vec![], "[]").is_err());
+    assert!(episode_record("SimpleDoorKey", 3, vec!["alien".into()], arrays(), "[]").is_err());
+    assert!(episode_record("SimpleDoorKey", 3, agents, arrays(), "{").is_err());
+    assert!(episode_read(r#"{"v": 2}"#).is_err());
+}
+
+#[wasm_bindgen_test]
+fn a_sampled_checkpoint_replays_exactly_from_its_seed() {
+    let bytes = checkpoint_bytes(DOORKEY5);
+    let run = |seed: Option<u64>| {
+        let mut a = Agent::checkpoint(&bytes, seed).unwrap();
+        let mut s = Session::new(DOORKEY5, 5).unwrap();
+        a.reset(&s).unwrap();
+        for _ in 0..30 {
+            if s.is_done() {
+                break;
+            }
+            a.play(&mut s).unwrap();
+        }
+        (a.spec(), s.actions())
+    };
+    let (spec, sampled) = run(Some(11));
+    assert!(spec.ends_with(":sampled:11"), "{spec}");
+    assert_eq!(
+        run(Some(11)).1,
+        sampled,
+        "the same seed samples the same actions"
+    );
+    let others: Vec<Vec<u8>> = (12..16).map(|k| run(Some(k)).1).collect();
+    assert!(
+        others.iter().any(|o| *o != sampled),
+        "other seeds sample other actions"
+    );
+    assert!(!run(None).0.contains("sampled"));
+}
+
+#[wasm_bindgen_test]
+fn the_board_frame_is_the_gifs_frame() {
+    let mut s = Session::new(DOORKEY5, 4).unwrap();
+    for a in [1, 2] {
+        s.step(a).unwrap();
+    }
+    let frame = s.frame(12).unwrap();
+    assert_eq!(frame.len(), (5 * 12) * (5 * 12) * 4);
+    let mut env = gridmentor_core::registry::make(DOORKEY5, 4).unwrap();
+    for a in [1, 2] {
+        env.step(gridmentor_core::world::Action::from_index(a).unwrap());
+    }
+    let rgb = gridmentor_core::render::render_rgb(&env.world, 12, true);
+    assert_eq!(frame, rgb.to_rgba(), "the view highlighted, as in the GIF");
+    assert!(frame.chunks_exact(4).all(|p| p[3] == 255));
+    assert!(s.frame(0).is_err() && s.frame(257).is_err());
 }
 
 #[wasm_bindgen_test]
@@ -345,8 +444,7 @@ fn always_ask(seed: u64) -> (u32, bool) {
 
 #[wasm_bindgen_test]
 fn the_shipped_mediator_asks_less_than_always_asking_and_succeeds() {
-    let id = sha256_hex(MEDIATOR);
-    let mut agent = Agent::checkpoint(MEDIATOR, &id).unwrap();
+    let mut agent = Agent::checkpoint(MEDIATOR, None).unwrap();
     assert!(agent.is_mediator(), "{}", agent.label());
     assert_eq!(agent.trained_env(), SIMPLE);
     let (mut mediated, mut always) = (0, 0);
@@ -383,7 +481,7 @@ fn the_shipped_mediator_asks_less_than_always_asking_and_succeeds() {
 
 #[wasm_bindgen_test]
 fn a_mediator_refuses_an_env_of_another_size() {
-    let mut agent = Agent::checkpoint(MEDIATOR, "m").unwrap();
+    let mut agent = Agent::checkpoint(MEDIATOR, None).unwrap();
     let s = Session::new(DOORKEY5, 1).unwrap();
     let err = match agent.reset(&s) {
         Ok(()) => panic!("a 10x10 mediator accepted a 5x5 env"),
@@ -411,7 +509,7 @@ fn a_skills_rl_checkpoint_plays_its_options() {
         eval: None,
     };
     let bytes = Checkpoint::from_model(&model, meta).unwrap().to_bytes();
-    let mut agent = Agent::checkpoint(&bytes, "s").unwrap();
+    let mut agent = Agent::checkpoint(&bytes, None).unwrap();
     assert!(agent.label().contains("options"), "{}", agent.label());
     let mut s = Session::new(SIMPLE, 3).unwrap();
     agent.reset(&s).unwrap();
@@ -476,7 +574,7 @@ fn undo_then_play_continues_exactly_as_before() {
         );
         assert!(
             undo_resumes_exactly(
-                || Agent::checkpoint(MEDIATOR, "m").unwrap(),
+                || Agent::checkpoint(MEDIATOR, None).unwrap(),
                 SIMPLE,
                 seed,
                 &[]
@@ -488,7 +586,7 @@ fn undo_then_play_continues_exactly_as_before() {
             "random, seed {seed}"
         );
         assert!(
-            undo_resumes_exactly(|| Agent::checkpoint(ck, "c").unwrap(), DOORKEY5, seed, &[]),
+            undo_resumes_exactly(|| Agent::checkpoint(ck, None).unwrap(), DOORKEY5, seed, &[]),
             "checkpoint, seed {seed}"
         );
     }

@@ -340,6 +340,24 @@ fn playground_end_to_end() {
         )
     });
 
+    step(&b, "the-board-is-cores-frame", || {
+        // The board is core's renderer (the GIF's frames) plus the outline of the agent's view:
+        // away from that outline every pixel is the frame's.
+        let v = b.exec(
+            "const c = document.getElementById('grid'); const s = new window.gridmentor.Session(arguments[0], 18446744073709551615n); \
+             const tile = c.width / s.width; const f = s.frame(tile); \
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let same = 0; \
+             for (let i = 0; i < d.length; i += 4) same += d[i] === f[i] && d[i + 1] === f[i + 1] && d[i + 2] === f[i + 2]; \
+             return [same, d.length / 4, tile, f.length === d.length]",
+            json!([ENV]),
+        )?;
+        let (same, all) = (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(1.0));
+        ensure(
+            v[3] == json!(true) && same / all > 0.8,
+            format!("board vs core's frame (same, pixels, tile, sizes agree): {v}"),
+        )
+    });
+
     step(&b, "favicon-and-compressed-page-files", || {
         let icon = b.js(
             "return fetch(document.querySelector('link[rel=icon]').href).then(r => [r.status, r.headers.get('content-type')])",
@@ -429,6 +447,22 @@ fn playground_end_to_end() {
             let fresh = driver.session()?;
             open(&fresh, &url)?;
             fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+            // It opens at step 0 with the replay bar: Step, Play to the end, the scrubber.
+            fresh.wait_for(
+                "!document.getElementById('replay').hidden && document.body.dataset.steps === '0' && document.getElementById('scrub').max === '4'",
+                SHORT,
+            )?;
+            fresh.click("#replay-step")?;
+            wait_steps(&fresh, 1)?;
+            fresh.click("#replay-play")?;
+            wait_steps(&fresh, 4)?;
+            let timeline = fresh.js("return document.getElementById('timeline').dataset.steps")?;
+            ensure(
+                timeline == json!("4"),
+                format!("timeline of {timeline} steps"),
+            )?;
+            scrub_to(&fresh, 2)?;
+            scrub_to_end(&fresh)?;
             let d = body(&fresh, "digest")?;
             ensure(
                 d == keyboard_digest,
@@ -549,6 +583,58 @@ fn playground_end_to_end() {
         });
         step(
             &b,
+            "sampled-checkpoint-play-replays-exactly-from-its-link",
+            || {
+                let sampling = |on: bool, seed: &str| {
+                    b.exec(
+                        "const s = document.getElementById('sample-seed'); s.value = arguments[1]; \
+                         const c = document.getElementById('sampled'); c.checked = arguments[0]; \
+                         c.dispatchEvent(new Event('change')); return 1",
+                        json!([on, seed]),
+                    )
+                };
+                sampling(true, "5")?;
+                b.wait_for(
+                    "document.getElementById('agent-label').textContent.includes('sampled (seed 5)')",
+                    SHORT,
+                )?;
+                b.click("#reset")?;
+                wait_steps(&b, 0)?;
+                for i in 1..=4 {
+                    b.click("#step")?;
+                    wait_steps(&b, i)?;
+                }
+                let digest = body(&b, "digest")?;
+                let url = share_url(&b)?;
+                sampling(false, "1")?;
+                let fresh = driver.session()?;
+                open(&fresh, &url)?;
+                fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+                // The agent's probabilities at step 0, worked out from the episode.
+                let probs = fresh.js("return document.querySelectorAll('#probs tr').length")?;
+                ensure(
+                    probs == json!(7),
+                    format!("{probs} probability rows at step 0"),
+                )?;
+                scrub_to_end(&fresh)?;
+                let replayed = body(&fresh, "digest")?;
+                ensure(replayed == digest, format!("digest {replayed} != {digest}"))?;
+                // The agent that takes over samples as the link says.
+                let label = fresh.wait_for(
+                    "document.getElementById('sampled').checked && document.getElementById('sample-seed').value === '5' && document.getElementById('agent-label').textContent",
+                    SHORT,
+                )?;
+                ensure(
+                    label
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("sampled (seed 5)"),
+                    format!("agent after the replay: {label}"),
+                )
+            },
+        );
+        step(
+            &b,
             "leaderboard-lists-the-shipped-agent-and-plays-it",
             || {
                 let id = wait_until_evaluated(&server.url, ENV, SHIPPED_5X5)?;
@@ -564,6 +650,10 @@ fn playground_end_to_end() {
                     row[1] == SHIPPED_5X5 && row[2] == "ppo" && row[4] == "100.0%",
                     format!("leaderboard row {row}"),
                 )?;
+                set_speed(&b, 60)?;
+                // A fresh episode that nothing plays: only Watch can end it.
+                b.click("#reset")?;
+                wait_steps(&b, 0)?;
                 b.exec(
                 "[...document.querySelectorAll('#leaderboard-table tbody tr')].find(r => r.dataset.id === arguments[0]).querySelector('button').click(); return 1",
                 json!([id]),
@@ -572,10 +662,7 @@ fn playground_end_to_end() {
                     &format!("document.getElementById('agent').value === 'checkpoint:{id}'"),
                     SHORT,
                 )?;
-                b.click("#reset")?;
-                wait_steps(&b, 0)?;
-                set_speed(&b, 60)?;
-                b.click("#play")?;
+                // Watch plays the entry: no click on Play.
                 b.wait_for(ENDED, LONG)?;
                 let status = body(&b, "status")?;
                 ensure(
@@ -1049,6 +1136,7 @@ fn playground_end_to_end() {
             let fresh = driver.session()?;
             open(&fresh, &url)?;
             fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+            scrub_to_end(&fresh)?;
             ensure(body(&fresh, "digest")? == d, "digest differs")?;
             fresh.wait_for(
                 "Number(document.getElementById('transcript-count').textContent) > 0",
@@ -1061,6 +1149,29 @@ fn playground_end_to_end() {
             "e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)"
         );
     }
+}
+
+/// Move the shared episode on the main board to step `k` with the replay bar's scrubber.
+fn scrub_to(b: &Browser, k: u32) -> Result<(), String> {
+    b.exec(
+        "const r = document.getElementById('scrub'); r.value = String(arguments[0]); r.dispatchEvent(new Event('input')); return 1",
+        json!([k]),
+    )?;
+    wait_steps(b, k)
+}
+
+/// A shared episode opens at step 0: move it to its end.
+fn scrub_to_end(b: &Browser) -> Result<(), String> {
+    let max = b.wait_for(
+        "!document.getElementById('replay').hidden && document.getElementById('scrub').max",
+        SHORT,
+    )?;
+    let k: u32 = max
+        .as_str()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| format!("scrub max {max}"))?;
+    scrub_to(b, k)
 }
 
 fn set_speed(b: &Browser, per_second: u32) -> Result<(), String> {

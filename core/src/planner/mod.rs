@@ -5,6 +5,7 @@
 pub mod expert;
 pub mod parse;
 pub mod prompt;
+pub mod retry;
 pub mod score;
 pub mod soft;
 

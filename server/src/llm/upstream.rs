@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use axum::http::StatusCode;
 use futures_util::StreamExt;
+use gridmentor_core::planner::retry::{RetryPolicy, retry_after, retryable_status};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -287,19 +288,15 @@ impl UpstreamBackend {
                 }
                 Ok(Ok(resp)) => {
                     let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                        .and_then(|s| Duration::try_from_secs_f64(s).ok());
+                    let header = |name: &str| resp.headers().get(name)?.to_str().ok();
+                    let retry_after = retry_after(header("retry-after-ms"), header("retry-after"));
                     let bytes = tokio::time::timeout(self.cfg.timeout, resp.bytes())
                         .await
                         .ok()
                         .and_then(Result::ok)
                         .unwrap_or_default();
                     let message = self.error_message(&bytes);
-                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                    if retryable_status(status.as_u16()) {
                         reservation.settle(req.prompt_estimate());
                         Retryable::Status {
                             status,
@@ -318,18 +315,18 @@ impl UpstreamBackend {
                     }
                 }
             };
-            if attempt >= self.cfg.retries {
+            let policy = RetryPolicy {
+                retries: self.cfg.retries,
+                backoff: self.cfg.backoff,
+                max_wait: self.cfg.max_backoff,
+            };
+            let asked = match &failure {
+                Retryable::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let Some(wait) = policy.wait(attempt, asked) else {
                 return Err(self.final_error(failure, attempt + 1));
-            }
-            let backoff = self.cfg.backoff.saturating_mul(1 << attempt.min(16));
-            let wait = match &failure {
-                Retryable::Status {
-                    retry_after: Some(r),
-                    ..
-                } => *r,
-                _ => backoff,
-            }
-            .min(self.cfg.max_backoff);
+            };
             self.metrics.count("upstream_retries");
             tracing::warn!(
                 "upstream attempt {} failed ({}), retrying in {:.2} s",

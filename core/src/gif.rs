@@ -1,17 +1,27 @@
-//! Animated GIF of an episode, drawn by core's MiniGrid-identical renderer. Rendered grids use few
-//! colours, so one exact global palette usually fits; otherwise a fixed 6x6x6 colour cube is used
-//! (no quantizer compiled into the page).
+//! Animated GIFs of episodes drawn by core's renderer: one palette rule and one encoder for the
+//! trainer's `eval --record` and the page's GIF export, so both write the same file.
+//!
+//! Rendered grids use few colours, so all frames together usually fit one exact global palette;
+//! otherwise every pixel is mapped to a fixed 6x6x6 colour cube (no quantizer: the page stays
+//! small, and the same frames always give the same bytes).
 
+use crate::registry;
+use crate::render::{Image, render_rgb};
+use crate::world::Action;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 use gif::{Encoder, Frame, Repeat};
-use gridmentor_core::registry;
-use gridmentor_core::render::{Image, render_rgb};
-use gridmentor_core::world::Action;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Frames above this many make the page wait too long; the caller is told.
 pub const MAX_FRAMES: usize = 2000;
+/// Tile sizes an episode GIF may use, in pixels a cell.
+pub const TILES: core::ops::RangeInclusive<u32> = 4..=64;
 
-/// The episode `env`/`seed`/`actions` as a looping GIF.
+/// The episode `env`/`seed`/`actions` as a looping GIF, `tile` pixels a cell, the agent's view
+/// highlighted (as the board draws it), `delay_cs` hundredths of a second a frame.
 pub fn episode_gif(
     env: &str,
     seed: u64,
@@ -19,8 +29,12 @@ pub fn episode_gif(
     tile: u32,
     delay_cs: u16,
 ) -> Result<Vec<u8>, String> {
-    if !(4..=64).contains(&tile) {
-        return Err(format!("tile size {tile} is not 4..=64 pixels"));
+    if !TILES.contains(&tile) {
+        return Err(format!(
+            "tile size {tile} is not {}..={} pixels",
+            TILES.start(),
+            TILES.end()
+        ));
     }
     if actions.len() + 1 > MAX_FRAMES {
         return Err(format!(
@@ -40,17 +54,30 @@ pub fn episode_gif(
     encode(&frames, delay_cs)
 }
 
-/// `frames` (all the same size) as a GIF that loops forever.
+/// `frames` (all the same size) as a GIF that loops forever, `delay_cs` hundredths of a second
+/// a frame.
 pub fn encode(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, String> {
     let first = frames.first().ok_or("a GIF needs at least one frame")?;
-    let too_big = || {
-        format!(
-            "{}x{} pixels is too big for a GIF",
-            first.width, first.height
-        )
+    let (width, height) = (first.width, first.height);
+    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
+        return Err(format!(
+            "a GIF is at most 65535x65535 pixels, the frames are {width}x{height}"
+        ));
     };
-    let w = u16::try_from(first.width).map_err(|_| too_big())?;
-    let h = u16::try_from(first.height).map_err(|_| too_big())?;
+    for (i, f) in frames.iter().enumerate() {
+        if (f.width, f.height) != (width, height) {
+            return Err(format!(
+                "frame {i} is {}x{}, frame 0 is {width}x{height}",
+                f.width, f.height
+            ));
+        }
+        if f.pixels.len() != width as usize * height as usize * 3 {
+            return Err(format!(
+                "frame {i} has {} bytes of RGB for {width}x{height} pixels",
+                f.pixels.len()
+            ));
+        }
+    }
     let palette = exact_palette(frames);
     let global: Vec<u8> = match &palette {
         Some(p) => p.keys().flatten().copied().collect(),
@@ -64,9 +91,6 @@ pub fn encode(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, String> {
         enc.set_repeat(Repeat::Infinite)
             .map_err(|e| e.to_string())?;
         for f in frames {
-            if (f.width, f.height) != (first.width, first.height) {
-                return Err("frames differ in size".into());
-            }
             let idx: Vec<u8> = f
                 .pixels
                 .chunks_exact(3)
@@ -86,7 +110,8 @@ pub fn encode(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Every colour of every frame with its palette index, if there are at most 256.
+/// Every colour of every frame with its palette index (in sorted order, so the palette is the
+/// map's keys in order), if there are at most 256.
 fn exact_palette(frames: &[Image]) -> Option<BTreeMap<[u8; 3], u8>> {
     let mut colours = BTreeSet::new();
     for f in frames {
