@@ -301,6 +301,8 @@ pub struct Grounded {
     adam: Adam,
     actions: Vec<String>,
     action_ids: Vec<Vec<u32>>,
+    /// The policy is softmax(log-likelihood / temperature).
+    temperature: f32,
     /// Frozen parts by prompt: BabyAI-Text prompts repeat (the same view, the same history).
     lowers: HashMap<Vec<u32>, Arc<Lower>>,
     /// The last prompt run (but its last token) and its KV cache in every block.
@@ -324,8 +326,15 @@ pub struct Header {
     pub tensors: Vec<(String, Vec<usize>)>,
     /// Adam's step count (0 when the moments are not in the file).
     pub adam_steps: u64,
+    /// The policy is softmax(log-likelihood / temperature).
+    #[serde(default = "one")]
+    pub temperature: f32,
     /// What the trainer adds (env, frames, seed).
     pub meta: serde_json::Value,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 /// sha256 of a file, in hex.
@@ -375,9 +384,26 @@ impl Grounded {
             adam,
             actions: actions.iter().map(|s| s.to_string()).collect(),
             action_ids,
+            temperature: 1.0,
             lowers: HashMap::new(),
             previous: None,
         })
+    }
+
+    /// The policy's temperature: softmax(log-likelihood / temperature).
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    /// Sets the policy's temperature (training's choice; saved in the checkpoint).
+    pub fn set_temperature(&mut self, t: f32) -> Result<(), LlmError> {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(LlmError::InvalidRequest(format!(
+                "the policy temperature must be positive, not {t}"
+            )));
+        }
+        self.temperature = t;
+        Ok(())
     }
 
     pub fn lora(&self) -> LoraConfig {
@@ -752,6 +778,7 @@ impl Grounded {
         weight: f64,
     ) -> Result<(Vec<Tensor>, UpdateStats), LlmError> {
         let (scores, value) = self.upper(&s.lower, true)?;
+        let scores = (scores / self.temperature as f64)?;
         let logp_all = candle_nn::ops::log_softmax(&scores, D::Minus1)?;
         let probs = logp_all.exp()?;
         let entropy = (probs * &logp_all)?.sum_all()?.neg()?;
@@ -830,6 +857,7 @@ impl Grounded {
                 .map(|(n, t)| (n.clone(), t.dims().to_vec()))
                 .collect(),
             adam_steps: if with_optimizer { self.adam.t } else { 0 },
+            temperature: self.temperature,
             meta,
         };
         let io = |e: std::io::Error| LlmError::Load {
@@ -925,6 +953,7 @@ impl Grounded {
             }
         }
         g.adam.t = header.adam_steps;
+        g.set_temperature(header.temperature)?;
         Ok(g)
     }
 }

@@ -125,6 +125,10 @@ pub struct EvalArgs {
     /// its run folder).
     #[arg(long, value_name = "smollm2|PATH")]
     pub llm: Option<String>,
+    /// llm-policy: the policy is softmax(log-likelihood / T) [default: the grounded
+    /// checkpoint's, else 1 as GLAM].
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
 }
 
 fn parse_style(s: &str) -> Result<PromptStyle, String> {
@@ -189,6 +193,7 @@ pub fn build_agent(
             Box::new(glam::agent(
                 &args.planner,
                 llm.as_deref(),
+                args.temperature,
                 seed,
                 args.greedy,
             )?)

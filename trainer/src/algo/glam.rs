@@ -35,6 +35,13 @@ pub enum Native {
     Grounded(Box<Grounded>),
 }
 
+/// A native model as the LLM policy's scorer: it reports log-likelihood / `temperature`, so that
+/// core's softmax over the scores is the policy softmax(log-likelihood / T) (GLAM: T = 1).
+pub struct PolicyScores {
+    pub model: Native,
+    pub temperature: f64,
+}
+
 impl Native {
     /// `smollm2` (zero-shot) or the path of a grounded checkpoint (`*.glam`).
     pub fn open(name: &str, threads: usize) -> anyhow::Result<Native> {
@@ -63,6 +70,20 @@ pub fn messages(prompt: &Prompt) -> Vec<Message> {
         .iter()
         .map(|m| Message::new(m.role.as_str(), m.content.clone()))
         .collect()
+}
+
+impl Scorer for PolicyScores {
+    fn score_candidates(
+        &mut self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<Scores, PlannerError> {
+        let mut s = self.model.score_candidates(prompt, candidates)?;
+        for l in s.logprobs.iter_mut() {
+            *l /= self.temperature;
+        }
+        Ok(s)
+    }
 }
 
 impl Scorer for Native {
@@ -96,9 +117,15 @@ impl Scorer for Native {
 pub fn agent(
     spec: &PlannerSpec,
     llm: Option<&str>,
+    temperature: Option<f64>,
     seed: u64,
     greedy: bool,
 ) -> anyhow::Result<LlmPolicyAgent<Box<dyn Scorer>>> {
+    let mut trained_at = 1.0;
+    anyhow::ensure!(
+        llm.is_some() || temperature.is_none(),
+        "--temperature applies to --llm (the embedded model scoring natively)"
+    );
     let scorer = match (llm, spec) {
         (Some(name), _) => {
             let threads = std::env::var("GRIDMENTOR_LLM_THREADS")
@@ -106,9 +133,20 @@ pub fn agent(
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1);
             let n = Native::open(name, threads)?;
-            let name = n.name();
+            if let Native::Grounded(g) = &n {
+                trained_at = g.temperature() as f64;
+            }
+            let temperature = temperature.unwrap_or(trained_at);
+            anyhow::ensure!(temperature > 0.0, "--temperature must be positive");
+            let name = match temperature {
+                1.0 => n.name(),
+                t => format!("{}, policy temperature {t}", n.name()),
+            };
             PolicyScorer::Llm {
-                scorer: Box::new(n) as Box<dyn Scorer>,
+                scorer: Box::new(PolicyScores {
+                    model: n,
+                    temperature,
+                }) as Box<dyn Scorer>,
                 name,
             }
         }
@@ -139,7 +177,7 @@ pub fn evaluate_policy(
     greedy: bool,
 ) -> anyhow::Result<Totals> {
     let env = babyai(env_id)?;
-    let mut a = agent(spec, None, seed, greedy)?;
+    let mut a = agent(spec, None, None, seed, greedy)?;
     let s = evaluate(&mut a, env.id, seed..seed + episodes as u64)?;
     Ok(Totals::of(&s, false, false))
 }
@@ -260,7 +298,8 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
             .context("--resume: the run's progress in latest.glam")?;
         (Grounded::load(base, &base_path, &latest)?, progress)
     } else {
-        let g = Grounded::new(base, &base_path, lora(&guide), &ACTION_TEXTS, cfg.seed)?;
+        let mut g = Grounded::new(base, &base_path, lora(&guide), &ACTION_TEXTS, cfg.seed)?;
+        g.set_temperature(guide.policy_temperature)?;
         let progress = Progress {
             env: spec.id.into(),
             rng: Rng::new(cfg.seed ^ 0x61A3_0000).state(),
@@ -305,6 +344,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
 
     let updates = cfg.updates();
     let n = cfg.envs;
+    let temperature = g.temperature() as f64;
     let bar = progress_bar(args.quiet, (updates * n * cfg.steps) as u64);
     bar.set_position(progress.frames);
     let mut rng = Rng::from_state(progress.rng);
@@ -332,7 +372,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
             for t in 0..cfg.steps {
                 let e = g.evaluate(&messages(&slot.history.prompt(&slot.env)))?;
                 let scores: Vec<f64> = e.scores.iter().map(|&s| s as f64).collect();
-                let dist = gridmentor_core::planner::candidate_distribution(&scores, 1.0);
+                let dist = gridmentor_core::planner::candidate_distribution(&scores, temperature);
                 let a = gridmentor_core::agent::sample_probs(&dist, &mut rng);
                 let tr = slot.env.step(ACTIONS[a]);
                 slot.history.observe(&slot.env, ACTIONS[a]);
@@ -472,10 +512,17 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
     // The final evaluation: the trained adapters as `eval --agent llm-policy --llm latest.glam`
     // plays them (sampling, as trained), on held-out layouts.
     let seed = eval_seed(cfg.seed);
-    let name = format!("{} + GLAM adapters (embedded)", SmolLm2::MODEL_ID);
+    let name = format!(
+        "{} + GLAM adapters (embedded), policy temperature {temperature}",
+        SmolLm2::MODEL_ID
+    );
+    let scorer = PolicyScores {
+        model: Native::Grounded(Box::new(g)),
+        temperature,
+    };
     let mut agent = LlmPolicyAgent::new(
         PolicyScorer::Llm {
-            scorer: Box::new(Native::Grounded(Box::new(g))) as Box<dyn Scorer>,
+            scorer: Box::new(scorer) as Box<dyn Scorer>,
             name: name.clone(),
         },
         seed,

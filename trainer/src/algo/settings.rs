@@ -173,6 +173,10 @@ pub struct GuideArgs {
     /// GLAM: adapt the MLP projections too, not only q and v.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     pub lora_mlp: bool,
+    /// GLAM: the policy is softmax(log-likelihood / T) (GLAM: 1). Above 1 it explores the
+    /// actions the zero-shot model finds unlikely (SmolLM2 gives "go forward" about 1e-4).
+    #[arg(long, default_value_t = 1.0)]
+    pub policy_temperature: f32,
     /// GLAM: CPU threads of the LLM.
     #[arg(long, default_value_t = 2)]
     pub llm_threads: usize,
