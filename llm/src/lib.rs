@@ -9,6 +9,7 @@
 //! set `CANDLE_NUM_THREADS=1` before the first inference (a binary's `main` can do it before
 //! starting threads): measured 1.6 tok/s without it against 14 tok/s with it, 2 cores at load 5+.
 
+pub mod grounding;
 mod model;
 mod sampling;
 mod tokenizer;
@@ -31,7 +32,7 @@ pub const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Prompt positions run through the network at once: bounds the attention matrix
 /// (`heads x chunk x context` floats) for long prompts.
-const PREFILL_CHUNK: usize = 256;
+pub(crate) const PREFILL_CHUNK: usize = 256;
 
 /// Candidate positions (token-tree nodes) scored in one pass (`rows x vocab` floats of logits).
 const SCORE_ROWS: usize = 256;

@@ -12,6 +12,8 @@ pub struct Config {
     pub n_kv_head: usize,
     pub head_dim: usize,
     pub dim: usize,
+    /// Width of the MLP's hidden layer.
+    pub mlp_hidden: usize,
     pub context_length: usize,
     pub rms_eps: f32,
     pub rope_base: f32,
@@ -50,6 +52,7 @@ impl Config {
             n_kv_head: u("llama.attention.head_count_kv")?,
             head_dim: dim / n_head,
             dim,
+            mlp_hidden: u("llama.feed_forward_length")?,
             context_length: u("llama.context_length")?,
             rms_eps,
             rope_base,
@@ -83,14 +86,54 @@ impl Linear {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_grad(x, false)
+    }
+
+    /// `differentiable`: the gradient flows to `x` only. candle's matmul backward would also
+    /// build the gradient of the frozen weight (for the 49152 x 576 output head, a 113 MB
+    /// zero-filled buffer and a sum, per sample), which nothing reads.
+    fn forward_grad(&self, x: &Tensor, differentiable: bool) -> candle_core::Result<Tensor> {
         let dims = x.dims().to_vec();
         let last = dims[dims.len() - 1];
         let rows = x.elem_count() / last;
-        let y = self.0.forward(&x.reshape((rows, last))?)?;
+        let x2 = x.reshape((rows, last))?;
+        let y = match (&self.0, differentiable) {
+            (QMatMul::Tensor(w), true) => x2.contiguous()?.apply_op1(FrozenMatmul(w.clone()))?,
+            _ => self.0.forward(&x2)?,
+        };
         let mut out = dims;
         let n = out.len();
         out[n - 1] = y.dim(1)?;
         y.reshape(out)
+    }
+}
+
+/// `x W^T` for a frozen `W`: the backward gives `x`'s gradient alone.
+struct FrozenMatmul(Tensor);
+
+impl candle_core::CustomOp1 for FrozenMatmul {
+    fn name(&self) -> &'static str {
+        "frozen-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("frozen-matmul needs a contiguous input");
+        };
+        let x = &storage.as_slice::<f32>()?[start..end];
+        let x = Tensor::from_slice(x, layout.shape(), &Device::Cpu)?;
+        let y = x.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        let data = y.flatten_all()?.to_vec1::<f32>()?;
+        Ok((candle_core::CpuStorage::F32(data), shape))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.0)?))
     }
 }
 
@@ -133,6 +176,39 @@ impl KvCache {
         }
         self.len = len;
         Ok(())
+    }
+
+    /// The blocks from `first` on (the others emptied): what the adapted top blocks attend to.
+    pub fn upper(&self, first: usize) -> candle_core::Result<KvCache> {
+        let layers = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if i >= first { l.clone() } else { None })
+            .collect();
+        Ok(KvCache {
+            layers,
+            len: self.len,
+        })
+    }
+
+    /// The same cache repeated `n` times along the batch dimension (one copy per candidate).
+    pub fn expand_batch(&self, n: usize) -> candle_core::Result<KvCache> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                l.as_ref()
+                    .map(|(k, v)| -> candle_core::Result<(Tensor, Tensor)> {
+                        Ok((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?))
+                    })
+                    .transpose()
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(KvCache {
+            layers,
+            len: self.len,
+        })
     }
 }
 
@@ -188,6 +264,51 @@ impl Weights {
     }
 }
 
+/// The projections of a decoder block, as an [`Adapter`] sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proj {
+    Q,
+    K,
+    V,
+    O,
+    Gate,
+    Up,
+    Down,
+}
+
+/// What [`Llama::blocks`] adds to each projection's output `y` of input `h` (LoRA adapters); a
+/// differentiable adapter makes the blocks use ops that record gradients.
+pub trait Adapter {
+    fn adapt(&self, layer: usize, proj: Proj, h: &Tensor, y: Tensor)
+    -> candle_core::Result<Tensor>;
+    fn differentiable(&self) -> bool;
+}
+
+/// No adapter: the base model, with candle's fused (gradient-free) kernels.
+pub struct Frozen;
+
+impl Adapter for Frozen {
+    fn adapt(&self, _: usize, _: Proj, _: &Tensor, y: Tensor) -> candle_core::Result<Tensor> {
+        Ok(y)
+    }
+    fn differentiable(&self) -> bool {
+        false
+    }
+}
+
+/// RMS norm: candle's fused kernel records no gradient, so training takes the composed form.
+fn rms_norm(
+    x: &Tensor,
+    alpha: &Tensor,
+    eps: f32,
+    differentiable: bool,
+) -> candle_core::Result<Tensor> {
+    match differentiable {
+        true => candle_nn::ops::rms_norm_slow(x, alpha, eps),
+        false => candle_nn::ops::rms_norm(x, alpha, eps),
+    }
+}
+
 /// The decoder: configuration plus the rotary tables shared by every precision.
 #[derive(Debug, Clone)]
 pub struct Llama {
@@ -224,7 +345,42 @@ impl Llama {
         tokens: &Tensor,
         cache: &mut KvCache,
     ) -> candle_core::Result<Tensor> {
-        let (_, seq) = tokens.dims2()?;
+        let x = self.embed(w, tokens)?;
+        let x = self.blocks(w, x, 0..self.cfg.n_layer, cache, &Frozen)?;
+        self.final_norm(w, &x, false)
+    }
+
+    /// Token embeddings `[batch, seq, dim]` of `tokens` (`[batch, seq]`, u32).
+    pub fn embed(&self, w: &Weights, tokens: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, seq) = tokens.dims2()?;
+        w.embed
+            .index_select(&tokens.flatten_all()?, 0)?
+            .reshape((b, seq, self.cfg.dim))
+    }
+
+    /// The final RMS norm (`differentiable`: the composed form that records gradients).
+    pub fn final_norm(
+        &self,
+        w: &Weights,
+        x: &Tensor,
+        differentiable: bool,
+    ) -> candle_core::Result<Tensor> {
+        rms_norm(x, &w.norm, self.cfg.rms_eps, differentiable)
+    }
+
+    /// Runs the residual stream `x` (`[batch, seq, dim]`) through the decoder blocks `layers`
+    /// after the positions in `cache` (of those layers), `adapter` adding to each projection;
+    /// the cache grows by `seq`. Splitting the stack lets a trainer run the frozen lower blocks
+    /// once and only the adapted upper ones with gradients.
+    pub fn blocks(
+        &self,
+        w: &Weights,
+        x: Tensor,
+        layers: std::ops::Range<usize>,
+        cache: &mut KvCache,
+        adapter: &dyn Adapter,
+    ) -> candle_core::Result<Tensor> {
+        let (_, seq, _) = x.dims3()?;
         let start = cache.len;
         self.check_room(start + seq)?;
         let cos = self.cos.narrow(0, start, seq)?;
@@ -234,7 +390,7 @@ impl Llama {
         } else {
             None
         };
-        self.run(w, tokens, cache, &cos, &sin, mask.as_ref())
+        self.blocks_at(w, x, layers, cache, adapter, (&cos, &sin), mask.as_ref())
     }
 
     /// Runs a token tree after the positions in `cache` (batch of one): `parents[i]` is the
@@ -283,7 +439,10 @@ impl Llama {
         let cos = self.cos.index_select(&pos, 0)?;
         let sin = self.sin.index_select(&pos, 0)?;
         let tokens = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        self.run(w, &tokens, cache, &cos, &sin, Some(&mask))
+        let x = self.embed(w, &tokens)?;
+        let layers = 0..self.cfg.n_layer;
+        let x = self.blocks_at(w, x, layers, cache, &Frozen, (&cos, &sin), Some(&mask))?;
+        self.final_norm(w, &x, false)
     }
 
     fn check_room(&self, positions: usize) -> candle_core::Result<()> {
@@ -296,28 +455,37 @@ impl Llama {
         Ok(())
     }
 
-    /// The decoder over `tokens` with their rotary tables and additive attention mask
-    /// (`[seq, cache + seq]`; `None` for a single position, which sees everything).
-    fn run(
+    /// [`Llama::blocks`] at the given rotary tables (`[seq, head_dim / 2]` each) and additive
+    /// attention mask (`[seq, cache + seq]`; `None` for a single position, which sees all).
+    #[allow(clippy::too_many_arguments)]
+    fn blocks_at(
         &self,
         w: &Weights,
-        tokens: &Tensor,
+        mut x: Tensor,
+        layers: std::ops::Range<usize>,
         cache: &mut KvCache,
-        cos: &Tensor,
-        sin: &Tensor,
+        adapter: &dyn Adapter,
+        (cos, sin): (&Tensor, &Tensor),
         mask: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
-        let (b, seq) = tokens.dims2()?;
+        let (b, seq, _) = x.dims3()?;
+        let grad = adapter.differentiable();
         let (nh, nkv, hd) = (self.cfg.n_head, self.cfg.n_kv_head, self.cfg.head_dim);
-        let mut x =
-            w.embed
-                .index_select(&tokens.flatten_all()?, 0)?
-                .reshape((b, seq, self.cfg.dim))?;
-        for (layer, slot) in w.layers.iter().zip(cache.layers.iter_mut()) {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.cfg.rms_eps)?;
-            let q = layer.wq.forward(&h)?;
-            let k = layer.wk.forward(&h)?;
-            let v = layer.wv.forward(&h)?;
+        let eps = self.cfg.rms_eps;
+        let rope = |t: &Tensor| match grad {
+            true => candle_nn::rotary_emb::rope_i_slow(t, cos, sin),
+            false => candle_nn::rotary_emb::rope_i(t, cos, sin),
+        };
+        for i in layers {
+            let layer = &w.layers[i];
+            let slot = &mut cache.layers[i];
+            let proj = |p: Proj, lin: &Linear, h: &Tensor| {
+                adapter.adapt(i, p, h, lin.forward_grad(h, grad)?)
+            };
+            let h = rms_norm(&x, &layer.attn_norm, eps, grad)?;
+            let q = proj(Proj::Q, &layer.wq, &h)?;
+            let k = proj(Proj::K, &layer.wk, &h)?;
+            let v = proj(Proj::V, &layer.wv, &h)?;
             let q = q.reshape((b, seq, nh, hd))?.transpose(1, 2)?.contiguous()?;
             let k = k
                 .reshape((b, seq, nkv, hd))?
@@ -328,8 +496,8 @@ impl Llama {
                 .transpose(1, 2)?
                 .contiguous()?;
             // GGUF llama weights are permuted for the interleaved (non-NeoX) rotary convention.
-            let q = candle_nn::rotary_emb::rope_i(&q, cos, sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, cos, sin)?;
+            let q = rope(&q)?;
+            let k = rope(&k)?;
             let (k, v) = match slot.take() {
                 Some((kc, vc)) => (Tensor::cat(&[&kc, &k], 2)?, Tensor::cat(&[&vc, &v], 2)?),
                 None => (k, v),
@@ -348,20 +516,23 @@ impl Llama {
                 }
                 None => att,
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let att = match grad {
+                true => candle_nn::ops::softmax(&att, D::Minus1)?,
+                false => candle_nn::ops::softmax_last_dim(&att)?,
+            };
             let y = att.matmul(&v)?; // [b, nkv, group*seq, hd]
             let y = y
                 .reshape((b, nh, seq, hd))?
                 .transpose(1, 2)?
                 .reshape((b, seq, nh * hd))?;
-            x = (x + layer.wo.forward(&y)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.cfg.rms_eps)?;
-            let g = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
-            let m = (g * layer.up.forward(&h)?)?;
-            x = (x + layer.down.forward(&m)?)?;
+            x = (x + proj(Proj::O, &layer.wo, &y)?)?;
+            let h = rms_norm(&x, &layer.ffn_norm, eps, grad)?;
+            let g = candle_nn::ops::silu(&proj(Proj::Gate, &layer.gate, &h)?)?;
+            let m = (g * proj(Proj::Up, &layer.up, &h)?)?;
+            x = (x + proj(Proj::Down, &layer.down, &m)?)?;
         }
         cache.len += seq;
-        candle_nn::ops::rms_norm(&x, &w.norm, self.cfg.rms_eps)
+        Ok(x)
     }
 
     /// Logits `[.., vocab]` of hidden states `[.., dim]`.
@@ -371,7 +542,18 @@ impl Llama {
 
     /// Log-probabilities `[.., vocab]` of hidden states `[.., dim]`.
     pub fn log_probs(&self, w: &Weights, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::log_softmax(&self.logits(w, hidden)?, D::Minus1)
+        self.log_probs_grad(w, hidden, false)
+    }
+
+    /// [`Llama::log_probs`]; `differentiable`: recording the gradient to `hidden`.
+    pub fn log_probs_grad(
+        &self,
+        w: &Weights,
+        hidden: &Tensor,
+        differentiable: bool,
+    ) -> candle_core::Result<Tensor> {
+        let logits = w.output.forward_grad(hidden, differentiable)?;
+        candle_nn::ops::log_softmax(&logits, D::Minus1)
     }
 
     /// Additive mask `[seq, start + seq]`: 0 where query `start + i` may see key `j`, -inf after.

@@ -133,6 +133,10 @@ pub struct Args {
     /// scripts/fetch-model.sh puts it].
     #[arg(long, env = "GRIDMENTOR_MODEL_PATH", value_name = "FILE")]
     pub model_path: Option<PathBuf>,
+    /// Grounded models (GLAM adapters on the embedded model, `train --algo glam`'s
+    /// `latest.glam`) served by name beside it: `NAME=FILE[,NAME=FILE...]`.
+    #[arg(long, env = "GRIDMENTOR_GROUNDED", value_name = "NAME=FILE,...")]
+    pub grounded: Option<String>,
     /// Requests that may wait for the embedded model (it answers one at a time); more get 503
     /// with Retry-After [default: 16].
     #[arg(long, env = "GRIDMENTOR_LLM_QUEUE", value_name = "N")]
@@ -247,6 +251,8 @@ pub struct Settings {
     pub eval_seed: u64,
     pub embedded_llm: bool,
     pub model_path: Option<PathBuf>,
+    /// Grounded models by name: (name, checkpoint file).
+    pub grounded: Vec<(String, PathBuf)>,
     /// How the embedded model is shared between clients.
     pub llm_fairness: crate::llm::local::Fairness,
     pub preload: Option<PathBuf>,
@@ -385,6 +391,7 @@ impl Args {
             eval_seed,
             embedded_llm,
             model_path,
+            grounded,
             llm_queue,
             llm_deadline,
             llm_max_tokens,
@@ -491,6 +498,7 @@ impl Args {
             eval_seed: self.eval_seed.unwrap_or(1_000_000),
             embedded_llm: self.embedded_llm.unwrap_or(true),
             model_path: self.model_path,
+            grounded: parse_grounded(self.grounded.as_deref().unwrap_or(""))?,
             llm_fairness: crate::llm::local::Fairness {
                 queue: self.llm_queue.unwrap_or(16),
                 deadline: secs("--llm-deadline", self.llm_deadline.unwrap_or(120.0))?,
@@ -618,4 +626,17 @@ mod tests {
         let s = Secret("sk-very-secret".into());
         assert!(!format!("{s:?}").contains("sk-"));
     }
+}
+
+/// `--grounded NAME=FILE[,NAME=FILE...]`.
+fn parse_grounded(s: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((name, file)) if !name.trim().is_empty() && !file.trim().is_empty() => {
+                Ok((name.trim().to_string(), PathBuf::from(file.trim())))
+            }
+            _ => anyhow::bail!("--grounded: {p:?} is not NAME=FILE"),
+        })
+        .collect()
 }

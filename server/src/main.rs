@@ -71,10 +71,29 @@ async fn embedded_llm(
         .unwrap_or_else(smollm2::default_path);
     let shown = path.display().to_string();
     let fairness = settings.llm_fairness;
-    match tokio::task::spawn_blocking(move || smollm2::load(&path, fairness)).await {
+    let grounded = settings.grounded.clone();
+    let base = path.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let mut backends: Vec<std::sync::Arc<dyn gridmentor_server::llm::Backend>> =
+            vec![std::sync::Arc::new(smollm2::load(&base, fairness)?)];
+        for (name, file) in &grounded {
+            let b = smollm2::load_grounded(&base, name, file, fairness)
+                .map_err(|e| format!("grounded model {name}: {e}"))?;
+            backends.push(std::sync::Arc::new(b));
+        }
+        Ok::<_, String>(backends)
+    });
+    let names: Vec<String> = settings.grounded.iter().map(|(n, _)| n.clone()).collect();
+    match loaded.await {
         Ok(Ok(b)) => (
-            vec![std::sync::Arc::new(b)],
-            format!("smollm2-135m-instruct (embedded, {shown})"),
+            b,
+            format!(
+                "smollm2-135m-instruct (embedded, {shown}){}",
+                names
+                    .iter()
+                    .map(|n| format!("; {n} (grounded)"))
+                    .collect::<String>()
+            ),
         ),
         Ok(Err(e)) => {
             tracing::warn!("embedded LLM unavailable: {e}");

@@ -108,3 +108,127 @@ async fn the_embedded_model_is_listed_generates_streams_caches_and_scores() {
     assert!(lp(0) > lp(1), "Paris should beat Banana: {v}");
     assert!(lp(0) < 0.0, "{v}");
 }
+
+/// A grounded checkpoint (GLAM adapters after one PPO step) served by name beside the base
+/// model: `/v1/score` gives exactly the action log-likelihoods the model gives natively, so the
+/// policy's distribution is the same both ways, and they differ from the base model's.
+#[tokio::test]
+async fn a_grounded_model_is_served_by_name_and_scores_as_it_does_natively() {
+    use gridmentor_llm::grounding::{Grounded, LoraConfig, PpoParams, Sample};
+    use gridmentor_llm::{Message, SmolLm2};
+    let path = smollm2::default_path();
+    if !path.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the model is missing"
+        );
+        eprintln!("SKIP: model {} missing", path.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let actions = [
+        "turn left",
+        "turn right",
+        "go forward",
+        "pick up",
+        "drop",
+        "toggle",
+    ];
+    let user = "Possible action of the agent: turn left, turn right, go forward, pick up, drop, \
+                toggle\n \n Goal of the agent: go to the red ball\n Observation 0: You see a red \
+                ball 2 steps forward\n Action 0: ";
+    let file = dir.path().join("g.glam");
+    let (native, file) = {
+        let (path, file) = (path.clone(), file.clone());
+        tokio::task::spawn_blocking(move || {
+            let base = SmolLm2::load_with_threads(&path, 2).unwrap();
+            let cfg = LoraConfig {
+                layers: 2,
+                rank: 4,
+                ..LoraConfig::default()
+            };
+            let mut g = Grounded::new(base, &path, cfg, &actions, 1).unwrap();
+            let msgs = vec![Message::new("user", user)];
+            let e = g.evaluate(&msgs).unwrap();
+            let step = Sample {
+                lower: e.lower,
+                action: 2,
+                logp: -3.0,
+                value: e.value,
+                advantage: 1.0,
+                ret: 1.0,
+            };
+            let p = PpoParams {
+                clip: 0.2,
+                vf_coef: 0.5,
+                ent_coef: 0.0,
+                max_grad_norm: 1.0,
+                clip_vloss: true,
+                lr: 3e-3,
+            };
+            g.ppo_minibatch(&[step], &p).unwrap();
+            g.save(&file, json!({}), false).unwrap();
+            (g.evaluate(&msgs).unwrap().scores, file)
+        })
+        .await
+        .unwrap()
+    };
+    let backends = tokio::task::spawn_blocking(move || {
+        let base = smollm2::load(&path, Default::default()).unwrap();
+        let g = smollm2::load_grounded(&path, "glam-test", &file, Default::default()).unwrap();
+        let v: Vec<Arc<dyn gridmentor_server::llm::Backend>> = vec![Arc::new(base), Arc::new(g)];
+        v
+    })
+    .await
+    .unwrap();
+    let state = AppState::with_backends(settings(dir.path(), None), backends)
+        .await
+        .unwrap();
+    let app = router(state);
+    let models = call(&app, get("/v1/models")).await.json();
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "glam-test"),
+        "{models}"
+    );
+    let score = |model: &str| {
+        json!({
+            "model": model,
+            "messages": [{"role": "user", "content": user}],
+            "candidates": actions,
+        })
+    };
+    let logprobs = |v: serde_json::Value| -> Vec<f64> {
+        (0..6)
+            .map(|i| v["scores"][i]["logprob"].as_f64().unwrap())
+            .collect()
+    };
+    let r = call(&app, post_json("/v1/score", &score("glam-test"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let served = logprobs(r.json());
+    for (s, n) in served.iter().zip(&native) {
+        assert!(
+            (s - *n as f64).abs() < 1e-5,
+            "{served:?} vs native {native:?}"
+        );
+    }
+    let base = logprobs(
+        call(&app, post_json("/v1/score", &score("smollm2")))
+            .await
+            .json(),
+    );
+    assert!(
+        (base[2] - served[2]).abs() > 1e-3,
+        "the adapters changed nothing: {base:?} vs {served:?}"
+    );
+    let mut body = chat_body("glam-test", "Name one colour of a traffic light.");
+    body["temperature"] = json!(0);
+    body["max_tokens"] = json!(8);
+    let r = call(&app, post_json("/v1/chat/completions", &body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.json()["choices"][0]["message"]["content"].clone();
+    assert!(!text.as_str().unwrap_or("").trim().is_empty(), "{text}");
+}

@@ -120,6 +120,15 @@ pub struct EvalArgs {
     /// Also write episode `--seed` as an animated GIF (core's renderer, 32 px a cell).
     #[arg(long, value_name = "OUT.gif")]
     pub record: Option<PathBuf>,
+    /// llm-policy: score with the embedded model in this process instead of --planner:
+    /// `smollm2` (zero-shot) or a grounded checkpoint (`train --algo glam`'s `latest.glam`, or
+    /// its run folder).
+    #[arg(long, value_name = "smollm2|PATH")]
+    pub llm: Option<String>,
+    /// llm-policy: the policy is softmax(log-likelihood / T) [default: the grounded
+    /// checkpoint's, else 1 as GLAM].
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
 }
 
 fn parse_style(s: &str) -> Result<PromptStyle, String> {
@@ -174,7 +183,21 @@ pub fn build_agent(
             let t = Teacher::new(planner, env_id, args.teacher_samples, args.hard_teacher);
             Box::new(TeacherAgent::new(t, seed, args.greedy))
         }
-        AgentKind::LlmPolicy => Box::new(glam::agent(&args.planner, seed, args.greedy)?),
+        AgentKind::LlmPolicy => {
+            let llm = args.llm.as_deref().map(|l| match l {
+                "smollm2" => l.to_string(),
+                path => glam::checkpoint_in(std::path::Path::new(path))
+                    .display()
+                    .to_string(),
+            });
+            Box::new(glam::agent(
+                &args.planner,
+                llm.as_deref(),
+                args.temperature,
+                seed,
+                args.greedy,
+            )?)
+        }
         AgentKind::Planner => {
             let style = args.style.unwrap_or(PromptStyle::Llm4Teach);
             let mut a = PlannerAgent::new(args.planner.build()?, style);

@@ -102,11 +102,17 @@ pub fn eval_seed(seed: u64) -> u64 {
 
 /// Train, write the run folder, and return the final result (also written as eval.json).
 pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
+    let settings = args.settings()?;
+    if settings.algo == Algo::Glam {
+        // The LLM is the policy: its PPO runs through candle (gridmentor-llm), into the same
+        // run folder.
+        return algo::glam::train(args, settings);
+    }
     let Settings {
         algo,
         ppo: cfg,
         guide: guide_args,
-    } = args.settings()?;
+    } = settings;
     cfg.check()?;
     guide_args.check()?;
     let env = registry::find(&cfg.env)?;

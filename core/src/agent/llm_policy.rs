@@ -27,7 +27,8 @@ pub const ACTION_TEXTS: [&str; 6] = [
     "drop",
     "toggle",
 ];
-const ACTIONS: [Action; 6] = [
+/// The env's actions of [`ACTION_TEXTS`], in order.
+pub const ACTIONS: [Action; 6] = [
     Action::Left,
     Action::Right,
     Action::Forward,
@@ -130,6 +131,56 @@ impl BabyAiExpert {
     }
 }
 
+/// What GLAM's prompt remembers of an episode: the current text observation, the previous ones
+/// and the actions taken after each (the last 3 kept).
+#[derive(Clone, Debug, Default)]
+pub struct GlamHistory {
+    current: Vec<String>,
+    observations: VecDeque<Vec<String>>,
+    actions: VecDeque<&'static str>,
+}
+
+impl GlamHistory {
+    /// A new episode in `env`.
+    pub fn reset(&mut self, env: &Env) {
+        self.current = text::babyai(&env.world);
+        self.observations.clear();
+        self.actions.clear();
+    }
+
+    /// The prompt for the current state (the last 3 observations, the last 2 actions).
+    pub fn prompt(&self, env: &Env) -> Prompt {
+        let mut obs = self.observations.clone();
+        obs.push_back(self.current.clone());
+        if obs.len() > 3 {
+            obs.pop_front();
+        }
+        let mut acts = self.actions.clone();
+        while acts.len() >= obs.len() {
+            acts.pop_front();
+        }
+        glam_prompt(&env.mission, obs.make_contiguous(), acts.make_contiguous())
+    }
+
+    /// `taken` was done and `env` is the state after it.
+    pub fn observe(&mut self, env: &Env, taken: Action) {
+        let seen = core::mem::replace(&mut self.current, text::babyai(&env.world));
+        self.observations.push_back(seen);
+        // `done` is not one of GLAM's actions: a keyboard step that took it shows as nothing.
+        let said = ACTIONS
+            .iter()
+            .position(|&a| a == taken)
+            .map_or("", |k| ACTION_TEXTS[k]);
+        self.actions.push_back(said);
+        while self.observations.len() > 3 {
+            self.observations.pop_front();
+        }
+        while self.actions.len() > 3 {
+            self.actions.pop_front();
+        }
+    }
+}
+
 /// Who scores the action texts.
 pub enum PolicyScorer<S> {
     /// The BabyAI expert's action scores 0, the others -10 (an upper bound, not an LLM).
@@ -145,11 +196,7 @@ pub struct LlmPolicyAgent<S: Scorer> {
     seed: u64,
     rng: Rng,
     expert: Option<BabyAiExpert>,
-    /// The text observation of the current state.
-    current: Vec<String>,
-    /// The previous observations and the actions taken after each (the last 3 kept).
-    observations: VecDeque<Vec<String>>,
-    actions: VecDeque<&'static str>,
+    history: GlamHistory,
     stats: AgentStats,
     /// The step decided but not yet taken (a repeated decision returns it).
     pending: Option<Step>,
@@ -163,9 +210,7 @@ impl<S: Scorer> LlmPolicyAgent<S> {
             seed,
             rng: Rng::new(seed),
             expert: None,
-            current: Vec::new(),
-            observations: VecDeque::new(),
-            actions: VecDeque::new(),
+            history: GlamHistory::default(),
             stats: AgentStats::default(),
             pending: None,
         }
@@ -173,16 +218,7 @@ impl<S: Scorer> LlmPolicyAgent<S> {
 
     /// The prompt for the current state (the last 3 observations, the last 2 actions).
     pub fn prompt(&self, env: &Env) -> Prompt {
-        let mut obs = self.observations.clone();
-        obs.push_back(self.current.clone());
-        if obs.len() > 3 {
-            obs.pop_front();
-        }
-        let mut acts = self.actions.clone();
-        while acts.len() >= obs.len() {
-            acts.pop_front();
-        }
-        glam_prompt(&env.mission, obs.make_contiguous(), acts.make_contiguous())
+        self.history.prompt(env)
     }
 }
 
@@ -201,9 +237,7 @@ impl<S: Scorer> Agent for LlmPolicyAgent<S> {
             )));
         }
         self.expert = Some(BabyAiExpert::new(env));
-        self.current = text::babyai(&env.world);
-        self.observations.clear();
-        self.actions.clear();
+        self.history.reset(env);
         self.rng = episode_rng(self.seed, env.seed(), 0x61A3);
         self.pending = None;
         Ok(())
@@ -263,20 +297,7 @@ impl<S: Scorer> Agent for LlmPolicyAgent<S> {
     }
 
     fn observe(&mut self, env: &Env, taken: Action) {
-        let seen = core::mem::replace(&mut self.current, text::babyai(&env.world));
-        self.observations.push_back(seen);
-        // `done` is not one of GLAM's actions: a keyboard step that took it shows as nothing.
-        let said = ACTIONS
-            .iter()
-            .position(|&a| a == taken)
-            .map_or("", |k| ACTION_TEXTS[k]);
-        self.actions.push_back(said);
-        while self.observations.len() > 3 {
-            self.observations.pop_front();
-        }
-        while self.actions.len() > 3 {
-            self.actions.pop_front();
-        }
+        self.history.observe(env, taken);
         if let Some(e) = &mut self.expert {
             e.observe(env);
         }

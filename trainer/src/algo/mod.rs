@@ -1,5 +1,5 @@
 //! The training algorithms on PPO: plain PPO, When2Ask's mediator, skills-rl, and the
-//! teacher-guided LLM4Teach, IHAC and shaping; GLAM's LLM policy (evaluation only).
+//! teacher-guided LLM4Teach, IHAC and shaping; GLAM's LLM policy, zero-shot or grounded by PPO.
 
 pub mod ask;
 pub mod glam;
@@ -35,6 +35,8 @@ pub fn setup(
         Algo::Llm4teach => guided::setup(Teaching::Distill, cfg, guide, env, resumed),
         Algo::Ihac => guided::setup(Teaching::Ihac, cfg, guide, env, resumed),
         Algo::Shaping => guided::setup(Teaching::Shaping, cfg, guide, env, resumed),
+        // GLAM trains the LLM, not a burn network: `train::run_train` hands it to glam::train.
+        Algo::Glam => anyhow::bail!("GLAM trains the LLM itself (glam::train), not a network"),
     }
 }
 

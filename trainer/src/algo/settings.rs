@@ -32,6 +32,9 @@ pub enum Algo {
     Ihac,
     /// in5490: a bonus for taking the planner's suggestion, and a logit bias towards it.
     Shaping,
+    /// GLAM: PPO on the embedded LLM itself (LoRA adapters and a value head), the policy the
+    /// softmax over the action texts' log-likelihoods (BabyAI-Text tasks).
+    Glam,
 }
 
 impl Algo {
@@ -41,7 +44,9 @@ impl Algo {
         match self {
             Algo::When2ask => ActionSpace::Ask,
             Algo::SkillsRl => ActionSpace::Options,
-            Algo::Ppo | Algo::Llm4teach | Algo::Ihac | Algo::Shaping => ActionSpace::Primitive,
+            Algo::Ppo | Algo::Llm4teach | Algo::Ihac | Algo::Shaping | Algo::Glam => {
+                ActionSpace::Primitive
+            }
         }
     }
 }
@@ -152,6 +157,48 @@ pub struct GuideArgs {
     /// ... annealed linearly to zero over this share of the updates.
     #[arg(long, default_value_t = 0.5)]
     pub shaping_bias_fraction: f64,
+    /// GLAM: the LLM trained (the embedded SmolLM2-135M-Instruct; its file from
+    /// `$GRIDMENTOR_MODEL` or scripts/fetch-model.sh).
+    #[arg(long, value_enum, default_value_t = LlmModel::Smollm2)]
+    pub model: LlmModel,
+    /// GLAM: LoRA adapters in this many top decoder blocks (the rest stay frozen).
+    #[arg(long, default_value_t = 2)]
+    pub lora_layers: usize,
+    /// GLAM: LoRA rank ...
+    #[arg(long, default_value_t = 8)]
+    pub lora_rank: usize,
+    /// ... and alpha (scale alpha / rank).
+    #[arg(long, default_value_t = 16.0)]
+    pub lora_alpha: f32,
+    /// GLAM: adapt the MLP projections too, not only q and v.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub lora_mlp: bool,
+    /// GLAM: the policy is softmax(log-likelihood / T) (GLAM: 1). Above 1 it explores the
+    /// actions the zero-shot model finds unlikely (SmolLM2 gives "go forward" about 1e-4).
+    #[arg(long, default_value_t = 1.0)]
+    pub policy_temperature: f32,
+    /// GLAM: CPU threads of the LLM.
+    #[arg(long, default_value_t = 2)]
+    pub llm_threads: usize,
+}
+
+/// `train --model`: the LLMs GLAM can ground.
+#[derive(
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlmModel {
+    /// SmolLM2-135M-Instruct, in-process (candle, CPU).
+    #[default]
+    Smollm2,
 }
 
 /// The defaults are the clap attributes above, written once.

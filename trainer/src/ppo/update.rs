@@ -90,21 +90,38 @@ pub use gridmentor_core::nn::policy::{argmax as policy_argmax, log_softmax as lo
 /// GAE(lambda) advantages and returns (`advantage + value`) of a rollout laid out `t * n + env`,
 /// bootstrapping from `last` (the value after the final step); `done` cuts both.
 fn gae(r: &mut Rollout, last: &[f32], gamma: f32, lambda: f32) {
+    let (adv, ret) = gae_of(&r.rewards, &r.dones, &r.values, last, gamma, lambda);
+    r.advantages = adv;
+    r.returns = ret;
+}
+
+/// [`gae`] on plain slices (GLAM's rollout is not a network's): `(advantages, returns)`.
+pub fn gae_of(
+    rewards: &[f32],
+    dones: &[bool],
+    values: &[f32],
+    last: &[f32],
+    gamma: f32,
+    lambda: f32,
+) -> (Vec<f32>, Vec<f32>) {
     let n = last.len();
-    let t_max = r.rewards.len() / n;
+    let t_max = rewards.len() / n;
+    let mut advantages = vec![0.0; rewards.len()];
+    let mut returns = vec![0.0; rewards.len()];
     for (env, &bootstrap) in last.iter().enumerate() {
         let mut next_adv = 0.0;
         let mut next_value = bootstrap;
         for t in (0..t_max).rev() {
             let i = t * n + env;
-            let mask = if r.dones[i] { 0.0 } else { 1.0 };
-            let delta = r.rewards[i] + gamma * next_value * mask - r.values[i];
+            let mask = if dones[i] { 0.0 } else { 1.0 };
+            let delta = rewards[i] + gamma * next_value * mask - values[i];
             next_adv = delta + gamma * lambda * next_adv * mask;
-            r.advantages[i] = next_adv;
-            r.returns[i] = next_adv + r.values[i];
-            next_value = r.values[i];
+            advantages[i] = next_adv;
+            returns[i] = next_adv + values[i];
+            next_value = values[i];
         }
     }
+    (advantages, returns)
 }
 
 /// N environments stepped together with discrete actions: all a rollout needs. [`VecEnv`] is the
