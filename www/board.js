@@ -35,6 +35,16 @@ export function drawSession(canvas, s, { fog = false, maxCss = 560 } = {}) {
   drawViewEdge(ctx, s.visible(), w, h, tile);
 }
 
+// The agent's egocentric view as core draws it (what its network reads), `cssCell` px a cell.
+export function drawView(canvas, s, cssCell = 20) {
+  const v = s.viewSize;
+  const tile = Math.min(256, Math.max(1, Math.round(cssCell * (window.devicePixelRatio || 1))));
+  canvas.style.width = canvas.style.height = `${v * cssCell}px`;
+  canvas.width = canvas.height = v * tile;
+  const rgba = s.viewFrame(tile);
+  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length), v * tile, v * tile), 0, 0);
+}
+
 // A cell the agent has not seen yet (memory map): hatched, so it differs from a wall too.
 function drawFog(ctx, x, y, s) {
   ctx.fillStyle = FOG;

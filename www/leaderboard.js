@@ -17,10 +17,10 @@ export async function loadLeaderboard() {
   $("leaderboard-env").textContent = env;
   $("leaderboard-json").href = url;
   $("leaderboard-status").textContent = "loading…";
-  let entries = [], msg = "";
+  let entries = [], baselines = [], msg = "";
   try {
     const res = await fetch(url);
-    if (res.ok) entries = (await res.json()).entries ?? [];
+    if (res.ok) ({ entries = [], baselines = [] } = await res.json());
     else msg = `the server has no leaderboard for ${env}: ${await apiError(res)}`;
   } catch (e) {
     msg = `no leaderboard on this server (${errText(e)})`;
@@ -48,5 +48,22 @@ export async function loadLeaderboard() {
     });
     tr.insertCell().append(b);
   });
+  // The baselines (no checkpoint), evaluated by the server on the same held-out seeds.
+  for (const c of baselines) {
+    const tr = body.insertRow();
+    tr.className = "baseline";
+    tr.dataset.agent = c.agent;
+    const pct = (x) => (typeof x === "number" ? `${(100 * x).toFixed(1)}%` : "–");
+    const num = (x, d) => (typeof x === "number" ? x.toFixed(d) : "–");
+    const cells = ["–", c.name, "baseline", "–", c.error ? "cannot play" : pct(c.success_rate), num(c.mean_return, 3), num(c.mean_steps, 1)];
+    for (const t of cells) tr.insertCell().textContent = t;
+    if (c.error) tr.cells[4].title = c.error;
+    const key = [...registry].find(([, e]) => e.spec === c.agent && !e.alias)?.[0];
+    const b = document.createElement("button");
+    b.textContent = "Watch";
+    b.disabled = !key || !!c.error;
+    b.addEventListener("click", () => watch(key));
+    tr.insertCell().append(b);
+  }
   $("leaderboard-status").textContent = msg || (entries.length ? "" : `no checkpoint has been evaluated on ${env} yet`);
 }

@@ -2,7 +2,7 @@
 // redo, play / pause, and what is shown beside the board (status, timeline, the agent's decision).
 import { Session, envIds } from "./pkg/gridmentor_web.js";
 import { $, state, registry, showError, notice, errText, parseSeed } from "./page.js";
-import { drawSession } from "./board.js";
+import { drawSession, drawView } from "./board.js";
 import { agentMove, dropTranscriptFrom, renderTranscript, renderAgentMenu, modelOf, unfitReason, Overtaken } from "./agents.js";
 import { renderComparePick } from "./compare.js";
 import { loadLeaderboard } from "./leaderboard.js";
@@ -18,6 +18,7 @@ export function render() {
   const s = state.session;
   if (!s) return;
   drawSession($("grid"), s, { fog: $("fog").checked });
+  renderObservation(s);
   $("mission").textContent = s.mission;
   $("steps").textContent = `${s.stepCount} / ${s.maxSteps}`;
   $("reward").textContent = s.totalReward.toFixed(3);
@@ -107,6 +108,17 @@ export function toggleReplay() {
   };
   state.replay.timer = setTimeout(tick, 0);
   redraw();
+}
+
+// What the agent sees now: its view and memory map as core draws them, and the texts core
+// writes for the planners.
+function renderObservation(s) {
+  drawView($("obs-view"), s);
+  drawSession($("obs-map"), s, { fog: true, maxCss: 160 });
+  const [w2a, l4t, babyai] = s.observationTexts();
+  $("obs-when2ask").textContent = w2a;
+  $("obs-llm4teach").textContent = l4t;
+  $("obs-babyai").textContent = babyai || "–";
 }
 
 // One mark per step of the main board: who chose it, whether the planner was asked (a query

@@ -88,17 +88,52 @@ pub fn render_rgb(world: &World, tile: u32, highlight_view: bool) -> Image {
                     cache.len() - 1
                 }
             };
-            let img = &cache[slot].1;
-            for ty in 0..ts {
-                let dst = (y * ts + ty) * row_len + x * ts * 3;
-                pixels[dst..dst + ts * 3].copy_from_slice(&img[ty * ts * 3..(ty + 1) * ts * 3]);
-            }
+            blit(&mut pixels, row_len, &cache[slot].1, ts, x, y);
         }
     }
     Image {
         width: (w * ts) as u32,
         height: (h * ts) as u32,
         pixels,
+    }
+}
+
+/// The agent's view as MiniGrid's `get_pov_render` draws it, `tile` pixels a cell: the view
+/// square with the agent at the bottom centre facing up over what it carries, the cells it sees
+/// highlighted and those it does not left empty. This is what a network reading the egocentric
+/// `image` gets.
+pub fn render_view(world: &World, tile: u32) -> Image {
+    assert!(tile >= 1, "tile size must be at least 1 pixel");
+    let view = View::of(world);
+    let (v, ts) = (view.size, tile as usize);
+    let row_len = v * ts * 3;
+    let mut pixels = vec![0u8; row_len * v * ts];
+    for row in 0..v {
+        for col in 0..v {
+            let i = row * v + col;
+            let agent = row == v - 1 && col == v / 2;
+            let seen = view.is_visible(i);
+            let obj = match (agent, seen) {
+                (true, _) => world.carrying,
+                (false, true) => view.cell(i),
+                (false, false) => None,
+            };
+            let img = render_tile(obj, agent.then_some(Dir::North), seen, ts);
+            blit(&mut pixels, row_len, &img, ts, col, row);
+        }
+    }
+    Image {
+        width: (v * ts) as u32,
+        height: (v * ts) as u32,
+        pixels,
+    }
+}
+
+/// Copy tile `img` (`ts` pixels a side, RGB) to cell (`x`, `y`) of an image `row_len` bytes wide.
+fn blit(pixels: &mut [u8], row_len: usize, img: &[u8], ts: usize, x: usize, y: usize) {
+    for ty in 0..ts {
+        let dst = (y * ts + ty) * row_len + x * ts * 3;
+        pixels[dst..dst + ts * 3].copy_from_slice(&img[ty * ts * 3..(ty + 1) * ts * 3]);
     }
 }
 
@@ -399,6 +434,29 @@ mod tests {
 
     fn centre(img: &Image, p: Pos, tile: u32) -> [u8; 3] {
         img.pixel(p.x as u32 * tile + tile / 2, p.y as u32 * tile + tile / 2)
+    }
+
+    #[test]
+    fn the_view_shows_the_agent_at_the_bottom_facing_up_and_what_it_sees() {
+        let w = room();
+        let tile = 12;
+        let img = render_view(&w, tile);
+        assert_eq!((img.width, img.height), (3 * tile, 3 * tile));
+        // The agent (red) at the bottom centre. Facing east from (1, 1): the cell in front,
+        // (2, 1), is empty and seen (black lightened 30%); the wall (1, 0) on its left is drawn
+        // as the board draws it.
+        let at = |col: u32, row: u32| img.pixel(col * tile + tile / 2, row * tile + tile / 2);
+        let agent = at(1, 2);
+        assert!(agent[0] > 200 && agent[1] < 100, "{agent:?}");
+        assert_eq!(
+            at(1, 1),
+            [76, 76, 76],
+            "empty and seen: black lightened 30%"
+        );
+        assert_eq!(
+            at(0, 2),
+            centre(&render_rgb(&w, tile, true), Pos::new(1, 0), tile)
+        );
     }
 
     #[test]

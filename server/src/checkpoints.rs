@@ -315,6 +315,78 @@ fn evaluate(path: &std::path::Path, episodes: usize, seed: u64) -> Result<EvalSt
     })
 }
 
+/// An agent that needs no checkpoint, on the leaderboard beside the checkpoints: evaluated by
+/// core on the same held-out seeds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Baseline {
+    /// Core's name for the agent (`planner:when2ask:gridmentor-expert`, `random:1`).
+    pub agent: String,
+    pub name: String,
+    pub episodes: u64,
+    pub seed: String,
+    /// Absent (with `error`) when the agent cannot play this env.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_return: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_steps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The baselines of `env` on `episodes` held-out seeds from `seed`: core's scripted expert
+/// planner with skills (not an LLM) and uniformly random actions.
+pub fn baselines(env: &str, episodes: usize, seed: u64) -> Vec<Baseline> {
+    use gridmentor_core::agent::{Agent, PlannerAgent, RandomAgent};
+    use gridmentor_core::agent_ref::AgentRef;
+    use gridmentor_core::planner::{ExpertPlanner, PromptStyle};
+    let expert = AgentRef::Planner {
+        planner: "gridmentor-expert".into(),
+        style: PromptStyle::When2Ask,
+    };
+    let mut agents: Vec<(AgentRef, &str, Box<dyn Agent>)> = vec![
+        (
+            expert,
+            "planner + skills, scripted expert (not an LLM)",
+            Box::new(PlannerAgent::new(
+                ExpertPlanner::new(),
+                PromptStyle::When2Ask,
+            )),
+        ),
+        (
+            AgentRef::Random { seed: 1 },
+            "random actions",
+            Box::new(RandomAgent::new(1)),
+        ),
+    ];
+    let end = seed.saturating_add(episodes as u64);
+    agents
+        .iter_mut()
+        .map(|(agent, name, a)| {
+            let mut b = Baseline {
+                agent: agent.to_string(),
+                name: name.to_string(),
+                episodes: episodes as u64,
+                seed: seed.to_string(),
+                success_rate: None,
+                mean_return: None,
+                mean_steps: None,
+                error: None,
+            };
+            match gridmentor_core::agent::evaluate(a.as_mut(), env, seed..end) {
+                Ok(s) => {
+                    b.success_rate = Some(s.success_rate());
+                    b.mean_return = Some(s.mean_return());
+                    b.mean_steps = Some(s.mean_steps());
+                }
+                Err(e) => b.error = Some(e.to_string()),
+            }
+            b
+        })
+        .collect()
+}
+
 /// Start the evaluator: one task that evaluates the stored checkpoints still `pending`, oldest
 /// upload first, one at a time (they are CPU-bound), waking when an upload is stored. The
 /// queue is the database's pending entries, so it costs no memory and survives a restart

@@ -324,7 +324,27 @@ pub async fn leaderboard(
         .ok_or_else(|| ApiError::bad_request("the leaderboard needs ?env=ENV"))?;
     let env = env_id(&env)?;
     let entries = state.store.leaderboard(env).await.map_err(db)?;
-    Ok(Json(json!({ "env": env, "entries": entries })))
+    let cached = state
+        .baselines
+        .lock()
+        .ok()
+        .and_then(|m| m.get(env).cloned());
+    let baselines = match cached {
+        Some(b) => b,
+        None => {
+            let (n, seed) = (state.settings.eval_episodes, state.settings.eval_seed);
+            let b = tokio::task::spawn_blocking(move || checkpoints::baselines(env, n, seed))
+                .await
+                .map_err(|e| ApiError::internal("evaluating the baselines", e))?;
+            if let Ok(mut m) = state.baselines.lock() {
+                m.insert(env.to_string(), b.clone());
+            }
+            b
+        }
+    };
+    Ok(Json(
+        json!({ "env": env, "entries": entries, "baselines": baselines }),
+    ))
 }
 
 // ---- episodes ----

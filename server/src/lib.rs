@@ -48,6 +48,8 @@ pub struct AppState {
     pub validations: tokio::sync::Semaphore,
     /// Held from a client's quota check to the insert that uses it up.
     pub quota_lock: tokio::sync::Mutex<()>,
+    /// The leaderboard's baselines per env, evaluated once (they never change).
+    pub baselines: std::sync::Mutex<std::collections::HashMap<String, Vec<checkpoints::Baseline>>>,
     pub started_at: String,
 }
 
@@ -104,6 +106,7 @@ impl AppState {
             uploads: checkpoints::UploadLocks::default(),
             validations: tokio::sync::Semaphore::new(2),
             quota_lock: tokio::sync::Mutex::new(()),
+            baselines: Default::default(),
             started_at: store::rfc3339(store::now_ms()),
             settings,
         });

@@ -467,6 +467,26 @@ async fn checkpoints_upload_dedupe_evaluate_and_delete() {
         )
     };
     assert!(key(&entries[0]) >= key(&entries[1]), "best first");
+    // The baselines, evaluated by core on the same held-out seeds.
+    let baselines = lb["baselines"].as_array().unwrap();
+    let random = baselines.iter().find(|b| b["agent"] == "random:1").unwrap();
+    let mut agent = gridmentor_core::agent::RandomAgent::new(1);
+    let s = gridmentor_core::agent::evaluate(&mut agent, env, 1_000_000..1_000_008).unwrap();
+    assert_eq!(
+        random["success_rate"].as_f64(),
+        Some(s.success_rate()),
+        "{random}"
+    );
+    assert_eq!(
+        (&random["episodes"], &random["seed"]),
+        (&json!(8), &json!("1000000"))
+    );
+    assert!(
+        baselines
+            .iter()
+            .any(|b| b["agent"] == "planner:when2ask:gridmentor-expert"),
+        "{lb}"
+    );
     assert_eq!(call(&app, get("/api/leaderboard")).await.status, 400);
 
     // Deleting needs the admin token.
@@ -587,7 +607,7 @@ async fn an_upload_killed_mid_way_leaves_nothing() {
 
 fn episode() -> Value {
     json!({"v": 1, "env": "SimpleDoorKey", "seed": "18446744073709551615",
-           "agents": [{"kind": "checkpoint", "id": "3f0c"}, {"kind": "planner", "planner": "gridmentor-expert", "style": "when2ask"}],
+           "agents": [{"kind": "checkpoint", "id": "3f0c".repeat(16)}, {"kind": "planner", "planner": "gridmentor-expert", "style": "when2ask"}],
            "actions": [[2, 2, 1], [2, 0, 2]],
            "transcript": [{"agent": 1, "step": 0, "prompt": "observation: {observed nothing}", "answer": "action: {explore}", "latency_ms": 3.1, "cached": false}]})
 }

@@ -404,7 +404,7 @@ fn upload(c: &reqwest::Client, base: &str, bytes: Vec<u8>) -> reqwest::RequestBu
 
 fn good_episode() -> Value {
     json!({"v": 1, "env": "SimpleDoorKey", "seed": "42",
-           "agents": [{"kind": "checkpoint", "id": "ab12"}, {"kind": "planner", "planner": "smollm2", "style": "when2ask"}],
+           "agents": [{"kind": "checkpoint", "id": "ab12".repeat(16)}, {"kind": "planner", "planner": "smollm2", "style": "when2ask"}],
            "actions": [[2, 2, 1], [0, 1, 2]],
            "transcript": [{"agent": 1, "step": 0, "prompt": "observation: {observed nothing}", "answer": "action: {explore}", "latency_ms": 3.1, "cached": false}]})
 }

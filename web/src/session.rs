@@ -350,6 +350,37 @@ impl Session {
         Ok(gridmentor_core::render::render_rgb(&self.env.world, tile, true).to_rgba())
     }
 
+    /// The agent's egocentric view as core draws it (MiniGrid's point-of-view render: what the
+    /// network reads), `tile` pixels a cell, as RGBA; `viewSize` cells a side.
+    #[wasm_bindgen(js_name = viewFrame)]
+    pub fn view_frame(&self, tile: u32) -> Result<Vec<u8>, JsError> {
+        if !(1..=256).contains(&tile) {
+            return Err(JsError::new(&format!(
+                "tile size {tile} is not 1..=256 pixels"
+            )));
+        }
+        Ok(gridmentor_core::render::render_view(&self.env.world, tile).to_rgba())
+    }
+
+    #[wasm_bindgen(getter, js_name = viewSize)]
+    pub fn view_size(&self) -> u32 {
+        self.env.world.view_size as u32
+    }
+
+    /// The text observations of this state as core writes them for the planners: When2Ask's
+    /// prompt observation, LLM4Teach's (the teacher's cache key), and BabyAI-Text's lines
+    /// (GLAM's), in that order.
+    #[wasm_bindgen(js_name = observationTexts)]
+    pub fn observation_texts(&self) -> Vec<String> {
+        use gridmentor_core::obs::text;
+        let naming = text::Naming::for_task(&self.env_id);
+        vec![
+            text::when2ask_observation(&self.map, naming),
+            text::llm4teach(&self.map, naming),
+            text::babyai(&self.env.world).join("; "),
+        ]
+    }
+
     /// The episode so far as an animated GIF (MiniGrid's rendering, `tile` pixels a cell, the
     /// agent's view highlighted), `delay_cs` hundredths of a second a frame.
     #[wasm_bindgen(js_name = exportGif)]

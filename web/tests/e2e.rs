@@ -358,6 +358,25 @@ fn playground_end_to_end() {
         )
     });
 
+    step(&b, "observation-panel-shows-what-the-agent-sees", || {
+        let v = b.js(
+            "const c = document.getElementById('obs-view'); const t = (id) => document.getElementById(id).textContent; \
+             return [c.width, c.height, window.gridmentor.Session ? 1 : 0, t('obs-when2ask'), t('obs-llm4teach'), document.getElementById('obs-map').width]",
+        )?;
+        // DoorKey's agent sees 7x7 cells.
+        let side = v[0].as_u64().unwrap_or(0);
+        ensure(
+            side == v[1].as_u64().unwrap_or(1) && side >= 7 * 8 && side % 7 == 0,
+            format!("view canvas {v}"),
+        )?;
+        ensure(
+            v[3].as_str().unwrap_or("").starts_with("observation: {")
+                && v[4].as_str().unwrap_or("").starts_with("Agent sees")
+                && v[5].as_u64() > Some(0),
+            format!("observation panel {v}"),
+        )
+    });
+
     step(&b, "favicon-and-compressed-page-files", || {
         let icon = b.js(
             "return fetch(document.querySelector('link[rel=icon]').href).then(r => [r.status, r.headers.get('content-type')])",
@@ -649,6 +668,20 @@ fn playground_end_to_end() {
                 ensure(
                     row[1] == SHIPPED_5X5 && row[2] == "ppo" && row[4] == "100.0%",
                     format!("leaderboard row {row}"),
+                )?;
+                // The baselines follow, measured on the same seeds; random actions can be watched.
+                let base = b.js(
+                    "return [...document.querySelectorAll('#leaderboard-table tr.baseline')].map(r => [r.dataset.agent, r.cells[4].textContent, r.querySelector('button').disabled])",
+                )?;
+                ensure(
+                    base.as_array().is_some_and(|rows| {
+                        rows.iter().any(|r| {
+                            r[0] == "random:1"
+                                && r[1].as_str().is_some_and(|t| t.ends_with('%'))
+                                && r[2] == false
+                        }) && rows.len() >= 2
+                    }),
+                    format!("baseline rows {base}"),
                 )?;
                 set_speed(&b, 60)?;
                 // A fresh episode that nothing plays: only Watch can end it.
