@@ -112,12 +112,12 @@ fn ppo_raises_the_likelihood_of_rewarded_actions() {
         for (p, good) in &cases {
             let e = g.evaluate(p).unwrap();
             let pr = probs(&e.scores);
-            for a in 0..ACTIONS.len() {
+            for (a, pa) in pr.iter().enumerate().take(ACTIONS.len()) {
                 let r = if a == *good { 1.0 } else { 0.0 };
                 batch.push(Sample {
                     lower: e.lower.clone(),
                     action: a,
-                    logp: pr[a].ln(),
+                    logp: pa.ln(),
                     value: e.value,
                     advantage: if a == *good { 1.0 } else { -0.2 },
                     ret: r,

@@ -534,6 +534,19 @@ impl Settings {
     }
 }
 
+/// `--grounded NAME=FILE[,NAME=FILE...]`.
+fn parse_grounded(s: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((name, file)) if !name.trim().is_empty() && !file.trim().is_empty() => {
+                Ok((name.trim().to_string(), PathBuf::from(file.trim())))
+            }
+            _ => anyhow::bail!("--grounded: {p:?} is not NAME=FILE"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,17 +639,4 @@ mod tests {
         let s = Secret("sk-very-secret".into());
         assert!(!format!("{s:?}").contains("sk-"));
     }
-}
-
-/// `--grounded NAME=FILE[,NAME=FILE...]`.
-fn parse_grounded(s: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    s.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((name, file)) if !name.trim().is_empty() && !file.trim().is_empty() => {
-                Ok((name.trim().to_string(), PathBuf::from(file.trim())))
-            }
-            _ => anyhow::bail!("--grounded: {p:?} is not NAME=FILE"),
-        })
-        .collect()
 }

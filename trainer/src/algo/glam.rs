@@ -31,7 +31,7 @@ pub use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, BabyAiExpert, glam_pr
 
 /// The embedded model scoring natively: zero-shot, or through a grounded checkpoint's adapters.
 pub enum Native {
-    Base(SmolLm2),
+    Base(Box<SmolLm2>),
     Grounded(Box<Grounded>),
 }
 
@@ -48,7 +48,7 @@ impl Native {
         let path = SmolLm2::default_path();
         let base = SmolLm2::load_with_threads(&path, threads)?;
         if name == "smollm2" {
-            return Ok(Native::Base(base));
+            return Ok(Native::Base(Box::new(base)));
         }
         let g = Grounded::load(base, &path, Path::new(name))
             .with_context(|| format!("loading the grounded checkpoint {name}"))?;
