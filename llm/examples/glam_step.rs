@@ -3,18 +3,12 @@
 //!
 //!   cargo run --release -p gridmentor-llm --example glam_step -- [layers] [rank] [mlp]
 
+use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, glam_prompt};
 use gridmentor_llm::grounding::{Grounded, LoraConfig, PpoParams, Sample};
 use gridmentor_llm::{Message, SmolLm2};
 use std::time::Instant;
 
-const ACTIONS: [&str; 6] = [
-    "turn left",
-    "turn right",
-    "go forward",
-    "pick up",
-    "drop",
-    "toggle",
-];
+const ACTIONS: [&str; 6] = ACTION_TEXTS;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -34,13 +28,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..LoraConfig::default()
     };
     let mut g = Grounded::new(base, &path, cfg, &ACTIONS, 1)?;
+    // GLAM's prompt (core's) after three observations and two actions.
     let prompt = |i: usize| {
-        vec![Message::new(
-            "user",
-            format!(
-                "Possible action of the agent: turn left, turn right, go forward, pick up, drop, toggle\n \n Goal of the agent: go to the red ball\n Observation 0: You see a wall {i} steps forward, You see a red ball 1 step left and 2 steps forward\n Action 0: turn left\n Observation 1: You see a wall 2 steps forward\n Action 1: go forward\n Observation 2: You see a red ball {i} steps forward\n Action 2: "
-            ),
-        )]
+        let seen = |s: String| vec![s];
+        let p = glam_prompt(
+            "go to the red ball",
+            &[
+                seen(format!(
+                    "You see a wall {i} steps forward, You see a red ball 1 step left and 2 steps forward"
+                )),
+                seen("You see a wall 2 steps forward".into()),
+                seen(format!("You see a red ball {i} steps forward")),
+            ],
+            &["turn left", "go forward"],
+        );
+        p.messages
+            .into_iter()
+            .map(|m| Message::new(m.role.as_str(), m.content))
+            .collect::<Vec<_>>()
     };
     let tokens = g.base().prompt_tokens(&prompt(0))?.len();
     let n = 6;

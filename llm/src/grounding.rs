@@ -622,27 +622,11 @@ impl Grounded {
         on_token: &mut dyn FnMut(&str),
         keep_going: &mut dyn FnMut() -> bool,
     ) -> Result<crate::Generation, LlmError> {
-        let mut sampler = crate::sampling::Sampler::new(params)?;
-        if params.max_tokens == 0 {
-            return Err(LlmError::InvalidRequest(
-                "max_tokens must be at least 1".into(),
-            ));
-        }
-        if let Some(i) = params.stop.iter().position(|s| s.is_empty()) {
-            return Err(LlmError::InvalidRequest(format!(
-                "stop string {i} is empty"
-            )));
-        }
+        let sampler = crate::sampling::Sampler::new(params)?;
+        crate::check_gen_params(params)?;
         let prompt = self.base.prompt_tokens(messages)?;
         let limit = self.base.context_length();
-        if prompt.len() + params.max_tokens > limit || prompt.len() < 2 {
-            return Err(LlmError::ContextOverflow {
-                needed: prompt.len() + params.max_tokens,
-                limit,
-                prompt: prompt.len(),
-                what: format!("max_tokens {}", params.max_tokens),
-            });
-        }
+        crate::check_context(prompt.len(), params.max_tokens, limit, 2)?;
         let first = self.adapters.first;
         let SmolLm2 {
             pool,
@@ -668,58 +652,23 @@ impl Grounded {
         // The lower blocks' positions and the upper blocks' grow in caches of their own.
         let mut low = cache.clone();
         let mut up = cache.upper(first)?;
-        let mut next = last[0];
-        let mut stream = crate::TextStream::default();
-        let (mut emitted, mut completion_tokens) = (0, 0);
-        let finished = |text: String,
-                        emitted: usize,
-                        completion_tokens: usize,
-                        finish_reason,
-                        on_token: &mut dyn FnMut(&str)| {
-            if text.len() > emitted {
-                on_token(&text[emitted..]);
-            }
-            crate::Generation {
-                text,
-                prompt_tokens: prompt.len(),
-                completion_tokens,
-                finish_reason,
-            }
-        };
-        loop {
-            let logits = pool.install(|| -> Result<Vec<f32>, LlmError> {
+        let next_logits = |fed: Option<u32>| {
+            let next = fed.unwrap_or(last[0]);
+            pool.install(|| -> Result<Vec<f32>, LlmError> {
                 let input = Tensor::new(&[[next]], &Device::Cpu)?;
                 let x = llama.embed(w, &input)?;
                 let x = llama.blocks(w, x, 0..first, &mut low, &Frozen)?;
                 let x = llama.blocks(w, x, first..n_layer, &mut up, &applied)?;
                 let h = llama.final_norm(w, &x.i((0, 0))?, false)?;
                 Ok(llama.logits(w, &h)?.to_vec1::<f32>()?)
-            })?;
-            let tok = sampler.sample(&logits);
-            completion_tokens += 1;
-            if tok == tokenizer.im_end || tok == tokenizer.end_of_text {
-                let text = stream.finish(tokenizer)?;
-                let stop = crate::FinishReason::Stop;
-                return Ok(finished(text, emitted, completion_tokens, stop, on_token));
-            }
-            let text = stream.push(tokenizer, tok)?;
-            if let Some(cut) = crate::find_stop(text, &params.stop) {
-                let text = text[..cut].to_string();
-                let stop = crate::FinishReason::Stop;
-                return Ok(finished(text, emitted, completion_tokens, stop, on_token));
-            }
-            let safe = text.len() - crate::held_back(text, &params.stop);
-            if safe > emitted {
-                on_token(&text[emitted..safe]);
-                emitted = safe;
-            }
-            if completion_tokens == params.max_tokens || !keep_going() {
-                let text = stream.finish(tokenizer)?;
-                let length = crate::FinishReason::Length;
-                return Ok(finished(text, emitted, completion_tokens, length, on_token));
-            }
-            next = tok;
-        }
+            })
+        };
+        let ctx = crate::Decode {
+            tokenizer,
+            params,
+            prompt_tokens: prompt.len(),
+        };
+        ctx.run(sampler, next_logits, on_token, keep_going)
     }
 
     /// One PPO minibatch (clipped surrogate, clipped value loss, entropy bonus) through the

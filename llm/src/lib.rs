@@ -273,88 +273,41 @@ impl SmolLm2 {
         on_token: &mut dyn FnMut(&str),
         keep_going: &mut dyn FnMut() -> bool,
     ) -> Result<Generation, LlmError> {
-        let mut sampler = Sampler::new(params)?;
-        if params.max_tokens == 0 {
-            return Err(LlmError::InvalidRequest(
-                "max_tokens must be at least 1".into(),
-            ));
-        }
-        if let Some(i) = params.stop.iter().position(|s| s.is_empty()) {
-            return Err(LlmError::InvalidRequest(format!(
-                "stop string {i} is empty"
-            )));
-        }
+        let sampler = Sampler::new(params)?;
+        check_gen_params(params)?;
         let prompt = self.tokenizer.chat_prompt(messages)?;
-        let limit = self.context_length();
-        if prompt.len() + params.max_tokens > limit {
-            return Err(LlmError::ContextOverflow {
-                needed: prompt.len() + params.max_tokens,
-                limit,
-                prompt: prompt.len(),
-                what: format!("max_tokens {}", params.max_tokens),
-            });
-        }
+        check_context(prompt.len(), params.max_tokens, self.context_length(), 1)?;
         // The prompt runs at f32 (gemm over many positions is faster than Q8_0 there), each
         // new token at Q8_0 (SIMD matrix-vector products, 3x faster than f32 here).
-        let mut cache = KvCache::new(self.llama.cfg.n_layer);
-        let mut hidden = self
-            .pool
-            .install(|| prefill(&self.llama, &self.f32_weights, &prompt, &mut cache))?;
-        let mut w = &self.f32_weights;
-        let mut stream = TextStream::default();
-        let mut emitted = 0;
-        let mut completion_tokens = 0;
-        loop {
-            let logits = self
-                .pool
-                .install(|| self.llama.logits(w, &hidden)?.to_vec1::<f32>())?;
-            let next = sampler.sample(&logits);
-            completion_tokens += 1;
-            if next == self.tokenizer.im_end || next == self.tokenizer.end_of_text {
-                let text = stream.finish(&self.tokenizer)?;
-                return Ok(self.finish(text, emitted, prompt.len(), completion_tokens, on_token));
-            }
-            let text = stream.push(&self.tokenizer, next)?;
-            if let Some(cut) = find_stop(text, &params.stop) {
-                let text = text[..cut].to_string();
-                return Ok(self.finish(text, emitted, prompt.len(), completion_tokens, on_token));
-            }
-            let safe = text.len() - held_back(text, &params.stop);
-            if safe > emitted {
-                on_token(&text[emitted..safe]);
-                emitted = safe;
-            }
-            if completion_tokens == params.max_tokens || !keep_going() {
-                let text = stream.finish(&self.tokenizer)?;
-                let mut g = self.finish(text, emitted, prompt.len(), completion_tokens, on_token);
-                g.finish_reason = FinishReason::Length;
-                return Ok(g);
-            }
-            let input = Tensor::new(&[[next]], &Device::Cpu)?;
-            w = &self.q8_weights;
-            hidden = self
-                .pool
-                .install(|| self.llama.forward(w, &input, &mut cache)?.i((0, 0)))?;
-        }
-    }
-
-    fn finish(
-        &self,
-        text: String,
-        emitted: usize,
-        prompt_tokens: usize,
-        completion_tokens: usize,
-        on_token: &mut dyn FnMut(&str),
-    ) -> Generation {
-        if text.len() > emitted {
-            on_token(&text[emitted..]);
-        }
-        Generation {
-            text,
-            prompt_tokens,
-            completion_tokens,
-            finish_reason: FinishReason::Stop,
-        }
+        let SmolLm2 {
+            pool,
+            llama,
+            tokenizer,
+            f32_weights,
+            q8_weights,
+            ..
+        } = &*self;
+        let mut cache = KvCache::new(llama.cfg.n_layer);
+        let mut hidden = pool.install(|| prefill(llama, f32_weights, &prompt, &mut cache))?;
+        let next_logits = |fed: Option<u32>| -> Result<Vec<f32>, LlmError> {
+            pool.install(|| -> Result<Vec<f32>, LlmError> {
+                let w = match fed {
+                    None => f32_weights,
+                    Some(tok) => {
+                        let input = Tensor::new(&[[tok]], &Device::Cpu)?;
+                        hidden = llama.forward(q8_weights, &input, &mut cache)?.i((0, 0))?;
+                        q8_weights
+                    }
+                };
+                Ok(llama.logits(w, &hidden)?.to_vec1::<f32>()?)
+            })
+        };
+        let ctx = Decode {
+            tokenizer,
+            params,
+            prompt_tokens: prompt.len(),
+        };
+        ctx.run(sampler, next_logits, on_token, keep_going)
     }
 
     /// For each candidate, the summed log-probability of its tokens following the ChatML
@@ -592,6 +545,164 @@ fn prefill(
         last = Some(hidden.i((0, chunk.len() - 1))?);
     }
     last.ok_or_else(|| LlmError::InvalidRequest("empty prompt".into()))
+}
+
+/// What a server asks of a chat model: the bare SmolLM2 and a grounded one (GLAM adapters)
+/// answer alike, so one backend type serves either.
+pub trait ChatModel: Send + 'static {
+    /// [`SmolLm2::chat_until`].
+    fn chat_until(
+        &mut self,
+        messages: &[Message],
+        params: &GenParams,
+        on_token: &mut dyn FnMut(&str),
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generation, LlmError>;
+    /// [`SmolLm2::score`].
+    fn score(
+        &mut self,
+        messages: &[Message],
+        candidates: &[String],
+    ) -> Result<Vec<Score>, LlmError>;
+    /// The prompt's tokens as the model reads them.
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<u32>, LlmError>;
+}
+
+impl ChatModel for SmolLm2 {
+    fn chat_until(
+        &mut self,
+        messages: &[Message],
+        params: &GenParams,
+        on_token: &mut dyn FnMut(&str),
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generation, LlmError> {
+        SmolLm2::chat_until(self, messages, params, on_token, keep_going)
+    }
+    fn score(
+        &mut self,
+        messages: &[Message],
+        candidates: &[String],
+    ) -> Result<Vec<Score>, LlmError> {
+        SmolLm2::score(self, messages, candidates)
+    }
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<u32>, LlmError> {
+        SmolLm2::prompt_tokens(self, messages)
+    }
+}
+
+impl ChatModel for grounding::Grounded {
+    fn chat_until(
+        &mut self,
+        messages: &[Message],
+        params: &GenParams,
+        on_token: &mut dyn FnMut(&str),
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generation, LlmError> {
+        grounding::Grounded::chat_until(self, messages, params, on_token, keep_going)
+    }
+    fn score(
+        &mut self,
+        messages: &[Message],
+        candidates: &[String],
+    ) -> Result<Vec<Score>, LlmError> {
+        grounding::Grounded::score(self, messages, candidates)
+    }
+    fn prompt_tokens(&self, messages: &[Message]) -> Result<Vec<u32>, LlmError> {
+        self.base().prompt_tokens(messages)
+    }
+}
+
+/// `max_tokens` and stop strings a generation can honour.
+pub(crate) fn check_gen_params(params: &GenParams) -> Result<(), LlmError> {
+    if params.max_tokens == 0 {
+        return Err(LlmError::InvalidRequest(
+            "max_tokens must be at least 1".into(),
+        ));
+    }
+    if let Some(i) = params.stop.iter().position(|s| s.is_empty()) {
+        return Err(LlmError::InvalidRequest(format!(
+            "stop string {i} is empty"
+        )));
+    }
+    Ok(())
+}
+
+/// A prompt of `prompt` tokens (at least `min_prompt`) plus `max_tokens` must fit the context.
+pub(crate) fn check_context(
+    prompt: usize,
+    max_tokens: usize,
+    limit: usize,
+    min_prompt: usize,
+) -> Result<(), LlmError> {
+    if prompt + max_tokens > limit || prompt < min_prompt {
+        return Err(LlmError::ContextOverflow {
+            needed: prompt + max_tokens,
+            limit,
+            prompt,
+            what: format!("max_tokens {max_tokens}"),
+        });
+    }
+    Ok(())
+}
+
+/// The sampling loop of a chat completion, the same for the base model and a grounded one
+/// (which differ only in how a token's logits are computed): stop tokens, stop strings held
+/// back until they can no longer match, `max_tokens`, and the caller's cancellation.
+pub(crate) struct Decode<'a> {
+    pub tokenizer: &'a ChatTokenizer,
+    pub params: &'a GenParams,
+    pub prompt_tokens: usize,
+}
+
+impl Decode<'_> {
+    /// `next_logits(None)` gives the logits after the prompt, `next_logits(Some(t))` after
+    /// feeding the sampled token `t`.
+    pub fn run(
+        &self,
+        mut sampler: Sampler,
+        mut next_logits: impl FnMut(Option<u32>) -> Result<Vec<f32>, LlmError>,
+        on_token: &mut dyn FnMut(&str),
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<Generation, LlmError> {
+        let (tokenizer, stop) = (self.tokenizer, &self.params.stop);
+        let mut stream = TextStream::default();
+        let (mut emitted, mut completion_tokens) = (0, 0);
+        let mut fed = None;
+        loop {
+            let logits = next_logits(fed)?;
+            let next = sampler.sample(&logits);
+            completion_tokens += 1;
+            let (text, finish_reason) = if next == tokenizer.im_end || next == tokenizer.end_of_text
+            {
+                (stream.finish(tokenizer)?, FinishReason::Stop)
+            } else {
+                let text = stream.push(tokenizer, next)?;
+                if let Some(cut) = find_stop(text, stop) {
+                    (text[..cut].to_string(), FinishReason::Stop)
+                } else {
+                    let safe = text.len() - held_back(text, stop);
+                    if safe > emitted {
+                        on_token(&text[emitted..safe]);
+                        emitted = safe;
+                    }
+                    if completion_tokens < self.params.max_tokens && keep_going() {
+                        fed = Some(next);
+                        continue;
+                    }
+                    (stream.finish(tokenizer)?, FinishReason::Length)
+                }
+            };
+            if text.len() > emitted {
+                on_token(&text[emitted..]);
+            }
+            return Ok(Generation {
+                text,
+                prompt_tokens: self.prompt_tokens,
+                completion_tokens,
+                finish_reason,
+            });
+        }
+    }
 }
 
 /// Byte offset of the earliest stop string in `text`.

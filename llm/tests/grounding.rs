@@ -2,18 +2,13 @@
 //! likelihood of rewarded actions, and the grounded checkpoint round-trips with its checks.
 //! Without the file the tests print a skip line, unless `CI` is set.
 
+use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, glam_prompt};
 use gridmentor_llm::grounding::{Grounded, LoraConfig, PpoParams, Sample};
 use gridmentor_llm::{Message, SmolLm2};
 use std::path::PathBuf;
 
-const ACTIONS: [&str; 6] = [
-    "turn left",
-    "turn right",
-    "go forward",
-    "pick up",
-    "drop",
-    "toggle",
-];
+// GLAM's action texts and prompt as the agent uses them (core), so these tests train what runs.
+const ACTIONS: [&str; 6] = ACTION_TEXTS;
 
 fn base() -> Option<(SmolLm2, PathBuf)> {
     let path = SmolLm2::default_path();
@@ -30,13 +25,11 @@ fn base() -> Option<(SmolLm2, PathBuf)> {
 }
 
 fn prompt(goal: &str, seen: &str) -> Vec<Message> {
-    vec![Message::new(
-        "user",
-        format!(
-            "Possible action of the agent: turn left, turn right, go forward, pick up, drop, \
-             toggle\n \n Goal of the agent: {goal}\n Observation 0: {seen}\n Action 0: "
-        ),
-    )]
+    let p = glam_prompt(goal, &[vec![seen.to_string()]], &[]);
+    p.messages
+        .into_iter()
+        .map(|m| Message::new(m.role.as_str(), m.content))
+        .collect()
 }
 
 fn probs(scores: &[f32]) -> Vec<f32> {

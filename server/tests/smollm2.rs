@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, glam_prompt};
 use gridmentor_server::llm::smollm2;
 use gridmentor_server::{AppState, router};
 use serde_json::json;
@@ -126,20 +127,17 @@ async fn a_grounded_model_is_served_by_name_and_scores_as_it_does_natively() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let actions = [
-        "turn left",
-        "turn right",
-        "go forward",
-        "pick up",
-        "drop",
-        "toggle",
-    ];
-    let user = "Possible action of the agent: turn left, turn right, go forward, pick up, drop, \
-                toggle\n \n Goal of the agent: go to the red ball\n Observation 0: You see a red \
-                ball 2 steps forward\n Action 0: ";
+    // GLAM's action texts and prompt as the agent builds them.
+    let actions = ACTION_TEXTS;
+    let prompt = glam_prompt(
+        "go to the red ball",
+        &[vec!["You see a red ball 2 steps forward".to_string()]],
+        &[],
+    );
+    let user = prompt.messages[0].content.clone();
     let file = dir.path().join("g.glam");
     let (native, file) = {
-        let (path, file) = (path.clone(), file.clone());
+        let (path, file, user) = (path.clone(), file.clone(), user.clone());
         tokio::task::spawn_blocking(move || {
             let base = SmolLm2::load_with_threads(&path, 2).unwrap();
             let cfg = LoraConfig {

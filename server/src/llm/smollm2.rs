@@ -4,11 +4,16 @@
 use super::local::{Fairness, GenParams, Generated, Local, LocalError, LocalModel, Scored};
 use super::{ChatMessage, ModelCard, Score};
 use gridmentor_llm::grounding::Grounded;
-use gridmentor_llm::{LlmError, Message, SmolLm2};
+use gridmentor_llm::{ChatModel, LlmError, Message, SmolLm2};
 use std::path::Path;
 
-/// The model behind the backend.
-pub struct Smol(pub SmolLm2);
+/// A model of `gridmentor-llm` (the bare SmolLM2 or a grounded one) behind a backend.
+pub struct Embedded<M>(pub M);
+
+/// The bare model.
+pub type Smol = Embedded<SmolLm2>;
+/// A grounded model (GLAM adapters on SmolLM2).
+pub type GroundedSmol = Embedded<Grounded>;
 
 fn messages(m: &[ChatMessage]) -> Vec<Message> {
     m.iter()
@@ -25,71 +30,7 @@ fn local_error(e: LlmError) -> LocalError {
     }
 }
 
-/// What answers: the bare model or the grounded one.
-trait Embedded: Send + 'static {
-    fn chat_until(
-        &mut self,
-        m: &[Message],
-        p: &gridmentor_llm::GenParams,
-        on_token: &mut dyn FnMut(&str),
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<gridmentor_llm::Generation, LlmError>;
-    fn score(
-        &mut self,
-        m: &[Message],
-        c: &[String],
-    ) -> Result<Vec<gridmentor_llm::Score>, LlmError>;
-    fn prompt_tokens(&self, m: &[Message]) -> Result<Vec<u32>, LlmError>;
-}
-
-impl Embedded for SmolLm2 {
-    fn chat_until(
-        &mut self,
-        m: &[Message],
-        p: &gridmentor_llm::GenParams,
-        on_token: &mut dyn FnMut(&str),
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<gridmentor_llm::Generation, LlmError> {
-        SmolLm2::chat_until(self, m, p, on_token, keep_going)
-    }
-    fn score(
-        &mut self,
-        m: &[Message],
-        c: &[String],
-    ) -> Result<Vec<gridmentor_llm::Score>, LlmError> {
-        SmolLm2::score(self, m, c)
-    }
-    fn prompt_tokens(&self, m: &[Message]) -> Result<Vec<u32>, LlmError> {
-        SmolLm2::prompt_tokens(self, m)
-    }
-}
-
-impl Embedded for Grounded {
-    fn chat_until(
-        &mut self,
-        m: &[Message],
-        p: &gridmentor_llm::GenParams,
-        on_token: &mut dyn FnMut(&str),
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<gridmentor_llm::Generation, LlmError> {
-        Grounded::chat_until(self, m, p, on_token, keep_going)
-    }
-    fn score(
-        &mut self,
-        m: &[Message],
-        c: &[String],
-    ) -> Result<Vec<gridmentor_llm::Score>, LlmError> {
-        Grounded::score(self, m, c)
-    }
-    fn prompt_tokens(&self, m: &[Message]) -> Result<Vec<u32>, LlmError> {
-        self.base().prompt_tokens(m)
-    }
-}
-
-/// A grounded model behind the backend.
-pub struct GroundedSmol(pub Grounded);
-
-impl LocalModel for GroundedSmol {
+impl<M: ChatModel> LocalModel for Embedded<M> {
     fn generate(
         &mut self,
         m: &[ChatMessage],
@@ -97,77 +38,45 @@ impl LocalModel for GroundedSmol {
         on_token: &mut dyn FnMut(&str),
         keep_going: &mut dyn FnMut() -> bool,
     ) -> Result<Generated, LocalError> {
-        generate(&mut self.0, m, p, on_token, keep_going)
-    }
-
-    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, LocalError> {
-        score(&mut self.0, m, candidates)
-    }
-}
-
-impl LocalModel for Smol {
-    fn generate(
-        &mut self,
-        m: &[ChatMessage],
-        p: &GenParams,
-        on_token: &mut dyn FnMut(&str),
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<Generated, LocalError> {
-        generate(&mut self.0, m, p, on_token, keep_going)
-    }
-
-    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, LocalError> {
-        score(&mut self.0, m, candidates)
-    }
-}
-
-fn generate(
-    model: &mut dyn Embedded,
-    m: &[ChatMessage],
-    p: &GenParams,
-    on_token: &mut dyn FnMut(&str),
-    keep_going: &mut dyn FnMut() -> bool,
-) -> Result<Generated, LocalError> {
-    let params = gridmentor_llm::GenParams {
-        max_tokens: p.max_tokens.max(1) as usize,
-        temperature: p.temperature as f32,
-        top_p: p.top_p as f32,
-        seed: p.seed,
-        stop: p.stop.clone(),
-    };
-    let g = model
-        .chat_until(&messages(m), &params, on_token, keep_going)
-        .map_err(local_error)?;
-    Ok(Generated {
-        text: g.text,
-        finish_reason: g.finish_reason.as_str().to_string(),
-        prompt_tokens: g.prompt_tokens as u64,
-        completion_tokens: g.completion_tokens as u64,
-    })
-}
-
-fn score(
-    model: &mut dyn Embedded,
-    m: &[ChatMessage],
-    candidates: &[String],
-) -> Result<Scored, LocalError> {
-    let msgs = messages(m);
-    let prompt_tokens = model.prompt_tokens(&msgs).map_err(local_error)?.len() as u64;
-    let scores = model
-        .score(&msgs, candidates)
-        .map_err(local_error)?
-        .into_iter()
-        .zip(candidates)
-        .map(|(s, c)| Score {
-            candidate: c.clone(),
-            logprob: s.logprob as f64,
-            tokens: s.tokens as u32,
+        let params = gridmentor_llm::GenParams {
+            max_tokens: p.max_tokens.max(1) as usize,
+            temperature: p.temperature as f32,
+            top_p: p.top_p as f32,
+            seed: p.seed,
+            stop: p.stop.clone(),
+        };
+        let g = self
+            .0
+            .chat_until(&messages(m), &params, on_token, keep_going)
+            .map_err(local_error)?;
+        Ok(Generated {
+            text: g.text,
+            finish_reason: g.finish_reason.as_str().to_string(),
+            prompt_tokens: g.prompt_tokens as u64,
+            completion_tokens: g.completion_tokens as u64,
         })
-        .collect();
-    Ok(Scored {
-        scores,
-        prompt_tokens,
-    })
+    }
+
+    fn score(&mut self, m: &[ChatMessage], candidates: &[String]) -> Result<Scored, LocalError> {
+        let msgs = messages(m);
+        let prompt_tokens = self.0.prompt_tokens(&msgs).map_err(local_error)?.len() as u64;
+        let scores = self
+            .0
+            .score(&msgs, candidates)
+            .map_err(local_error)?
+            .into_iter()
+            .zip(candidates)
+            .map(|(s, c)| Score {
+                candidate: c.clone(),
+                logprob: s.logprob as f64,
+                tokens: s.tokens as u32,
+            })
+            .collect();
+        Ok(Scored {
+            scores,
+            prompt_tokens,
+        })
+    }
 }
 
 /// Load the model from `path` (slow: it dequantizes the weights) as a backend shared as
@@ -178,7 +87,7 @@ pub fn load(path: &Path, fairness: Fairness) -> Result<Local<Smol>, String> {
         id: SmolLm2::MODEL_ID.into(),
         aliases: vec!["smollm2".into()],
     };
-    Ok(Local::new("smollm2", card, Smol(model), fairness))
+    Ok(Local::new("smollm2", card, Embedded(model), fairness))
 }
 
 /// Load a grounded checkpoint onto the model in `path` (both checked) as a backend that answers
@@ -195,7 +104,7 @@ pub fn load_grounded(
         id: name.into(),
         aliases: Vec::new(),
     };
-    Ok(Local::new("grounded", card, GroundedSmol(g), fairness))
+    Ok(Local::new("grounded", card, Embedded(g), fairness))
 }
 
 /// Where the model is looked for when `--model-path` is not given.
