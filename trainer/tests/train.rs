@@ -146,6 +146,24 @@ fn bad_checkpoints_and_flags_get_clear_errors() {
         dir.join("r").to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&bad_batch.stderr).contains("multiple of --batch"));
+    // Refused before training, for every algorithm (it used to fail after the whole run).
+    for algo in ["ppo", "glam"] {
+        let no_eval = gridmentor(&[
+            "train",
+            "--algo",
+            algo,
+            "--eval-episodes",
+            "0",
+            "--out",
+            dir.join("e").to_str().unwrap(),
+        ]);
+        let msg = String::from_utf8_lossy(&no_eval.stderr);
+        assert!(
+            msg.contains("--eval-episodes must be at least 1"),
+            "{algo}: {msg}"
+        );
+        assert!(!dir.join("e").exists(), "{algo} made its run folder");
+    }
     // A build with the feature trains on wgpu (tests/wgpu.rs).
     if !cfg!(feature = "wgpu") {
         let wgpu = gridmentor(&[

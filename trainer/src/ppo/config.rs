@@ -226,6 +226,11 @@ impl Config {
             (0.0..=1.0).contains(&self.gamma) && (0.0..=1.0).contains(&self.lambda),
             "--gamma and --gae-lambda must be within 0..=1"
         );
+        // Checked before training, not after it: the final evaluation needs an episode.
+        anyhow::ensure!(
+            self.eval_episodes >= 1,
+            "--eval-episodes must be at least 1"
+        );
         Ok(())
     }
 }
