@@ -71,6 +71,7 @@ fn run() -> Result<(), String> {
         frames: 0,
         seed: 1,
         eval: None,
+        curve: Vec::new(),
     };
     let bytes = Checkpoint::from_model(&model, meta)
         .map_err(|e| e.to_string())?
