@@ -90,7 +90,10 @@ export function renderCompare() {
     card.dataset.digest = c.session.digest();
     card.dataset.steps = String(c.session.stepCount);
   }
-  document.body.dataset.compareDone = state.compare.length && state.compare.every((c) => c.session.isDone || c.problem) ? "1" : "0";
+  // A replayed card is finished when its recorded steps are (a card that could not play has
+  // none).
+  const finished = (c) => (state.compareReplay ? !c.session.canRedo : c.session.isDone || c.problem);
+  document.body.dataset.compareDone = state.compare.length && state.compare.every(finished) ? "1" : "0";
   $("compare-play").textContent = state.comparePlaying ? "Pause" : "Play";
   renderCompareReplay();
 }

@@ -20,7 +20,8 @@ const SCHEMA: [&str; 3] = [
         seed TEXT NOT NULL, size BIGINT NOT NULL, uploaded_at TEXT NOT NULL,
         uploaded_ms BIGINT NOT NULL, eval_status TEXT NOT NULL, eval_episodes BIGINT NOT NULL,
         eval_seed TEXT NOT NULL, success_rate DOUBLE PRECISION, mean_return DOUBLE PRECISION,
-        mean_steps DOUBLE PRECISION, eval_error TEXT, client TEXT NOT NULL DEFAULT '')",
+        mean_steps DOUBLE PRECISION, eval_error TEXT, client TEXT NOT NULL DEFAULT '',
+        curve TEXT NOT NULL DEFAULT '', curve_points BIGINT NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS episodes (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, created_ms BIGINT NOT NULL,
         client TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL DEFAULT 0)",
@@ -41,6 +42,14 @@ const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
     ("episodes", "size", "BIGINT NOT NULL DEFAULT 0"),
     ("llm_cache", "size", "BIGINT NOT NULL DEFAULT 0"),
 ];
+
+/// The columns of `checkpoints` an [`Entry`] is read from. Named, not `*`: a pooled SQLite
+/// connection that had not yet seen an [`ADDED_COLUMNS`] `ALTER` prepared `SELECT *` with the
+/// old columns, SQLite re-prepared it with more when it ran, and sqlx's worker panicked on the
+/// longer rows (every later query of that connection failed).
+const ENTRY_COLUMNS: &str = "id, name, env, net, obs, actions, algo, frames, seed, size, \
+    uploaded_at, eval_status, eval_episodes, eval_seed, success_rate, mean_return, mean_steps, \
+    eval_error, curve, curve_points";
 
 /// Indexes, created after the columns they cover.
 const INDEXES: [&str; 5] = [
@@ -479,29 +488,34 @@ impl Store {
     }
 
     pub async fn checkpoint(&self, id: &str) -> Result<Option<Entry>, sqlx::Error> {
-        sqlx::query("SELECT * FROM checkpoints WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| entry_from_row(&r, true))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| entry_from_row(&r, true))
+        .transpose()
     }
 
     /// Newest first.
     pub async fn checkpoints(&self, env: Option<&str>) -> Result<Vec<Entry>, sqlx::Error> {
         let rows = match env {
             Some(env) => {
-                sqlx::query(
-                    "SELECT * FROM checkpoints WHERE env = $1 ORDER BY uploaded_ms DESC, id",
-                )
+                sqlx::query(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE env = $1
+                     ORDER BY uploaded_ms DESC, id"
+                ))
                 .bind(env)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query("SELECT * FROM checkpoints ORDER BY uploaded_ms DESC, id")
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM checkpoints ORDER BY uploaded_ms DESC, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter().map(|r| entry_from_row(r, false)).collect()
@@ -509,10 +523,10 @@ impl Store {
 
     /// Evaluated entries of `env`, best success rate then mean return first.
     pub async fn leaderboard(&self, env: &str) -> Result<Vec<Entry>, sqlx::Error> {
-        sqlx::query(
-            "SELECT * FROM checkpoints WHERE env = $1 AND eval_status = 'done'
-             ORDER BY success_rate DESC, mean_return DESC, uploaded_ms, id",
-        )
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE env = $1 AND eval_status = 'done'
+             ORDER BY success_rate DESC, mean_return DESC, uploaded_ms, id"
+        ))
         .bind(env)
         .fetch_all(&self.pool)
         .await?

@@ -880,8 +880,15 @@ fn playground_end_to_end() {
         )?;
         ensure(bar[0] == false, format!("replay bar {bar}"))?;
         fresh.click("#compare-step")?;
+        // The expert's card moves; a card whose agent could not play has no steps to replay.
         let at = steps(&fresh)?;
-        ensure(at == json!([1, 1]), format!("after a step: {at}"))?;
+        ensure(
+            at[0] == 1
+                && at
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|k| k.as_u64() <= Some(1))),
+            format!("after a step: {at}"),
+        )?;
         // Scrub to the end: the cards are the episode that was shared.
         fresh.exec(
             "const r = document.getElementById('compare-scrub'); r.value = r.max; r.dispatchEvent(new Event('input')); return 1",
