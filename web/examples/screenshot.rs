@@ -89,7 +89,7 @@ fn run() -> Result<Vec<PathBuf>, String> {
         .and_then(|_| b.wait_for("!document.getElementById('share-url').hidden && document.getElementById('share-url').value", LONG))?;
     let link = link.as_str().ok_or("no share link")?.to_string();
     let shared = driver.session()?;
-    shared.window_size(1280, 1000)?;
+    shared.window_size(1280, 1180)?;
     open(&shared, &format!("{}/", server.url))?;
     shared.goto(&link)?;
     shared.wait_for("document.body.dataset.replayed === '1'", LONG)?;
@@ -129,7 +129,7 @@ fn run() -> Result<Vec<PathBuf>, String> {
     )?;
     b.click("#compare-play")?;
     b.wait_for("document.body.dataset.compareDone === '1'", LONG)?;
-    b.js("document.querySelector('.compare-box').scrollIntoView({ block: 'start' }); return 1")?;
+    b.js("document.getElementById('compare').scrollIntoView({ block: 'start' }); return 1")?;
     let out = dir.join("compare-curves.png");
     b.screenshot(&out)?;
     made.push(out);
