@@ -74,7 +74,8 @@ test-llamacpp: model
 test-wgpu: setup-gpu
 	$(CARGO) test -p gridmentor-trainer --features wgpu --test wgpu
 
-## screenshot: docs/playground.png: the served page with the shipped When2Ask mediator playing
+## screenshot: docs/playground.png (the shipped When2Ask mediator playing), phone.png,
+## compare-curves.png and shared-episode.png: the served page in headless Chromium
 screenshot: setup-browser wasm
 	$(CARGO) build --workspace --all-targets $(FEATURES)
 	GRIDMENTOR_SERVER=$(TARGET_DIR)/debug/gridmentor-server $(TARGET_DIR)/debug/examples/screenshot

@@ -1,8 +1,10 @@
-// Compare: 2-4 agents play the same env and seed in lock-step, one card each.
+// Compare: 2-4 agents play the same env and seed in lock-step, one card each, with their
+// learning curves; a shared comparison replays from step 0 (play, step, scrubber).
 import { Session } from "./pkg/gridmentor_web.js";
 import { $, state, registry, showError, errText, parseSeed } from "./page.js";
 import { drawSession } from "./board.js";
 import { agentGroups, agentMove, prepare, unfitReason } from "./agents.js";
+import { curveOf, renderCurves } from "./curves.js";
 
 // The agents to pick, grouped by env like the "who plays" menu (the current env's first).
 export function renderComparePick() {
@@ -37,9 +39,11 @@ export function pickedAgents() {
 }
 
 // Starts a comparison of `keys` on the current env and seed; with `actions` (a shared episode)
-// each card replays its actions instead of making its agent. False when it cannot start.
+// each card replays its actions instead of making its agent, from step 0: the recorded steps
+// wait in each card's redo list. False when it cannot start.
 export async function startCompare(keys = pickedAgents(), actions = null) {
   stopCompare();
+  state.compareReplay = !!actions;
   if (keys.length < 2 || keys.length > 4) { showError(`pick 2 to 4 agents to compare (picked ${keys.length})`); return false; }
   const env = $("env").value;
   const seed = parseSeed($("seed").value);
@@ -50,15 +54,16 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
     const entry = registry.get(key);
     const label = entry?.label ?? key;
     const session = actions ? Session.fromActions(env, seed, actions[i]) : new Session(env, seed);
+    if (actions) while (session.undo()) { /* back to step 0 */ }
     // A card whose agent cannot be made or cannot play this env stays, saying why.
-    let agent = null, problem = "";
-    if (!actions) {
-      try {
-        await prepare(key);
-        agent = entry.make();
-        problem = unfitReason(agent, session, label);
-      } catch (e) { problem = `${label} cannot play: ${errText(e)}`; }
-    }
+    let agent = null, problem = "", curve = null;
+    try {
+      await prepare(key);
+      const made = entry.make();
+      curve = curveOf(made);
+      if (actions) made?.free();
+      else { agent = made; problem = unfitReason(agent, session, label); }
+    } catch (e) { if (!actions) problem = `${label} cannot play: ${errText(e)}`; }
     const card = document.createElement("figure");
     card.className = "card";
     card.dataset.index = String(i);
@@ -66,8 +71,9 @@ export async function startCompare(keys = pickedAgents(), actions = null) {
     const cap = document.createElement("figcaption");
     card.append(canvas, cap);
     box.append(card);
-    state.compare.push({ key, label, spec: agent?.spec ?? entry?.spec ?? key, model: entry?.model, agent, problem, session, canvas, cap });
+    state.compare.push({ key, label, spec: agent?.spec ?? entry?.spec ?? key, model: entry?.model, agent, problem, session, canvas, cap, curve });
   }
+  renderCurves(state.compare.map((c) => ({ label: c.label, curve: c.curve })));
   const unfit = state.compare.filter((c) => c.problem);
   if (unfit.length) showError(`${unfit.length} of the ${keys.length} agents cannot play ${env}: ${unfit[0].problem}`);
   else showError("");
@@ -82,19 +88,60 @@ export function renderCompare() {
     c.cap.textContent = c.problem || `${c.label}: step ${c.session.stepCount}, return ${c.session.totalReward.toFixed(3)}, ${c.session.status}`;
     card.dataset.status = c.problem ? "cannot play" : c.session.status;
     card.dataset.digest = c.session.digest();
+    card.dataset.steps = String(c.session.stepCount);
   }
-  document.body.dataset.compareDone = state.compare.length && state.compare.every((c) => c.session.isDone || c.problem) ? "1" : "0";
+  // A replayed card is finished when its recorded steps are (a card that could not play has
+  // none).
+  const finished = (c) => (state.compareReplay ? !c.session.canRedo : c.session.isDone || c.problem);
+  document.body.dataset.compareDone = state.compare.length && state.compare.every(finished) ? "1" : "0";
   $("compare-play").textContent = state.comparePlaying ? "Pause" : "Play";
+  renderCompareReplay();
 }
 
-// The cards whose agents still move.
+// The scrubber of a shared comparison: the step the cards are at, over the longest episode.
+function renderCompareReplay() {
+  const replay = state.compareReplay && state.compare.length > 0;
+  $("compare-replay").hidden = !replay;
+  if (!replay) { $("compare-step").disabled = false; return; }
+  const at = Math.max(...state.compare.map((c) => c.session.stepCount));
+  const total = Math.max(...state.compare.map((c) => c.session.stepCount + c.session.redoCount));
+  $("compare-scrub").max = String(total);
+  $("compare-scrub").value = String(at);
+  $("compare-scrub-pos").textContent = `${at} / ${total}`;
+  $("compare-step").disabled = !state.compare.some((c) => c.session.canRedo);
+}
+
+// Every card of a shared comparison at step `k` (a shorter episode stays at its end).
+export function compareScrubTo(k) {
+  if (!state.compareReplay) return;
+  state.comparePlaying = false;
+  for (const c of state.compare) {
+    while (c.session.stepCount > k && c.session.undo()) { /* back */ }
+    while (c.session.stepCount < k && c.session.redo()) { /* on */ }
+  }
+  renderCompare();
+}
+
+// The cards that still move: their agents play, or (a shared comparison) their recorded steps
+// are left.
 function liveCards() {
+  if (state.compareReplay) return state.compare.filter((c) => c.session.canRedo);
   return state.compare.filter((c) => !c.session.isDone && c.agent && !c.problem);
+}
+
+// Play from the start when a shared comparison is at its end.
+export function rewindIfReplayEnded() {
+  if (state.compareReplay && !liveCards().length) compareScrubTo(0);
 }
 
 // One lock-step move of every card still playing; false when none is left.
 export async function compareStep() {
   const live = liveCards();
+  if (state.compareReplay) {
+    for (const c of live) c.session.redo();
+    renderCompare();
+    return liveCards().length > 0;
+  }
   try {
     await Promise.all(live.map((c) => agentMove(c.agent, c.session, state.compare.indexOf(c), c.model)));
   } catch (e) { showError(errText(e)); state.comparePlaying = false; }
@@ -112,3 +159,4 @@ export async function compareLoop() {
 export function stopCompare() {
   state.comparePlaying = false;
 }
+

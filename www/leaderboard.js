@@ -48,22 +48,38 @@ export async function loadLeaderboard() {
     });
     tr.insertCell().append(b);
   });
-  // The baselines (no checkpoint), evaluated by the server on the same held-out seeds.
+  // The baselines (no checkpoint) and the embedded LLM's planner, evaluated by the server on
+  // the same held-out seeds (the LLM on the first of them, in the background).
+  let evaluating = false;
   for (const c of baselines) {
     const tr = body.insertRow();
-    tr.className = "baseline";
+    const llm = c.agent.startsWith("planner:") && !c.agent.endsWith(":gridmentor-expert");
+    tr.className = llm ? "baseline llm" : "baseline";
     tr.dataset.agent = c.agent;
+    tr.dataset.status = c.status ?? "done";
     const pct = (x) => (typeof x === "number" ? `${(100 * x).toFixed(1)}%` : "–");
     const num = (x, d) => (typeof x === "number" ? x.toFixed(d) : "–");
-    const cells = ["–", c.name, "baseline", "–", c.error ? "cannot play" : pct(c.success_rate), num(c.mean_return, 3), num(c.mean_steps, 1)];
+    const waiting = c.status === "pending" || c.status === "running";
+    evaluating ||= waiting;
+    const success = waiting ? "evaluating…" : c.error ? "cannot play" : pct(c.success_rate);
+    // The episode count is the row's own when it differs from the checkpoints' (the LLM's).
+    const name = llm ? `${c.name}, ${c.episodes} seeds` : c.name;
+    const cells = ["–", name, llm ? "LLM planner" : "baseline", "–", success, num(c.mean_return, 3), num(c.mean_steps, 1)];
     for (const t of cells) tr.insertCell().textContent = t;
     if (c.error) tr.cells[4].title = c.error;
-    const key = [...registry].find(([, e]) => e.spec === c.agent && !e.alias)?.[0];
+    const key = llm ? undefined : [...registry].find(([, e]) => e.spec === c.agent && !e.alias)?.[0];
     const b = document.createElement("button");
     b.textContent = "Watch";
     b.disabled = !key || !!c.error;
+    // The page's LLM planner writes its answers; this row's ranks the valid plans by score.
+    if (llm) b.title = "the page's planner agents generate their answers; this row's agent scores the plans (server-side)";
     b.addEventListener("click", () => watch(key));
     tr.insertCell().append(b);
   }
   $("leaderboard-status").textContent = msg || (entries.length ? "" : `no checkpoint has been evaluated on ${env} yet`);
+  // Ask again while the LLM row is being evaluated, as long as the same env is shown.
+  clearTimeout(recheck);
+  if (evaluating && !msg) recheck = setTimeout(() => { if (run === state.leaderboardRun && $("leaderboard-box").open) loadLeaderboard(); }, 5000);
 }
+
+let recheck = 0;

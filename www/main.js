@@ -5,7 +5,7 @@ import init, { Session, Agent, envIds, actionNames, shareEncode, shareDecode } f
 import { $, state, showError, notice, errText, apiError } from "./page.js";
 import { addBuiltinAgents, loadCheckpointBytes, loadServerCheckpoints, loadModels, onAgentsChanged, prepare, renderAgentMenu } from "./agents.js";
 import { reset, act, undo, redo, play, pause, stepAgent, selectAgent, redraw, toggleReplay, scrubTo } from "./play.js";
-import { renderComparePick, startCompare, renderCompare, compareStep, compareLoop, pickedAgents } from "./compare.js";
+import { renderComparePick, startCompare, renderCompare, compareStep, compareLoop, compareScrubTo, rewindIfReplayEnded, pickedAgents } from "./compare.js";
 import { evaluate, stopEvaluate } from "./evaluate.js";
 import { copyLink, exportGif, openFromHash } from "./share.js";
 import { loadLeaderboard, onWatch } from "./leaderboard.js";
@@ -125,11 +125,13 @@ async function main() {
   $("scrub").addEventListener("input", () => scrubTo(Number($("scrub").value)));
   $("compare-start").addEventListener("click", () => startCompare());
   $("compare-play").addEventListener("click", () => {
+    if (!state.comparePlaying) rewindIfReplayEnded();
     state.comparePlaying = !state.comparePlaying;
     renderCompare();
     compareLoop();
   });
   $("compare-step").addEventListener("click", () => { state.comparePlaying = false; compareStep(); });
+  $("compare-scrub").addEventListener("input", () => compareScrubTo(Number($("compare-scrub").value)));
   $("eval-start").addEventListener("click", () => evaluate(pickedAgents()));
   $("eval-stop").addEventListener("click", stopEvaluate);
   window.addEventListener("resize", () => { redraw(); if (state.compare.length) renderCompare(); });

@@ -16,6 +16,7 @@ export const state = {
   replay: null,       // a shared episode on the main board: {decisions, timer}; null when none
   compare: [],        // {key, agent, session, canvas, done}
   comparePlaying: false,
+  compareReplay: false, // the cards replay a shared comparison (from step 0) instead of playing
   evalRun: 0,
   leaderboardRun: 0,  // bumped per fetch: an answer for an env no longer shown is dropped
   names: [],

@@ -169,6 +169,7 @@ fn checkpoint(seed: u64) -> Vec<u8> {
             frames: seed,
             seed,
             eval: None,
+            curve: Vec::new(),
         },
     )
     .expect("a checkpoint")
@@ -325,6 +326,8 @@ async fn bench(
                 mean_return: 0.5,
                 mean_steps: 10.0,
             },
+            curve_points: 0,
+            curve: None,
         };
         // Inserted as done (the evaluator looks for pending ones), then given its figures.
         state.store.insert_checkpoint(&e, 0, "bench").await?;

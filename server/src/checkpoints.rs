@@ -232,6 +232,8 @@ pub async fn upload(
         eval_episodes: state.settings.eval_episodes as u64,
         eval_seed: state.settings.eval_seed.to_string(),
         eval: EvalState::Pending,
+        curve_points: m.curve.len() as u64,
+        curve: Some(m.curve.clone()),
     };
     // Written and inserted in a task of its own: a client that goes away mid-way cannot leave
     // a file without its entry (the entry is inserted only once the whole file is on disk).
@@ -324,6 +326,9 @@ pub struct Baseline {
     pub name: String,
     pub episodes: u64,
     pub seed: String,
+    /// `done`, or `failed` (with `error`); the LLM planner's row is `pending` or `running`
+    /// until the background worker has evaluated it ([`crate::planners`]).
+    pub status: String,
     /// Absent (with `error`) when the agent cannot play this env.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<f64>,
@@ -369,6 +374,7 @@ pub fn baselines(env: &str, episodes: usize, seed: u64) -> Vec<Baseline> {
                 name: name.to_string(),
                 episodes: episodes as u64,
                 seed: seed.to_string(),
+                status: "done".into(),
                 success_rate: None,
                 mean_return: None,
                 mean_steps: None,
@@ -380,7 +386,10 @@ pub fn baselines(env: &str, episodes: usize, seed: u64) -> Vec<Baseline> {
                     b.mean_return = Some(s.mean_return());
                     b.mean_steps = Some(s.mean_steps());
                 }
-                Err(e) => b.error = Some(e.to_string()),
+                Err(e) => {
+                    b.status = "failed".into();
+                    b.error = Some(e.to_string());
+                }
             }
             b
         })

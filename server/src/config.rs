@@ -123,6 +123,11 @@ pub struct Args {
     /// First seed of the held-out evaluation [default: 1000000].
     #[arg(long, env = "GRIDMENTOR_EVAL_SEED", value_name = "SEED")]
     pub eval_seed: Option<u64>,
+    /// Episodes (the first of the held-out seeds) on which the leaderboard evaluates the
+    /// embedded LLM's planner + skills agent, in the background when the model is idle; each
+    /// episode asks the model a few times; 0 = no LLM row [default: 20].
+    #[arg(long, env = "GRIDMENTOR_LLM_EVAL_EPISODES", value_name = "N")]
+    pub llm_eval_episodes: Option<usize>,
 
     /// Serve the embedded SmolLM2-135M-Instruct when this build has it (feature `smollm2`) and
     /// its file is found [default: true].
@@ -249,6 +254,8 @@ pub struct Settings {
     pub budget_default_max_tokens: u32,
     pub eval_episodes: usize,
     pub eval_seed: u64,
+    /// Held-out episodes of the leaderboard's LLM planner row (at most `eval_episodes`; 0: none).
+    pub llm_eval_episodes: usize,
     pub embedded_llm: bool,
     pub model_path: Option<PathBuf>,
     /// Grounded models by name: (name, checkpoint file).
@@ -389,6 +396,7 @@ impl Args {
             budget_default_max_tokens,
             eval_episodes,
             eval_seed,
+            llm_eval_episodes,
             embedded_llm,
             model_path,
             grounded,
@@ -496,6 +504,8 @@ impl Args {
             budget_default_max_tokens: self.budget_default_max_tokens.unwrap_or(512),
             eval_episodes,
             eval_seed: self.eval_seed.unwrap_or(1_000_000),
+            // On the checkpoints' seeds, so never more episodes than they have.
+            llm_eval_episodes: self.llm_eval_episodes.unwrap_or(20).min(eval_episodes),
             embedded_llm: self.embedded_llm.unwrap_or(true),
             model_path: self.model_path,
             grounded: parse_grounded(self.grounded.as_deref().unwrap_or(""))?,

@@ -342,6 +342,8 @@ pub async fn leaderboard(
             b
         }
     };
+    let mut baselines: Vec<Value> = baselines.iter().map(|b| json!(b)).collect();
+    baselines.extend(crate::planners::row(&state, env));
     Ok(Json(
         json!({ "env": env, "entries": entries, "baselines": baselines }),
     ))

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod llm;
 pub mod metrics;
 pub mod net;
+pub mod planners;
 pub mod store;
 
 use axum::Router;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub quota_lock: tokio::sync::Mutex<()>,
     /// The leaderboard's baselines per env, evaluated once (they never change).
     pub baselines: std::sync::Mutex<std::collections::HashMap<String, Vec<checkpoints::Baseline>>>,
+    /// The leaderboard's LLM planner row per env, evaluated in the background.
+    pub planner_rows: planners::PlannerRows,
     pub started_at: String,
 }
 
@@ -107,10 +110,12 @@ impl AppState {
             validations: tokio::sync::Semaphore::new(2),
             quota_lock: tokio::sync::Mutex::new(()),
             baselines: Default::default(),
+            planner_rows: Default::default(),
             started_at: store::rfc3339(store::now_ms()),
             settings,
         });
         checkpoints::start_evaluator(&state).await?;
+        planners::start(&state);
         Ok(state)
     }
 }

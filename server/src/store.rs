@@ -3,6 +3,7 @@
 //! atomically (temporary file, fsync, rename) under the data folder.
 
 use anyhow::Context;
+use gridmentor_core::nn::CurvePoint;
 use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -19,7 +20,8 @@ const SCHEMA: [&str; 3] = [
         seed TEXT NOT NULL, size BIGINT NOT NULL, uploaded_at TEXT NOT NULL,
         uploaded_ms BIGINT NOT NULL, eval_status TEXT NOT NULL, eval_episodes BIGINT NOT NULL,
         eval_seed TEXT NOT NULL, success_rate DOUBLE PRECISION, mean_return DOUBLE PRECISION,
-        mean_steps DOUBLE PRECISION, eval_error TEXT, client TEXT NOT NULL DEFAULT '')",
+        mean_steps DOUBLE PRECISION, eval_error TEXT, client TEXT NOT NULL DEFAULT '',
+        curve TEXT NOT NULL DEFAULT '', curve_points BIGINT NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS episodes (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, created_ms BIGINT NOT NULL,
         client TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL DEFAULT 0)",
@@ -30,12 +32,24 @@ const SCHEMA: [&str; 3] = [
 
 /// Columns added since the first release: (table, column, its type); added to older databases
 /// at start.
-const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
     ("checkpoints", "client", "TEXT NOT NULL DEFAULT ''"),
+    // The learning curve of the file's header as JSON ('' when it has none; every file stored
+    // before these columns had none: format 3 did not exist yet).
+    ("checkpoints", "curve", "TEXT NOT NULL DEFAULT ''"),
+    ("checkpoints", "curve_points", "BIGINT NOT NULL DEFAULT 0"),
     ("episodes", "client", "TEXT NOT NULL DEFAULT ''"),
     ("episodes", "size", "BIGINT NOT NULL DEFAULT 0"),
     ("llm_cache", "size", "BIGINT NOT NULL DEFAULT 0"),
 ];
+
+/// The columns of `checkpoints` an [`Entry`] is read from. Named, not `*`: a pooled SQLite
+/// connection that had not yet seen an [`ADDED_COLUMNS`] `ALTER` prepared `SELECT *` with the
+/// old columns, SQLite re-prepared it with more when it ran, and sqlx's worker panicked on the
+/// longer rows (every later query of that connection failed).
+const ENTRY_COLUMNS: &str = "id, name, env, net, obs, actions, algo, frames, seed, size, \
+    uploaded_at, eval_status, eval_episodes, eval_seed, success_rate, mean_return, mean_steps, \
+    eval_error, curve, curve_points";
 
 /// Indexes, created after the columns they cover.
 const INDEXES: [&str; 5] = [
@@ -88,12 +102,17 @@ pub struct Entry {
     pub eval_episodes: u64,
     pub eval_seed: String,
     pub eval: EvalState,
+    /// The learning curve's points in the file (0: none recorded).
+    pub curve_points: u64,
+    /// The learning curve itself: read for one entry (`/meta`), not for lists, whose entries
+    /// would otherwise grow by up to 256 points each.
+    pub curve: Option<Vec<CurvePoint>>,
 }
 
 impl Serialize for Entry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut m = s.serialize_struct("Entry", 12)?;
+        let mut m = s.serialize_struct("Entry", 14)?;
         m.serialize_field("id", &self.id)?;
         m.serialize_field("name", &self.name)?;
         m.serialize_field("env", &self.env)?;
@@ -106,6 +125,10 @@ impl Serialize for Entry {
         m.serialize_field("size", &self.size)?;
         m.serialize_field("uploaded_at", &self.uploaded_at)?;
         m.serialize_field("eval", &self.eval_json())?;
+        m.serialize_field("curve_points", &self.curve_points)?;
+        if let Some(curve) = &self.curve {
+            m.serialize_field("curve", curve)?;
+        }
         m.end()
     }
 }
@@ -256,7 +279,8 @@ pub struct Store {
     pub tmp_dir: PathBuf,
 }
 
-fn entry_from_row(r: &AnyRow) -> Result<Entry, sqlx::Error> {
+/// An entry of the database; with its learning curve when `curve`.
+fn entry_from_row(r: &AnyRow, curve: bool) -> Result<Entry, sqlx::Error> {
     let status: String = r.try_get("eval_status")?;
     let eval = match status.as_str() {
         "done" => EvalState::Done {
@@ -286,7 +310,27 @@ fn entry_from_row(r: &AnyRow) -> Result<Entry, sqlx::Error> {
         eval_episodes: r.try_get::<i64, _>("eval_episodes")? as u64,
         eval_seed: r.try_get("eval_seed")?,
         eval,
+        curve_points: r.try_get::<i64, _>("curve_points")?.max(0) as u64,
+        curve: if curve {
+            let text: String = r.try_get("curve")?;
+            Some(if text.is_empty() {
+                Vec::new()
+            } else {
+                serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+            })
+        } else {
+            None
+        },
     })
+}
+
+/// The `curve` column of a learning curve.
+fn curve_column(curve: &[CurvePoint]) -> String {
+    if curve.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(curve).unwrap_or_default()
+    }
 }
 
 impl Store {
@@ -403,17 +447,21 @@ impl Store {
         self.checkpoint_dir.join(format!("{id}.ckpt"))
     }
 
-    /// Store the entry unless one with its id exists; true when it was inserted.
+    /// Store the entry (with its learning curve, whatever `e.curve` holds) unless one with its
+    /// id exists; true when it was inserted.
     pub async fn insert_checkpoint(
         &self,
         e: &Entry,
         uploaded_ms: i64,
         client: &str,
     ) -> Result<bool, sqlx::Error> {
+        let curve = e.curve.as_deref().unwrap_or_default();
         let r = sqlx::query(
             "INSERT INTO checkpoints (id, name, env, net, obs, actions, algo, frames, seed, size,
-                uploaded_at, uploaded_ms, eval_status, eval_episodes, eval_seed, client)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                uploaded_at, uploaded_ms, eval_status, eval_episodes, eval_seed, client, curve,
+                curve_points)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
@@ -432,51 +480,58 @@ impl Store {
         .bind(e.eval_episodes as i64)
         .bind(&e.eval_seed)
         .bind(client)
+        .bind(curve_column(curve))
+        .bind(curve.len() as i64)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn checkpoint(&self, id: &str) -> Result<Option<Entry>, sqlx::Error> {
-        sqlx::query("SELECT * FROM checkpoints WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| entry_from_row(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| entry_from_row(&r, true))
+        .transpose()
     }
 
     /// Newest first.
     pub async fn checkpoints(&self, env: Option<&str>) -> Result<Vec<Entry>, sqlx::Error> {
         let rows = match env {
             Some(env) => {
-                sqlx::query(
-                    "SELECT * FROM checkpoints WHERE env = $1 ORDER BY uploaded_ms DESC, id",
-                )
+                sqlx::query(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE env = $1
+                     ORDER BY uploaded_ms DESC, id"
+                ))
                 .bind(env)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query("SELECT * FROM checkpoints ORDER BY uploaded_ms DESC, id")
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM checkpoints ORDER BY uploaded_ms DESC, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
             }
         };
-        rows.iter().map(entry_from_row).collect()
+        rows.iter().map(|r| entry_from_row(r, false)).collect()
     }
 
     /// Evaluated entries of `env`, best success rate then mean return first.
     pub async fn leaderboard(&self, env: &str) -> Result<Vec<Entry>, sqlx::Error> {
-        sqlx::query(
-            "SELECT * FROM checkpoints WHERE env = $1 AND eval_status = 'done'
-             ORDER BY success_rate DESC, mean_return DESC, uploaded_ms, id",
-        )
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM checkpoints WHERE env = $1 AND eval_status = 'done'
+             ORDER BY success_rate DESC, mean_return DESC, uploaded_ms, id"
+        ))
         .bind(env)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(entry_from_row)
+        .map(|r| entry_from_row(r, false))
         .collect()
     }
 

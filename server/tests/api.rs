@@ -334,10 +334,131 @@ fn checkpoint_bytes(seed: u64, env: &str) -> Vec<u8> {
             frames: 1000 + seed,
             seed,
             eval: None,
+            curve: Vec::new(),
         },
     )
     .unwrap()
     .to_bytes()
+}
+
+/// A checkpoint whose header carries a learning curve of `points` points (format 3).
+fn checkpoint_with_curve(seed: u64, env: &str, points: u64) -> Vec<u8> {
+    let mut ck = Checkpoint::from_bytes(&checkpoint_bytes(seed, env)).unwrap();
+    ck.meta.curve = (1..=points)
+        .map(|i| gridmentor_core::nn::CurvePoint {
+            frames: i * 512,
+            mean_return: 0.5,
+            success_rate: i as f32 / points as f32,
+        })
+        .collect();
+    Checkpoint::from_bytes(&ck.to_bytes()).unwrap().to_bytes()
+}
+
+/// The learning curve of the file is in the entry of one checkpoint (`/meta`, the upload's
+/// answer); lists carry its length only; a file without one says 0 points and an empty curve.
+#[tokio::test]
+async fn the_learning_curve_comes_with_a_checkpoints_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = app(dir.path()).await;
+    let env = "MiniGrid-Empty-5x5-v0";
+    let r = call(&app, upload(checkpoint_with_curve(3, env, 4), "")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["curve_points"], 4);
+    assert_eq!(
+        e["curve"][3],
+        json!({"frames": 2048, "mean_return": 0.5, "success_rate": 1.0})
+    );
+    let id = e["id"].as_str().unwrap();
+    let meta = call(&app, get(&format!("/api/checkpoints/{id}/meta")))
+        .await
+        .json();
+    assert_eq!(meta["curve"], e["curve"]);
+    let list = call(&app, get("/api/checkpoints")).await.json();
+    let listed = &list["checkpoints"][0];
+    assert_eq!(
+        (listed["id"].as_str(), &listed["curve_points"]),
+        (Some(id), &json!(4))
+    );
+    assert!(listed.get("curve").is_none(), "{listed}");
+    let r = call(&app, upload(checkpoint_bytes(4, env), "")).await;
+    let plain = r.json();
+    assert_eq!(
+        (&plain["curve_points"], &plain["curve"]),
+        (&json!(0), &json!([]))
+    );
+}
+
+/// With an embedded LLM (a toy one that prefers short answers), the leaderboard's last
+/// baseline is its planner + skills agent ranking plans by score: pending until the background
+/// worker has played the first `llm_eval_episodes` held-out seeds, then its figures; its
+/// scorings went through the response cache. `--llm-eval-episodes 0` has no such row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaderboard_evaluates_the_embedded_llm_as_a_planner_in_the_background() {
+    let toy = || -> Arc<dyn Backend> {
+        Arc::new(Local::new(
+            "toy",
+            ModelCard {
+                id: "toy-1".into(),
+                aliases: vec![],
+            },
+            Toy,
+            Default::default(),
+        ))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), None);
+    s.llm_eval_episodes = 3;
+    let state = AppState::with_backends(s, vec![toy()]).await.unwrap();
+    let app = router(state.clone());
+    let last = |v: &Value| v["baselines"].as_array().unwrap().last().cloned().unwrap();
+    let first = last(
+        &call(&app, get("/api/leaderboard?env=SimpleDoorKey"))
+            .await
+            .json(),
+    );
+    assert_eq!(first["agent"], "planner:when2ask:toy-1");
+    assert_eq!(first["episodes"], 3);
+    assert!(
+        matches!(first["status"].as_str(), Some("pending" | "running")),
+        "{first}"
+    );
+    assert!(first.get("success_rate").is_none());
+    let mut done = Value::Null;
+    for _ in 0..600 {
+        done = last(
+            &call(&app, get("/api/leaderboard?env=SimpleDoorKey"))
+                .await
+                .json(),
+        );
+        if done["status"] != "pending" && done["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["seed"], "1000000");
+    let success = done["success_rate"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&success) && done["mean_steps"].as_f64() > Some(0.0),
+        "{done}"
+    );
+    assert!(state.store.cache_stats().await.unwrap().count > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), None);
+    s.llm_eval_episodes = 0;
+    let app = router(AppState::with_backends(s, vec![toy()]).await.unwrap());
+    let lb = call(&app, get("/api/leaderboard?env=SimpleDoorKey"))
+        .await
+        .json();
+    let agents: Vec<&str> = lb["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["planner:when2ask:gridmentor-expert", "random:1"]);
 }
 
 /// The shipped When2Ask mediator is evaluated as what it is: it decides when the planner +

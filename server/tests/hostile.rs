@@ -367,6 +367,7 @@ fn checkpoint(spec: NetSpec, env: &str, seed: u64, algorithm: &str) -> Vec<u8> {
             frames: 1000 + seed,
             seed,
             eval: None,
+            curve: Vec::new(),
         },
     )
     .unwrap()

@@ -239,3 +239,32 @@ async fn generation_stops_when_the_client_leaves() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["choices"][0]["message"]["content"], "ttt");
 }
+
+/// Background work (the leaderboard's LLM planner row) asks the model only when it is idle: it
+/// is busy from the moment a request takes or waits for its turn until that request ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_model_is_idle_only_when_no_request_runs_or_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = ModelCard {
+        id: "slow-1".into(),
+        aliases: vec![],
+    };
+    let backend: Arc<dyn Backend> = Arc::new(Local::new("slow", card, Slow, Fairness::default()));
+    let state = AppState::with_backends(settings(dir.path(), None), vec![backend.clone()])
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let app = router(state);
+    tokio::spawn(async move {
+        axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap()
+    });
+    assert!(backend.idle());
+    // 25 tokens at 20 ms: half a second of generation.
+    let running = tokio::spawn(async move { chat(&base, &body(25)).await.status });
+    eventually("the model busy with the request", || !backend.idle()).await;
+    assert_eq!(running.await.unwrap(), 200);
+    eventually("the model idle again", || backend.idle()).await;
+}

@@ -1,12 +1,13 @@
 //! The run folder every `gridmentor train` algorithm writes: config.json, metrics.csv and
-//! TensorBoard events (shared RL columns, then the algorithm's own), latest.ckpt and best.ckpt.
+//! TensorBoard events (shared RL columns, then the algorithm's own), latest.ckpt and best.ckpt
+//! (which carry the run's learning curve, as metrics.csv has it so far).
 
 use crate::checkpoint;
 use crate::metric::{Metric, Num};
 use crate::ppo::{Ppo, Stats};
 use crate::tensorboard::EventWriter;
 use anyhow::{Context, bail};
-use gridmentor_core::nn::{ActorCritic, Metadata};
+use gridmentor_core::nn::{ActorCritic, CurvePoint, MAX_CURVE_POINTS, Metadata, thin_curve};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -126,6 +127,40 @@ fn header(row: &[Metric]) -> String {
     names.join(",")
 }
 
+/// The columns of metrics.csv a checkpoint's learning curve is made of.
+const CURVE_COLUMNS: [&str; 4] = ["frames", "episodes", "return_mean", "success_rate"];
+
+/// The curve point of one metrics.csv row, given its cells by [`CURVE_COLUMNS`]; none before an
+/// episode has ended (the rolling figures are empty then).
+fn curve_point(cells: [f64; 4]) -> Option<CurvePoint> {
+    let [frames, episodes, mean_return, success_rate] = cells;
+    (episodes > 0.0).then_some(CurvePoint {
+        frames: frames as u64,
+        mean_return: mean_return as f32,
+        success_rate: (success_rate as f32).clamp(0.0, 1.0),
+    })
+}
+
+/// The learning curve of the rows of a metrics.csv `text` (its header first).
+fn curve_of_csv(text: &str) -> Vec<CurvePoint> {
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let Some(at) = CURVE_COLUMNS
+        .iter()
+        .map(|c| names.iter().position(|n| n == c))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.split(',').collect();
+            let value = |i: usize| cells.get(at[i])?.parse::<f64>().ok();
+            curve_point([value(0)?, value(1)?, value(2)?, value(3)?])
+        })
+        .collect()
+}
+
 /// metrics.csv and the TensorBoard events of a run being trained, and its checkpoints.
 pub struct RunLog {
     out: PathBuf,
@@ -134,6 +169,8 @@ pub struct RunLog {
     header: String,
     best: Option<f32>,
     wall_before: f64,
+    /// Every row's curve point so far (thinned only when a checkpoint is written).
+    curve: Vec<CurvePoint>,
 }
 
 impl RunLog {
@@ -198,6 +235,7 @@ impl RunLog {
             header,
             best: resumed.and_then(|r| r.1),
             wall_before,
+            curve: curve_of_csv(&text),
         })
     }
 
@@ -205,6 +243,17 @@ impl RunLog {
     /// metrics.csv and the final record's `seconds` count the whole run.
     pub fn wall_before(&self) -> f64 {
         self.wall_before
+    }
+
+    /// The learning curve so far, thinned to what a checkpoint holds.
+    pub fn curve(&self) -> Vec<CurvePoint> {
+        thin_curve(&self.curve, MAX_CURVE_POINTS)
+    }
+
+    /// `meta` with the learning curve so far.
+    fn with_curve(&self, mut meta: Metadata) -> Metadata {
+        meta.curve = self.curve();
+        meta
     }
 
     /// The best rolling mean return a `best.ckpt` was saved for.
@@ -222,6 +271,19 @@ impl RunLog {
         );
         let cells: Vec<String> = row.iter().map(|m| m.value.to_string()).collect();
         writeln!(self.csv, "{}", cells.join(","))?;
+        let value = |column: &str| {
+            row.iter()
+                .find(|m| m.column == column)
+                .map(|m| f64::from(m.value.as_f32()))
+        };
+        if let [Some(episodes), Some(ret), Some(success)] = [
+            value("episodes"),
+            value("return_mean"),
+            value("success_rate"),
+        ] && let Some(p) = curve_point([frames as f64, episodes, ret, success])
+        {
+            self.curve.push(p);
+        }
         for m in row {
             if let Some(tag) = m.tag {
                 self.tb.add_scalar(tag, m.value.as_f32(), frames as i64)?;
@@ -232,7 +294,7 @@ impl RunLog {
 
     /// After an update: `best.ckpt` when the rolling mean return (over at least 10 episodes)
     /// beats every earlier one, and, when `latest`, `latest.ckpt` with metrics.csv and the
-    /// events flushed. `meta` describes the model now.
+    /// events flushed. `meta` describes the model now (the learning curve is added here).
     pub fn checkpoint(
         &mut self,
         model: &ActorCritic,
@@ -242,10 +304,14 @@ impl RunLog {
     ) -> anyhow::Result<()> {
         if recent.episodes >= 10 && self.best.is_none_or(|b| recent.mean > b) {
             self.best = Some(recent.mean);
-            checkpoint::save(&self.out.join("best.ckpt"), model, meta())?;
+            checkpoint::save(&self.out.join("best.ckpt"), model, self.with_curve(meta()))?;
         }
         if latest {
-            checkpoint::save(&self.out.join("latest.ckpt"), model, meta())?;
+            checkpoint::save(
+                &self.out.join("latest.ckpt"),
+                model,
+                self.with_curve(meta()),
+            )?;
             self.flush()?;
         }
         Ok(())
@@ -258,11 +324,12 @@ impl RunLog {
     }
 
     /// The end of training: everything flushed, `latest.ckpt` with `meta` (which carries the
-    /// final evaluation), and `best.ckpt` the same when no rolling best was ever saved.
+    /// final evaluation) and the whole learning curve, and `best.ckpt` the same when no rolling
+    /// best was ever saved.
     pub fn finish(&mut self, model: &ActorCritic, meta: Metadata) -> anyhow::Result<()> {
         self.flush()?;
         let latest = self.out.join("latest.ckpt");
-        checkpoint::save(&latest, model, meta)?;
+        checkpoint::save(&latest, model, self.with_curve(meta))?;
         let best = self.out.join("best.ckpt");
         if !best.exists() {
             std::fs::copy(&latest, &best)
@@ -355,6 +422,75 @@ mod tests {
         std::fs::remove_file(dir.join("metrics.csv")).unwrap();
         let e = RunLog::open(&dir, &plain, Some((3, None))).err().unwrap();
         assert!(format!("{e:#}").contains("metrics.csv"), "{e:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The shared columns of an update at `frames` after `episodes` episodes.
+    fn update_row(update: usize, frames: u64, episodes: usize, mean: f32) -> Vec<Metric> {
+        Update {
+            update,
+            frames,
+            episodes: episodes as u64,
+            recent: Recent {
+                episodes,
+                mean,
+                success: mean,
+                ..Recent::default()
+            },
+            ..Update::default()
+        }
+        .metrics()
+    }
+
+    /// The checkpoints carry the curve metrics.csv has (rows before the first finished episode
+    /// left out), and a resumed run's curve goes on from the rows it kept.
+    #[test]
+    fn checkpoints_carry_the_learning_curve_and_resume_keeps_it() {
+        use gridmentor_core::nn::{ActionSpace, Checkpoint, NetSpec};
+        let dir = temp_dir("curve");
+        let plain = Update::default().metrics();
+        let mut log = RunLog::open(&dir, &plain, None).unwrap();
+        log.record(128, &update_row(1, 128, 0, 0.0)).unwrap();
+        for u in 2..=4 {
+            let f = u as u64 * 128;
+            log.record(f, &update_row(u, f, u, 0.25 * u as f32))
+                .unwrap();
+        }
+        let want: Vec<(u64, f32, f32)> = vec![(256, 0.5, 0.5), (384, 0.75, 0.75), (512, 1.0, 1.0)];
+        let points = |c: &[CurvePoint]| -> Vec<(u64, f32, f32)> {
+            c.iter()
+                .map(|p| (p.frames, p.mean_return, p.success_rate))
+                .collect()
+        };
+        assert_eq!(points(&log.curve()), want);
+        let spec = NetSpec::minigrid(7);
+        let model = ActorCritic::new(spec, 1, &burn::tensor::Device::flex()).unwrap();
+        let meta = Metadata {
+            spec,
+            acts: ActionSpace::Primitive,
+            env: "MiniGrid-DoorKey-5x5-v0".into(),
+            algorithm: "ppo".into(),
+            frames: 512,
+            seed: 1,
+            eval: None,
+            curve: Vec::new(),
+        };
+        log.finish(&model, meta).unwrap();
+        drop(log);
+        let saved = Checkpoint::from_bytes(&std::fs::read(dir.join("latest.ckpt")).unwrap());
+        assert_eq!(points(&saved.unwrap().meta.curve), want);
+        // Resumed at update 3: the rows after it are redone, so the curve ends at 384 frames.
+        let log = RunLog::open(&dir, &plain, Some((3, None))).unwrap();
+        assert_eq!(points(&log.curve()), want[..2]);
+        // A long run's curve is thinned to what a checkpoint holds, its last point kept.
+        let mut log = RunLog::open(&dir, &plain, Some((0, None))).unwrap();
+        for u in 1..=1000 {
+            log.record(u as u64, &update_row(u, u as u64, 10, 0.5))
+                .unwrap();
+        }
+        let c = log.curve();
+        assert_eq!(c.len(), MAX_CURVE_POINTS);
+        assert_eq!((c[0].frames, c[c.len() - 1].frames), (1, 1000));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -177,6 +177,8 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
         frames: ppo.frames,
         seed: cfg.seed,
         eval,
+        // The run log adds the learning curve to every checkpoint it writes.
+        curve: Vec::new(),
     };
     let start = Instant::now();
     let frames0 = ppo.frames;

@@ -2,7 +2,8 @@
 //! page, served by the real server) and the gzipped size of the playground's wasm.
 //!
 //! Needs `GRIDMENTOR_SERVER` (the server binary), `www/pkg` (`make wasm`) and chromedriver.
-//! Knobs: `BENCH_DECISIONS` (single decisions, default 5000), `BENCH_EPISODES` (batched, 256).
+//! Knobs: `BENCH_DECISIONS` (single decisions, default 5000), `BENCH_EPISODES` (whole episodes
+//! through `Agent.evaluate`, as the page's Evaluate plays them, 256).
 
 #[path = "../tests/support/webdriver.rs"]
 mod webdriver;
@@ -71,14 +72,15 @@ fn run() -> Result<(), String> {
         frames: 0,
         seed: 1,
         eval: None,
+        curve: Vec::new(),
     };
     let bytes = Checkpoint::from_model(&model, meta)
         .map_err(|e| e.to_string())?
         .to_bytes();
 
     // Warm up, then time n decisions one at a time (observation, network, step: what Play
-    // does), then a batched evaluation (the network over all running episodes: what Evaluate
-    // does for a checkpoint).
+    // does), then whole episodes through core's evaluation (what Evaluate does for a
+    // checkpoint).
     let script = "const { Agent } = window.gridmentor;
         const a = Agent.checkpoint(new Uint8Array(arguments[0]));
         a.bench(arguments[1], 1n, 200);
@@ -86,9 +88,10 @@ fn run() -> Result<(), String> {
         a.bench(arguments[1], 1n, arguments[2]);
         const single = performance.now() - t0;
         t0 = performance.now();
-        const e = a.evaluateBatched(arguments[1], 1n, arguments[3]);
+        const e = a.evaluate(arguments[1], 1n, arguments[3]);
         const batched = performance.now() - t0;
-        const decisions = e.episodes * e.meanSteps;
+        const decisions = e.stepSum;
+        e.free();
         a.free();
         return [single, batched, decisions];";
     let episodes: u32 = std::env::var("BENCH_EPISODES")
@@ -109,7 +112,7 @@ fn run() -> Result<(), String> {
     println!("playground (headless Chromium), {ENV}, MiniGrid CNN checkpoint, greedy");
     println!(
         "{:<34} {:>12}   target {:>8}   {}",
-        format!("decisions/s, batched ({episodes} eps)"),
+        format!("decisions/s, Evaluate ({episodes} eps)"),
         format!("{batched:.0}"),
         format!(">= {TARGET_DECISIONS:.0}"),
         verdict(batched)

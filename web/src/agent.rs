@@ -158,6 +158,29 @@ pub struct Evaluation {
     pub failed_seeds: Vec<u64>,
 }
 
+/// A checkpoint's learning curve, as columns for a plot (core's `CurvePoint`s): frames (below
+/// 2^53 in any run, so a JS Number holds them exactly), rolling mean return, rolling success
+/// rate. Empty when the file recorded none (files before format 3).
+#[wasm_bindgen(getter_with_clone)]
+#[derive(Clone, Debug, Default)]
+pub struct TrainingCurve {
+    pub frames: Vec<f64>,
+    #[wasm_bindgen(js_name = meanReturn)]
+    pub mean_return: Vec<f32>,
+    #[wasm_bindgen(js_name = successRate)]
+    pub success_rate: Vec<f32>,
+}
+
+impl TrainingCurve {
+    fn of(points: &[gridmentor_core::nn::CurvePoint]) -> TrainingCurve {
+        TrainingCurve {
+            frames: points.iter().map(|p| p.frames as f64).collect(),
+            mean_return: points.iter().map(|p| p.mean_return).collect(),
+            success_rate: points.iter().map(|p| p.success_rate).collect(),
+        }
+    }
+}
+
 /// Wilson's 95% interval of `wins` successes in `n` episodes, `[low, high]` (core's).
 #[wasm_bindgen(js_name = wilsonInterval)]
 pub fn wilson_interval(wins: f64, n: f64) -> Vec<f64> {
@@ -174,6 +197,8 @@ pub struct Agent {
     mediator: bool,
     /// For a checkpoint: the env it was trained on.
     trained_env: String,
+    /// For a checkpoint: its learning curve (empty when none was recorded).
+    curve: TrainingCurve,
     label: String,
     /// Share-link identity: `human`, `random:SEED`, `planner:STYLE:NAME`, `checkpoint:ID`.
     spec: AgentRef,
@@ -246,6 +271,7 @@ impl Agent {
             answers: None,
             mediator: false,
             trained_env: String::new(),
+            curve: TrainingCurve::default(),
             label,
             spec,
             memo: Vec::new(),
@@ -436,6 +462,7 @@ impl Agent {
             )
         };
         let trained_env = meta.env.clone();
+        let curve = TrainingCurve::of(&meta.curve);
         let label = match sampling {
             Sampling::Greedy => format!("{label}, greedy"),
             Sampling::Seeded(seed) => format!("{label}, sampled (seed {seed})"),
@@ -444,6 +471,7 @@ impl Agent {
         let mut agent = Agent::new(loaded.agent, label, AgentRef::Checkpoint { id, sampling });
         agent.mediator = mediator;
         agent.trained_env = trained_env;
+        agent.curve = curve;
         Ok(agent)
     }
 
@@ -473,6 +501,13 @@ impl Agent {
     #[wasm_bindgen(getter, js_name = trainedEnv)]
     pub fn trained_env(&self) -> String {
         self.trained_env.clone()
+    }
+
+    /// For a checkpoint: the learning curve its file carries (empty when it has none, and for
+    /// every other agent).
+    #[wasm_bindgen(getter)]
+    pub fn curve(&self) -> TrainingCurve {
+        self.curve.clone()
     }
 
     /// Planner calls made in this episode.

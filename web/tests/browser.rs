@@ -27,6 +27,7 @@ fn checkpoint_bytes(env: &str) -> Vec<u8> {
         frames: 0,
         seed: 3,
         eval: None,
+        curve: Vec::new(),
     };
     Checkpoint::from_model(&model, meta).unwrap().to_bytes()
 }
@@ -507,6 +508,7 @@ fn a_skills_rl_checkpoint_plays_its_options() {
         frames: 0,
         seed: 4,
         eval: None,
+        curve: Vec::new(),
     };
     let bytes = Checkpoint::from_model(&model, meta).unwrap().to_bytes();
     let mut agent = Agent::checkpoint(&bytes, None).unwrap();

@@ -36,6 +36,8 @@ const RIGHT: &str = "\u{E014}";
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 const SHIFT: &str = "\u{E008}";
+/// The points of the checkpoint fixture's learning curve.
+const FIXTURE_CURVE: u64 = 8;
 /// A phone's viewport (CSS pixels).
 const PHONE: (u32, u32) = (390, 844);
 
@@ -68,7 +70,8 @@ fn ensure(cond: bool, msg: impl Into<String>) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg.into()) }
 }
 
-/// A checkpoint made with core: an untrained MiniGrid CNN for DoorKey-5x5.
+/// A checkpoint made with core: an untrained MiniGrid CNN for DoorKey-5x5, with a made-up
+/// learning curve of [`FIXTURE_CURVE`] points (the page plots it).
 fn checkpoint_fixture(dir: &Path) -> PathBuf {
     let spec = NetSpec::minigrid(7);
     let model = ActorCritic::new(spec, 7, &burn::tensor::Device::flex()).unwrap();
@@ -80,6 +83,13 @@ fn checkpoint_fixture(dir: &Path) -> PathBuf {
         frames: 0,
         seed: 7,
         eval: None,
+        curve: (1..=FIXTURE_CURVE)
+            .map(|i| gridmentor_core::nn::CurvePoint {
+                frames: i * 1024,
+                mean_return: 0.1 * i as f32,
+                success_rate: 0.125 * i as f32,
+            })
+            .collect(),
     };
     let path = dir.join("fixture.ckpt");
     std::fs::write(
@@ -106,6 +116,7 @@ fn skills_fixture(dir: &Path) -> PathBuf {
         frames: 0,
         seed: 11,
         eval: None,
+        curve: Vec::new(),
     };
     let path = dir.join("skills.ckpt");
     std::fs::write(
@@ -683,6 +694,24 @@ fn playground_end_to_end() {
                     }),
                     format!("baseline rows {base}"),
                 )?;
+                // The embedded LLM as a planner (when this server has it), on the first 2
+                // held-out seeds (the test server's --llm-eval-episodes), once evaluated.
+                if server_has_llm(&server.url) {
+                    let llm = b.wait_for(
+                        "(() => { const r = document.querySelector('#leaderboard-table tr.baseline.llm'); return r && r.dataset.status !== 'pending' && r.dataset.status !== 'running' && [r.dataset.agent, r.dataset.status, ...[...r.cells].map(c => c.textContent)]; })()",
+                        Duration::from_secs(300),
+                    )?;
+                    ensure(
+                        llm[0].as_str().is_some_and(|a| a.contains("smollm2"))
+                            && llm[3].as_str().is_some_and(|n| n.ends_with(", 2 seeds"))
+                            && llm[4] == "LLM planner"
+                            && (llm[6].as_str().is_some_and(|t| t.ends_with('%'))
+                                || llm[6] == "cannot play"),
+                        format!("LLM planner row {llm}"),
+                    )?;
+                } else {
+                    eprintln!("e2e: skipped: the LLM planner row (no embedded LLM on this server)");
+                }
                 set_speed(&b, 60)?;
                 // A fresh episode that nothing plays: only Watch can end it.
                 b.click("#reset")?;
@@ -807,13 +836,76 @@ fn playground_end_to_end() {
         compare_digests(&b)
     });
 
-    step(&b, "compare-share-link-replays-identically", || {
+    step(&b, "compare-plots-the-learning-curves", || {
+        // The checkpoint's file carries a curve (plotted, and in the table); the scripted
+        // expert is no trained checkpoint and says so.
+        let curves = b.wait_for(
+            "!document.getElementById('curves').hidden && document.getElementById('curves').dataset.curves",
+            SHORT,
+        )?;
+        ensure(curves == "1", format!("{curves} curves drawn"))?;
+        let rows = b.js(
+            "return [...document.querySelectorAll('#curve-table tbody tr')].map(r => [...r.cells].map(c => c.textContent))",
+        )?;
+        let frames = format!("{}", FIXTURE_CURVE * 1024);
+        ensure(
+            rows[0][1].as_str().is_some_and(|t| t.contains("no curve"))
+                && rows[1][1].as_str().map(|t| t.replace(',', "")) == Some(frames)
+                && rows[1][2].as_str().and_then(|t| t.parse().ok()) == Some(FIXTURE_CURVE)
+                && rows[1][3] == "100.0%",
+            format!("curve table {rows}"),
+        )?;
+        let label =
+            b.js("return document.getElementById('curve-chart').getAttribute('aria-label')")?;
+        ensure(
+            label.as_str().is_some_and(|l| l.contains("100% success")),
+            format!("chart label {label}"),
+        )?;
+        let legend = b.js("return document.querySelectorAll('#curve-legend li').length")?;
+        ensure(legend == 2, format!("{legend} legend entries"))
+    });
+
+    step(&b, "compare-share-link-opens-at-step-0-and-replays", || {
         let url = share_url(&b)?;
         let fresh = driver.session()?;
         open(&fresh, &url)?;
         fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+        let steps = |f: &Browser| {
+            f.js("return [...document.querySelectorAll('#compare .card')].map(c => Number(c.dataset.steps))")
+        };
+        let at = steps(&fresh)?;
+        ensure(at == json!([0, 0]), format!("the cards open at steps {at}"))?;
+        let bar = fresh.js(
+            "return [document.getElementById('compare-replay').hidden, document.getElementById('compare-scrub-pos').textContent]",
+        )?;
+        ensure(bar[0] == false, format!("replay bar {bar}"))?;
+        fresh.click("#compare-step")?;
+        // The expert's card moves; a card whose agent could not play has no steps to replay.
+        let at = steps(&fresh)?;
+        ensure(
+            at[0] == 1
+                && at
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|k| k.as_u64() <= Some(1))),
+            format!("after a step: {at}"),
+        )?;
+        // Scrub to the end: the cards are the episode that was shared.
+        fresh.exec(
+            "const r = document.getElementById('compare-scrub'); r.value = r.max; r.dispatchEvent(new Event('input')); return 1",
+            json!([]),
+        )?;
         let got = compare_digests(&fresh)?;
-        ensure(got == digests, format!("{got:?} != {digests:?}"))
+        ensure(got == digests, format!("{got:?} != {digests:?}"))?;
+        // Back to the start, then Play runs it to the end again.
+        fresh.exec(
+            "const r = document.getElementById('compare-scrub'); r.value = '0'; r.dispatchEvent(new Event('input')); return 1",
+            json!([]),
+        )?;
+        ensure(steps(&fresh)? == json!([0, 0]), "scrubbed back to step 0")?;
+        fresh.click("#compare-play")?;
+        fresh.wait_for("document.body.dataset.compareDone === '1'", LONG)?;
+        let got = compare_digests(&fresh)?;
+        ensure(got == digests, format!("played: {got:?} != {digests:?}"))
     });
 
     step(&b, "evaluate-on-seeds-without-freezing", || {
@@ -1226,6 +1318,12 @@ fn wait_until_evaluated(url: &str, env: &str, name: &str) -> Result<String, Stri
                 .and_then(|e| e["id"].as_str().map(String::from))
         }))
     })
+}
+
+/// Does the server serve the embedded SmolLM2 (its model file was found)?
+fn server_has_llm(url: &str) -> bool {
+    support::webdriver::http_get(&format!("{url}/v1/models"))
+        .is_ok_and(|(status, body)| status == 200 && body.contains("smollm2"))
 }
 
 fn wait_until_listed(url: &str, key: &str) -> Result<(), String> {

@@ -20,6 +20,19 @@
 //!
 //! `acts` (format 2) says what the network's outputs mean, so that every shell plays it the
 //! same way; a format-1 file (no `acts` line) is read with the action space its `algo` implies.
+//!
+//! Format 3 adds the training curve after `eval`: `curve N`, then N `point` lines of frames,
+//! rolling mean return and rolling success rate (what the trainer's metrics.csv says then):
+//!
+//! ```text
+//! eval 100 0.9531 1
+//! curve 2
+//! point 2048 0 0
+//! point 150016 0.9412 1
+//! weights 78104 9f86...
+//! ```
+//!
+//! A file without a curve is still written as format 2, which older builds read.
 
 use crate::nn::net::ActorCritic;
 use crate::nn::spec::{NetKind, NetSpec, ObsKind};
@@ -34,8 +47,9 @@ use sha2::{Digest, Sha256};
 
 /// The first line of every checkpoint.
 pub const MAGIC: &str = "GRIDMENTOR CHECKPOINT";
-/// The header layout this build writes (it reads this one and the one before).
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest header layout this build writes and reads (a file without a curve is written as
+/// format 2).
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest header layout this build reads.
 pub const OLDEST_FORMAT: u32 = 1;
 
@@ -126,6 +140,34 @@ pub struct EvalResult {
     pub success_rate: f32,
 }
 
+/// The most points a checkpoint's training curve holds: plenty for a plot, and it bounds what a
+/// loader reads (a longer run's curve is thinned with [`thin_curve`] before it is saved).
+pub const MAX_CURVE_POINTS: usize = 256;
+
+/// One point of a training curve: the rolling figures over the last finished episodes (up to
+/// 100) after the update that reached `frames`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CurvePoint {
+    pub frames: u64,
+    pub mean_return: f32,
+    /// In 0..=1.
+    pub success_rate: f32,
+}
+
+/// At most `max` points of `points`, evenly spread over them, the first and the last kept.
+pub fn thin_curve(points: &[CurvePoint], max: usize) -> Vec<CurvePoint> {
+    let n = points.len();
+    if n <= max {
+        return points.to_vec();
+    }
+    match max {
+        0 => Vec::new(),
+        1 => points[n - 1..].to_vec(),
+        _ => (0..max).map(|i| points[i * (n - 1) / (max - 1)]).collect(),
+    }
+}
+
 /// Everything a checkpoint says about its weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metadata {
@@ -139,6 +181,35 @@ pub struct Metadata {
     pub frames: u64,
     pub seed: u64,
     pub eval: Option<EvalResult>,
+    /// The training curve, frames rising (empty: none was recorded, as in files before format 3);
+    /// at most [`MAX_CURVE_POINTS`].
+    pub curve: Vec<CurvePoint>,
+}
+
+/// Why `curve` cannot be a checkpoint's: too long, frames falling, a figure out of range.
+fn check_curve(curve: &[CurvePoint]) -> Result<(), CheckpointError> {
+    if curve.len() > MAX_CURVE_POINTS {
+        return Err(CheckpointError::Corrupt(format!(
+            "a curve of {} points (at most {MAX_CURVE_POINTS})",
+            curve.len()
+        )));
+    }
+    for (i, p) in curve.iter().enumerate() {
+        if !p.mean_return.is_finite() || !(0.0..=1.0).contains(&p.success_rate) {
+            return Err(CheckpointError::Corrupt(format!(
+                "curve point {i}: mean return {} and success rate {} (finite, and 0 to 1)",
+                p.mean_return, p.success_rate
+            )));
+        }
+        if i > 0 && p.frames < curve[i - 1].frames {
+            return Err(CheckpointError::Corrupt(format!(
+                "curve point {i} is at {} frames, before the one before it ({})",
+                p.frames,
+                curve[i - 1].frames
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Weights with their metadata.
@@ -184,6 +255,7 @@ impl Checkpoint {
         }
         word("env", &meta.env)?;
         word("algo", &meta.algorithm)?;
+        check_curve(&meta.curve)?;
         let weights = model
             .valid()
             .into_record()
@@ -216,7 +288,12 @@ impl Checkpoint {
         let m = &self.meta;
         let mut h = String::new();
         let _ = writeln!(h, "{MAGIC}");
-        let _ = writeln!(h, "format {FORMAT_VERSION}");
+        let format = if m.curve.is_empty() {
+            2
+        } else {
+            FORMAT_VERSION
+        };
+        let _ = writeln!(h, "format {format}");
         let _ = writeln!(h, "net {}", m.spec.net);
         let _ = writeln!(h, "obs {}", m.spec.obs);
         let _ = writeln!(h, "actions {}", m.spec.actions);
@@ -235,6 +312,12 @@ impl Checkpoint {
             }
             None => {
                 let _ = writeln!(h, "eval none");
+            }
+        }
+        if !m.curve.is_empty() {
+            let _ = writeln!(h, "curve {}", m.curve.len());
+            for p in &m.curve {
+                let _ = writeln!(h, "point {} {} {}", p.frames, p.mean_return, p.success_rate);
             }
         }
         let _ = writeln!(h, "weights {} {}", self.weights.len(), hex(&self.sha256));
@@ -319,6 +402,35 @@ impl Checkpoint {
                 success_rate: parse("eval success rate", success_rate)?,
             })
         };
+        let curve = if format >= 3 {
+            // The count is bounded before a single point is read.
+            let count: usize = parse("curve", &field("curve")?)?;
+            if count > MAX_CURVE_POINTS {
+                return Err(CheckpointError::Corrupt(format!(
+                    "a curve of {count} points (at most {MAX_CURVE_POINTS})"
+                )));
+            }
+            let mut curve = Vec::with_capacity(count);
+            for i in 0..count {
+                let line = field("point")?;
+                let parts: Vec<&str> = line.splitn(4, ' ').collect();
+                let [frames, mean_return, success_rate] = parts[..] else {
+                    return Err(CheckpointError::Corrupt(format!(
+                        "curve point {i}: expected frames, mean return and success rate, found \
+                         {line:?}"
+                    )));
+                };
+                curve.push(CurvePoint {
+                    frames: parse("curve frames", frames)?,
+                    mean_return: parse("curve mean return", mean_return)?,
+                    success_rate: parse("curve success rate", success_rate)?,
+                });
+            }
+            check_curve(&curve)?;
+            curve
+        } else {
+            Vec::new()
+        };
         let weights_line = field("weights")?;
         let (len, recorded) = weights_line
             .split_once(' ')
@@ -376,6 +488,7 @@ impl Checkpoint {
                 frames,
                 seed,
                 eval,
+                curve,
             },
             weights: rest.to_vec(),
             sha256: sha,
@@ -509,7 +622,27 @@ mod tests {
                 mean_return: 0.9531,
                 success_rate: 1.0,
             }),
+            curve: Vec::new(),
         }
+    }
+
+    fn curve(n: u64) -> Vec<CurvePoint> {
+        (1..=n)
+            .map(|i| CurvePoint {
+                frames: i * 2048,
+                mean_return: i as f32 / (2 * n) as f32,
+                success_rate: (i as f32 / n as f32).min(1.0),
+            })
+            .collect()
+    }
+
+    /// A file with a curve (format 3).
+    fn saved_with_curve() -> Vec<u8> {
+        let spec = NetSpec::minigrid(7);
+        let net = ActorCritic::new(spec, 5, &device()).unwrap();
+        let mut m = meta(spec);
+        m.curve = curve(3);
+        Checkpoint::from_model(&net, m).unwrap().to_bytes()
     }
 
     fn saved() -> (ActorCritic, Vec<u8>) {
@@ -584,13 +717,118 @@ mod tests {
     #[test]
     fn wrong_version() {
         let (_, bytes) = saved();
-        let bytes = edit_header(&bytes, "format", "format 3");
+        let bytes = edit_header(&bytes, "format", "format 4");
         let err = Checkpoint::from_bytes(&bytes).unwrap_err();
         assert_eq!(
             err,
-            CheckpointError::UnsupportedVersion { found: "3".into() }
+            CheckpointError::UnsupportedVersion { found: "4".into() }
         );
-        assert!(err.to_string().contains("reads versions 1 to 2"), "{err}");
+        assert!(err.to_string().contains("reads versions 1 to 3"), "{err}");
+    }
+
+    /// A curve makes the file format 3 and comes back point for point; without one the file
+    /// stays format 2 (older builds read it) and reads back with an empty curve.
+    #[test]
+    fn the_training_curve_round_trips_in_format_3() {
+        let bytes = saved_with_curve();
+        let header = core::str::from_utf8(&bytes[..header_end(&bytes)]).unwrap();
+        assert!(
+            header.starts_with("GRIDMENTOR CHECKPOINT\nformat 3\n"),
+            "{header}"
+        );
+        assert!(
+            header.contains("\neval 100 0.9531 1\ncurve 3\npoint 2048 ")
+                && header.contains("\npoint 6144 0.5 1\nweights "),
+            "{header}"
+        );
+        let ck = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(ck.meta.curve, curve(3));
+        assert_eq!(ck.to_bytes(), bytes);
+        let (_, plain) = saved();
+        assert!(plain.starts_with(b"GRIDMENTOR CHECKPOINT\nformat 2\n"));
+        assert!(
+            Checkpoint::from_bytes(&plain)
+                .unwrap()
+                .meta
+                .curve
+                .is_empty()
+        );
+        // A format-3 file may say it has no points.
+        let empty = edit_header(&plain, "format", "format 3");
+        let empty = edit_header(&empty, "eval", "eval 100 0.9531 1\ncurve 0");
+        assert!(
+            Checkpoint::from_bytes(&empty)
+                .unwrap()
+                .meta
+                .curve
+                .is_empty()
+        );
+    }
+
+    /// The point count is bounded before anything is read or allocated, and every point is
+    /// checked: a bad curve is a corrupt header, never a panic or a huge allocation.
+    #[test]
+    fn bad_curves_are_refused() {
+        let bytes = saved_with_curve();
+        let points = |lines: &str| {
+            let head = edit_header(&bytes, "curve", lines);
+            // The three original point lines go; `lines` brings its own.
+            let end = header_end(&head);
+            let text: String = core::str::from_utf8(&head[..end])
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("point ") || lines.contains(l))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let mut out = text.into_bytes();
+            out.extend_from_slice(&head[end..]);
+            Checkpoint::from_bytes(&out).unwrap_err().to_string()
+        };
+        for (lines, says) in [
+            ("curve 257", "at most 256"),
+            ("curve 18446744073709551615", "at most 256"),
+            ("curve 99999999999999999999999", "bad curve"),
+            ("curve -1", "bad curve"),
+            ("curve 2\npoint 2048 0.5 0.5", "expected the point field"),
+            ("curve 1\npoint 2048 0.5", "expected frames"),
+            ("curve 1\npoint 2048 0.5 0.5 7", "expected frames"),
+            ("curve 1\npoint 2048 NaN 0.5", "finite"),
+            ("curve 1\npoint 2048 inf 0.5", "finite"),
+            ("curve 1\npoint 2048 0.5 1.5", "0 to 1"),
+            ("curve 1\npoint -5 0.5 0.5", "bad curve frames"),
+            (
+                "curve 2\npoint 4096 0.5 0.5\npoint 2048 0.5 0.5",
+                "before the one before",
+            ),
+        ] {
+            let err = points(lines);
+            assert!(err.contains(says), "{lines:?}: {err}");
+        }
+        // A curve line in a format-2 file is not a field it has.
+        let (_, plain) = saved();
+        let bad = edit_header(&plain, "eval", "eval 100 0.9531 1\ncurve 0");
+        let err = Checkpoint::from_bytes(&bad).unwrap_err().to_string();
+        assert!(err.contains("expected the weights field"), "{err}");
+        // Nor can a model be saved with a curve a loader would refuse.
+        let net = ActorCritic::new(NetSpec::minigrid(7), 0, &device()).unwrap();
+        let mut m = meta(NetSpec::minigrid(7));
+        m.curve = curve(MAX_CURVE_POINTS as u64 + 1);
+        assert!(Checkpoint::from_model(&net, m.clone()).is_err());
+        m.curve = thin_curve(&m.curve, MAX_CURVE_POINTS);
+        assert!(Checkpoint::from_model(&net, m).is_ok());
+    }
+
+    #[test]
+    fn thinning_keeps_the_ends_and_spreads_the_rest() {
+        let long = curve(1000);
+        let thin = thin_curve(&long, 256);
+        assert_eq!(thin.len(), 256);
+        assert_eq!(thin[0], long[0]);
+        assert_eq!(thin[255], long[999]);
+        assert!(thin.windows(2).all(|w| w[0].frames < w[1].frames));
+        assert_eq!(thin_curve(&long[..10], 256), long[..10]);
+        assert_eq!(thin_curve(&long, 1), [long[999]]);
+        assert!(thin_curve(&long, 0).is_empty());
     }
 
     /// A format-1 file (no `acts` line) is read with the action space its algorithm implies,

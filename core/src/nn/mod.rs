@@ -8,7 +8,10 @@ pub mod net;
 pub mod policy;
 pub mod spec;
 
-pub use checkpoint::{ActionSpace, Checkpoint, CheckpointError, EvalResult, Metadata};
+pub use checkpoint::{
+    ActionSpace, Checkpoint, CheckpointError, CurvePoint, EvalResult, MAX_CURVE_POINTS, Metadata,
+    thin_curve,
+};
 pub use infer::Inference;
 pub use net::{ActorCritic, Output};
 pub use policy::{Choice, Observer, PolicyAgent};

@@ -240,6 +240,11 @@ impl<M: LocalModel> Backend for Local<M> {
         vec![self.card.clone()]
     }
 
+    fn idle(&self) -> bool {
+        // Every place free: nothing runs or waits.
+        self.places.available_permits() == self.fairness.queue.max(1) + 1
+    }
+
     fn chat<'a>(
         &'a self,
         req: &'a ChatRequest,

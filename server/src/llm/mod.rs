@@ -452,6 +452,11 @@ pub trait Backend: Send + Sync + 'static {
     fn deterministic(&self, req: &ChatRequest) -> bool {
         req.temperature == Some(0.0) || req.seed.is_some()
     }
+    /// Is it free now (nobody's request running or waiting)? Background work asks it only
+    /// then, so that it never delays a client by more than one of its own requests.
+    fn idle(&self) -> bool {
+        true
+    }
     /// Answer; when `call.sink` is set, stream the text as it comes ([`Call::emit`]).
     fn chat<'a>(
         &'a self,

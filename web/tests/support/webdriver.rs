@@ -513,6 +513,11 @@ impl Server {
         if let Some(p) = preload {
             cmd.arg("--preload").arg(p);
         }
+        // The leaderboard's LLM planner row on 2 seeds: seconds of the model's time, not minutes
+        // (unless the caller's environment says otherwise).
+        if std::env::var_os("GRIDMENTOR_LLM_EVAL_EPISODES").is_none() {
+            cmd.env("GRIDMENTOR_LLM_EVAL_EPISODES", "2");
+        }
         let child = cmd
             .current_dir(&dir)
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
