@@ -601,7 +601,6 @@ mod tests {
     /// included), and no more asks in a decision than the bound.
     #[test]
     fn a_decision_over_several_fetches_is_the_decision_made_at_once() {
-        use crate::agent::Agent as _;
         let id = "SimpleDoorKey";
         for seed in 0..6 {
             let mut direct = PlannerAgent::new(
@@ -628,13 +627,13 @@ mod tests {
             fetched.reset(&b, id).unwrap();
             let mut fetches = 0;
             loop {
-                let want = match direct.decide(&a).unwrap() {
+                let want = match Agent::decide(&mut direct, &a).unwrap() {
                     Decision::Act(s) => s,
                     Decision::Await(_) => panic!("the direct planner never awaits"),
                 };
                 let got = loop {
                     fetched.planner.cursor = 0;
-                    match fetched.decide(&b).unwrap() {
+                    match Agent::decide(&mut fetched, &b).unwrap() {
                         Decision::Act(s) => break s,
                         Decision::Await(p) => {
                             fetches += 1;

@@ -401,7 +401,7 @@ mod tests {
             ..scores
         };
         let e = ScoringPlanner::new(()).rank(texts, &short).unwrap_err();
-        assert!(e.to_string().contains("token counts"), "{e}");
+        assert!(format!("{e}").contains("token counts"), "{e}");
         for r in Ranking::ALL {
             assert_eq!(Ranking::from_name(r.name()), Some(r));
         }
