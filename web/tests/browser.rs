@@ -834,7 +834,15 @@ fn unusable_answers_are_retried_then_the_agent_falls_back() {
     let d = a.decide(&s).unwrap();
     assert!(d.needs_answer && !d.candidates.is_empty());
     assert!(a.supply_answer("action: {explore}.".into(), 1.0, false, 0, 0).is_err());
-    assert!(a.supply_scores(vec![-1.0], vec![1], 1.0, 0).is_err(), "too few scores");
+    let n = d.candidates.len() + 1;
+    assert!(
+        a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).is_err(),
+        "more scores than candidates"
+    );
+    let n = n - 1;
+    assert!(a.supply_scores(vec![f64::NAN; n], vec![1; n], 1.0, 0).is_err());
+    a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).unwrap();
+    assert!(!a.decide(&s).unwrap().needs_answer, "scored: the agent acts");
 }
 
 /// The page's waits on a refused call are core's retry policy: the server's `retry-after-ms`
