@@ -1291,7 +1291,48 @@ fn playground_end_to_end() {
                     format!("no call was shown in flight: {}", seen[7]),
                 )?;
                 let err = error_text(&b)?;
-                ensure(err.is_empty(), format!("page error: {err}"))
+                ensure(err.is_empty(), format!("page error: {err}"))?;
+                // Undo, then play on: the agent is rebuilt from the scores it kept and plays
+                // the same episode again (the server's scores are deterministic).
+                let end = body(&b, "digest")?;
+                let steps: u32 = body(&b, "steps")?.parse().unwrap_or(0);
+                let back = steps.min(5);
+                for _ in 0..back {
+                    b.click("#undo")?;
+                }
+                wait_steps(&b, steps - back)?;
+                b.click("#play")?;
+                b.wait_for(ENDED, Duration::from_secs(120))?;
+                ensure(body(&b, "digest")? == end, "undo and play on ended elsewhere")?;
+                let counts = b.js(
+                    "return [document.getElementById('transcript-count').textContent, document.getElementById('calls').textContent]",
+                )?;
+                ensure(
+                    counts[0] == counts[1],
+                    format!("after undo and play on, entries and calls: {counts}"),
+                )?;
+                if !stores_episodes {
+                    return Ok(());
+                }
+                // The episode's link carries the scores: a fresh browser replays it, and its
+                // agent takes over from the kept scores.
+                let url = share_url(&b)?;
+                ensure(url.contains("#ep="), format!("link {url}"))?;
+                let fresh = driver.session()?;
+                open(&fresh, &url)?;
+                fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+                let note = fresh.js("return document.getElementById('notice').textContent")?;
+                ensure(
+                    !note.as_str().unwrap_or("").contains("could not be replayed"),
+                    format!("the agent was not rebuilt from the link: {note}"),
+                )?;
+                scrub_to_end(&fresh)?;
+                ensure(body(&fresh, "digest")? == end, "the link replays elsewhere")?;
+                let n = fresh.js("return document.getElementById('transcript-count').textContent")?;
+                ensure(
+                    n == counts[0],
+                    format!("the link's transcript has {n} calls, the page made {}", counts[0]),
+                )
             }),
             None => eprintln!(
                 "e2e: skipped: planning by scoring (the server lists no model that scores: build it with --features smollm2 and fetch the model)"
