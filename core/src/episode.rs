@@ -299,8 +299,7 @@ mod tests {
     #[test]
     fn scored_calls_keep_their_scores() {
         let mut v = good();
-        v["transcript"][0]["scores"] =
-            json!([{"candidate": "a", "logprob": -1.5, "tokens": 3}, {"candidate": "b", "logprob": -2.0}]);
+        v["transcript"][0]["scores"] = json!([{"candidate": "a", "logprob": -1.5, "tokens": 3}, {"candidate": "b", "logprob": -2.0}]);
         let r = check(v.clone()).unwrap();
         assert_eq!(r.transcript[0].scores[1].tokens, 0);
         let back = serde_json::to_value(&r).unwrap();

@@ -286,7 +286,11 @@ impl HttpPlanner {
     /// The log-likelihood and token count of each candidate as the assistant's reply to
     /// `prompt`, from the server's scoring endpoint (`POST /v1/score`, docs/api.md; same
     /// retries and timeouts as completions), and whether the server's cache answered.
-    pub fn score(&self, prompt: &Prompt, candidates: &[&str]) -> Result<(Scores, bool), PlannerError> {
+    pub fn score(
+        &self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<(Scores, bool), PlannerError> {
         let start = Instant::now();
         let url = format!("{}/v1/score", self.base);
         let body = self.score_body(prompt, candidates);

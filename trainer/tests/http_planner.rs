@@ -634,10 +634,6 @@ fn per_token_scores_do_not_favour_short_plans() {
         });
         let ex = planner::ask(&mut p, &prompt, 1, 0).unwrap();
         let soft = planner::SoftPlan::from_exchange(&ex).unwrap();
-        assert_eq!(
-            soft.most_likely().to_string(),
-            want,
-            "{ranking:?}"
-        );
+        assert_eq!(soft.most_likely().to_string(), want, "{ranking:?}");
     }
 }

@@ -73,7 +73,11 @@ struct Answers {
 
 impl Answers {
     /// The decision's next reply to `prompt` (scoring `candidates` when given).
-    fn next(&mut self, prompt: &Prompt, candidates: Option<&[&str]>) -> Result<Reply, PlannerError> {
+    fn next(
+        &mut self,
+        prompt: &Prompt,
+        candidates: Option<&[&str]>,
+    ) -> Result<Reply, PlannerError> {
         if let Some((p, r)) = self.decision.get(self.used) {
             if p.as_ref().is_some_and(|p| p != prompt) {
                 return Err(PlannerError::Failed(
@@ -82,7 +86,12 @@ impl Answers {
             }
             let fits = match (r, candidates) {
                 (Reply::Text(_), None) => true,
-                (Reply::Scores { candidates: kept, .. }, Some(asked)) => kept == asked,
+                (
+                    Reply::Scores {
+                        candidates: kept, ..
+                    },
+                    Some(asked),
+                ) => kept == asked,
                 _ => false,
             };
             if !fits {
@@ -422,10 +431,16 @@ impl Agent {
         let d = match self.inner.decide(env).map_err(|e| e.to_string())? {
             CoreDecision::Act(s) => decision_of(s),
             CoreDecision::Await(p) => {
-                let a = self.llm_answers().map_err(|_| "an agent without an LLM awaits")?;
+                let a = self
+                    .llm_answers()
+                    .map_err(|_| "an agent without an LLM awaits")?;
                 let a = a.borrow();
                 let candidates = a.pending.as_ref().and_then(|(_, c)| c.clone());
-                let attempt = a.decision.iter().filter(|(q, _)| q.as_ref() == Some(&p)).count();
+                let attempt = a
+                    .decision
+                    .iter()
+                    .filter(|(q, _)| q.as_ref() == Some(&p))
+                    .count();
                 return Ok(Decision {
                     action: 255,
                     value: f32::NAN,

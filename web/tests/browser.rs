@@ -695,7 +695,9 @@ impl FakeServer {
                 } else {
                     c.answers[0].clone()
                 };
-                agent.supply_answer(answer.clone(), 1.0, false, 10, 5).unwrap();
+                agent
+                    .supply_answer(answer.clone(), 1.0, false, 10, 5)
+                    .unwrap();
                 calls.push(Call {
                     step,
                     answer,
@@ -726,7 +728,10 @@ impl FakeServer {
 /// lets a fresh agent take over exactly.
 fn an_llm_agent_is_rebuilt_from_the_replies_it_kept(scores: bool) {
     let make = || Agent::llm("scripted", "when2ask", scores).unwrap();
-    let mut server = FakeServer { calls: 0, babble: 0 };
+    let mut server = FakeServer {
+        calls: 0,
+        babble: 0,
+    };
     let mut a = make();
     let mut s = Session::new(SIMPLE, 7).unwrap();
     a.reset(&s).unwrap();
@@ -737,7 +742,11 @@ fn an_llm_agent_is_rebuilt_from_the_replies_it_kept(scores: bool) {
         calls_at.push(a.planner_calls());
     }
     assert!(s.success());
-    assert_eq!(transcript.len() as u32, a.planner_calls(), "one call per reply");
+    assert_eq!(
+        transcript.len() as u32,
+        a.planner_calls(),
+        "one call per reply"
+    );
     assert_eq!(
         transcript.iter().all(|c| !c.scores.is_empty()),
         scores,
@@ -774,7 +783,9 @@ fn an_llm_agent_is_rebuilt_from_the_replies_it_kept(scores: bool) {
     let mut fresh = make();
     for c in transcript.iter().filter(|t| (t.step as usize) < mid) {
         if c.scores.is_empty() {
-            fresh.keep_answer(c.step, c.answer.clone(), 1.0, false).unwrap();
+            fresh
+                .keep_answer(c.step, c.answer.clone(), 1.0, false)
+                .unwrap();
         } else {
             let (k, (lp, tk)): (Vec<String>, (Vec<f64>, Vec<u32>)) =
                 c.scores.iter().map(|s| (s.0.clone(), (s.1, s.2))).unzip();
@@ -804,13 +815,20 @@ fn a_scoring_llm_agent_is_rebuilt_from_the_scores_it_kept() {
 /// from the same replies, the rejected ones included.
 #[wasm_bindgen_test]
 fn unusable_answers_are_retried_then_the_agent_falls_back() {
-    let mut server = FakeServer { calls: 0, babble: 3 };
+    let mut server = FakeServer {
+        calls: 0,
+        babble: 3,
+    };
     let mut a = Agent::llm("scripted", "llm4teach", false).unwrap();
     let mut s = Session::new(SIMPLE, 3).unwrap();
     a.reset(&s).unwrap();
     let first = server.play(&mut a, &mut s);
     assert_eq!(first.len(), 3, "one ask and its two retries: {first:?}");
-    assert!(first.iter().all(|c| gridmentor_web::plan_of(&c.answer).is_err()));
+    assert!(
+        first
+            .iter()
+            .all(|c| gridmentor_web::plan_of(&c.answer).is_err())
+    );
     assert_eq!(s.actions().len(), 1, "the agent moved on its own");
     assert_eq!(a.planner_calls(), 3);
     // It explores a while before it asks again, then plays with the usable answers.
@@ -833,16 +851,25 @@ fn unusable_answers_are_retried_then_the_agent_falls_back() {
     a.reset(&s).unwrap();
     let d = a.decide(&s).unwrap();
     assert!(d.needs_answer && !d.candidates.is_empty());
-    assert!(a.supply_answer("action: {explore}.".into(), 1.0, false, 0, 0).is_err());
+    assert!(
+        a.supply_answer("action: {explore}.".into(), 1.0, false, 0, 0)
+            .is_err()
+    );
     let n = d.candidates.len() + 1;
     assert!(
         a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).is_err(),
         "more scores than candidates"
     );
     let n = n - 1;
-    assert!(a.supply_scores(vec![f64::NAN; n], vec![1; n], 1.0, 0).is_err());
+    assert!(
+        a.supply_scores(vec![f64::NAN; n], vec![1; n], 1.0, 0)
+            .is_err()
+    );
     a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).unwrap();
-    assert!(!a.decide(&s).unwrap().needs_answer, "scored: the agent acts");
+    assert!(
+        !a.decide(&s).unwrap().needs_answer,
+        "scored: the agent acts"
+    );
 }
 
 /// The page's waits on a refused call are core's retry policy: the server's `retry-after-ms`
@@ -850,10 +877,24 @@ fn unusable_answers_are_retried_then_the_agent_falls_back() {
 #[wasm_bindgen_test]
 fn rate_limited_calls_wait_as_the_server_asks() {
     use gridmentor_web::retry_wait_ms;
-    assert_eq!(retry_wait_ms(429, 0, Some("1500".into()), Some("9".into())), Some(1500.0));
+    assert_eq!(
+        retry_wait_ms(429, 0, Some("1500".into()), Some("9".into())),
+        Some(1500.0)
+    );
     assert_eq!(retry_wait_ms(429, 0, None, Some("2".into())), Some(2000.0));
-    assert_eq!(retry_wait_ms(429, 0, None, Some("7200".into())), Some(60000.0));
-    assert_eq!(retry_wait_ms(503, 1, None, None), Some(2000.0), "backoff doubles");
-    assert_eq!(retry_wait_ms(429, 5, None, Some("1".into())), None, "retries spent");
+    assert_eq!(
+        retry_wait_ms(429, 0, None, Some("7200".into())),
+        Some(60000.0)
+    );
+    assert_eq!(
+        retry_wait_ms(503, 1, None, None),
+        Some(2000.0),
+        "backoff doubles"
+    );
+    assert_eq!(
+        retry_wait_ms(429, 5, None, Some("1".into())),
+        None,
+        "retries spent"
+    );
     assert_eq!(retry_wait_ms(400, 0, None, Some("1".into())), None);
 }

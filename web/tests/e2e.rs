@@ -1184,16 +1184,19 @@ fn playground_end_to_end() {
     }
 
     if has_llm {
-        step(&b, "unusable-answers-and-a-429-are-waited-out-then-the-agent-falls-back", || {
-            open(&b, &format!("{}/?env=SimpleDoorKey&seed=1000", server.url))?;
-            b.choose_agent(
-                "planner:when2ask:gridmentor-expert@server",
-                "gridmentor-expert",
-                SHORT,
-            )?;
-            // The page's fetch, as a busy server and a babbling model would answer: the first
-            // call is refused with a 429 asking for 2 s, the next ones answer nonsense.
-            b.js(
+        step(
+            &b,
+            "unusable-answers-and-a-429-are-waited-out-then-the-agent-falls-back",
+            || {
+                open(&b, &format!("{}/?env=SimpleDoorKey&seed=1000", server.url))?;
+                b.choose_agent(
+                    "planner:when2ask:gridmentor-expert@server",
+                    "gridmentor-expert",
+                    SHORT,
+                )?;
+                // The page's fetch, as a busy server and a babbling model would answer: the first
+                // call is refused with a 429 asking for 2 s, the next ones answer nonsense.
+                b.js(
                 "const real = window.fetch; let n = 0; \
                  window.fetch = (url, init) => { \
                    if (!String(url).endsWith('/v1/chat/completions')) return real(url, init); \
@@ -1202,36 +1205,43 @@ fn playground_end_to_end() {
                    return Promise.resolve(new Response(JSON.stringify({choices: [{message: {role: 'assistant', content: 'questioning the rogue agent'}}], usage: {prompt_tokens: 50, completion_tokens: 5}}), {status: 200, headers: {'content-type': 'application/json'}})); \
                  }; return 1",
             )?;
-            b.click("#step")?;
-            let waiting = b.wait_for(
+                b.click("#step")?;
+                let waiting = b.wait_for(
                 "document.body.dataset.llmWaits === '1' && document.getElementById('llm-clock').textContent",
                 SHORT,
             )?;
-            let said = b.js("return document.getElementById('llm-status').textContent")?;
-            ensure(
-                waiting.as_str().is_some_and(|t| t.contains("retry in"))
-                    && said.as_str().is_some_and(|t| t.contains("429")),
-                format!("while rate limited the page shows {said} / {waiting}"),
-            )?;
-            wait_steps(&b, 1)?;
-            let seen = b.js(
+                let said = b.js("return document.getElementById('llm-status').textContent")?;
+                ensure(
+                    waiting.as_str().is_some_and(|t| t.contains("retry in"))
+                        && said.as_str().is_some_and(|t| t.contains("429")),
+                    format!("while rate limited the page shows {said} / {waiting}"),
+                )?;
+                wait_steps(&b, 1)?;
+                let seen = b.js(
                 "const t = document.getElementById('transcript'); \
                  return [document.getElementById('transcript-count').textContent, document.getElementById('calls').textContent, t.dataset.rejected, \
                          [...t.querySelectorAll('li .read')].map(r => r.textContent), document.getElementById('llm-box').hidden]",
             )?;
-            ensure(
-                seen[0] == "3" && seen[1] == "3" && seen[2] == "3" && seen[4] == true,
-                format!("after the fallback (entries, calls, rejected, reads, status hidden): {seen}"),
-            )?;
-            ensure(
-                seen[3]
-                    .as_array()
-                    .is_some_and(|r| r.iter().all(|x| x.as_str().is_some_and(|x| x.starts_with("rejected: ")))),
-                format!("every answer rejected with a reason: {}", seen[3]),
-            )?;
-            let err = error_text(&b)?;
-            ensure(err.is_empty(), format!("the fallback is not an error: {err}"))
-        });
+                ensure(
+                    seen[0] == "3" && seen[1] == "3" && seen[2] == "3" && seen[4] == true,
+                    format!(
+                        "after the fallback (entries, calls, rejected, reads, status hidden): {seen}"
+                    ),
+                )?;
+                ensure(
+                    seen[3].as_array().is_some_and(|r| {
+                        r.iter()
+                            .all(|x| x.as_str().is_some_and(|x| x.starts_with("rejected: ")))
+                    }),
+                    format!("every answer rejected with a reason: {}", seen[3]),
+                )?;
+                let err = error_text(&b)?;
+                ensure(
+                    err.is_empty(),
+                    format!("the fallback is not an error: {err}"),
+                )
+            },
+        );
 
         let scores = support::webdriver::http_get(&format!("{}/v1/models", server.url))
             .ok()
@@ -1274,16 +1284,28 @@ fn playground_end_to_end() {
                 );
                 ensure(
                     seen[0].as_u64() > Some(0) && seen[0] == seen[1] && seen[2] == "0",
-                    format!("transcript entries, planner calls, rejected: {}, {}, {}", seen[0], seen[1], seen[2]),
+                    format!(
+                        "transcript entries, planner calls, rejected: {}, {}, {}",
+                        seen[0], seen[1], seen[2]
+                    ),
                 )?;
                 ensure(
                     seen[3].as_array().is_some_and(|a| {
-                        a.iter().all(|x| x.as_str().is_some_and(|x| x.contains('%') && x.contains("action: {")))
+                        a.iter().all(|x| {
+                            x.as_str()
+                                .is_some_and(|x| x.contains('%') && x.contains("action: {"))
+                        })
                     }),
-                    format!("each call shows its top candidates with probabilities: {}", seen[3]),
+                    format!(
+                        "each call shows its top candidates with probabilities: {}",
+                        seen[3]
+                    ),
                 )?;
                 ensure(
-                    seen[4].as_array().is_some_and(|r| r.iter().all(|x| x.as_str().is_some_and(|x| x.starts_with("plan: ")))),
+                    seen[4].as_array().is_some_and(|r| {
+                        r.iter()
+                            .all(|x| x.as_str().is_some_and(|x| x.starts_with("plan: ")))
+                    }),
                     format!("each call's plan: {}", seen[4]),
                 )?;
                 ensure(
@@ -1303,7 +1325,10 @@ fn playground_end_to_end() {
                 wait_steps(&b, steps - back)?;
                 b.click("#play")?;
                 b.wait_for(ENDED, Duration::from_secs(120))?;
-                ensure(body(&b, "digest")? == end, "undo and play on ended elsewhere")?;
+                ensure(
+                    body(&b, "digest")? == end,
+                    "undo and play on ended elsewhere",
+                )?;
                 let counts = b.js(
                     "return [document.getElementById('transcript-count').textContent, document.getElementById('calls').textContent]",
                 )?;
@@ -1323,15 +1348,22 @@ fn playground_end_to_end() {
                 fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
                 let note = fresh.js("return document.getElementById('notice').textContent")?;
                 ensure(
-                    !note.as_str().unwrap_or("").contains("could not be replayed"),
+                    !note
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("could not be replayed"),
                     format!("the agent was not rebuilt from the link: {note}"),
                 )?;
                 scrub_to_end(&fresh)?;
                 ensure(body(&fresh, "digest")? == end, "the link replays elsewhere")?;
-                let n = fresh.js("return document.getElementById('transcript-count').textContent")?;
+                let n =
+                    fresh.js("return document.getElementById('transcript-count').textContent")?;
                 ensure(
                     n == counts[0],
-                    format!("the link's transcript has {n} calls, the page made {}", counts[0]),
+                    format!(
+                        "the link's transcript has {n} calls, the page made {}",
+                        counts[0]
+                    ),
                 )
             }),
             None => eprintln!(

@@ -661,7 +661,10 @@ mod tests {
             }
             let s = fetched.stats;
             assert_eq!(s.planner_calls, fetches, "every fetch counted once");
-            assert!(s.unreadable > 0 && s.fallbacks + s.skill_failures > 0, "{s:?}");
+            assert!(
+                s.unreadable > 0 && s.fallbacks + s.skill_failures > 0,
+                "{s:?}"
+            );
         }
     }
 

@@ -18,9 +18,8 @@ pub use expert::{ExpertPlanner, candidate_plans};
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
 pub use score::{
-    Ranking, Scorer, Scores, ScoringPlanner, answer_text, candidate_answers, candidate_distribution,
-    candidate_probabilities,
-    rank,
+    Ranking, Scorer, Scores, ScoringPlanner, answer_text, candidate_answers,
+    candidate_distribution, candidate_probabilities, rank,
 };
 pub use soft::{SoftPlan, SoftPlanCache};
 

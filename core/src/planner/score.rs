@@ -143,7 +143,11 @@ impl<S> ScoringPlanner<S> {
     /// The completion for `candidates` scored `scores`: every candidate, most likely first,
     /// with its probability. Every shell that fetches scores itself (the trainer's HTTP
     /// planner, the page) ranks through this, so all rank alike.
-    pub fn rank(&self, candidates: Vec<String>, scores: &Scores) -> Result<Completion, PlannerError> {
+    pub fn rank(
+        &self,
+        candidates: Vec<String>,
+        scores: &Scores,
+    ) -> Result<Completion, PlannerError> {
         rank(candidates, scores, self.ranking, self.temperature)
     }
 }
@@ -373,14 +377,21 @@ mod tests {
             .zip(&tokens)
             .map(|(t, &n)| if *t == right { -0.5 } else { -1.0 } * n as f64)
             .collect();
-        let shortest = texts.iter().zip(&tokens).min_by_key(|(_, n)| **n).unwrap().0;
+        let shortest = texts
+            .iter()
+            .zip(&tokens)
+            .min_by_key(|(_, n)| **n)
+            .unwrap()
+            .0;
         assert_ne!(*shortest, right, "the test needs a shorter wrong plan");
         let scores = Scores {
             logprobs,
             tokens: tokens.clone(),
             ..Scores::default()
         };
-        let per_token = ScoringPlanner::new(()).rank(texts.clone(), &scores).unwrap();
+        let per_token = ScoringPlanner::new(())
+            .rank(texts.clone(), &scores)
+            .unwrap();
         assert_eq!(per_token.answers[0], right, "{per_token:?}");
         let total = ScoringPlanner::new(())
             .with_ranking(Ranking::Total)
@@ -394,7 +405,9 @@ mod tests {
             tokens: Vec::new(),
             ..scores.clone()
         };
-        let r = ScoringPlanner::new(()).rank(texts.clone(), &untold).unwrap();
+        let r = ScoringPlanner::new(())
+            .rank(texts.clone(), &untold)
+            .unwrap();
         assert_eq!(r.answers, total.answers);
         let short = Scores {
             tokens: tokens[1..].to_vec(),
