@@ -76,9 +76,9 @@ export function modelOf(key) {
   return registry.get(key)?.model ?? "";
 }
 
-// What the page sends a model that generates (the trainer's HTTP planner sends the same): a
-// deterministic first answer, which the server caches, and sampled retries, so that a retry
-// after an unusable answer can differ from it.
+// What the page sends a model that generates: a deterministic first answer (temperature 0 and
+// 128 tokens, as the trainer's HTTP planner), which the server caches, and sampled retries, so
+// that a retry after an unusable answer can differ from it.
 const FIRST_TEMPERATURE = 0;
 const RETRY_TEMPERATURE = 0.7;
 const MAX_TOKENS = 128;
