@@ -1,7 +1,7 @@
 // Agents and LLM calls: the registry of agents the page can make (built in, checkpoint files,
 // the server's checkpoints and models), one move of an agent with the LLM answers it asks for,
 // and the planner transcript.
-import { Agent, AgentSpec, sha256Hex } from "./pkg/gridmentor_web.js";
+import { Agent, AgentSpec, sha256Hex, planOf, candidateProbs, retryWaitMs } from "./pkg/gridmentor_web.js";
 import { $, state, registry, apiError, parseSeed } from "./page.js";
 
 // Called after the registry changed (the agent menus are redrawn).
@@ -76,45 +76,149 @@ export function modelOf(key) {
   return registry.get(key)?.model ?? "";
 }
 
-async function llmAnswer(d, model) {
-  const messages = d.promptRoles.map((role, i) => ({ role, content: d.promptContents[i] }));
-  const t0 = performance.now();
-  const res = await fetch("/v1/chat/completions", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, messages }),
-  });
-  const latency = performance.now() - t0;
-  if (!res.ok) throw new Error(`the planner ${model} failed: ${await apiError(res)}`);
-  const j = await res.json();
-  const answer = j.choices?.[0]?.message?.content ?? "";
-  const cached = res.headers.get("x-cache") === "HIT";
-  return { answer, latency, cached, usage: j.usage ?? {} };
-}
+// What the page sends a model that generates: a deterministic first answer (temperature 0 and
+// 128 tokens, as the trainer's HTTP planner), which the server caches, and sampled retries, so
+// that a retry after an unusable answer can differ from it.
+const FIRST_TEMPERATURE = 0;
+const RETRY_TEMPERATURE = 0.7;
+const MAX_TOKENS = 128;
+// Core bounds the calls of one decision (asks x retries, then it explores on its own); this
+// only stops a move that would go on asking because of a fault in the page.
+const MAX_CALLS_PER_MOVE = 16;
 
 // Thrown when undo / redo / reset overtook a move waiting for an LLM answer.
 export class Overtaken extends Error {}
 
-// One move of `agent` on `session`, fetching LLM answers as needed; records asks in the
-// transcript. `main`: the main board, whose undone future of the transcript a new step replaces.
+// The LLM calls in flight, by agent index, shown in the status line while they last: what is
+// asked (announced), and the time it has taken or the countdown to its retry (not announced).
+const inFlight = new Map();
+let clock = 0;
+
+function renderLlmStatus() {
+  const now = performance.now();
+  const calls = [...inFlight.entries()];
+  const said = calls.map(([agent, f]) => f.retryAt ? `agent ${agent}: ${f.what}: ${f.why}; waiting to retry` : `agent ${agent} ${f.what}`).join("; ");
+  if ($("llm-status").textContent !== said) $("llm-status").textContent = said;
+  $("llm-clock").textContent = calls.map(([, f]) => f.retryAt ? `retry in ${Math.max(0, Math.ceil((f.retryAt - now) / 1000))} s` : `${((now - f.t0) / 1000).toFixed(1)} s`).join("; ");
+  $("llm-box").hidden = !calls.length;
+  document.body.dataset.llmCalls = String(calls.length);
+  document.body.dataset.llmWaits = String(calls.filter(([, f]) => f.retryAt).length);
+  if (!calls.length) { clearInterval(clock); clock = 0; }
+}
+
+function track(agent, call) {
+  inFlight.set(agent, call);
+  if (!clock) clock = setInterval(renderLlmStatus, 200);
+  renderLlmStatus();
+}
+
+function untrack(agent) {
+  inFlight.delete(agent);
+  renderLlmStatus();
+}
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// One call for the reply decision `d` awaits: the scores of its candidates (`/v1/score`), or a
+// generated answer (`/v1/chat/completions`). A call the server refuses for now (429, 5xx) waits
+// as it asks (core's retry policy) with a countdown, then goes again; other failures throw.
+async function llmCall(d, model, agent, gen) {
+  const messages = d.promptRoles.map((role, i) => ({ role, content: d.promptContents[i] }));
+  const candidates = d.candidates;
+  const scoring = candidates.length > 0;
+  const url = scoring ? "/v1/score" : "/v1/chat/completions";
+  const body = scoring ? { model, messages, candidates }
+    : { model, messages, temperature: d.attempt ? RETRY_TEMPERATURE : FIRST_TEMPERATURE, max_tokens: MAX_TOKENS };
+  const what = scoring ? `asks ${model} to score ${candidates.length} plans`
+    : `asks ${model} for a plan${d.attempt ? ` (retry ${d.attempt})` : ""}`;
+  try {
+    for (let retry = 0; ; retry++) {
+      const t0 = performance.now();
+      track(agent, { what, t0 });
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const latency = performance.now() - t0;
+      if (gen !== state.gen) throw new Overtaken("the episode changed while the LLM answered");
+      if (res.ok) return readReply(await res.json(), res, candidates, latency, model);
+      const wait = retryWaitMs(res.status, retry, res.headers.get("retry-after-ms") ?? undefined, res.headers.get("retry-after") ?? undefined);
+      const why = await apiError(res);
+      if (wait === undefined) throw new Error(`the planner ${model} failed: ${why}`);
+      track(agent, { what, t0, retryAt: performance.now() + wait, why: `HTTP ${res.status} (${why})` });
+      await sleep(wait);
+      if (gen !== state.gen) throw new Overtaken("the episode changed while the page waited to ask again");
+    }
+  } finally {
+    untrack(agent);
+  }
+}
+
+// A reply as the agent takes it, and as the transcript keeps it.
+function readReply(j, res, candidates, latency, model) {
+  const cached = res.headers.get("x-cache") === "HIT";
+  if (!candidates.length) {
+    const usage = j.usage ?? {};
+    return { answer: j.choices?.[0]?.message?.content ?? "", latency, cached, promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
+  }
+  // Matched by text, as the server names each candidate.
+  const byText = new Map((j.scores ?? []).map((s) => [s.candidate, s]));
+  const scores = candidates.map((candidate) => {
+    const s = byText.get(candidate);
+    if (typeof s?.logprob !== "number") throw new Error(`the planner ${model} did not score the candidate "${candidate}"`);
+    return { candidate, logprob: s.logprob, tokens: s.tokens ?? 0 };
+  });
+  return { scores, latency, cached, promptTokens: j.usage?.prompt_tokens ?? 0 };
+}
+
+// One move of `agent` on `session`, fetching the LLM replies it asks for; records every call in
+// the transcript once the move is made. `main`: the main board, whose undone future of the
+// transcript a new step replaces.
 export async function agentMove(agent, session, index, model, main = false) {
   const gen = state.gen;
-  for (let tries = 0; tries < 4; tries++) {
-    const step = session.stepCount;
+  const step = session.stepCount;
+  const calls = [];
+  for (;;) {
     const d = agent.play(session);
     if (!d.needsAnswer) {
       if (main) dropTranscriptFrom(step);
-      if (d.asked && d.promptText) {
-        state.transcript.push({ agent: index, step, prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached, llm: agent.isLlm, main });
+      // The scripted expert in the page answers without a call; its asks are shown too.
+      if (!calls.length && d.asked && d.promptText && !agent.isLlm) {
+        calls.push({ prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached });
+      }
+      if (calls.length) {
+        for (const c of calls) state.transcript.push({ agent: index, step, ...c, llm: agent.isLlm, main });
         renderTranscript();
       }
       return d;
     }
-    const r = await llmAnswer(d, model);
-    if (gen !== state.gen) throw new Overtaken("the episode changed while the LLM answered");
-    agent.supplyAnswer(r.answer, r.latency, r.cached, r.usage.prompt_tokens ?? 0, r.usage.completion_tokens ?? 0);
+    if (calls.length >= MAX_CALLS_PER_MOVE) throw new Error(`the planner ${model} was called ${calls.length} times for one move`);
+    const r = await llmCall(d, model, index, gen);
+    if (r.scores) {
+      agent.supplyScores(Float64Array.from(r.scores, (s) => s.logprob), Uint32Array.from(r.scores, (s) => s.tokens), r.latency, r.promptTokens);
+    } else {
+      agent.supplyAnswer(r.answer, r.latency, r.cached, r.promptTokens, r.completionTokens);
+    }
+    const entry = { prompt: d.promptText, answer: r.answer ?? "", latency_ms: r.latency, cached: r.cached };
+    if (r.scores) {
+      entry.scores = r.scores;
+      entry.answer = ranked(r.scores)[0].candidate;
+    }
+    calls.push(entry);
   }
-  throw new Error("the planner did not give a usable answer");
+}
+
+// A scored call's candidates with the probability core's ranking gives them, most likely
+// first.
+function ranked(scores) {
+  const p = candidateProbs(Float64Array.from(scores, (s) => s.logprob), Uint32Array.from(scores, (s) => s.tokens));
+  return scores.map((s, i) => ({ ...s, p: p[i] })).sort((a, b) => b.p - a.p);
+}
+
+// What core makes of a transcript entry: the plan it runs, or why the answer was rejected.
+function readEntry(t) {
+  try {
+    return { plan: planOf(t.answer), rejected: "" };
+  } catch (e) {
+    return { plan: "", rejected: e?.message ?? String(e) };
+  }
 }
 
 // A new step at `step` on the main board replaces any undone future of the transcript.
@@ -130,27 +234,51 @@ export function liveTranscript() {
   return state.transcript.filter((t) => !t.main || t.step < n);
 }
 
+// Candidates a scored call shows (with their probabilities); the rest are summed up.
+const SHOWN_CANDIDATES = 3;
+
+// Every call: the prompt, and side by side the raw answer (or the top scored candidates) and
+// what core made of it (the plan, or why it was rejected).
 export function renderTranscript() {
   const ol = $("transcript");
   ol.replaceChildren();
   const shown = liveTranscript();
+  let rejected = 0;
   for (const t of shown) {
     const li = document.createElement("li");
+    const { plan, rejected: why } = readEntry(t);
+    if (why) { rejected++; li.className = "rejected"; }
     const head = document.createElement("p");
-    head.textContent = `agent ${t.agent}, step ${t.step}: ${t.latency_ms.toFixed(1)} ms${t.cached ? " (cached)" : ""}`;
+    head.textContent = `agent ${t.agent}, step ${t.step}: ${t.latency_ms.toFixed(1)} ms${t.cached ? " (cached)" : ""}${t.scores?.length ? `, scored ${t.scores.length} plans` : ""}`;
     const prompt = document.createElement("details");
     const sum = document.createElement("summary");
     sum.textContent = "prompt";
     const pre = document.createElement("pre");
     pre.textContent = t.prompt;
     prompt.append(sum, pre);
+    const pair = document.createElement("div");
+    pair.className = "call";
     const ans = document.createElement("pre");
     ans.className = "answer";
-    ans.textContent = t.answer;
-    li.append(head, prompt, ans);
+    if (t.scores?.length) {
+      const top = ranked(t.scores);
+      const lines = top.slice(0, SHOWN_CANDIDATES).map((c) => `${(c.p * 100).toFixed(1).padStart(5)}%  ${c.candidate}`);
+      if (top.length > SHOWN_CANDIDATES) lines.push(`       (${top.length - SHOWN_CANDIDATES} more)`);
+      ans.textContent = lines.join("\n");
+      ans.setAttribute("aria-label", "the most likely plans");
+    } else {
+      ans.textContent = t.answer;
+      ans.setAttribute("aria-label", "the raw answer");
+    }
+    const read = document.createElement("p");
+    read.className = "read";
+    read.textContent = why ? `rejected: ${why}` : `plan: ${plan}`;
+    pair.append(ans, read);
+    li.append(head, prompt, pair);
     ol.append(li);
   }
   $("transcript-count").textContent = String(shown.length);
+  ol.dataset.rejected = String(rejected);
 }
 
 export async function loadCheckpointBytes(bytes, name) {
@@ -197,8 +325,8 @@ export async function loadModels() {
         let spec;
         try { spec = AgentSpec.planner(style, m.id).text; } catch { continue; /* a model name core cannot carry */ }
         const key = `${spec}@server`;
-        const kind = m.llm ? "LLM" : "scripted expert, not an LLM";
-        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style) });
+        const kind = !m.llm ? "scripted expert, not an LLM" : m.scores ? "LLM, scoring plans" : "LLM";
+        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style, !!m.scores) });
       }
     }
   } catch { /* no LLM endpoint on this server */ }

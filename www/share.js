@@ -112,8 +112,18 @@ async function takeOver(spec) {
     await prepare(key);
     const agent = entry.make();
     if (!agent) return "";
-    // An LLM agent replays its asks with the answers of the stored transcript.
-    if (agent.isLlm) for (const t of state.transcript) if (!t.agent) agent.keepAnswer(t.step, t.answer, t.latency_ms ?? 0, !!t.cached);
+    // An LLM agent replays its calls with the replies of the stored transcript (the scores
+    // of a scoring planner's calls, the answers, usable or not, of a generating one's).
+    if (agent.isLlm) {
+      for (const t of state.transcript) {
+        if (t.agent) continue;
+        if (t.scores?.length) {
+          agent.keepScores(t.step, t.scores.map((c) => c.candidate), Float64Array.from(t.scores, (c) => c.logprob), Uint32Array.from(t.scores, (c) => c.tokens ?? 0), t.latency_ms ?? 0);
+        } else {
+          agent.keepAnswer(t.step, t.answer, t.latency_ms ?? 0, !!t.cached);
+        }
+      }
+    }
     pause();
     state.agent = agent;
     state.agentKey = key;

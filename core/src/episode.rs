@@ -5,8 +5,8 @@
 //! id, a seed as a decimal string (a u64 is a BigInt in JavaScript), 1 to [`MAX_AGENTS`]
 //! agents ([`AgentRef`]s: one plays the board, 2 to 4 are compared), one action list per agent
 //! that replays without running past the episode's end, and the LLM transcript whose entries
-//! the page shows (`agent`, `step`, `prompt`, `answer`, `latency_ms`, `cached`). Text limits
-//! count characters, as the page and the docs do.
+//! the page shows and replays (`agent`, `step`, `prompt`, `answer`, `latency_ms`, `cached`, and
+//! a scoring planner's `scores`). Text limits count characters, as the page and the docs do.
 
 pub use crate::agent_ref::{AgentRef, Seed};
 use crate::registry;
@@ -28,7 +28,20 @@ pub const MAX_TRANSCRIPT: usize = 10_000;
 /// Characters of a prompt or an answer.
 pub const MAX_TEXT_CHARS: usize = 100_000;
 
-/// One ask of an LLM planner, as the page shows and replays it.
+/// Candidates one scored ask may carry (the server's `/v1/score` takes at most 64).
+pub const MAX_CANDIDATES: usize = 64;
+
+/// One candidate's score, as `/v1/score` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    pub candidate: String,
+    pub logprob: f64,
+    #[serde(default)]
+    pub tokens: u32,
+}
+
+/// One call of an LLM planner, as the page shows and replays it: a generated answer (usable
+/// or not), or the scores of every candidate plan (then `answer` is the most likely one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
     /// Index into `agents`.
@@ -40,6 +53,10 @@ pub struct TranscriptEntry {
     pub latency_ms: f64,
     #[serde(default)]
     pub cached: bool,
+    /// A scoring planner's call: every candidate with its score, in the order it was asked;
+    /// empty for a generated answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<CandidateScore>,
 }
 
 /// A shared episode.
@@ -145,6 +162,24 @@ impl EpisodeRecord {
                 &t.answer,
                 MAX_TEXT_CHARS,
             )?;
+            if t.scores.len() > MAX_CANDIDATES {
+                return fail(format!(
+                    "transcript[{k}].scores has more than {MAX_CANDIDATES} candidates"
+                ));
+            }
+            for (j, c) in t.scores.iter().enumerate() {
+                // JSON has no infinities: a score that cannot be written back is refused now.
+                if !c.logprob.is_finite() {
+                    return fail(format!(
+                        "transcript[{k}].scores[{j}].logprob must be a finite number"
+                    ));
+                }
+                check_text(
+                    &format!("transcript[{k}].scores[{j}].candidate"),
+                    &c.candidate,
+                    MAX_TEXT_CHARS,
+                )?;
+            }
         }
         Ok(())
     }
@@ -209,7 +244,7 @@ mod tests {
 
     #[test]
     fn refuses_what_the_page_cannot_open_with_a_reason() {
-        let cases: [(&str, Value, &str); 12] = [
+        let cases: [(&str, Value, &str); 13] = [
             ("v", json!(2), "version 2"),
             ("env", json!("NoSuchEnv"), "NoSuchEnv"),
             ("seed", json!(42), "decimal u64"),
@@ -242,6 +277,12 @@ mod tests {
                 json!([{"agent": 0, "step": 0, "prompt": "", "answer": ""}]),
                 "latency_ms",
             ),
+            (
+                "transcript",
+                json!([{"agent": 0, "step": 0, "prompt": "", "answer": "", "latency_ms": 1,
+                        "scores": [{"candidate": "a", "logprob": -1.0}, {"candidate": "b"}]}]),
+                "missing field `logprob`",
+            ),
         ];
         for (field, value, want) in cases {
             let mut r = good();
@@ -252,6 +293,28 @@ mod tests {
             let e = check(r).unwrap_err();
             assert!(e.contains(want), "{field}: {e}");
         }
+    }
+
+    /// A scored call keeps every candidate's score, so the page replays its ranking exactly.
+    #[test]
+    fn scored_calls_keep_their_scores() {
+        let mut v = good();
+        v["transcript"][0]["scores"] = json!([{"candidate": "a", "logprob": -1.5, "tokens": 3}, {"candidate": "b", "logprob": -2.0}]);
+        let r = check(v.clone()).unwrap();
+        assert_eq!(r.transcript[0].scores[1].tokens, 0);
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["transcript"][0]["scores"][0]["tokens"], 3);
+        assert!(
+            serde_json::to_value(check(good()).unwrap()).unwrap()["transcript"][0]
+                .get("scores")
+                .is_none(),
+            "a generated answer writes no scores"
+        );
+        let mut r: EpisodeRecord = serde_json::from_value(v).unwrap();
+        r.transcript[0].scores[0].logprob = f64::NEG_INFINITY;
+        assert!(r.check().unwrap_err().0.contains("finite"));
+        r.transcript[0].scores = vec![r.transcript[0].scores[1].clone(); MAX_CANDIDATES + 1];
+        assert!(r.check().unwrap_err().0.contains("more than 64"));
     }
 
     #[test]

@@ -160,6 +160,7 @@ async fn models_and_errors_follow_the_contract() {
         .find(|m| m["id"] == "gridmentor-expert")
         .unwrap();
     assert_eq!(expert["llm"], false);
+    assert_eq!(expert["scores"], false, "the expert cannot score");
     assert_eq!(expert["backend"], "gridmentor-expert");
 
     let r = call(

@@ -50,6 +50,11 @@ async fn the_embedded_model_is_listed_generates_streams_caches_and_scores() {
         .find(|m| m["id"] == "smollm2-135m-instruct")
         .unwrap_or_else(|| panic!("not listed: {models}"));
     assert_eq!(card["llm"], json!(true), "{card}");
+    assert_eq!(
+        card["scores"],
+        json!(true),
+        "the page plans by scoring: {card}"
+    );
 
     let mut body = chat_body("smollm2", "Name one colour of a traffic light.");
     body["temperature"] = json!(0);

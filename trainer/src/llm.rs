@@ -4,8 +4,8 @@
 use anyhow::{Context, bail};
 use gridmentor_core::planner::retry::{RetryPolicy, retry_after, retryable_status};
 use gridmentor_core::planner::{
-    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Scorer, Scores,
-    ScoringPlanner, Usage, answer_text, candidate_plans,
+    Completion, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt, Ranking, Scorer, Scores,
+    Usage, candidate_answers, rank,
 };
 use serde_json::{Value, json};
 use std::fmt;
@@ -33,11 +33,8 @@ pub struct HttpSettings {
     /// an ask, always a usable answer. The first ask tries it; an endpoint that refuses gets
     /// generated answers from then on.
     pub score_plans: bool,
-    /// Rank plans by their mean log-likelihood per token rather than the sum: the sum favours
-    /// short plans ("go to the box" over "go to the box, toggle the box"). With SmolLM2 over 100
-    /// held-out episodes, KeyInBox went from 0.00 to 0.62 and RandomBoxKey from 0.51 to 0.78
-    /// (README).
-    pub per_token_scores: bool,
+    /// How scored plans are ranked (core's rule; per token by default).
+    pub ranking: Ranking,
 }
 
 impl Default for HttpSettings {
@@ -52,7 +49,7 @@ impl Default for HttpSettings {
             seed: None,
             api_key_env: String::from("OPENAI_API_KEY"),
             score_plans: true,
-            per_token_scores: true,
+            ranking: Ranking::default(),
         }
     }
 }
@@ -285,27 +282,22 @@ impl HttpPlanner {
     }
 }
 
-/// Candidate log-likelihoods from `POST /v1/score` (docs/api.md), with what they cost.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Scored {
-    pub logprobs: Vec<f64>,
-    /// Each candidate's token count as the server reports it (0 when it does not).
-    pub tokens: Vec<u32>,
-    pub usage: Usage,
-    pub latency_ms: f64,
-}
-
 impl HttpPlanner {
-    /// The log-likelihood of each candidate as the assistant's reply to `prompt`, from the
-    /// server's scoring endpoint (same retries and timeouts as completions).
-    pub fn score(&self, prompt: &Prompt, candidates: &[&str]) -> Result<Scored, PlannerError> {
+    /// The log-likelihood and token count of each candidate as the assistant's reply to
+    /// `prompt`, from the server's scoring endpoint (`POST /v1/score`, docs/api.md; same
+    /// retries and timeouts as completions), and whether the server's cache answered.
+    pub fn score(
+        &self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<(Scores, bool), PlannerError> {
         let start = Instant::now();
         let url = format!("{}/v1/score", self.base);
         let body = self.score_body(prompt, candidates);
         let reply = self.post_to(&url, &body.to_string())?;
-        let mut scored = self.read_scores(&reply.json, &url, candidates)?;
-        scored.latency_ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok(scored)
+        let mut scores = self.read_scores(&reply.json, &url, candidates)?;
+        scores.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok((scores, reply.cached))
     }
 
     fn score_body(&self, prompt: &Prompt, candidates: &[&str]) -> Value {
@@ -322,7 +314,7 @@ impl HttpPlanner {
         json: &Value,
         url: &str,
         candidates: &[&str],
-    ) -> Result<Scored, PlannerError> {
+    ) -> Result<Scores, PlannerError> {
         let bad = |why: &str| self.error(format!("{why} in the response from {url}"));
         let scores = json["scores"]
             .as_array()
@@ -351,8 +343,9 @@ impl HttpPlanner {
             )));
         }
         let tokens = |k: &str| json["usage"][k].as_u64().unwrap_or(0) as u32;
-        Ok(Scored {
+        Ok(Scores {
             logprobs,
+            // 0 when the server does not say: core's per-token rule counts that as one token.
             tokens: counts,
             usage: Usage {
                 prompt_tokens: tokens("prompt_tokens"),
@@ -369,12 +362,7 @@ impl Scorer for HttpPlanner {
         prompt: &Prompt,
         candidates: &[&str],
     ) -> Result<Scores, PlannerError> {
-        let s = self.score(prompt, candidates)?;
-        Ok(Scores {
-            logprobs: s.logprobs,
-            usage: s.usage,
-            latency_ms: s.latency_ms,
-        })
+        self.score(prompt, candidates).map(|(s, _)| s)
     }
 }
 
@@ -431,65 +419,16 @@ impl Planner for HttpPlanner {
 }
 
 impl HttpPlanner {
-    /// Core's candidate plans for the prompt's observation, ranked by `/v1/score`
-    /// ([`ScoringPlanner`]'s rule), with this call's usage and latency.
+    /// Core's candidate plans for the prompt's observation, ranked by core's rule
+    /// ([`rank`], as `ScoringPlanner` ranks) from `/v1/score`'s scores.
     fn score_plans(&mut self, prompt: &Prompt) -> Result<Completion, PlannerError> {
-        let start = Instant::now();
-        let plans = candidate_plans(prompt.observation());
-        let texts: Vec<String> = plans.iter().map(|p| answer_text(prompt.style, p)).collect();
+        let texts = candidate_answers(prompt);
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let url = format!("{}/v1/score", self.base);
-        let body = self.score_body(prompt, &refs);
-        let reply = self.post_to(&url, &body.to_string())?;
-        let scored = self.read_scores(&reply.json, &url, &refs)?;
-        let logprobs = if self.settings.per_token_scores {
-            scored
-                .logprobs
-                .iter()
-                .zip(&scored.tokens)
-                .map(|(l, &t)| l / t.max(1) as f64)
-                .collect()
-        } else {
-            scored.logprobs
-        };
-        let mut c = ScoringPlanner::new(Ranked(logprobs))
-            .complete(prompt, 1)
+        let (scores, cached) = self.score(prompt, &refs)?;
+        let mut c = rank(texts, &scores, self.settings.ranking, 1.0)
             .map_err(|e| self.error(e.to_string()))?;
-        c.usage = scored.usage;
-        c.latency_ms = start.elapsed().as_secs_f64() * 1e3;
-        c.cached = reply.cached;
+        c.cached = cached;
         Ok(c)
-    }
-}
-
-/// Scores already fetched, as a [`Scorer`] for core's ranking.
-struct Ranked(Vec<f64>);
-
-impl Scorer for Ranked {
-    fn score_candidates(&mut self, _: &Prompt, c: &[&str]) -> Result<Scores, PlannerError> {
-        if c.len() != self.0.len() {
-            return Err(PlannerError::Failed(format!(
-                "{} scores for {} candidates",
-                self.0.len(),
-                c.len()
-            )));
-        }
-        Ok(Scores {
-            logprobs: self.0.clone(),
-            ..Scores::default()
-        })
-    }
-}
-
-impl Planner for Ranked {
-    fn info(&self) -> PlannerInfo {
-        PlannerInfo {
-            name: String::from("scores"),
-            kind: PlannerKind::Http,
-        }
-    }
-    fn complete(&mut self, _: &Prompt, _: u32) -> Result<Completion, PlannerError> {
-        Err(PlannerError::Failed(String::from("scores only")))
     }
 }
 

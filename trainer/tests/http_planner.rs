@@ -1,7 +1,7 @@
 //! The HTTP planner against a real HTTP server on 127.0.0.1: a small fake upstream, started by
 //! each test and scripted per request, that records what it received.
 
-use gridmentor_core::planner::{self, Plan, Planner, Prompt, PromptStyle};
+use gridmentor_core::planner::{self, Plan, Planner, Prompt, PromptStyle, Ranking};
 use gridmentor_core::skills::{Skill, Target};
 use gridmentor_core::world::Kind;
 use gridmentor_trainer::llm::{HttpPlanner, HttpSettings};
@@ -539,7 +539,7 @@ fn plans_by_scoring_when_the_endpoint_scores() {
     let fake = Fake::start(move |_, seen| scores_liking(seen, liked));
     let mut p = fake.planner(HttpSettings {
         score_plans: true,
-        per_token_scores: false,
+        ranking: Ranking::Total,
         ..fast()
     });
     let prompt = Prompt::build(
@@ -626,18 +626,14 @@ fn per_token_scores_do_not_favour_short_plans() {
         "",
         "Agent sees <key>, <door>, holds <nothing>.",
     );
-    for (per_token, want) in [(true, liked), (false, "explore")] {
+    for (ranking, want) in [(Ranking::PerToken, liked), (Ranking::Total, "explore")] {
         let mut p = fake.planner(HttpSettings {
             score_plans: true,
-            per_token_scores: per_token,
+            ranking,
             ..fast()
         });
         let ex = planner::ask(&mut p, &prompt, 1, 0).unwrap();
         let soft = planner::SoftPlan::from_exchange(&ex).unwrap();
-        assert_eq!(
-            soft.most_likely().to_string(),
-            want,
-            "per token: {per_token}"
-        );
+        assert_eq!(soft.most_likely().to_string(), want, "{ranking:?}");
     }
 }

@@ -1,8 +1,10 @@
 //! The page's agents: core's agents (one interface, `gridmentor_core::agent::Agent`) behind one
-//! wasm type. The shell only passes data between core and the page; an LLM planner's answers are
-//! fetched by the page, which the agent asks for with `needsAnswer` and the prompt.
+//! wasm type. The shell only passes data between core and the page; an LLM planner's replies
+//! (a generated answer, or the scores of core's candidate plans) are fetched by the page, which
+//! the agent asks for with `needsAnswer`, the prompt and, when it plans by scoring, the
+//! candidates.
 //!
-//! Every agent keeps, per step of the episode, whether it chose that step and the LLM answers
+//! Every agent keeps, per step of the episode, whether it chose that step and the LLM replies
 //! it used, so that after undo / redo it is rebuilt by replaying the kept history: it then
 //! remembers exactly what it would have remembered at that point.
 
@@ -12,39 +14,111 @@ use gridmentor_core::agent::{
     self as core_agent, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
 };
 use gridmentor_core::agent_ref::{AgentRef, Sampling, check_planner_name, checkpoint_id_from_hex};
+use gridmentor_core::planner::retry::{RetryPolicy, retry_after, retryable_status};
 use gridmentor_core::planner::{
     Completion, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
-    PromptStyle, Usage,
+    PromptStyle, Scorer, Scores, ScoringPlanner, Usage, candidate_probabilities, parse_plan,
 };
 use gridmentor_core::world::Action;
 use gridmentor_core::{Env, registry};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
+use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
 /// The planner name core's scripted expert goes by (the server's model name too).
 pub const EXPERT: &str = "gridmentor-expert";
 
-/// An LLM answer kept for replay, with the prompt it answered (unknown for answers taken from a
-/// shared episode's transcript, which holds the prompt as text only).
-type Kept = (Option<Prompt>, Completion);
+/// How the page waits and retries an LLM call the server refused for now (429, 5xx): core's
+/// policy, with the server's `Retry-After` first. A minute at most, as a person waits.
+const PAGE_RETRY: RetryPolicy = RetryPolicy {
+    retries: 5,
+    backoff: Duration::from_secs(1),
+    max_wait: Duration::from_secs(60),
+};
 
-/// What the page and the LLM agent's planner share: the answer the page fetched, the answers
-/// the decision in progress used, and while the agent is rebuilt the answers kept from the first
-/// time.
-#[derive(Default)]
-struct Answers {
-    answer: Option<Completion>,
-    used: Vec<Kept>,
-    replay: Option<VecDeque<Kept>>,
-    /// A replay needed an answer that was not kept.
-    missing: bool,
+/// One reply the page fetched for the planner.
+#[derive(Clone, Debug, PartialEq)]
+enum Reply {
+    /// A generated answer (`/v1/chat/completions`).
+    Text(Completion),
+    /// The scores of the candidates, in the order they were asked (`/v1/score`).
+    Scores {
+        candidates: Vec<String>,
+        scores: Scores,
+    },
 }
 
-/// A planner whose answers the page fetches from the server's `/v1/chat/completions`: asked
-/// without an answer at hand, it says it awaits one for this prompt; the page fetches, calls
-/// [`Agent::supply_answer`], and asks the agent again.
+/// An LLM reply kept for replay, with the prompt it answered (unknown for replies taken from a
+/// shared episode's transcript, which holds the prompt as text only).
+type Kept = (Option<Prompt>, Reply);
+
+/// What the page and the LLM agent's planner share. Core undoes a decision that awaits a
+/// reply, so each pass of a decision asks for the decision's replies again, in order: the
+/// planner gives those it has and awaits the next.
+#[derive(Default)]
+struct Answers {
+    /// The replies of the decision in progress, in the order its calls use them: fetched by
+    /// the page, or, while the agent is rebuilt, kept from the first time.
+    decision: Vec<Kept>,
+    /// How many of `decision` this pass of the decision has used.
+    used: usize,
+    /// The agent is being rebuilt: a call past `decision` means a reply was not kept.
+    replaying: bool,
+    /// A replay needed a reply that was not kept.
+    missing: bool,
+    /// What the call in wait asks for: its prompt, and the candidates when it scores.
+    pending: Option<(Prompt, Option<Vec<String>>)>,
+}
+
+impl Answers {
+    /// The decision's next reply to `prompt` (scoring `candidates` when given).
+    fn next(
+        &mut self,
+        prompt: &Prompt,
+        candidates: Option<&[&str]>,
+    ) -> Result<Reply, PlannerError> {
+        if let Some((p, r)) = self.decision.get(self.used) {
+            if p.as_ref().is_some_and(|p| p != prompt) {
+                return Err(PlannerError::Failed(
+                    "the replay asked a different prompt than the first time".into(),
+                ));
+            }
+            let fits = match (r, candidates) {
+                (Reply::Text(_), None) => true,
+                (
+                    Reply::Scores {
+                        candidates: kept, ..
+                    },
+                    Some(asked),
+                ) => kept == asked,
+                _ => false,
+            };
+            if !fits {
+                return Err(PlannerError::Failed(
+                    "the kept LLM reply does not answer what the planner asks now (a generated \
+                     answer for a scoring planner, or scores of other candidates)"
+                        .into(),
+                ));
+            }
+            self.used += 1;
+            return Ok(r.clone());
+        }
+        if self.replaying {
+            self.missing = true;
+            return Err(PlannerError::Failed(
+                "the LLM's answer for this step was not kept".into(),
+            ));
+        }
+        let candidates = candidates.map(|c| c.iter().map(|s| s.to_string()).collect());
+        self.pending = Some((prompt.clone(), candidates));
+        Err(PlannerError::Awaiting(prompt.clone()))
+    }
+}
+
+/// A planner whose replies the page fetches from the server: asked without a reply at hand,
+/// it says it awaits one for this prompt (and these candidates); the page fetches, calls
+/// [`Agent::supply_answer`] or [`Agent::supply_scores`], and asks the agent again.
 struct BrowserPlanner {
     model: String,
     answers: Rc<RefCell<Answers>>,
@@ -59,26 +133,23 @@ impl Planner for BrowserPlanner {
     }
 
     fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
-        let mut a = self.answers.borrow_mut();
-        if let Some(queue) = &mut a.replay {
-            return match queue.pop_front() {
-                Some((p, c)) if p.as_ref().is_none_or(|p| p == prompt) => Ok(c),
-                Some(_) => Err(PlannerError::Failed(
-                    "the replay asked a different prompt than the first time".into(),
-                )),
-                None => {
-                    a.missing = true;
-                    Err(PlannerError::Failed(
-                        "the LLM's answer for this step was not kept".into(),
-                    ))
-                }
-            };
+        match self.answers.borrow_mut().next(prompt, None)? {
+            Reply::Text(c) => Ok(c),
+            Reply::Scores { .. } => unreachable!("Answers::next checks the kind"),
         }
-        if let Some(c) = a.answer.take() {
-            a.used.push((Some(prompt.clone()), c.clone()));
-            return Ok(c);
+    }
+}
+
+impl Scorer for BrowserPlanner {
+    fn score_candidates(
+        &mut self,
+        prompt: &Prompt,
+        candidates: &[&str],
+    ) -> Result<Scores, PlannerError> {
+        match self.answers.borrow_mut().next(prompt, Some(candidates))? {
+            Reply::Scores { scores, .. } => Ok(scores),
+            Reply::Text(_) => unreachable!("Answers::next checks the kind"),
         }
-        Err(PlannerError::Awaiting(prompt.clone()))
     }
 }
 
@@ -87,12 +158,13 @@ impl Planner for BrowserPlanner {
 struct StepMemo {
     /// The agent chose this step (not the keyboard).
     chose: bool,
-    /// The LLM answers its decision used.
+    /// The LLM replies its decision used, in order.
     answers: Vec<Kept>,
 }
 
-/// What an agent decided at one step. `action` is 255 when the agent waits for an LLM answer
-/// (`needsAnswer`); then `promptRoles`/`promptContents` hold the chat to send.
+/// What an agent decided at one step. `action` is 255 when the agent waits for an LLM reply
+/// (`needsAnswer`); then `promptRoles`/`promptContents` hold the chat to send and, when the
+/// agent plans by scoring, `candidates` the answers to score (`/v1/score`).
 #[wasm_bindgen(getter_with_clone)]
 #[derive(Clone, Debug, Default)]
 pub struct Decision {
@@ -111,6 +183,12 @@ pub struct Decision {
     pub prompt_roles: Vec<String>,
     #[wasm_bindgen(js_name = promptContents)]
     pub prompt_contents: Vec<String>,
+    /// The candidate answers to score, in core's order; empty when an answer is to be
+    /// generated.
+    pub candidates: Vec<String>,
+    /// Replies this decision already got for the same prompt (a retry after an unusable
+    /// answer when > 0).
+    pub attempt: u32,
     /// Set when this decision asked the planner: the answer it used.
     pub asked: bool,
     pub answer: String,
@@ -264,6 +342,77 @@ fn decision_of(s: Step) -> Decision {
     d
 }
 
+/// Scores the page fetched, checked against the candidates they score.
+fn scores_of(
+    candidates: &[String],
+    logprobs: Vec<f64>,
+    tokens: Vec<u32>,
+    latency_ms: f64,
+    prompt_tokens: u32,
+) -> Result<Scores, JsError> {
+    if logprobs.len() != candidates.len() || tokens.len() != candidates.len() {
+        return Err(JsError::new(&format!(
+            "{} scores and {} token counts for {} candidates",
+            logprobs.len(),
+            tokens.len(),
+            candidates.len()
+        )));
+    }
+    if let Some(i) = logprobs.iter().position(|l| !l.is_finite()) {
+        return Err(JsError::new(&format!(
+            "the score of candidate {i} is not a finite number"
+        )));
+    }
+    Ok(Scores {
+        logprobs,
+        tokens,
+        usage: Usage {
+            prompt_tokens,
+            completion_tokens: 0,
+        },
+        latency_ms,
+    })
+}
+
+/// A generated answer as core reads it: the plan, or why it cannot be used (thrown).
+#[wasm_bindgen(js_name = planOf)]
+pub fn plan_of(answer: &str) -> Result<String, JsError> {
+    parse_plan(answer).map(|p| p.to_string()).map_err(js)
+}
+
+/// The probability a scoring planner gives each candidate of `logprobs` and `tokens` (core's
+/// ranking, what the agent ranked by), in the candidates' order.
+#[wasm_bindgen(js_name = candidateProbs)]
+pub fn candidate_probs(logprobs: Vec<f64>, tokens: Vec<u32>) -> Result<Vec<f32>, JsError> {
+    let scores = Scores {
+        logprobs,
+        tokens,
+        ..Scores::default()
+    };
+    let agent = ScoringPlanner::new(());
+    let n = scores.logprobs.len();
+    candidate_probabilities(&scores, n, agent.ranking, agent.temperature).map_err(js)
+}
+
+/// How long the page waits before calling again after HTTP `status` on its `attempt`-th retry
+/// (0-based), in milliseconds, from the `retry-after-ms` and `Retry-After` headers (core's
+/// retry policy); `undefined` when the call should not be retried.
+#[wasm_bindgen(js_name = retryWaitMs)]
+pub fn retry_wait_ms(
+    status: u16,
+    attempt: u32,
+    retry_after_ms: Option<String>,
+    retry_after_secs: Option<String>,
+) -> Option<f64> {
+    if !retryable_status(status) {
+        return None;
+    }
+    let asked = retry_after(retry_after_ms.as_deref(), retry_after_secs.as_deref());
+    PAGE_RETRY
+        .wait(attempt, asked)
+        .map(|d| d.as_secs_f64() * 1e3)
+}
+
 impl Agent {
     fn new(inner: Box<dyn core_agent::Agent>, label: String, spec: AgentRef) -> Agent {
         Agent {
@@ -283,9 +432,7 @@ impl Agent {
     /// Forget the episode and start from `env`'s state (the kept history stays).
     fn start(&mut self, env: &Env, env_id: &str) -> Result<(), String> {
         if let Some(a) = &self.answers {
-            let mut a = a.borrow_mut();
-            (a.answer, a.replay, a.missing) = (None, None, false);
-            a.used.clear();
+            *a.borrow_mut() = Answers::default();
         }
         self.inner.reset(env, env_id).map_err(|e| {
             if self.trained_env.is_empty() {
@@ -301,9 +448,25 @@ impl Agent {
 
     /// The decision for `env`'s current state (not applied).
     fn decide_env(&mut self, env: &Env) -> Result<Decision, String> {
+        if let Some(a) = &self.answers {
+            // A new pass of the decision: its replies are given again from the first.
+            let mut a = a.borrow_mut();
+            a.used = 0;
+            a.pending = None;
+        }
         let d = match self.inner.decide(env).map_err(|e| e.to_string())? {
             CoreDecision::Act(s) => decision_of(s),
             CoreDecision::Await(p) => {
+                let a = self
+                    .llm_answers()
+                    .map_err(|_| "an agent without an LLM awaits")?;
+                let a = a.borrow();
+                let candidates = a.pending.as_ref().and_then(|(_, c)| c.clone());
+                let attempt = a
+                    .decision
+                    .iter()
+                    .filter(|(q, _)| q.as_ref() == Some(&p))
+                    .count();
                 return Ok(Decision {
                     action: 255,
                     value: f32::NAN,
@@ -312,6 +475,8 @@ impl Agent {
                     prompt_roles: p.messages.iter().map(|m| m.role.as_str().into()).collect(),
                     prompt_contents: p.messages.iter().map(|m| m.content.clone()).collect(),
                     prompt_text: prompt_text(&p),
+                    candidates: candidates.unwrap_or_default(),
+                    attempt: attempt as u32,
                     ..Decision::default()
                 });
             }
@@ -340,12 +505,15 @@ impl Agent {
             });
             if memo.chose {
                 if let Some(s) = &self.answers {
-                    s.borrow_mut().replay = Some(memo.answers.into());
+                    let mut s = s.borrow_mut();
+                    s.decision = memo.answers;
+                    s.replaying = true;
                 }
                 let d = self.decide_env(&env);
                 let missing = self.answers.as_ref().is_some_and(|s| {
                     let mut s = s.borrow_mut();
-                    s.replay = None;
+                    s.decision.clear();
+                    s.replaying = false;
                     std::mem::take(&mut s.missing)
                 });
                 if missing {
@@ -365,6 +533,44 @@ impl Agent {
         self.answers
             .as_ref()
             .ok_or_else(|| JsError::new("only an LLM agent takes answers"))
+    }
+
+    /// Keep `reply` as the LLM's reply to the agent's next call at `step` (see
+    /// [`Agent::keep_answer`]).
+    fn keep(&mut self, step: u32, reply: Reply) -> Result<(), JsError> {
+        if !self.is_llm() {
+            return Err(JsError::new("only an LLM agent keeps answers"));
+        }
+        let step = step as usize;
+        if self.memo.len() <= step {
+            let chosen = StepMemo {
+                chose: true,
+                answers: Vec::new(),
+            };
+            self.memo.resize(step + 1, chosen);
+        }
+        let memo = &mut self.memo[step];
+        memo.chose = true;
+        memo.answers.push((None, reply));
+        Ok(())
+    }
+
+    /// The call in wait, for a reply the page supplies: its prompt and candidates.
+    fn pending(&self, scoring: bool) -> Result<(Prompt, Option<Vec<String>>), JsError> {
+        let a = self.llm_answers()?.borrow();
+        let p = a
+            .pending
+            .clone()
+            .ok_or_else(|| JsError::new("the agent awaits no LLM reply now"))?;
+        match (&p.1, scoring) {
+            (Some(_), false) => Err(JsError::new(
+                "the agent plans by scoring: supply the candidates' scores, not an answer",
+            )),
+            (None, true) => Err(JsError::new(
+                "the agent awaits a generated answer, not scores",
+            )),
+            _ => Ok(p),
+        }
     }
 }
 
@@ -398,8 +604,11 @@ impl Agent {
         ))
     }
 
-    /// The planner + skills agent asking `model` through the server (the page fetches).
-    pub fn llm(model: &str, style_name: &str) -> Result<Agent, JsError> {
+    /// The planner + skills agent asking `model` through the server (the page fetches). With
+    /// `scores` (a model the server can score, `/v1/models`) it plans by scoring core's
+    /// candidate plans (one `/v1/score` call an ask, an answer always valid); else by
+    /// generating answers that core parses, an unusable one retried as core's agent does.
+    pub fn llm(model: &str, style_name: &str, scores: bool) -> Result<Agent, JsError> {
         let s = style(style_name)?;
         if model.contains(char::is_whitespace) {
             return Err(JsError::new(&format!("bad model name {model:?}")));
@@ -410,15 +619,18 @@ impl Agent {
             model: model.into(),
             answers: answers.clone(),
         };
-        let mut a = PlannerAgent::new(planner, s);
-        a.retries = 0;
-        let kind = if model == EXPERT {
-            "scripted expert via the server, not an LLM"
+        let inner: Box<dyn core_agent::Agent> = if scores {
+            Box::new(PlannerAgent::new(ScoringPlanner::new(planner), s))
         } else {
-            "LLM via the server"
+            Box::new(PlannerAgent::new(planner, s))
+        };
+        let kind = match (model == EXPERT, scores) {
+            (true, _) => "scripted expert via the server, not an LLM",
+            (false, true) => "LLM via the server, scoring plans",
+            (false, false) => "LLM via the server",
         };
         let mut agent = Agent::new(
-            Box::new(a),
+            inner,
             format!("planner + skills: {model} ({kind}, {})", s.name()),
             AgentRef::Planner {
                 planner: model.into(),
@@ -559,7 +771,7 @@ impl Agent {
         self.decide_env(&session.env).map_err(|e| JsError::new(&e))
     }
 
-    /// Give an LLM agent the answer the page fetched for the pending prompt.
+    /// Give an LLM agent the answer the page generated for the call in wait.
     #[wasm_bindgen(js_name = supplyAnswer)]
     pub fn supply_answer(
         &mut self,
@@ -569,7 +781,8 @@ impl Agent {
         prompt_tokens: u32,
         completion_tokens: u32,
     ) -> Result<(), JsError> {
-        self.llm_answers()?.borrow_mut().answer = Some(Completion {
+        let (prompt, _) = self.pending(false)?;
+        let c = Completion {
             answers: vec![answer],
             usage: Usage {
                 prompt_tokens,
@@ -578,13 +791,38 @@ impl Agent {
             latency_ms,
             cached,
             probs: Vec::new(),
-        });
+        };
+        let mut a = self.llm_answers()?.borrow_mut();
+        a.pending = None;
+        a.decision.push((Some(prompt), Reply::Text(c)));
         Ok(())
     }
 
-    /// Keep `answer` as the LLM's answer to the agent's ask at `step` (from the transcript of a
-    /// shared episode the agent played), so that [`Agent::rebuild`] can replay that step; asks
-    /// at one step are kept in order, and every step up to it counts as the agent's.
+    /// Give a scoring LLM agent the scores the page fetched for the call in wait: each
+    /// candidate's log-likelihood and token count, in the order of `candidates`. Core ranks
+    /// them.
+    #[wasm_bindgen(js_name = supplyScores)]
+    pub fn supply_scores(
+        &mut self,
+        logprobs: Vec<f64>,
+        tokens: Vec<u32>,
+        latency_ms: f64,
+        prompt_tokens: u32,
+    ) -> Result<(), JsError> {
+        let (prompt, candidates) = self.pending(true)?;
+        let candidates = candidates.unwrap_or_default();
+        let scores = scores_of(&candidates, logprobs, tokens, latency_ms, prompt_tokens)?;
+        let mut a = self.llm_answers()?.borrow_mut();
+        a.pending = None;
+        a.decision
+            .push((Some(prompt), Reply::Scores { candidates, scores }));
+        Ok(())
+    }
+
+    /// Keep `answer` as the LLM's generated answer to the agent's next call at `step` (from the
+    /// transcript of a shared episode the agent played), so that [`Agent::rebuild`] can replay
+    /// that step; calls at one step are kept in order, and every step up to it counts as the
+    /// agent's.
     #[wasm_bindgen(js_name = keepAnswer)]
     pub fn keep_answer(
         &mut self,
@@ -593,30 +831,29 @@ impl Agent {
         latency_ms: f64,
         cached: bool,
     ) -> Result<(), JsError> {
-        if !self.is_llm() {
-            return Err(JsError::new("only an LLM agent keeps answers"));
-        }
-        let step = step as usize;
-        if self.memo.len() <= step {
-            let chosen = StepMemo {
-                chose: true,
-                answers: Vec::new(),
-            };
-            self.memo.resize(step + 1, chosen);
-        }
-        let memo = &mut self.memo[step];
-        memo.chose = true;
-        memo.answers.push((
-            None,
-            Completion {
-                answers: vec![answer],
-                usage: Usage::default(),
-                latency_ms,
-                cached,
-                probs: Vec::new(),
-            },
-        ));
-        Ok(())
+        let c = Completion {
+            answers: vec![answer],
+            usage: Usage::default(),
+            latency_ms,
+            cached,
+            probs: Vec::new(),
+        };
+        self.keep(step, Reply::Text(c))
+    }
+
+    /// Keep the scores of `candidates` as the reply to the agent's next call at `step` (a
+    /// scoring planner's call in a shared episode's transcript), as [`Agent::keep_answer`].
+    #[wasm_bindgen(js_name = keepScores)]
+    pub fn keep_scores(
+        &mut self,
+        step: u32,
+        candidates: Vec<String>,
+        logprobs: Vec<f64>,
+        tokens: Vec<u32>,
+        latency_ms: f64,
+    ) -> Result<(), JsError> {
+        let scores = scores_of(&candidates, logprobs, tokens, latency_ms, 0)?;
+        self.keep(step, Reply::Scores { candidates, scores })
     }
 
     /// Tell the agent the world changed (after `session.step`). The step is kept in the
@@ -627,7 +864,7 @@ impl Agent {
         let answers = self
             .answers
             .as_ref()
-            .map(|a| std::mem::take(&mut a.borrow_mut().used))
+            .map(|a| std::mem::take(&mut a.borrow_mut().decision))
             .unwrap_or_default();
         self.memo.resize(step, StepMemo::default());
         self.memo.push(StepMemo {

@@ -5,7 +5,10 @@ pub mod agent;
 pub mod session;
 pub mod share;
 
-pub use agent::{Agent, Decision, EpisodeSummary, Evaluation, TrainingCurve};
+pub use agent::{
+    Agent, Decision, EpisodeSummary, Evaluation, TrainingCurve, candidate_probs, plan_of,
+    retry_wait_ms,
+};
 pub use session::{Session, StepOutcome};
 pub use share::{
     AgentSpec, SharedEpisode, episode_read, episode_record, share_decode, share_encode,

@@ -633,55 +633,127 @@ fn rebuilding_replays_a_shared_episode_as_the_agents_own() {
     assert_eq!(shared.actions(), original);
 }
 
-/// The page's loop for an LLM agent, with core's scripted expert answering the prompts the
-/// agent hands out (as the server's expert model would). Returns the answers fetched.
-fn llm_move(agent: &mut Agent, s: &mut Session) -> Vec<String> {
-    use gridmentor_core::planner::{ExpertPlanner, Message, Planner, Prompt, PromptStyle, Role};
-    let mut fetched = Vec::new();
-    loop {
-        let d = agent.play(s).unwrap();
-        if !d.needs_answer {
-            return fetched;
+/// The prompt a decision hands out, as core's type.
+fn prompt_of(d: &gridmentor_web::Decision) -> gridmentor_core::planner::Prompt {
+    use gridmentor_core::planner::{Message, Prompt, PromptStyle, Role};
+    let role = |r: &str| match r {
+        "system" => Role::System,
+        "assistant" => Role::Assistant,
+        _ => Role::User,
+    };
+    let messages: Vec<Message> = d
+        .prompt_roles
+        .iter()
+        .zip(&d.prompt_contents)
+        .map(|(r, c)| Message {
+            role: role(r),
+            content: c.clone(),
+        })
+        .collect();
+    let style = if messages.iter().any(|m| m.content.contains("Agent sees")) {
+        PromptStyle::Llm4Teach
+    } else {
+        PromptStyle::When2Ask
+    };
+    Prompt { style, messages }
+}
+
+/// What the page's fake server answers: the scripted expert's plan, as text or as scores
+/// that like it; `babble` calls in a row (from the first) answer nonsense.
+struct FakeServer {
+    calls: u32,
+    babble: u32,
+}
+
+/// One call the page made: the answer (or the most liked candidate) and, when scored, the
+/// candidates with their scores.
+#[derive(Clone, Debug, PartialEq)]
+struct Call {
+    step: u32,
+    answer: String,
+    scores: Vec<(String, f64, u32)>,
+}
+
+impl FakeServer {
+    /// The page's loop for one move of an LLM agent: fetch what it awaits, supply it, decide
+    /// again. Returns the calls made.
+    fn play(&mut self, agent: &mut Agent, s: &mut Session) -> Vec<Call> {
+        use gridmentor_core::planner::{ExpertPlanner, Planner, answer_text, parse_plan};
+        let step = s.actions().len() as u32;
+        let mut calls = Vec::new();
+        loop {
+            let d = agent.play(s).unwrap();
+            if !d.needs_answer {
+                return calls;
+            }
+            assert!(calls.len() < 20, "the agent keeps asking");
+            self.calls += 1;
+            let prompt = prompt_of(&d);
+            let c = ExpertPlanner::new().complete(&prompt, 1).unwrap();
+            let babble = self.calls <= self.babble;
+            if d.candidates.is_empty() {
+                let answer = if babble {
+                    "questioning the rogue agent".to_string()
+                } else {
+                    c.answers[0].clone()
+                };
+                agent
+                    .supply_answer(answer.clone(), 1.0, false, 10, 5)
+                    .unwrap();
+                calls.push(Call {
+                    step,
+                    answer,
+                    scores: Vec::new(),
+                });
+            } else {
+                let plan = parse_plan(&c.answers[0]).unwrap();
+                let right = answer_text(prompt.style, &plan);
+                let scores: Vec<(String, f64, u32)> = d
+                    .candidates
+                    .iter()
+                    .map(|k| (k.clone(), if *k == right { -2.0 } else { -9.0 }, 4))
+                    .collect();
+                let (lp, tk): (Vec<f64>, Vec<u32>) = scores.iter().map(|s| (s.1, s.2)).unzip();
+                agent.supply_scores(lp, tk, 1.0, 10).unwrap();
+                calls.push(Call {
+                    step,
+                    answer: right,
+                    scores,
+                });
+            }
         }
-        let role = |r: &str| match r {
-            "system" => Role::System,
-            "assistant" => Role::Assistant,
-            _ => Role::User,
-        };
-        let prompt = Prompt {
-            style: PromptStyle::When2Ask,
-            messages: d
-                .prompt_roles
-                .iter()
-                .zip(&d.prompt_contents)
-                .map(|(r, c)| Message {
-                    role: role(r),
-                    content: c.clone(),
-                })
-                .collect(),
-        };
-        let c = ExpertPlanner::new().complete(&prompt, 1).unwrap();
-        agent
-            .supply_answer(c.answers[0].clone(), 1.0, false, 0, 0)
-            .unwrap();
-        fetched.push(c.answers[0].clone());
     }
 }
 
-#[wasm_bindgen_test]
-fn an_llm_agent_is_rebuilt_from_the_answers_it_kept() {
-    let make = || Agent::llm("scripted", "when2ask").unwrap();
+/// An LLM agent generating or scoring through the page plays SimpleDoorKey; after undo it is
+/// rebuilt from the replies it kept (nothing fetched again), and a shared episode's transcript
+/// lets a fresh agent take over exactly.
+fn an_llm_agent_is_rebuilt_from_the_replies_it_kept(scores: bool) {
+    let make = || Agent::llm("scripted", "when2ask", scores).unwrap();
+    let mut server = FakeServer {
+        calls: 0,
+        babble: 0,
+    };
     let mut a = make();
     let mut s = Session::new(SIMPLE, 7).unwrap();
     a.reset(&s).unwrap();
     let mut calls_at = vec![0];
     let mut transcript = Vec::new();
     while !s.is_done() {
-        let step = s.actions().len() as u32;
-        transcript.extend(llm_move(&mut a, &mut s).into_iter().map(|a| (step, a)));
+        transcript.extend(server.play(&mut a, &mut s));
         calls_at.push(a.planner_calls());
     }
     assert!(s.success());
+    assert_eq!(
+        transcript.len() as u32,
+        a.planner_calls(),
+        "one call per reply"
+    );
+    assert_eq!(
+        transcript.iter().all(|c| !c.scores.is_empty()),
+        scores,
+        "{transcript:?}"
+    );
     let original = s.actions();
 
     let mut a = make();
@@ -689,37 +761,142 @@ fn an_llm_agent_is_rebuilt_from_the_answers_it_kept() {
     a.reset(&s).unwrap();
     let mid = original.len() * 2 / 3;
     while s.actions().len() < mid {
-        llm_move(&mut a, &mut s);
+        server.play(&mut a, &mut s);
     }
     for _ in 0..5 {
         s.undo();
     }
-    // Rebuilt from the kept answers: nothing to fetch, and the calls are those made so far.
+    // Rebuilt from the kept replies: nothing to fetch, and the calls are those made so far.
     assert!(a.rebuild(&s, false).unwrap());
     assert_eq!(a.planner_calls(), calls_at[mid - 5]);
     s.redo();
     assert!(a.rebuild(&s, false).unwrap());
     assert_eq!(a.planner_calls(), calls_at[mid - 4]);
     while !s.is_done() {
-        llm_move(&mut a, &mut s);
+        server.play(&mut a, &mut s);
     }
     assert_eq!(s.actions(), original);
 
-    // A shared episode without its answers: the agent says it starts from what it sees.
+    // A shared episode without its replies: the agent says it starts from what it sees.
     let mut fresh = make();
     let mut shared = Session::from_actions(SIMPLE, 7, &original[..mid]).unwrap();
     assert!(!fresh.rebuild(&shared, true).unwrap());
-    // With the answers of its stored transcript it takes over exactly.
+    // With the replies of its stored transcript it takes over exactly.
     let mut fresh = make();
-    for (step, answer) in transcript.iter().filter(|t| (t.0 as usize) < mid) {
-        fresh
-            .keep_answer(*step, answer.clone(), 1.0, false)
-            .unwrap();
+    for c in transcript.iter().filter(|t| (t.step as usize) < mid) {
+        if c.scores.is_empty() {
+            fresh
+                .keep_answer(c.step, c.answer.clone(), 1.0, false)
+                .unwrap();
+        } else {
+            let (k, (lp, tk)): (Vec<String>, (Vec<f64>, Vec<u32>)) =
+                c.scores.iter().map(|s| (s.0.clone(), (s.1, s.2))).unzip();
+            fresh.keep_scores(c.step, k, lp, tk, 1.0).unwrap();
+        }
     }
     assert!(fresh.rebuild(&shared, true).unwrap());
     assert_eq!(fresh.planner_calls(), calls_at[mid]);
     while !shared.is_done() {
-        llm_move(&mut fresh, &mut shared);
+        server.play(&mut fresh, &mut shared);
     }
     assert_eq!(shared.actions(), original);
+}
+
+#[wasm_bindgen_test]
+fn a_generating_llm_agent_is_rebuilt_from_the_answers_it_kept() {
+    an_llm_agent_is_rebuilt_from_the_replies_it_kept(false);
+}
+
+#[wasm_bindgen_test]
+fn a_scoring_llm_agent_is_rebuilt_from_the_scores_it_kept() {
+    an_llm_agent_is_rebuilt_from_the_replies_it_kept(true);
+}
+
+/// Unusable answers are counted calls, retried a bounded number of times; then the agent
+/// explores on its own (core's fallback) instead of failing, and after undo it is rebuilt
+/// from the same replies, the rejected ones included.
+#[wasm_bindgen_test]
+fn unusable_answers_are_retried_then_the_agent_falls_back() {
+    let mut server = FakeServer {
+        calls: 0,
+        babble: 3,
+    };
+    let mut a = Agent::llm("scripted", "llm4teach", false).unwrap();
+    let mut s = Session::new(SIMPLE, 3).unwrap();
+    a.reset(&s).unwrap();
+    let first = server.play(&mut a, &mut s);
+    assert_eq!(first.len(), 3, "one ask and its two retries: {first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|c| gridmentor_web::plan_of(&c.answer).is_err())
+    );
+    assert_eq!(s.actions().len(), 1, "the agent moved on its own");
+    assert_eq!(a.planner_calls(), 3);
+    // It explores a while before it asks again, then plays with the usable answers.
+    let mut later = Vec::new();
+    while !s.is_done() {
+        later.extend(server.play(&mut a, &mut s));
+    }
+    assert!(later.first().is_some_and(|c| c.step >= 8), "{later:?}");
+    assert!(s.success(), "{later:?}");
+    let calls = a.planner_calls();
+    let all = s.actions();
+    s.undo();
+    assert!(a.rebuild(&s, false).unwrap());
+    server.play(&mut a, &mut s);
+    assert_eq!(s.actions(), all);
+    assert_eq!(a.planner_calls(), calls);
+    // A reply of the wrong kind is refused with the reason, not taken.
+    let mut a = Agent::llm("scripted", "when2ask", true).unwrap();
+    let s = Session::new(SIMPLE, 3).unwrap();
+    a.reset(&s).unwrap();
+    let d = a.decide(&s).unwrap();
+    assert!(d.needs_answer && !d.candidates.is_empty());
+    assert!(
+        a.supply_answer("action: {explore}.".into(), 1.0, false, 0, 0)
+            .is_err()
+    );
+    let n = d.candidates.len() + 1;
+    assert!(
+        a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).is_err(),
+        "more scores than candidates"
+    );
+    let n = n - 1;
+    assert!(
+        a.supply_scores(vec![f64::NAN; n], vec![1; n], 1.0, 0)
+            .is_err()
+    );
+    a.supply_scores(vec![-1.0; n], vec![1; n], 1.0, 0).unwrap();
+    assert!(
+        !a.decide(&s).unwrap().needs_answer,
+        "scored: the agent acts"
+    );
+}
+
+/// The page's waits on a refused call are core's retry policy: the server's `retry-after-ms`
+/// first, then `Retry-After`, capped, bounded; errors that will not pass are not retried.
+#[wasm_bindgen_test]
+fn rate_limited_calls_wait_as_the_server_asks() {
+    use gridmentor_web::retry_wait_ms;
+    assert_eq!(
+        retry_wait_ms(429, 0, Some("1500".into()), Some("9".into())),
+        Some(1500.0)
+    );
+    assert_eq!(retry_wait_ms(429, 0, None, Some("2".into())), Some(2000.0));
+    assert_eq!(
+        retry_wait_ms(429, 0, None, Some("7200".into())),
+        Some(60000.0)
+    );
+    assert_eq!(
+        retry_wait_ms(503, 1, None, None),
+        Some(2000.0),
+        "backoff doubles"
+    );
+    assert_eq!(
+        retry_wait_ms(429, 5, None, Some("1".into())),
+        None,
+        "retries spent"
+    );
+    assert_eq!(retry_wait_ms(400, 0, None, Some("1".into())), None);
 }

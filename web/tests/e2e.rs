@@ -1274,6 +1274,195 @@ fn playground_end_to_end() {
             "e2e: skipped: LLM planner via /v1 and /#ep= links (the server has no /v1/models or /api/episodes yet)"
         );
     }
+
+    if has_llm {
+        step(
+            &b,
+            "unusable-answers-and-a-429-are-waited-out-then-the-agent-falls-back",
+            || {
+                open(&b, &format!("{}/?env=SimpleDoorKey&seed=1000", server.url))?;
+                b.choose_agent(
+                    "planner:when2ask:gridmentor-expert@server",
+                    "gridmentor-expert",
+                    SHORT,
+                )?;
+                // The page's fetch, as a busy server and a babbling model would answer: the first
+                // call is refused with a 429 asking for 2 s, the next ones answer nonsense.
+                b.js(
+                "const real = window.fetch; let n = 0; \
+                 window.fetch = (url, init) => { \
+                   if (!String(url).endsWith('/v1/chat/completions')) return real(url, init); \
+                   n += 1; \
+                   if (n === 1) return Promise.resolve(new Response(JSON.stringify({error: {message: 'too many LLM requests from this client: try again in 2 s', type: 'rate_limit_exceeded'}}), {status: 429, headers: {'content-type': 'application/json', 'retry-after': '2'}})); \
+                   return Promise.resolve(new Response(JSON.stringify({choices: [{message: {role: 'assistant', content: 'questioning the rogue agent'}}], usage: {prompt_tokens: 50, completion_tokens: 5}}), {status: 200, headers: {'content-type': 'application/json'}})); \
+                 }; return 1",
+            )?;
+                b.click("#step")?;
+                let waiting = b.wait_for(
+                "document.body.dataset.llmWaits === '1' && document.getElementById('llm-clock').textContent",
+                SHORT,
+            )?;
+                let said = b.js("return document.getElementById('llm-status').textContent")?;
+                ensure(
+                    waiting.as_str().is_some_and(|t| t.contains("retry in"))
+                        && said.as_str().is_some_and(|t| t.contains("429")),
+                    format!("while rate limited the page shows {said} / {waiting}"),
+                )?;
+                wait_steps(&b, 1)?;
+                let seen = b.js(
+                "const t = document.getElementById('transcript'); \
+                 return [document.getElementById('transcript-count').textContent, document.getElementById('calls').textContent, t.dataset.rejected, \
+                         [...t.querySelectorAll('li .read')].map(r => r.textContent), document.getElementById('llm-box').hidden]",
+            )?;
+                ensure(
+                    seen[0] == "3" && seen[1] == "3" && seen[2] == "3" && seen[4] == true,
+                    format!(
+                        "after the fallback (entries, calls, rejected, reads, status hidden): {seen}"
+                    ),
+                )?;
+                ensure(
+                    seen[3].as_array().is_some_and(|r| {
+                        r.iter()
+                            .all(|x| x.as_str().is_some_and(|x| x.starts_with("rejected: ")))
+                    }),
+                    format!("every answer rejected with a reason: {}", seen[3]),
+                )?;
+                let err = error_text(&b)?;
+                ensure(
+                    err.is_empty(),
+                    format!("the fallback is not an error: {err}"),
+                )
+            },
+        );
+
+        let scores = support::webdriver::http_get(&format!("{}/v1/models", server.url))
+            .ok()
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .and_then(|v| {
+                v["data"].as_array().and_then(|ms| {
+                    ms.iter()
+                        .find(|m| m["scores"] == true)
+                        .and_then(|m| m["id"].as_str().map(String::from))
+                })
+            });
+        match scores {
+            Some(model) => step(&b, "an-llm-plans-by-scoring-to-the-episodes-end", || {
+                open(&b, &format!("{}/?env=SimpleDoorKey&seed=1000", server.url))?;
+                b.choose_agent(
+                    &format!("planner:when2ask:{model}@server"),
+                    "scoring plans",
+                    SHORT,
+                )?;
+                // The status line must show a call in flight at least once.
+                b.js(
+                    "window.__sawCall = ''; const box = document.getElementById('llm-box'); \
+                     new MutationObserver(() => { const t = document.getElementById('llm-status').textContent; if (!box.hidden && t.includes('score')) window.__sawCall = t; }) \
+                       .observe(box, {attributes: true, childList: true, subtree: true, characterData: true}); return 1",
+                )?;
+                set_speed(&b, 60)?;
+                let start = std::time::Instant::now();
+                b.click("#play")?;
+                b.wait_for(ENDED, Duration::from_secs(240))?;
+                let took = start.elapsed().as_secs_f64();
+                let seen = b.js(
+                    "const t = document.getElementById('transcript'); \
+                     return [Number(document.getElementById('transcript-count').textContent), Number(document.getElementById('calls').textContent), t.dataset.rejected, \
+                             [...t.querySelectorAll('li .answer')].map(a => a.textContent), [...t.querySelectorAll('li .read')].map(r => r.textContent), \
+                             document.body.dataset.status, document.body.dataset.steps, window.__sawCall]",
+                )?;
+                eprintln!(
+                    "e2e: {model} by scoring: {} after {} steps, {} calls, {took:.1} s",
+                    seen[5], seen[6], seen[1]
+                );
+                ensure(
+                    seen[0].as_u64() > Some(0) && seen[0] == seen[1] && seen[2] == "0",
+                    format!(
+                        "transcript entries, planner calls, rejected: {}, {}, {}",
+                        seen[0], seen[1], seen[2]
+                    ),
+                )?;
+                ensure(
+                    seen[3].as_array().is_some_and(|a| {
+                        a.iter().all(|x| {
+                            x.as_str()
+                                .is_some_and(|x| x.contains('%') && x.contains("action: {"))
+                        })
+                    }),
+                    format!(
+                        "each call shows its top candidates with probabilities: {}",
+                        seen[3]
+                    ),
+                )?;
+                ensure(
+                    seen[4].as_array().is_some_and(|r| {
+                        r.iter()
+                            .all(|x| x.as_str().is_some_and(|x| x.starts_with("plan: ")))
+                    }),
+                    format!("each call's plan: {}", seen[4]),
+                )?;
+                ensure(
+                    seen[7].as_str().is_some_and(|t| t.contains(&model)),
+                    format!("no call was shown in flight: {}", seen[7]),
+                )?;
+                let err = error_text(&b)?;
+                ensure(err.is_empty(), format!("page error: {err}"))?;
+                // Undo, then play on: the agent is rebuilt from the scores it kept and plays
+                // the same episode again (the server's scores are deterministic).
+                let end = body(&b, "digest")?;
+                let steps: u32 = body(&b, "steps")?.parse().unwrap_or(0);
+                let back = steps.min(5);
+                for _ in 0..back {
+                    b.click("#undo")?;
+                }
+                wait_steps(&b, steps - back)?;
+                b.click("#play")?;
+                b.wait_for(ENDED, Duration::from_secs(120))?;
+                ensure(
+                    body(&b, "digest")? == end,
+                    "undo and play on ended elsewhere",
+                )?;
+                let counts = b.js(
+                    "return [document.getElementById('transcript-count').textContent, document.getElementById('calls').textContent]",
+                )?;
+                ensure(
+                    counts[0] == counts[1],
+                    format!("after undo and play on, entries and calls: {counts}"),
+                )?;
+                if !stores_episodes {
+                    return Ok(());
+                }
+                // The episode's link carries the scores: a fresh browser replays it, and its
+                // agent takes over from the kept scores.
+                let url = share_url(&b)?;
+                ensure(url.contains("#ep="), format!("link {url}"))?;
+                let fresh = driver.session()?;
+                open(&fresh, &url)?;
+                fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+                let note = fresh.js("return document.getElementById('notice').textContent")?;
+                ensure(
+                    !note
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("could not be replayed"),
+                    format!("the agent was not rebuilt from the link: {note}"),
+                )?;
+                scrub_to_end(&fresh)?;
+                ensure(body(&fresh, "digest")? == end, "the link replays elsewhere")?;
+                let n =
+                    fresh.js("return document.getElementById('transcript-count').textContent")?;
+                ensure(
+                    n == counts[0],
+                    format!(
+                        "the link's transcript has {n} calls, the page made {}",
+                        counts[0]
+                    ),
+                )
+            }),
+            None => eprintln!(
+                "e2e: skipped: planning by scoring (the server lists no model that scores: build it with --features smollm2 and fetch the model)"
+            ),
+        }
+    }
 }
 
 /// Move the shared episode on the main board to step `k` with the replay bar's scrubber.

@@ -64,6 +64,19 @@ pub struct PlannerAgent<P: Planner> {
     asked: Vec<Plan>,
 }
 
+/// What a decision may change in a [`PlannerAgent`] (its planner aside).
+struct Memory {
+    stats: AgentStats,
+    quiet_for: u32,
+    last_ask: Option<(String, Plan)>,
+    plan: VecDeque<Skill>,
+    running: Option<SkillRun>,
+    /// Only when plans are cached (the cache changes only then).
+    cache: Option<BTreeMap<String, Plan>>,
+    /// Length of `asked` (it only grows in a decision).
+    asked: usize,
+}
+
 /// Asks in one decision before the agent falls back to exploring on its own.
 const MAX_ASKS_PER_DECISION: u32 = 3;
 /// Decisions the agent explores on its own after an unusable answer before it asks again.
@@ -219,7 +232,36 @@ impl<P: Planner> PlannerAgent<P> {
         self.decide(false)
     }
 
+    /// A decision, undone when it awaits an answer: the shell fetches it and decides again
+    /// from the same state, its planner giving this decision's answers again in order and then
+    /// the new one, so a decision made over several fetches ends exactly as one made at once
+    /// (the same stats, the same bound on asks, the same replay after undo).
     fn decide(&mut self, may_ask: bool) -> Result<PlanStep, PlannerError> {
+        let before = Memory {
+            stats: self.stats,
+            quiet_for: self.quiet_for,
+            last_ask: self.last_ask.clone(),
+            plan: self.plan.clone(),
+            running: self.running.clone(),
+            cache: self.cache_plans.then(|| self.cache.clone()),
+            asked: self.asked.len(),
+        };
+        let r = self.decide_now(may_ask);
+        if matches!(r, Err(PlannerError::Awaiting(_))) {
+            self.stats = before.stats;
+            self.quiet_for = before.quiet_for;
+            self.last_ask = before.last_ask;
+            self.plan = before.plan;
+            self.running = before.running;
+            if let Some(c) = before.cache {
+                self.cache = c;
+            }
+            self.asked.truncate(before.asked);
+        }
+        r
+    }
+
+    fn decide_now(&mut self, may_ask: bool) -> Result<PlanStep, PlannerError> {
         let may_ask = may_ask && self.quiet_for == 0;
         self.quiet_for = self.quiet_for.saturating_sub(1);
         let mut exchange = None;
@@ -495,6 +537,135 @@ mod tests {
             s.planner_calls <= 2 * (100 / QUIET_AFTER_UNUSABLE as u64 + 1),
             "{s:?}"
         );
+    }
+
+    /// Answers that cycle through the page's troubles: unreadable text, a plan that cannot
+    /// run (no ball), then the expert's plan.
+    struct Moody {
+        calls: u64,
+        expert: ExpertPlanner,
+    }
+
+    impl Planner for Moody {
+        fn info(&self) -> crate::planner::PlannerInfo {
+            crate::planner::PlannerInfo {
+                name: "moody".into(),
+                kind: crate::planner::PlannerKind::Http,
+            }
+        }
+        fn complete(
+            &mut self,
+            prompt: &Prompt,
+            samples: u32,
+        ) -> Result<crate::planner::Completion, PlannerError> {
+            self.calls += 1;
+            let mut c = self.expert.complete(prompt, samples)?;
+            match self.calls % 4 {
+                1 => c.answers = alloc::vec!["questioning the rogue agent".into()],
+                2 => c.answers = alloc::vec!["action: {go to the ball, pick up the ball}.".into()],
+                _ => {}
+            }
+            c.latency_ms = self.calls as f64;
+            Ok(c)
+        }
+    }
+
+    /// The page's planner: it has no answer at hand, so the decision awaits one; the shell
+    /// fetches it (here from `Moody`) and decides again, the planner giving the decision's
+    /// answers so far in order and then awaiting the next.
+    struct Fetched {
+        decision: Vec<crate::planner::Completion>,
+        cursor: usize,
+    }
+
+    impl Planner for Fetched {
+        fn info(&self) -> crate::planner::PlannerInfo {
+            crate::planner::PlannerInfo {
+                name: "fetched".into(),
+                kind: crate::planner::PlannerKind::Http,
+            }
+        }
+        fn complete(
+            &mut self,
+            prompt: &Prompt,
+            _: u32,
+        ) -> Result<crate::planner::Completion, PlannerError> {
+            let c = self.decision.get(self.cursor).cloned();
+            self.cursor += 1;
+            c.ok_or_else(|| PlannerError::Awaiting(prompt.clone()))
+        }
+    }
+
+    /// A decision made over several fetches (the page's) ends exactly as one made at once: the
+    /// same actions, the same stats (every call counted once, unreadable answers and fallbacks
+    /// included), and no more asks in a decision than the bound.
+    #[test]
+    fn a_decision_over_several_fetches_is_the_decision_made_at_once() {
+        let id = "SimpleDoorKey";
+        for seed in 0..6 {
+            let mut direct = PlannerAgent::new(
+                Moody {
+                    calls: 0,
+                    expert: ExpertPlanner::new(),
+                },
+                PromptStyle::When2Ask,
+            );
+            let mut fetched = PlannerAgent::new(
+                Fetched {
+                    decision: Vec::new(),
+                    cursor: 0,
+                },
+                PromptStyle::When2Ask,
+            );
+            let mut source = Moody {
+                calls: 0,
+                expert: ExpertPlanner::new(),
+            };
+            let mut a = registry::make(id, seed).unwrap();
+            let mut b = registry::make(id, seed).unwrap();
+            direct.reset(&a, id).unwrap();
+            fetched.reset(&b, id).unwrap();
+            let mut fetches = 0;
+            loop {
+                let want = match Agent::decide(&mut direct, &a).unwrap() {
+                    Decision::Act(s) => s,
+                    Decision::Await(_) => panic!("the direct planner never awaits"),
+                };
+                let got = loop {
+                    fetched.planner.cursor = 0;
+                    match Agent::decide(&mut fetched, &b).unwrap() {
+                        Decision::Act(s) => break s,
+                        Decision::Await(p) => {
+                            fetches += 1;
+                            let c = source.complete(&p, 1).unwrap();
+                            fetched.planner.decision.push(c);
+                        }
+                    }
+                };
+                let calls = fetched.planner.decision.len() as u32;
+                fetched.planner.decision.clear();
+                assert!(
+                    calls <= MAX_ASKS_PER_DECISION * (fetched.retries + 1),
+                    "{calls} calls in one decision"
+                );
+                assert_eq!(want.action, got.action, "seed {seed}");
+                assert_eq!(want.plan, got.plan, "seed {seed}");
+                assert_eq!(direct.stats, fetched.stats, "seed {seed}");
+                let done = a.step(want.action).done();
+                b.step(got.action);
+                direct.observe(&a, want.action);
+                fetched.observe(&b, got.action);
+                if done {
+                    break;
+                }
+            }
+            let s = fetched.stats;
+            assert_eq!(s.planner_calls, fetches, "every fetch counted once");
+            assert!(
+                s.unreadable > 0 && s.fallbacks + s.skill_failures > 0,
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

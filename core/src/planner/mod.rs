@@ -17,7 +17,10 @@ use core::fmt;
 pub use expert::{ExpertPlanner, candidate_plans};
 pub use parse::parse_plan;
 pub use prompt::{Message, Prompt, PromptStyle, Role};
-pub use score::{Scorer, Scores, ScoringPlanner, answer_text, candidate_distribution};
+pub use score::{
+    Ranking, Scorer, Scores, ScoringPlanner, answer_text, candidate_answers,
+    candidate_distribution, candidate_probabilities, rank,
+};
 pub use soft::{SoftPlan, SoftPlanCache};
 
 /// A plan: skills to run in order.

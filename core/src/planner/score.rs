@@ -14,6 +14,9 @@ use alloc::vec::Vec;
 pub struct Scores {
     /// The log-likelihood of each candidate, in the candidates' order.
     pub logprobs: Vec<f64>,
+    /// Each candidate's length in tokens, in the candidates' order; empty when the scorer does
+    /// not say (then [`Ranking::PerToken`] counts every candidate as one token).
+    pub tokens: Vec<u32>,
     pub usage: Usage,
     /// Wall time of the call, measured by the shell (core has no clock).
     pub latency_ms: f64,
@@ -47,15 +50,80 @@ pub fn answer_text(style: PromptStyle, plan: &Plan) -> String {
     }
 }
 
+/// The answers a scoring planner ranks for `prompt`: the valid plans for its observation
+/// ([`candidate_plans`]) written as the prompt asks ([`answer_text`]), in a fixed order.
+pub fn candidate_answers(prompt: &Prompt) -> Vec<String> {
+    candidate_plans(prompt.observation())
+        .iter()
+        .map(|p| answer_text(prompt.style, p))
+        .collect()
+}
+
+/// How a scoring planner turns each candidate's log-likelihood into its ranking score.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ranking {
+    /// The summed log-likelihood, the model's own probability of the whole text. Every token
+    /// costs likelihood, so it favours short plans ("go to the box" over "go to the box, toggle
+    /// the box").
+    Total,
+    /// The mean log-likelihood per token. With SmolLM2 over 100 held-out episodes it took
+    /// KeyInBox from 0.00 to 0.62 and RandomBoxKey from 0.51 to 0.78 (README), so it is the
+    /// default.
+    #[default]
+    PerToken,
+}
+
+impl Ranking {
+    pub const ALL: [Ranking; 2] = [Ranking::Total, Ranking::PerToken];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Ranking::Total => "total",
+            Ranking::PerToken => "per-token",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Ranking> {
+        Ranking::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Each candidate's ranking score, or why `scores` does not fit `candidates` candidates.
+    pub fn apply(self, scores: &Scores, candidates: usize) -> Result<Vec<f64>, PlannerError> {
+        if scores.logprobs.len() != candidates {
+            return Err(PlannerError::Failed(format!(
+                "the scorer gave {} scores for {candidates} candidate plans",
+                scores.logprobs.len()
+            )));
+        }
+        if !scores.tokens.is_empty() && scores.tokens.len() != candidates {
+            return Err(PlannerError::Failed(format!(
+                "the scorer gave {} token counts for {candidates} candidate plans",
+                scores.tokens.len()
+            )));
+        }
+        Ok(match self {
+            Ranking::Total => scores.logprobs.clone(),
+            Ranking::PerToken => (0..candidates)
+                .map(|i| {
+                    // A candidate the scorer did not measure counts as one token.
+                    let n = scores.tokens.get(i).copied().unwrap_or(1).max(1);
+                    scores.logprobs[i] / n as f64
+                })
+                .collect(),
+        })
+    }
+}
+
 /// A planner that ranks the valid plans for the prompt's observation
-/// ([`candidate_plans`]) by the likelihood `scorer` gives their answer texts, instead of
+/// ([`candidate_answers`]) by the likelihood `scorer` gives their answer texts, instead of
 /// generating free text: one scoring call per ask, an answer that always parses, and LLM4Teach's
 /// soft plan as probabilities. It answers with every candidate, most likely first, with
 /// [`Completion::probs`]; `samples` does not matter.
 pub struct ScoringPlanner<S> {
     pub scorer: S,
-    /// Softmax temperature over the log-likelihoods (1 = the model's own distribution).
+    /// Softmax temperature over the ranking scores (1 = the model's own distribution).
     pub temperature: f64,
+    pub ranking: Ranking,
 }
 
 impl<S> ScoringPlanner<S> {
@@ -63,8 +131,60 @@ impl<S> ScoringPlanner<S> {
         ScoringPlanner {
             scorer,
             temperature: 1.0,
+            ranking: Ranking::default(),
         }
     }
+
+    pub fn with_ranking(mut self, ranking: Ranking) -> ScoringPlanner<S> {
+        self.ranking = ranking;
+        self
+    }
+
+    /// The completion for `candidates` scored `scores`: every candidate, most likely first,
+    /// with its probability. Every shell that fetches scores itself (the trainer's HTTP
+    /// planner, the page) ranks through this, so all rank alike.
+    pub fn rank(
+        &self,
+        candidates: Vec<String>,
+        scores: &Scores,
+    ) -> Result<Completion, PlannerError> {
+        rank(candidates, scores, self.ranking, self.temperature)
+    }
+}
+
+/// Each of `candidates` candidates' probability, in their order: the softmax at `temperature`
+/// of their `ranking` scores.
+pub fn candidate_probabilities(
+    scores: &Scores,
+    candidates: usize,
+    ranking: Ranking,
+    temperature: f64,
+) -> Result<Vec<f32>, PlannerError> {
+    Ok(candidate_distribution(
+        &ranking.apply(scores, candidates)?,
+        temperature,
+    ))
+}
+
+/// See [`ScoringPlanner::rank`].
+pub fn rank(
+    candidates: Vec<String>,
+    scores: &Scores,
+    ranking: Ranking,
+    temperature: f64,
+) -> Result<Completion, PlannerError> {
+    let probs = candidate_probabilities(scores, candidates.len(), ranking, temperature)?;
+    let mut ranked: Vec<(String, f32)> = candidates.into_iter().zip(probs).collect();
+    // Stable: equal probabilities keep the candidates' fixed order.
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (answers, probs) = ranked.into_iter().unzip();
+    Ok(Completion {
+        answers,
+        usage: scores.usage,
+        latency_ms: scores.latency_ms,
+        cached: false,
+        probs,
+    })
 }
 
 impl<S: Scorer + Planner> Planner for ScoringPlanner<S> {
@@ -77,29 +197,10 @@ impl<S: Scorer + Planner> Planner for ScoringPlanner<S> {
     }
 
     fn complete(&mut self, prompt: &Prompt, _samples: u32) -> Result<Completion, PlannerError> {
-        let plans = candidate_plans(prompt.observation());
-        let texts: Vec<String> = plans.iter().map(|p| answer_text(prompt.style, p)).collect();
+        let texts = candidate_answers(prompt);
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let scores = self.scorer.score_candidates(prompt, &refs)?;
-        if scores.logprobs.len() != texts.len() {
-            return Err(PlannerError::Failed(format!(
-                "the scorer gave {} scores for {} candidate plans",
-                scores.logprobs.len(),
-                texts.len()
-            )));
-        }
-        let probs = candidate_distribution(&scores.logprobs, self.temperature);
-        let mut ranked: Vec<(String, f32)> = texts.into_iter().zip(probs).collect();
-        // Stable: equal probabilities keep the candidates' fixed order.
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (answers, probs) = ranked.into_iter().unzip();
-        Ok(Completion {
-            answers,
-            usage: scores.usage,
-            latency_ms: scores.latency_ms,
-            cached: false,
-            probs,
-        })
+        self.rank(texts, &scores)
     }
 }
 
@@ -255,6 +356,68 @@ mod tests {
         assert!((soft.plans[0].1 - expected).abs() < 1e-5, "{soft:?}");
         let total: f32 = soft.plans.iter().map(|p| p.1).sum();
         assert!((total - 1.0).abs() < 1e-5);
+    }
+
+    /// The ranking rule is core's: per token (the default) a long right plan beats a short
+    /// wrong one with the larger summed log-likelihood, which the total rule prefers; token
+    /// counts that do not fit the candidates are an error, not a guess.
+    #[test]
+    fn per_token_ranking_does_not_favour_short_plans() {
+        let obs = "Agent sees <key>, <door>, holds <nothing>.";
+        let prompt = Prompt::build(PromptStyle::Llm4Teach, "SimpleDoorKey", "", obs);
+        let texts = candidate_answers(&prompt);
+        let right = answer_text(prompt.style, &expert_plan(obs));
+        assert!(texts.contains(&right));
+        let tokens: Vec<u32> = texts
+            .iter()
+            .map(|t| t.split_whitespace().count() as u32)
+            .collect();
+        let logprobs: Vec<f64> = texts
+            .iter()
+            .zip(&tokens)
+            .map(|(t, &n)| if *t == right { -0.5 } else { -1.0 } * n as f64)
+            .collect();
+        let shortest = texts
+            .iter()
+            .zip(&tokens)
+            .min_by_key(|(_, n)| **n)
+            .unwrap()
+            .0;
+        assert_ne!(*shortest, right, "the test needs a shorter wrong plan");
+        let scores = Scores {
+            logprobs,
+            tokens: tokens.clone(),
+            ..Scores::default()
+        };
+        let per_token = ScoringPlanner::new(())
+            .rank(texts.clone(), &scores)
+            .unwrap();
+        assert_eq!(per_token.answers[0], right, "{per_token:?}");
+        let total = ScoringPlanner::new(())
+            .with_ranking(Ranking::Total)
+            .rank(texts.clone(), &scores)
+            .unwrap();
+        assert_eq!(total.answers[0], *shortest, "{total:?}");
+        assert!((per_token.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+
+        // Without token counts, per token is the total.
+        let untold = Scores {
+            tokens: Vec::new(),
+            ..scores.clone()
+        };
+        let r = ScoringPlanner::new(())
+            .rank(texts.clone(), &untold)
+            .unwrap();
+        assert_eq!(r.answers, total.answers);
+        let short = Scores {
+            tokens: tokens[1..].to_vec(),
+            ..scores
+        };
+        let e = ScoringPlanner::new(()).rank(texts, &short).unwrap_err();
+        assert!(format!("{e}").contains("token counts"), "{e}");
+        for r in Ranking::ALL {
+            assert_eq!(Ranking::from_name(r.name()), Some(r));
+        }
     }
 
     #[test]

@@ -236,6 +236,10 @@ impl<M: LocalModel> Backend for Local<M> {
         true
     }
 
+    fn scores(&self) -> bool {
+        true
+    }
+
     fn models(&self) -> Vec<ModelCard> {
         vec![self.card.clone()]
     }

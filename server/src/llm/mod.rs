@@ -431,6 +431,11 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// Is it a language model (false for the scripted expert)?
     fn is_llm(&self) -> bool;
+    /// Does it answer `/v1/score` ([`Backend::score`])? `/v1/models` says so, so that clients
+    /// (the page) plan by scoring where they can.
+    fn scores(&self) -> bool {
+        false
+    }
     /// The models it lists.
     fn models(&self) -> Vec<ModelCard>;
     /// The canonical id of `model` if this backend answers it.

@@ -396,7 +396,8 @@ pub fn models(llm: &Llm) -> Value {
             b.models().into_iter().map(move |c| {
                 json!({"id": c.id, "object": "model", "created": 0,
                        "owned_by": if b.name() == super::upstream::NAME { "upstream" } else { "gridmentor" },
-                       "backend": b.name(), "llm": b.is_llm(), "aliases": c.aliases})
+                       "backend": b.name(), "llm": b.is_llm(), "scores": b.scores(),
+                       "aliases": c.aliases})
             })
         })
         .collect();

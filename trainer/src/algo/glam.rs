@@ -103,6 +103,7 @@ impl Scorer for Native {
         let prompt_tokens = tokens.map_or(0, |t| t.len()) as u32;
         Ok(Scores {
             logprobs: scores.iter().map(|s| s.logprob as f64).collect(),
+            tokens: scores.iter().map(|s| s.tokens as u32).collect(),
             usage: Usage {
                 prompt_tokens,
                 completion_tokens: scores.iter().map(|s| s.tokens as u32).sum(),
