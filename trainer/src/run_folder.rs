@@ -2,6 +2,7 @@
 //! TensorBoard events (shared RL columns, then the algorithm's own), latest.ckpt and best.ckpt
 //! (which carry the run's learning curve, as metrics.csv has it so far).
 
+use std::collections::VecDeque;
 use crate::checkpoint;
 use crate::metric::{Metric, Num};
 use crate::ppo::{Ppo, Stats};
@@ -45,7 +46,11 @@ pub struct Recent {
 
 impl Recent {
     pub fn of(ppo: &Ppo) -> Recent {
-        let r = &ppo.recent;
+        Recent::of_window(&ppo.recent)
+    }
+
+    /// The window of finished episodes, each (return, length).
+    pub fn of_window(r: &VecDeque<(f32, u32)>) -> Recent {
         let n = r.len().max(1) as f32;
         Recent {
             episodes: r.len(),

@@ -263,18 +263,6 @@ fn own_metrics(cached: usize, sec_rollout: f64, sec_update: f64) -> Vec<Metric> 
     ]
 }
 
-fn recent_of(r: &VecDeque<(f32, u32)>) -> Recent {
-    let n = r.len().max(1) as f32;
-    Recent {
-        episodes: r.len(),
-        mean: r.iter().map(|e| e.0).sum::<f32>() / n,
-        min: r.iter().map(|e| e.0).fold(f32::INFINITY, f32::min),
-        max: r.iter().map(|e| e.0).fold(f32::NEG_INFINITY, f32::max),
-        length: r.iter().map(|e| e.1 as f32).sum::<f32>() / n,
-        success: r.iter().filter(|e| e.0 > 0.0).count() as f32 / n,
-    }
-}
-
 /// `train --algo glam`: PPO on the embedded LLM's policy, the run folder of every algorithm
 /// (config.json, metrics.csv, TensorBoard events, `latest.glam` / `best.glam`, eval.json).
 pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult> {
@@ -475,7 +463,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
             update: u,
             frames: progress.frames,
             episodes: progress.episodes,
-            recent: recent_of(&progress.recent),
+            recent: Recent::of_window(&progress.recent),
             fps,
             wall_seconds: wall,
             stats,
