@@ -2,13 +2,13 @@
 //! TensorBoard events (shared RL columns, then the algorithm's own), latest.ckpt and best.ckpt
 //! (which carry the run's learning curve, as metrics.csv has it so far).
 
-use std::collections::VecDeque;
 use crate::checkpoint;
 use crate::metric::{Metric, Num};
 use crate::ppo::{Ppo, Stats};
 use crate::tensorboard::EventWriter;
 use anyhow::{Context, bail};
 use gridmentor_core::nn::{ActorCritic, CurvePoint, MAX_CURVE_POINTS, Metadata, thin_curve};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
