@@ -189,9 +189,21 @@ impl Scorer for EmbeddedScorer {
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["logprob"].as_f64()).collect())
             .unwrap_or_default();
+        // Each candidate's length, so that the per-token ranking (core's default) ranks here as
+        // in the trainer and the page.
+        let lengths = v["scores"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|s| s["tokens"].as_u64())
+                    .map(|t| t.min(u32::MAX as u64) as u32)
+                    .collect()
+            })
+            .unwrap_or_default();
         let tokens = |k: &str| v["usage"][k].as_u64().unwrap_or(0).min(u32::MAX as u64) as u32;
         Ok(Scores {
             logprobs,
+            tokens: lengths,
             usage: Usage {
                 prompt_tokens: tokens("prompt_tokens"),
                 completion_tokens: tokens("completion_tokens"),
