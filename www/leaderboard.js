@@ -67,12 +67,12 @@ export async function loadLeaderboard() {
     const cells = ["–", name, llm ? "LLM planner" : "baseline", "–", success, num(c.mean_return, 3), num(c.mean_steps, 1)];
     for (const t of cells) tr.insertCell().textContent = t;
     if (c.error) tr.cells[4].title = c.error;
-    const key = llm ? undefined : [...registry].find(([, e]) => e.spec === c.agent && !e.alias)?.[0];
+    // The page's agent of the same spec: for the LLM row, the page's planner via the server,
+    // which ranks the plans by score as this row's agent did.
+    const key = [...registry].find(([, e]) => e.spec === c.agent && !e.alias)?.[0];
     const b = document.createElement("button");
     b.textContent = "Watch";
     b.disabled = !key || !!c.error;
-    // The page's LLM planner writes its answers; this row's ranks the valid plans by score.
-    if (llm) b.title = "the page's planner agents generate their answers; this row's agent scores the plans (server-side)";
     b.addEventListener("click", () => watch(key));
     tr.insertCell().append(b);
   }

@@ -698,14 +698,16 @@ fn playground_end_to_end() {
                 // held-out seeds (the test server's --llm-eval-episodes), once evaluated.
                 if server_has_llm(&server.url) {
                     let llm = b.wait_for(
-                        "(() => { const r = document.querySelector('#leaderboard-table tr.baseline.llm'); return r && r.dataset.status !== 'pending' && r.dataset.status !== 'running' && [r.dataset.agent, r.dataset.status, ...[...r.cells].map(c => c.textContent)]; })()",
+                        "(() => { const r = document.querySelector('#leaderboard-table tr.baseline.llm'); return r && r.dataset.status !== 'pending' && r.dataset.status !== 'running' && [r.dataset.agent, r.dataset.status, ...[...r.cells].map(c => c.textContent), r.querySelector('button').disabled]; })()",
                         Duration::from_secs(300),
                     )?;
                     ensure(
                         llm[0].as_str().is_some_and(|a| a.contains("smollm2"))
                             && llm[3].as_str().is_some_and(|n| n.ends_with(", 2 seeds"))
                             && llm[4] == "LLM planner"
-                            && (llm[6].as_str().is_some_and(|t| t.ends_with('%'))
+                            && ((llm[6].as_str().is_some_and(|t| t.ends_with('%'))
+                                // The page plays the same agent (scoring via the server).
+                                && llm[10] == false)
                                 || llm[6] == "cannot play"),
                         format!("LLM planner row {llm}"),
                     )?;
