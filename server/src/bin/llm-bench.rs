@@ -22,6 +22,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    const USAGE: &str = "usage: gridmentor-llm-bench [--threads N] [--label L]";
     let mut threads = 1usize;
     let mut label = String::from("idle");
     let mut args = std::env::args().skip(1);
@@ -34,7 +35,11 @@ fn main() -> anyhow::Result<()> {
                     .context("--threads takes a number")?
             }
             "--label" => label = args.next().context("--label takes a word")?,
-            _ => anyhow::bail!("usage: gridmentor-llm-bench [--threads N] [--label L]"),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument {other:?}; {USAGE}"),
         }
     }
     let path = SmolLm2::default_path();
