@@ -365,35 +365,48 @@ pub fn baselines(env: &str, episodes: usize, seed: u64) -> Vec<Baseline> {
             Box::new(RandomAgent::new(1)),
         ),
     ];
-    let end = seed.saturating_add(episodes as u64);
     agents
         .iter_mut()
-        .map(|(agent, name, a)| {
-            let mut b = Baseline {
-                agent: agent.to_string(),
-                name: name.to_string(),
-                episodes: episodes as u64,
-                seed: seed.to_string(),
-                status: "done".into(),
-                success_rate: None,
-                mean_return: None,
-                mean_steps: None,
-                error: None,
-            };
-            match gridmentor_core::agent::evaluate(a.as_mut(), env, seed..end) {
-                Ok(s) => {
-                    b.success_rate = Some(s.success_rate());
-                    b.mean_return = Some(s.mean_return());
-                    b.mean_steps = Some(s.mean_steps());
-                }
-                Err(e) => {
-                    b.status = "failed".into();
-                    b.error = Some(e.to_string());
-                }
-            }
-            b
-        })
+        .map(|(agent, name, a)| Baseline::evaluate(a.as_mut(), agent, name, env, episodes, seed))
         .collect()
+}
+
+impl Baseline {
+    /// `player` (named `agent` by core, `name` for people) on `env`'s `episodes` held-out seeds
+    /// from `seed`: a `done` row with its figures, or a `failed` one with core's reason.
+    pub fn evaluate(
+        player: &mut dyn gridmentor_core::agent::Agent,
+        agent: &gridmentor_core::agent_ref::AgentRef,
+        name: &str,
+        env: &str,
+        episodes: usize,
+        seed: u64,
+    ) -> Baseline {
+        let mut row = Baseline {
+            agent: agent.to_string(),
+            name: name.to_string(),
+            episodes: episodes as u64,
+            seed: seed.to_string(),
+            status: "done".into(),
+            success_rate: None,
+            mean_return: None,
+            mean_steps: None,
+            error: None,
+        };
+        let end = seed.saturating_add(episodes as u64);
+        match gridmentor_core::agent::evaluate(player, env, seed..end) {
+            Ok(s) => {
+                row.success_rate = Some(s.success_rate());
+                row.mean_return = Some(s.mean_return());
+                row.mean_steps = Some(s.mean_steps());
+            }
+            Err(e) => {
+                row.status = "failed".into();
+                row.error = Some(e.to_string());
+            }
+        }
+        row
+    }
 }
 
 /// Start the evaluator: one task that evaluates the stored checkpoints still `pending`, oldest

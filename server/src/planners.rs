@@ -80,13 +80,13 @@ pub fn embedded(state: &AppState) -> Option<(Arc<dyn Backend>, String)> {
 }
 
 /// The row's agent as core names it, and its label.
-pub fn agent_of(model: &str) -> (String, String) {
+pub fn agent_of(model: &str) -> (AgentRef, String) {
     let agent = AgentRef::Planner {
         planner: model.into(),
         style: PromptStyle::When2Ask,
     };
     (
-        agent.to_string(),
+        agent,
         format!("planner + skills, {model} ranking plans by likelihood (LLM)"),
     )
 }
@@ -111,7 +111,7 @@ pub fn row(state: &AppState, env: &str) -> Option<Value> {
     Some(match state.planner_rows.request(env) {
         RowState::Done(b) => json!(b),
         s => json!({
-            "agent": agent, "name": name, "episodes": n, "seed": state.settings.eval_seed.to_string(),
+            "agent": agent.to_string(), "name": name, "episodes": n, "seed": state.settings.eval_seed.to_string(),
             "status": if s == RowState::Running { "running" } else { "pending" },
         }),
     })
@@ -232,31 +232,8 @@ impl Planner for EmbeddedScorer {
 /// Play the row's agent on `env`'s first `episodes` held-out seeds from `seed`.
 fn evaluate(scorer: EmbeddedScorer, env: &str, episodes: usize, seed: u64) -> Baseline {
     let (agent, name) = agent_of(&scorer.model);
-    let mut row = Baseline {
-        agent,
-        name,
-        episodes: episodes as u64,
-        seed: seed.to_string(),
-        status: "done".into(),
-        success_rate: None,
-        mean_return: None,
-        mean_steps: None,
-        error: None,
-    };
     let mut player = PlannerAgent::new(ScoringPlanner::new(scorer), PromptStyle::When2Ask);
-    let end = seed.saturating_add(episodes as u64);
-    match gridmentor_core::agent::evaluate(&mut player, env, seed..end) {
-        Ok(s) => {
-            row.success_rate = Some(s.success_rate());
-            row.mean_return = Some(s.mean_return());
-            row.mean_steps = Some(s.mean_steps());
-        }
-        Err(e) => {
-            row.status = "failed".into();
-            row.error = Some(e.to_string());
-        }
-    }
-    row
+    Baseline::evaluate(&mut player, &agent, &name, env, episodes, seed)
 }
 
 /// Start the worker: one env at a time, oldest request first, once no checkpoint evaluation is
@@ -300,7 +277,7 @@ pub fn start(state: &Arc<AppState>) {
                 .unwrap_or_else(|e| {
                     let (agent, name) = agent_of("the embedded LLM");
                     Baseline {
-                        agent,
+                        agent: agent.to_string(),
                         name,
                         episodes: n as u64,
                         seed: seed.to_string(),
