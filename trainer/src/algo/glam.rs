@@ -433,25 +433,18 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
             for chunk in order.chunks(cfg.batch) {
                 let mb: Vec<Sample> = chunk.iter().map(|&i| samples[i].clone()).collect();
                 let s = g.ppo_minibatch(&mb, &params)?;
-                stats.policy_loss += s.policy_loss;
-                stats.value_loss += s.value_loss;
-                stats.entropy += s.entropy;
-                stats.approx_kl += s.approx_kl;
-                stats.clipfrac += s.clipfrac;
-                stats.grad_norm += s.grad_norm;
+                stats.add_minibatch(
+                    s.policy_loss,
+                    s.value_loss,
+                    s.entropy,
+                    s.approx_kl,
+                    s.clipfrac,
+                    s.grad_norm,
+                );
                 batches += 1.0;
             }
         }
-        for x in [
-            &mut stats.policy_loss,
-            &mut stats.value_loss,
-            &mut stats.entropy,
-            &mut stats.approx_kl,
-            &mut stats.clipfrac,
-            &mut stats.grad_norm,
-        ] {
-            *x /= batches;
-        }
+        stats.average_minibatches(batches);
         stats.explained_variance = explained_variance(&values, &ret);
         let sec_update = t_upd.elapsed().as_secs_f64();
         progress.update = u;

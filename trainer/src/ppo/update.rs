@@ -84,6 +84,42 @@ pub struct Stats {
     pub learning_rate: f64,
 }
 
+impl Stats {
+    /// Adds one minibatch's losses and diagnostics; [`Stats::average_minibatches`] turns the
+    /// sums into the update's means (the symbolic PPO and GLAM's both report them so).
+    pub fn add_minibatch(
+        &mut self,
+        policy_loss: f32,
+        value_loss: f32,
+        entropy: f32,
+        approx_kl: f32,
+        clipfrac: f32,
+        grad_norm: f32,
+    ) {
+        self.policy_loss += policy_loss;
+        self.value_loss += value_loss;
+        self.entropy += entropy;
+        self.approx_kl += approx_kl;
+        self.clipfrac += clipfrac;
+        self.grad_norm += grad_norm;
+    }
+
+    /// The sums of `count` minibatches as their means.
+    pub fn average_minibatches(&mut self, count: f32) {
+        for s in [
+            &mut self.policy_loss,
+            &mut self.value_loss,
+            &mut self.entropy,
+            &mut self.approx_kl,
+            &mut self.clipfrac,
+            &mut self.grad_norm,
+            &mut self.teacher_ce,
+        ] {
+            *s /= count;
+        }
+    }
+}
+
 /// Log-probabilities and sampling are core's, so every shell decides alike.
 pub use gridmentor_core::nn::policy::{argmax as policy_argmax, log_softmax as log_probs, sample};
 
@@ -454,26 +490,18 @@ impl Ppo {
                     / b as f32;
                 let cf =
                     ratio.iter().filter(|r| (**r - 1.0).abs() > c.clip).count() as f32 / b as f32;
-                stats.policy_loss += policy_loss.into_scalar::<f32>();
-                stats.value_loss += value_loss.into_scalar::<f32>();
-                stats.entropy += entropy.into_scalar::<f32>();
-                stats.approx_kl += kl;
-                stats.clipfrac += cf;
-                stats.grad_norm += norm;
+                stats.add_minibatch(
+                    policy_loss.into_scalar::<f32>(),
+                    value_loss.into_scalar::<f32>(),
+                    entropy.into_scalar::<f32>(),
+                    kl,
+                    cf,
+                    norm,
+                );
                 count += 1.0;
             }
         }
-        for s in [
-            &mut stats.policy_loss,
-            &mut stats.value_loss,
-            &mut stats.entropy,
-            &mut stats.approx_kl,
-            &mut stats.clipfrac,
-            &mut stats.grad_norm,
-            &mut stats.teacher_ce,
-        ] {
-            *s /= count;
-        }
+        stats.average_minibatches(count);
         let var = |xs: &mut dyn Iterator<Item = f32>| {
             let v: Vec<f32> = xs.collect();
             let m = v.iter().sum::<f32>() / v.len() as f32;
