@@ -25,7 +25,10 @@ export function samplingSeed() {
 export function keyOfSpec(spec) {
   const s = AgentSpec.parse(spec);
   try {
-    return s.kind === "checkpoint" ? { key: s.greedy().text, id: s.checkpointId, sampleSeed: s.sampleSeed } : { key: s.text };
+    if (s.kind === "checkpoint") return { key: s.greedy().text, id: s.checkpointId, sampleSeed: s.sampleSeed };
+    // An LLM policy's menu entry is its greedy spec; the sampling toggle says how it plays.
+    if (s.kind === "llm-policy") return { key: s.greedy().text, sampleSeed: s.sampleSeed };
+    return { key: s.text };
   } finally { s.free(); }
 }
 
@@ -40,6 +43,9 @@ export function addAgent(key, entry) {
   for (const fn of listeners) fn();
 }
 
+// The `env` of agents that play any BabyAI-Text level (the LLM policies).
+const BABYAI = "BabyAI-Text";
+
 // The agents of the registry (aliases of share links left out) grouped by the env they were
 // trained on: the current env's first, then those for any env, then the other envs'.
 export function agentGroups(env) {
@@ -51,11 +57,17 @@ export function agentGroups(env) {
     byEnv.get(e).push(key);
   }
   const groups = [];
+  // LLM policies play BabyAI-Text levels only: their group comes first on those.
+  const babyai = byEnv.get(BABYAI) ?? [];
+  byEnv.delete(BABYAI);
+  const babyaiGroup = { env: BABYAI, label: "BabyAI-Text levels (LLM policy)", keys: babyai };
+  if (babyai.length && env.startsWith("BabyAI-")) groups.push(babyaiGroup);
   if (byEnv.has(env)) groups.push({ env, label: `trained on ${env} (this env)`, keys: byEnv.get(env) });
   if (byEnv.has("")) groups.push({ env: "", label: "any env", keys: byEnv.get("") });
   for (const e of [...byEnv.keys()].filter((e) => e && e !== env).sort()) {
     groups.push({ env: e, label: `trained on ${e}`, keys: byEnv.get(e) });
   }
+  if (babyai.length && !env.startsWith("BabyAI-")) groups.push(babyaiGroup);
   return groups;
 }
 
@@ -179,6 +191,9 @@ export async function agentMove(agent, session, index, model, main = false) {
     const d = agent.play(session);
     if (!d.needsAnswer) {
       if (main) dropTranscriptFrom(step);
+      // An LLM policy's answer is the action it took (sampled, not always the most likely).
+      const texts = agent.actionTexts;
+      if (texts.length && calls.length) calls[calls.length - 1].answer = texts[d.action] ?? "";
       // The scripted expert in the page answers without a call; its asks are shown too.
       if (!calls.length && d.asked && d.promptText && !agent.isLlm) {
         calls.push({ prompt: d.promptText, answer: d.answer, latency_ms: d.latencyMs, cached: d.cached });
@@ -196,24 +211,31 @@ export async function agentMove(agent, session, index, model, main = false) {
     } else {
       agent.supplyAnswer(r.answer, r.latency, r.cached, r.promptTokens, r.completionTokens);
     }
-    const entry = { prompt: d.promptText, answer: r.answer ?? "", latency_ms: r.latency, cached: r.cached };
+    const entry = { prompt: d.promptText, answer: r.answer ?? "", latency_ms: r.latency, cached: r.cached, spec: agent.spec };
     if (r.scores) {
       entry.scores = r.scores;
-      entry.answer = ranked(r.scores)[0].candidate;
+      entry.answer = ranked(r.scores, agent.spec)[0].candidate;
     }
     calls.push(entry);
   }
 }
 
-// A scored call's candidates with the probability core's ranking gives them, most likely
-// first.
-function ranked(scores) {
-  const p = candidateProbs(Float64Array.from(scores, (s) => s.logprob), Uint32Array.from(scores, (s) => s.tokens));
+// A scored call's candidates with the probability the agent named by `spec` gives them (an
+// LLM policy's softmax, else core's plan ranking), most likely first.
+function ranked(scores, spec) {
+  const p = candidateProbs(spec ?? "", Float64Array.from(scores, (s) => s.logprob), Uint32Array.from(scores, (s) => s.tokens));
   return scores.map((s, i) => ({ ...s, p: p[i] })).sort((a, b) => b.p - a.p);
 }
 
-// What core makes of a transcript entry: the plan it runs, or why the answer was rejected.
+// Is `spec` an LLM policy's (its calls score actions, not plans)?
+function isPolicy(spec) {
+  return typeof spec === "string" && spec.startsWith("llm-policy:");
+}
+
+// What core makes of a transcript entry: the plan it runs, or why the answer was rejected (an
+// LLM policy's answer is the action it took).
 function readEntry(t) {
+  if (isPolicy(t.spec)) return { plan: "", action: t.answer, rejected: "" };
   try {
     return { plan: planOf(t.answer), rejected: "" };
   } catch (e) {
@@ -246,10 +268,11 @@ export function renderTranscript() {
   let rejected = 0;
   for (const t of shown) {
     const li = document.createElement("li");
-    const { plan, rejected: why } = readEntry(t);
+    const { plan, action, rejected: why } = readEntry(t);
+    const what = isPolicy(t.spec) ? "actions" : "plans";
     if (why) { rejected++; li.className = "rejected"; }
     const head = document.createElement("p");
-    head.textContent = `agent ${t.agent}, step ${t.step}: ${t.latency_ms.toFixed(1)} ms${t.cached ? " (cached)" : ""}${t.scores?.length ? `, scored ${t.scores.length} plans` : ""}`;
+    head.textContent = `agent ${t.agent}, step ${t.step}: ${t.latency_ms.toFixed(1)} ms${t.cached ? " (cached)" : ""}${t.scores?.length ? `, scored ${t.scores.length} ${what}` : ""}`;
     const prompt = document.createElement("details");
     const sum = document.createElement("summary");
     sum.textContent = "prompt";
@@ -261,18 +284,18 @@ export function renderTranscript() {
     const ans = document.createElement("pre");
     ans.className = "answer";
     if (t.scores?.length) {
-      const top = ranked(t.scores);
+      const top = ranked(t.scores, t.spec);
       const lines = top.slice(0, SHOWN_CANDIDATES).map((c) => `${(c.p * 100).toFixed(1).padStart(5)}%  ${c.candidate}`);
       if (top.length > SHOWN_CANDIDATES) lines.push(`       (${top.length - SHOWN_CANDIDATES} more)`);
       ans.textContent = lines.join("\n");
-      ans.setAttribute("aria-label", "the most likely plans");
+      ans.setAttribute("aria-label", `the most likely ${what}`);
     } else {
       ans.textContent = t.answer;
       ans.setAttribute("aria-label", "the raw answer");
     }
     const read = document.createElement("p");
     read.className = "read";
-    read.textContent = why ? `rejected: ${why}` : `plan: ${plan}`;
+    read.textContent = why ? `rejected: ${why}` : action !== undefined ? `action: ${action}` : `plan: ${plan}`;
     pair.append(ans, read);
     li.append(head, prompt, pair);
     ol.append(li);
@@ -328,6 +351,14 @@ export async function loadModels() {
         const kind = !m.llm ? "scripted expert, not an LLM" : m.scores ? "LLM, scoring plans" : "LLM";
         addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style, !!m.scores) });
       }
+      // GLAM's LLM policy needs scores of the six action texts: an LLM the server can score,
+      // at the temperature a grounded model was trained at (GLAM's 1 zero-shot).
+      if (!m.llm || !m.scores) continue;
+      const t = typeof m.policy_temperature === "number" ? m.policy_temperature : 1;
+      let spec;
+      try { spec = AgentSpec.llmPolicy(m.id, t).text; } catch { continue; }
+      const grounded = typeof m.policy_temperature === "number" ? "grounded" : "zero-shot";
+      addAgent(`${spec}@server`, { label: `LLM policy (GLAM), ${m.id} via server (${grounded}, temperature ${t})`, spec, model: m.id, llm: true, env: BABYAI, make: () => Agent.llmPolicy(m.id, t, samplingSeed()) });
     }
   } catch { /* no LLM endpoint on this server */ }
 }

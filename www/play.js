@@ -158,9 +158,12 @@ function showDecision(d) {
   const table = $("probs");
   table.replaceChildren();
   if (!d) { for (const id of ["value", "skill", "plan", "p-ask"]) $(id).textContent = "–"; return; }
+  // An LLM policy acts by text: its six action texts label the bars (done is not one of them).
+  const texts = state.agent?.actionTexts ?? [];
   d.probs.forEach((p, i) => {
+    if (texts.length && i >= texts.length) return;
     const tr = table.insertRow();
-    tr.insertCell().textContent = state.names[i];
+    tr.insertCell().textContent = texts.length ? texts[i] : state.names[i];
     const bar = tr.insertCell();
     const span = document.createElement("span");
     span.className = "bar" + (i === d.action ? " chosen" : "");

@@ -151,7 +151,7 @@ export async function openFromHash() {
       let ep;
       try { ep = episodeRead(await res.text()); } catch (e) { throw new Error(`shared episode ${id}: ${errText(e)}`); }
       const agents = ep.agents();
-      state.transcript = JSON.parse(ep.transcriptJson()).map((t) => ({ ...t, llm: true, main: agents.length === 1 }));
+      state.transcript = JSON.parse(ep.transcriptJson()).map((t) => ({ ...t, llm: true, main: agents.length === 1, spec: agents[t.agent] }));
       renderTranscript();
       await openEpisode({ env: ep.env, seed: ep.seed, agents, actions: agents.map((_, i) => ep.actions(i)) });
       return true;

@@ -9,7 +9,12 @@
 //! planner:STYLE:NAME            planner + skills asking model NAME in prompt STYLE
 //! checkpoint:ID                 a stored checkpoint (64 hex digits, its sha256), greedy
 //! checkpoint:ID:sampled:SEED    the same checkpoint sampling its policy, seeded by SEED
+//! llm-policy:T:greedy:NAME      GLAM's LLM policy: model NAME scores the six action texts, the
+//!                               policy is softmax(log-likelihood / T), its most likely action
+//! llm-policy:T:SEED:NAME        the same policy sampled, seeded by SEED
 //! ```
+//!
+//! A name comes last in its form, as model names may hold colons.
 //!
 //! The JSON form is the shared episode record's (`{"kind": "checkpoint", "id": ..}`); seeds
 //! there are decimal strings, as a u64 does not fit a JavaScript Number.
@@ -43,6 +48,97 @@ impl Sampling {
     }
 }
 
+/// A policy temperature as agents are named by it: thousandths from 0.001 to 1000, so that a
+/// name is exact text and two names of one agent are equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Temperature(u32);
+
+impl Temperature {
+    /// GLAM's T.
+    pub const ONE: Temperature = Temperature(1000);
+    const MAX_MILLI: u32 = 1_000_000;
+
+    /// `t` if it is a multiple of 0.001 in range (what the page and the trainer write).
+    pub fn new(t: f64) -> Result<Temperature, AgentRefError> {
+        let milli = t * 1000.0;
+        let rounded = round_half_away(milli);
+        if !(1.0..=Self::MAX_MILLI as f64).contains(&rounded) || (milli - rounded).abs() > 1e-6 {
+            return Err(AgentRefError(format!(
+                "a policy temperature is 0.001 to 1000 in steps of 0.001, not {t}"
+            )));
+        }
+        Ok(Temperature(rounded as u32))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+
+    /// In thousandths (the share link's form).
+    pub fn milli(self) -> u32 {
+        self.0
+    }
+
+    /// From thousandths, `None` out of range.
+    pub fn from_milli(milli: u32) -> Option<Temperature> {
+        (1..=Self::MAX_MILLI)
+            .contains(&milli)
+            .then_some(Temperature(milli))
+    }
+}
+
+/// `x` rounded half away from zero (no_std has no `f64::round`).
+fn round_half_away(x: f64) -> f64 {
+    let t = x as i64 as f64; // truncation; callers' values are far below 2^53
+    if (x - t).abs() >= 0.5 {
+        t + x.signum()
+    } else {
+        t
+    }
+}
+
+impl fmt::Display for Temperature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, frac) = (self.0 / 1000, self.0 % 1000);
+        if frac == 0 {
+            return write!(f, "{whole}");
+        }
+        let digits = format!("{frac:03}");
+        write!(f, "{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+impl FromStr for Temperature {
+    type Err = AgentRefError;
+
+    /// Decimal text: digits, then at most 3 after a point (`3`, `0.5`, `1.25`).
+    fn from_str(s: &str) -> Result<Temperature, AgentRefError> {
+        let bad = || {
+            AgentRefError(format!(
+                "a policy temperature is decimal text from 0.001 to 1000 (at most 3 decimals), \
+                 not {:?}",
+                clip(s, 20)
+            ))
+        };
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || whole.len() > 4 || frac.len() > 3 || !digits(whole) || !digits(frac)
+        {
+            return Err(bad());
+        }
+        if s.contains('.') && frac.is_empty() {
+            return Err(bad());
+        }
+        let whole: u32 = whole.parse().map_err(|_| bad())?;
+        let frac: u32 = format!("{frac:0<3}").parse().map_err(|_| bad())?;
+        let milli = whole * 1000 + frac;
+        if milli == 0 || milli > Self::MAX_MILLI {
+            return Err(bad());
+        }
+        Ok(Temperature(milli))
+    }
+}
+
 /// Who chose an agent's actions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AgentRef {
@@ -54,6 +150,13 @@ pub enum AgentRef {
     Planner { planner: String, style: PromptStyle },
     /// Uniformly random actions from core's RNG.
     Random { seed: u64 },
+    /// GLAM's LLM policy: `model` (a base model zero-shot, or a grounded one) scores the six
+    /// action texts; the policy is softmax(log-likelihood / `temperature`), greedy or sampled.
+    LlmPolicy {
+        model: String,
+        temperature: Temperature,
+        sampling: Sampling,
+    },
 }
 
 /// Why a text or a record is not an agent.
@@ -69,8 +172,8 @@ impl fmt::Display for AgentRefError {
 #[cfg(feature = "std")]
 impl std::error::Error for AgentRefError {}
 
-const GRAMMAR: &str =
-    "human, random:SEED, planner:STYLE:NAME, checkpoint:ID or checkpoint:ID:sampled:SEED";
+const GRAMMAR: &str = "human, random:SEED, planner:STYLE:NAME, checkpoint:ID, \
+    checkpoint:ID:sampled:SEED, llm-policy:T:greedy:NAME or llm-policy:T:SEED:NAME";
 
 /// The first `n` characters of `s`, for messages.
 fn clip(s: &str, n: usize) -> &str {
@@ -138,6 +241,7 @@ impl AgentRef {
             AgentRef::Checkpoint { .. } => "checkpoint",
             AgentRef::Planner { .. } => "planner",
             AgentRef::Random { .. } => "random",
+            AgentRef::LlmPolicy { .. } => "llm-policy",
         }
     }
 }
@@ -157,6 +261,14 @@ impl fmt::Display for AgentRef {
                     Sampling::Seeded(seed) => write!(f, ":sampled:{seed}"),
                 }
             }
+            AgentRef::LlmPolicy {
+                model,
+                temperature,
+                sampling,
+            } => match sampling {
+                Sampling::Greedy => write!(f, "llm-policy:{temperature}:greedy:{model}"),
+                Sampling::Seeded(seed) => write!(f, "llm-policy:{temperature}:{seed}:{model}"),
+            },
         }
     }
 }
@@ -197,6 +309,26 @@ impl FromStr for AgentRef {
                     _ => return Err(bad("after the id comes nothing or sampled:SEED")),
                 };
                 Ok(AgentRef::Checkpoint { id, sampling })
+            }
+            "llm-policy" => {
+                let mut parts = rest.splitn(3, ':');
+                let (Some(t), Some(mode), Some(model)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad(
+                        "an LLM policy needs a temperature, greedy or a seed, and a name",
+                    ));
+                };
+                let temperature = t.parse::<Temperature>().map_err(|e| bad(&e.0))?;
+                let sampling = match mode {
+                    "greedy" => Sampling::Greedy,
+                    s => Sampling::Seeded(seed(s)?),
+                };
+                check_planner_name(model).map_err(|e| bad(&e.0))?;
+                Ok(AgentRef::LlmPolicy {
+                    model: model.into(),
+                    temperature,
+                    sampling,
+                })
             }
             _ => Err(bad("unknown kind")),
         }
@@ -257,6 +389,14 @@ mod json {
         Random {
             seed: Seed,
         },
+        /// `seed` present: sampled with that seed; absent: greedy.
+        #[serde(rename = "llm-policy")]
+        LlmPolicy {
+            model: String,
+            temperature: f64,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            seed: Option<Seed>,
+        },
         /// A struct variant, as unknown fields of a unit variant pass unnoticed.
         Human {},
     }
@@ -287,6 +427,18 @@ mod json {
                         Sampling::Seeded(seed) => Some(Seed(*seed)),
                     },
                 },
+                AgentRef::LlmPolicy {
+                    model,
+                    temperature,
+                    sampling,
+                } => Wire::LlmPolicy {
+                    model: model.clone(),
+                    temperature: temperature.get(),
+                    seed: match sampling {
+                        Sampling::Greedy => None,
+                        Sampling::Seeded(seed) => Some(Seed(*seed)),
+                    },
+                },
             };
             wire.serialize(s)
         }
@@ -309,6 +461,18 @@ mod json {
                     id: checkpoint_id_from_hex(&id).map_err(de::Error::custom)?,
                     sampling: seed.map_or(Sampling::Greedy, |s| Sampling::Seeded(s.0)),
                 },
+                Wire::LlmPolicy {
+                    model,
+                    temperature,
+                    seed,
+                } => {
+                    check_planner_name(&model).map_err(de::Error::custom)?;
+                    AgentRef::LlmPolicy {
+                        model,
+                        temperature: Temperature::new(temperature).map_err(de::Error::custom)?,
+                        sampling: seed.map_or(Sampling::Greedy, |s| Sampling::Seeded(s.0)),
+                    }
+                }
             })
         }
     }
@@ -354,6 +518,22 @@ pub(crate) mod tests {
                     sampling: Sampling::Seeded(u64::MAX),
                 },
             ),
+            (
+                "llm-policy:1:greedy:smollm2",
+                AgentRef::LlmPolicy {
+                    model: "smollm2".into(),
+                    temperature: Temperature::ONE,
+                    sampling: Sampling::Greedy,
+                },
+            ),
+            (
+                "llm-policy:2.5:7:org/grounded:v2",
+                AgentRef::LlmPolicy {
+                    model: "org/grounded:v2".into(),
+                    temperature: Temperature::new(2.5).unwrap(),
+                    sampling: Sampling::Seeded(7),
+                },
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(text.parse::<AgentRef>().unwrap(), want, "{text}");
@@ -377,6 +557,14 @@ pub(crate) mod tests {
             (&alloc::format!("checkpoint:{}", ID.to_uppercase()), "hex"),
             (&alloc::format!("checkpoint:{ID}:greedy"), "sampled:SEED"),
             (&alloc::format!("checkpoint:{ID}:sampled:x"), "decimal u64"),
+            ("llm-policy:1:greedy", "a temperature, greedy or a seed"),
+            ("llm-policy:0:greedy:m", "0.001 to 1000"),
+            ("llm-policy:1.0001:greedy:m", "at most 3 decimals"),
+            ("llm-policy:-1:greedy:m", "decimal text"),
+            ("llm-policy:1.:greedy:m", "decimal text"),
+            ("llm-policy:1001:greedy:m", "0.001 to 1000"),
+            ("llm-policy:1:sampled:m", "decimal u64"),
+            ("llm-policy:1:greedy:", "1 to 256"),
         ] {
             let e = text.parse::<AgentRef>().unwrap_err().0;
             assert!(
@@ -404,12 +592,25 @@ pub(crate) mod tests {
             serde_json::to_value(&c).unwrap(),
             json!({"kind": "checkpoint", "id": ID, "seed": "9"})
         );
+        let p: AgentRef = serde_json::from_value(
+            json!({"kind": "llm-policy", "model": "g", "temperature": 3, "seed": "5"}),
+        )
+        .unwrap();
+        assert_eq!(p.to_string(), "llm-policy:3:5:g");
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"kind": "llm-policy", "model": "g", "temperature": 3.0, "seed": "5"})
+        );
         for bad in [
             json!({"kind": "checkpoint", "id": "../x"}),
             json!({"kind": "random"}),
             json!({"kind": "random", "seed": 3}),
             json!({"kind": "human", "extra": 1}),
             json!({"kind": "planner", "planner": ""}),
+            json!({"kind": "llm-policy", "model": "m"}),
+            json!({"kind": "llm-policy", "model": "m", "temperature": 0.0}),
+            json!({"kind": "llm-policy", "model": "m", "temperature": 0.0001}),
+            json!({"kind": "llm-policy", "model": "m", "temperature": "1"}),
         ] {
             assert!(
                 serde_json::from_value::<AgentRef>(bad.clone()).is_err(),
@@ -436,6 +637,16 @@ pub(crate) mod tests {
                 },
             }),
             any::<u64>().prop_map(|seed| AgentRef::Random { seed }),
+            (
+                "[^\\p{Cc}]{1,40}",
+                1u32..=1_000_000,
+                proptest::option::of(any::<u64>())
+            )
+                .prop_map(|(model, milli, s)| AgentRef::LlmPolicy {
+                    model,
+                    temperature: Temperature(milli),
+                    sampling: s.map_or(Sampling::Greedy, Sampling::Seeded),
+                }),
         ]
     }
 
@@ -450,6 +661,13 @@ pub(crate) mod tests {
         fn json_round_trips(a in agent()) {
             let text = serde_json::to_string(&a).unwrap();
             prop_assert_eq!(serde_json::from_str::<AgentRef>(&text).unwrap(), a);
+        }
+
+        #[test]
+        fn temperatures_round_trip_as_text_and_number(milli in 1u32..=1_000_000) {
+            let t = Temperature(milli);
+            prop_assert_eq!(t.to_string().parse::<Temperature>(), Ok(t));
+            prop_assert_eq!(Temperature::new(t.get()), Ok(t));
         }
 
         #[test]

@@ -41,7 +41,8 @@ pub struct CandidateScore {
 }
 
 /// One call of an LLM planner, as the page shows and replays it: a generated answer (usable
-/// or not), or the scores of every candidate plan (then `answer` is the most likely one).
+/// or not), or the scores of every candidate (then `answer` is the most likely plan, or the
+/// action an LLM policy took).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
     /// Index into `agents`.

@@ -1,26 +1,28 @@
 //! Share links: an episode (env, seed, agents, each agent's actions) as a short URL-safe code
 //! (`/#s=<code>`). Versioned and checksummed; decoding says exactly why a code cannot be read.
 //!
-//! Layout of version 2, before base64url (no padding):
+//! Layout of version 3, before base64url (no padding):
 //!
 //! ```text
-//! version u8 = 2
+//! version u8 = 3
 //! env       varint length, UTF-8 registry id
 //! seed      varint u64
 //! agents    varint count, then per agent:
 //!             kind u8: 0 human | 1 checkpoint (32-byte sha256 id, then sampling u8: 0 greedy |
 //!             1 sampled + varint u64 seed) | 2 planner (style u8, varint length + planner
-//!             name) | 3 random (varint u64 seed)
+//!             name) | 3 random (varint u64 seed) | 4 LLM policy (varint temperature in
+//!             thousandths, sampling u8 as a checkpoint's, varint length + model name)
 //!             actions: varint count, then 3 bits per action (0..=6), LSB first, padded
 //! crc32     u32 little-endian (IEEE) of everything before it
 //! ```
 //!
-//! Version 1 is version 2 without a checkpoint's sampling byte (its checkpoints are greedy).
+//! Version 2 is version 3 without the LLM policy; version 1 is version 2 without a checkpoint's
+//! sampling byte (its checkpoints are greedy).
 //! A new layout gets a new version byte and its own decoder; every older decoder stays, so links
 //! made by an older build still open (`v1_code_from_the_first_release_still_decodes` pins one).
 
-use crate::agent_ref::check_planner_name;
 pub use crate::agent_ref::{AgentRef, Sampling, checkpoint_id_from_hex, checkpoint_id_to_hex};
+use crate::agent_ref::{Temperature, check_planner_name};
 use crate::planner::PromptStyle;
 use crate::registry;
 use alloc::string::String;
@@ -28,9 +30,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// The layout [`encode`] writes.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Every layout [`decode`] reads.
-pub const READABLE_VERSIONS: &[u8] = &[1, 2];
+pub const READABLE_VERSIONS: &[u8] = &[1, 2, 3];
 /// At most this many agents in one link (the playground compares 2-4).
 pub const MAX_AGENTS: usize = 8;
 
@@ -176,6 +178,16 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+fn put_sampling(out: &mut Vec<u8>, s: Sampling) {
+    match s {
+        Sampling::Greedy => out.push(0),
+        Sampling::Seeded(seed) => {
+            out.push(1);
+            put_varint(out, seed);
+        }
+    }
+}
+
 fn style_byte(s: PromptStyle) -> u8 {
     match s {
         PromptStyle::When2Ask => 0,
@@ -220,13 +232,7 @@ pub fn encode(shared: &Shared) -> Result<String, EncodeError> {
             AgentRef::Checkpoint { id, sampling } => {
                 out.push(1);
                 out.extend_from_slice(id);
-                match sampling {
-                    Sampling::Greedy => out.push(0),
-                    Sampling::Seeded(seed) => {
-                        out.push(1);
-                        put_varint(&mut out, *seed);
-                    }
-                }
+                put_sampling(&mut out, *sampling);
             }
             AgentRef::Planner { planner, style } => {
                 check_planner_name(planner).map_err(|e| EncodeError(e.0))?;
@@ -238,6 +244,18 @@ pub fn encode(shared: &Shared) -> Result<String, EncodeError> {
             AgentRef::Random { seed } => {
                 out.push(3);
                 put_varint(&mut out, *seed);
+            }
+            AgentRef::LlmPolicy {
+                model,
+                temperature,
+                sampling,
+            } => {
+                check_planner_name(model).map_err(|e| EncodeError(e.0))?;
+                out.push(4);
+                put_varint(&mut out, temperature.milli() as u64);
+                put_sampling(&mut out, *sampling);
+                put_varint(&mut out, model.len() as u64);
+                out.extend_from_slice(model.as_bytes());
             }
         }
         put_varint(&mut out, actions.len() as u64);
@@ -308,6 +326,14 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
+    fn sampling(&mut self, what: &'static str) -> Result<Sampling, ShareError> {
+        match self.byte(what)? {
+            0 => Ok(Sampling::Greedy),
+            1 => Ok(Sampling::Seeded(self.varint(what)?)),
+            s => Err(corrupt(alloc::format!("unknown sampling {s}"))),
+        }
+    }
+
     fn text(&mut self, what: &'static str) -> Result<String, ShareError> {
         let n = self.len(what, 8)?;
         let bytes = self.take(n, what)?;
@@ -345,8 +371,7 @@ pub fn decode(code: &str) -> Result<Shared, ShareError> {
         return Err(ShareError::ChecksumMismatch { recorded, computed });
     }
     let shared = match version {
-        1 => decode_v1_v2(&body[1..], false)?,
-        2 => decode_v1_v2(&body[1..], true)?,
+        1..=3 => decode_v1_to_v3(&body[1..], version)?,
         _ => unreachable!("READABLE_VERSIONS lists only versions with a decoder"),
     };
     if registry::find(&shared.env).is_err() {
@@ -355,8 +380,9 @@ pub fn decode(code: &str) -> Result<Shared, ShareError> {
     Ok(shared)
 }
 
-/// Versions 1 and 2 differ only in a checkpoint's entry: version 2 adds how it samples.
-fn decode_v1_v2(payload: &[u8], v2: bool) -> Result<Shared, ShareError> {
+/// Versions 1 to 3 differ only in agents: version 2 adds how a checkpoint samples, version 3
+/// the LLM policy.
+fn decode_v1_to_v3(payload: &[u8], version: u8) -> Result<Shared, ShareError> {
     let mut r = Reader { bytes: payload };
     let env = r.text("the env id")?;
     let seed = r.varint("the seed")?;
@@ -372,14 +398,10 @@ fn decode_v1_v2(payload: &[u8], v2: bool) -> Result<Shared, ShareError> {
             1 => {
                 let mut id = [0u8; 32];
                 id.copy_from_slice(r.take(32, "a checkpoint id")?);
-                let sampling = if !v2 {
+                let sampling = if version == 1 {
                     Sampling::Greedy
                 } else {
-                    match r.byte("a checkpoint's sampling")? {
-                        0 => Sampling::Greedy,
-                        1 => Sampling::Seeded(r.varint("a checkpoint's sampling seed")?),
-                        s => return Err(corrupt(alloc::format!("unknown sampling {s}"))),
-                    }
+                    r.sampling("a checkpoint's sampling")?
                 };
                 AgentRef::Checkpoint { id, sampling }
             }
@@ -396,6 +418,23 @@ fn decode_v1_v2(payload: &[u8], v2: bool) -> Result<Shared, ShareError> {
             3 => AgentRef::Random {
                 seed: r.varint("a random agent's seed")?,
             },
+            4 if version >= 3 => {
+                let milli = r.varint("an LLM policy's temperature")?;
+                let temperature = u32::try_from(milli)
+                    .ok()
+                    .and_then(Temperature::from_milli)
+                    .ok_or_else(|| {
+                        corrupt(alloc::format!("policy temperature {milli} thousandths"))
+                    })?;
+                let sampling = r.sampling("an LLM policy's sampling")?;
+                let model = r.text("an LLM policy's model")?;
+                check_planner_name(&model).map_err(|e| corrupt(e.0))?;
+                AgentRef::LlmPolicy {
+                    model,
+                    temperature,
+                    sampling,
+                }
+            }
             k => return Err(corrupt(alloc::format!("unknown agent kind {k}"))),
         };
         let count = r.len("an agent's actions", 3)?;
@@ -493,15 +532,40 @@ mod tests {
         assert_eq!(decode(V1).unwrap(), sample());
     }
 
+    /// A version 2 code is a version 3 code without LLM policies: relabelled, it still decodes,
+    /// and an LLM policy in it is refused (version 2 had none).
     #[test]
-    fn v2_carries_a_checkpoints_sampling_seed() {
+    fn v2_codes_decode_and_know_no_llm_policy() {
+        let relabel = |code: &str| {
+            let mut b = base64url_decode(code).unwrap();
+            b[0] = 2;
+            let n = b.len() - 4;
+            let crc = crc32(&b[..n]);
+            b[n..].copy_from_slice(&crc.to_le_bytes());
+            base64url_encode(&b)
+        };
+        let s = sample();
+        assert_eq!(decode(&relabel(&encode(&s).unwrap())).unwrap(), s);
+        let mut p = sample();
+        p.agents[0] = AgentRef::LlmPolicy {
+            model: "smollm2".into(),
+            temperature: crate::agent_ref::Temperature::new(3.0).unwrap(),
+            sampling: Sampling::Seeded(9),
+        };
+        assert_eq!(decode(&encode(&p).unwrap()).unwrap(), p);
+        let e = decode(&relabel(&encode(&p).unwrap())).unwrap_err();
+        assert!(e.to_string().contains("unknown agent kind 4"), "{e}");
+    }
+
+    #[test]
+    fn a_checkpoints_sampling_seed_is_carried() {
         let mut s = sample();
         s.agents[0] = AgentRef::Checkpoint {
             id: [0xab; 32],
             sampling: Sampling::Seeded(1 << 40),
         };
         let code = encode(&s).unwrap();
-        assert_eq!(base64url_decode(&code).unwrap()[0], 2);
+        assert_eq!(base64url_decode(&code).unwrap()[0], VERSION);
         assert_eq!(decode(&code).unwrap(), s);
         assert_ne!(decode(&encode(&sample()).unwrap()).unwrap(), s);
     }

@@ -286,6 +286,7 @@ async fn local_models_chat_stream_and_score() {
         ModelCard {
             id: "toy-1".into(),
             aliases: vec!["toy".into()],
+            ..ModelCard::default()
         },
         Toy,
         Default::default(),
@@ -402,6 +403,7 @@ async fn the_leaderboard_evaluates_the_embedded_llm_as_a_planner_in_the_backgrou
             ModelCard {
                 id: "toy-1".into(),
                 aliases: vec![],
+                ..ModelCard::default()
             },
             Toy,
             Default::default(),

@@ -67,6 +67,7 @@ async fn start(fairness: Fairness) -> (String, Arc<LocalCounters>, tempfile::Tem
         ModelCard {
             id: "slow-1".into(),
             aliases: vec![],
+            ..ModelCard::default()
         },
         Slow,
         fairness,
@@ -248,6 +249,7 @@ async fn the_model_is_idle_only_when_no_request_runs_or_waits() {
     let card = ModelCard {
         id: "slow-1".into(),
         aliases: vec![],
+        ..ModelCard::default()
     };
     let backend: Arc<dyn Backend> = Arc::new(Local::new("slow", card, Slow, Fairness::default()));
     let state = AppState::with_backends(settings(dir.path(), None), vec![backend.clone()])

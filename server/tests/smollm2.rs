@@ -170,6 +170,7 @@ async fn a_grounded_model_is_served_by_name_and_scores_as_it_does_natively() {
                 lr: 3e-3,
             };
             g.ppo_minibatch(&[step], &p).unwrap();
+            g.set_temperature(2.5).unwrap();
             g.save(&file, json!({}), false).unwrap();
             (g.evaluate(&msgs).unwrap().scores, file)
         })
@@ -189,14 +190,20 @@ async fn a_grounded_model_is_served_by_name_and_scores_as_it_does_natively() {
         .unwrap();
     let app = router(state);
     let models = call(&app, get("/v1/models")).await.json();
-    assert!(
+    let listed = |id: &str| {
         models["data"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["id"] == "glam-test"),
-        "{models}"
-    );
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {models}"))
+    };
+    // A client plays the grounded model at the temperature it was trained at (the page reads
+    // it); the base model has none (GLAM's 1).
+    let t = listed("glam-test")["policy_temperature"].as_f64();
+    assert_eq!(t, Some(2.5), "{models}");
+    assert!(listed("smollm2-135m-instruct")["policy_temperature"].is_null());
     let score = |model: &str| {
         json!({
             "model": model,

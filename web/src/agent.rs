@@ -9,15 +9,19 @@
 //! remembers exactly what it would have remembered at that point.
 
 use crate::session::Session;
+use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, LlmPolicyAgent, PolicyScorer};
 use gridmentor_core::agent::load::{AgentOptions, load_agent};
 use gridmentor_core::agent::{
     self as core_agent, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
 };
-use gridmentor_core::agent_ref::{AgentRef, Sampling, check_planner_name, checkpoint_id_from_hex};
+use gridmentor_core::agent_ref::{
+    AgentRef, Sampling, Temperature, check_planner_name, checkpoint_id_from_hex,
+};
 use gridmentor_core::planner::retry::{RetryPolicy, retry_after, retryable_status};
 use gridmentor_core::planner::{
     Completion, ExpertPlanner, Planner, PlannerError, PlannerInfo, PlannerKind, Prompt,
-    PromptStyle, Scorer, Scores, ScoringPlanner, Usage, candidate_probabilities, parse_plan,
+    PromptStyle, Scorer, Scores, ScoringPlanner, Usage, candidate_distribution,
+    candidate_probabilities, parse_plan,
 };
 use gridmentor_core::world::Action;
 use gridmentor_core::{Env, registry};
@@ -380,10 +384,18 @@ pub fn plan_of(answer: &str) -> Result<String, JsError> {
     parse_plan(answer).map(|p| p.to_string()).map_err(js)
 }
 
-/// The probability a scoring planner gives each candidate of `logprobs` and `tokens` (core's
-/// ranking, what the agent ranked by), in the candidates' order.
+/// The probability the agent named by `spec` gives each candidate of `logprobs` and `tokens`,
+/// in the candidates' order: an LLM policy's softmax(log-likelihood / T) over the action texts,
+/// else core's plan ranking (what a scoring planner ranked by).
 #[wasm_bindgen(js_name = candidateProbs)]
-pub fn candidate_probs(logprobs: Vec<f64>, tokens: Vec<u32>) -> Result<Vec<f32>, JsError> {
+pub fn candidate_probs(
+    spec: &str,
+    logprobs: Vec<f64>,
+    tokens: Vec<u32>,
+) -> Result<Vec<f32>, JsError> {
+    if let Ok(AgentRef::LlmPolicy { temperature, .. }) = spec.parse() {
+        return Ok(candidate_distribution(&logprobs, temperature.get()));
+    }
     let scores = Scores {
         logprobs,
         tokens,
@@ -392,6 +404,12 @@ pub fn candidate_probs(logprobs: Vec<f64>, tokens: Vec<u32>) -> Result<Vec<f32>,
     let agent = ScoringPlanner::new(());
     let n = scores.logprobs.len();
     candidate_probabilities(&scores, n, agent.ranking, agent.temperature).map_err(js)
+}
+
+/// GLAM's action texts, in the env's action order (the LLM policy's six actions).
+#[wasm_bindgen(js_name = glamActionTexts)]
+pub fn glam_action_texts() -> Vec<String> {
+    ACTION_TEXTS.iter().map(|t| t.to_string()).collect()
 }
 
 /// How long the page waits before calling again after HTTP `status` on its `attempt`-th retry
@@ -641,6 +659,51 @@ impl Agent {
         Ok(agent)
     }
 
+    /// GLAM's LLM policy on a BabyAI-Text level: `model` (the server's, zero-shot or grounded)
+    /// scores the six action texts after GLAM's prompt (one `/v1/score` call a step, fetched by
+    /// the page); the policy is softmax(log-likelihood / `temperature`), played greedy without
+    /// `sample_seed`, else sampled (each episode from a stream of this seed and the layout's).
+    #[wasm_bindgen(js_name = llmPolicy)]
+    pub fn llm_policy(
+        model: &str,
+        temperature: f64,
+        sample_seed: Option<u64>,
+    ) -> Result<Agent, JsError> {
+        check_planner_name(model).map_err(js)?;
+        let temperature = Temperature::new(temperature).map_err(js)?;
+        let sampling = sample_seed.map_or(Sampling::Greedy, Sampling::Seeded);
+        let (greedy, seed) = sampling.options();
+        let answers = Rc::new(RefCell::new(Answers::default()));
+        let scorer = BrowserPlanner {
+            model: model.into(),
+            answers: answers.clone(),
+        };
+        let inner = LlmPolicyAgent::new(
+            PolicyScorer::Llm {
+                scorer,
+                name: model.into(),
+            },
+            seed,
+            greedy,
+        )
+        .with_temperature(temperature.get());
+        let how = match sampling {
+            Sampling::Greedy => "greedy".to_string(),
+            Sampling::Seeded(seed) => format!("sampled (seed {seed})"),
+        };
+        let mut agent = Agent::new(
+            Box::new(inner),
+            format!("LLM policy (GLAM): {model} via server, temperature {temperature}, {how}"),
+            AgentRef::LlmPolicy {
+                model: model.into(),
+                temperature,
+                sampling,
+            },
+        );
+        agent.answers = Some(answers);
+        Ok(agent)
+    }
+
     /// A checkpoint file's agent, by core's one loader: the file is checked (a bad one is
     /// refused with core's reason) and its header's action space picks the agent (a policy,
     /// When2Ask's mediator over planner + skills with the scripted expert, skills-rl's options).
@@ -701,6 +764,16 @@ impl Agent {
     #[wasm_bindgen(getter, js_name = isLlm)]
     pub fn is_llm(&self) -> bool {
         self.answers.is_some()
+    }
+
+    /// The words of the agent's actions when it acts by text (an LLM policy: GLAM's six action
+    /// texts, in the env's action order); empty for every other agent.
+    #[wasm_bindgen(getter, js_name = actionTexts)]
+    pub fn action_texts(&self) -> Vec<String> {
+        match self.spec {
+            AgentRef::LlmPolicy { .. } => glam_action_texts(),
+            _ => Vec::new(),
+        }
     }
 
     /// Is this When2Ask's mediator agent (its decisions carry `pAsk`)?

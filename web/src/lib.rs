@@ -6,8 +6,8 @@ pub mod session;
 pub mod share;
 
 pub use agent::{
-    Agent, Decision, EpisodeSummary, Evaluation, TrainingCurve, candidate_probs, plan_of,
-    retry_wait_ms,
+    Agent, Decision, EpisodeSummary, Evaluation, TrainingCurve, candidate_probs, glam_action_texts,
+    plan_of, retry_wait_ms,
 };
 pub use session::{Session, StepOutcome};
 pub use share::{

@@ -1,7 +1,7 @@
 //! Shared episodes on the page: core's agent references, share-link codec and episode record,
 //! so the page neither spells an agent spec nor the record's JSON format.
 
-use gridmentor_core::agent_ref::{AgentRef, Sampling, checkpoint_id_from_hex};
+use gridmentor_core::agent_ref::{AgentRef, Sampling, Temperature, checkpoint_id_from_hex};
 use gridmentor_core::episode::{self, EpisodeRecord, TranscriptEntry};
 use gridmentor_core::planner::PromptStyle;
 use gridmentor_core::share::{self, Shared};
@@ -42,7 +42,23 @@ impl AgentSpec {
         }))
     }
 
-    /// `human`, `random`, `planner` or `checkpoint`.
+    /// GLAM's LLM policy with `model` at policy temperature `temperature`, greedy, or sampled
+    /// from `sample_seed` when given.
+    #[wasm_bindgen(js_name = llmPolicy)]
+    pub fn llm_policy(
+        model: &str,
+        temperature: f64,
+        sample_seed: Option<u64>,
+    ) -> Result<AgentSpec, JsError> {
+        gridmentor_core::agent_ref::check_planner_name(model).map_err(js)?;
+        Ok(AgentSpec(AgentRef::LlmPolicy {
+            model: model.into(),
+            temperature: Temperature::new(temperature).map_err(js)?,
+            sampling: sample_seed.map_or(Sampling::Greedy, Sampling::Seeded),
+        }))
+    }
+
+    /// `human`, `random`, `planner`, `checkpoint` or `llm-policy`.
     #[wasm_bindgen(getter)]
     pub fn kind(&self) -> String {
         self.0.kind().into()
@@ -59,11 +75,16 @@ impl AgentSpec {
         }
     }
 
-    /// A sampled checkpoint's seed, `undefined` when it plays greedy (or is not a checkpoint).
+    /// A sampled checkpoint's or LLM policy's seed, `undefined` when it plays greedy (or
+    /// samples nothing).
     #[wasm_bindgen(getter, js_name = sampleSeed)]
     pub fn sample_seed(&self) -> Option<u64> {
         match &self.0 {
             AgentRef::Checkpoint {
+                sampling: Sampling::Seeded(s),
+                ..
+            }
+            | AgentRef::LlmPolicy {
                 sampling: Sampling::Seeded(s),
                 ..
             } => Some(*s),
@@ -71,10 +92,12 @@ impl AgentSpec {
         }
     }
 
-    /// The same agent, greedy: the spec a sampled checkpoint's menu entry goes by.
+    /// The same agent, greedy: the spec a sampled checkpoint's or LLM policy's menu entry goes
+    /// by.
     pub fn greedy(&self) -> AgentSpec {
         let mut a = self.0.clone();
-        if let AgentRef::Checkpoint { sampling, .. } = &mut a {
+        if let AgentRef::Checkpoint { sampling, .. } | AgentRef::LlmPolicy { sampling, .. } = &mut a
+        {
             *sampling = Sampling::Greedy;
         }
         AgentSpec(a)

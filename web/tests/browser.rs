@@ -900,3 +900,111 @@ fn rate_limited_calls_wait_as_the_server_asks() {
     );
     assert_eq!(retry_wait_ms(400, 0, None, Some("1".into())), None);
 }
+
+/// Scores a fake server gives the LLM policy: a fixed function of the prompt and the candidate,
+/// so that the policy differs from step to step and a replay can check it got the same.
+fn fake_policy_scores(prompt: &str, candidates: &[String]) -> Vec<f64> {
+    candidates
+        .iter()
+        .map(|c| {
+            let fnv = |b: &[u8]| {
+                b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+                    (h ^ x as u64).wrapping_mul(0x0100_0000_01b3)
+                })
+            };
+            let mut h = SplitMix64(fnv(prompt.as_bytes()) ^ fnv(c.as_bytes()));
+            let k = h.next_u64();
+            -((k % 4000) as f64) / 1000.0 - 0.5
+        })
+        .collect()
+}
+
+/// One move of an LLM policy through the page's loop: at most one `/v1/score` call of the six
+/// action texts. Returns the decision and the call's scores.
+fn policy_move(a: &mut Agent, s: &mut Session) -> (gridmentor_web::Decision, Vec<f64>) {
+    let d = a.play(s).unwrap();
+    assert!(d.needs_answer, "every step asks the model");
+    assert_eq!(d.candidates, gridmentor_web::glam_action_texts());
+    let text: String = d.prompt_contents.concat();
+    let lp = fake_policy_scores(&text, &d.candidates);
+    a.supply_scores(lp.clone(), vec![2; 6], 1.0, 50).unwrap();
+    let done = a.play(s).unwrap();
+    assert!(!done.needs_answer, "one call a step");
+    (done, lp)
+}
+
+/// GLAM's LLM policy on the page: its probabilities are softmax(score / T) over the six action
+/// texts (the page's transcript computes the same from the spec), greedy takes the most likely,
+/// a sampled one replays exactly from its seed and the scores it kept, and a MiniGrid task is
+/// refused with the reason.
+#[wasm_bindgen_test]
+fn an_llm_policy_acts_by_the_action_texts_scores_and_replays_from_them() {
+    const GOTO: &str = "BabyAI-GoToObj-v0";
+    let make = || Agent::llm_policy("grounded:v1", 2.0, Some(5)).unwrap();
+    let mut a = make();
+    assert_eq!(a.spec(), "llm-policy:2:5:grounded:v1");
+    assert_eq!(a.action_texts().len(), 6);
+    let mut s = Session::new(GOTO, 11).unwrap();
+    a.reset(&s).unwrap();
+    let mut kept = Vec::new();
+    while !s.is_done() {
+        let step = s.actions().len() as u32;
+        let (d, lp) = policy_move(&mut a, &mut s);
+        let z: f64 = lp.iter().map(|l| (l / 2.0).exp()).sum();
+        for (k, l) in lp.iter().enumerate() {
+            assert!((d.probs[k] as f64 - (l / 2.0).exp() / z).abs() < 1e-5);
+        }
+        assert_eq!(d.probs[6], 0.0, "done is not one of GLAM's actions");
+        let page = gridmentor_web::candidate_probs(&a.spec(), lp.clone(), vec![2; 6]).unwrap();
+        assert_eq!(page, d.probs[..6].to_vec());
+        kept.push((step, lp));
+    }
+    let original = s.actions();
+    assert_eq!(a.planner_calls() as usize, original.len());
+    assert!(original.iter().any(|&x| x != original[0]), "it samples");
+
+    // Greedy takes the most likely action of the same scores.
+    let mut g = Agent::llm_policy("grounded:v1", 2.0, None).unwrap();
+    let mut s2 = Session::new(GOTO, 11).unwrap();
+    g.reset(&s2).unwrap();
+    for _ in 0..5 {
+        let (d, lp) = policy_move(&mut g, &mut s2);
+        let best = (0..6).max_by(|&i, &j| lp[i].total_cmp(&lp[j])).unwrap();
+        assert_eq!(d.action as usize, best);
+    }
+
+    // After undo it is rebuilt from what it kept; a fresh one takes over a shared episode
+    // from the transcript's scores and plays on exactly.
+    for _ in 0..3 {
+        s.undo();
+    }
+    assert!(a.rebuild(&s, false).unwrap());
+    while !s.is_done() {
+        policy_move(&mut a, &mut s);
+    }
+    assert_eq!(s.actions(), original, "the same scores, the same samples");
+    let mid = original.len() / 2;
+    let mut shared = Session::from_actions(GOTO, 11, &original[..mid]).unwrap();
+    let mut fresh = make();
+    let texts = gridmentor_web::glam_action_texts();
+    for (step, lp) in kept.iter().filter(|(st, _)| (*st as usize) < mid) {
+        fresh
+            .keep_scores(*step, texts.clone(), lp.clone(), vec![2; 6], 1.0)
+            .unwrap();
+    }
+    assert!(fresh.rebuild(&shared, true).unwrap());
+    while !shared.is_done() {
+        policy_move(&mut fresh, &mut shared);
+    }
+    assert_eq!(shared.actions(), original);
+
+    let mut m = make();
+    let e = m
+        .reset(&Session::new(SIMPLE, 1).unwrap())
+        .map(|_| ())
+        .unwrap_err();
+    let e = format!("{:?}", wasm_bindgen::JsValue::from(e));
+    assert!(e.contains("BabyAI-Text"), "{e}");
+    assert!(Agent::llm_policy("m", 0.0, None).is_err());
+    assert!(Agent::llm_policy("m", f64::NAN, None).is_err());
+}

@@ -1347,6 +1347,11 @@ fn playground_end_to_end() {
                         .and_then(|m| m["id"].as_str().map(String::from))
                 })
             });
+        if let Some(model) = &scores {
+            step(&b, "a-babyai-level-is-played-by-the-llm-policy", || {
+                llm_policy_plays(&b, &driver, &server.url, model, stores_episodes)
+            });
+        }
         match scores {
             Some(model) => step(&b, "an-llm-plans-by-scoring-to-the-episodes-end", || {
                 open(&b, &format!("{}/?env=SimpleDoorKey&seed=1000", server.url))?;
@@ -1465,6 +1470,125 @@ fn playground_end_to_end() {
             ),
         }
     }
+}
+
+/// GLAM's LLM policy with `model` (zero-shot, from `/v1/models`) plays a BabyAI level step by
+/// step: one `/v1/score` call of the six action texts a step, their probabilities beside the
+/// board under their texts, each call in the transcript with the action taken; undo and step
+/// again replays the kept scores; the share link rebuilds the episode in a fresh browser.
+fn llm_policy_plays(
+    b: &Browser,
+    driver: &Driver,
+    url: &str,
+    model: &str,
+    stores_episodes: bool,
+) -> Result<(), String> {
+    const STEPS: u32 = 6;
+    const LLM_STEP: Duration = Duration::from_secs(120);
+    open(b, &format!("{url}/?env=BabyAI-GoToObj-v0&seed=1000"))?;
+    b.choose_agent(
+        &format!("llm-policy:1:greedy:{model}@server"),
+        "LLM policy (GLAM)",
+        SHORT,
+    )?;
+    let start = std::time::Instant::now();
+    for i in 1..=STEPS {
+        b.click("#step")?;
+        b.wait_for(&format!("document.body.dataset.steps === '{i}'"), LLM_STEP)?;
+    }
+    let took = start.elapsed().as_secs_f64();
+    let seen = b.js(
+        "const rows = [...document.getElementById('probs').rows]; \
+         const t = document.getElementById('transcript'); \
+         return [rows.map(r => r.cells[0].textContent), rows.map(r => Number(r.cells[2].textContent)), \
+                 Number(document.getElementById('transcript-count').textContent), Number(document.getElementById('calls').textContent), \
+                 [...t.querySelectorAll('li .answer')].map(a => a.textContent), [...t.querySelectorAll('li .read')].map(r => r.textContent)]",
+    )?;
+    eprintln!(
+        "e2e: LLM policy {model}: {STEPS} steps in {took:.1} s, last bars {} {}",
+        seen[0], seen[1]
+    );
+    let texts = [
+        "turn left",
+        "turn right",
+        "go forward",
+        "pick up",
+        "drop",
+        "toggle",
+    ];
+    ensure(
+        seen[0] == json!(texts),
+        format!(
+            "the bars are labelled with GLAM's six action texts: {}",
+            seen[0]
+        ),
+    )?;
+    let total: f64 = seen[1]
+        .as_array()
+        .map_or(0.0, |a| a.iter().filter_map(|p| p.as_f64()).sum());
+    ensure(
+        (total - 1.0).abs() < 0.01,
+        format!("the six probabilities sum to {total}: {}", seen[1]),
+    )?;
+    ensure(
+        seen[2] == json!(STEPS) && seen[3] == json!(STEPS),
+        format!("one call a step: transcript {}, calls {}", seen[2], seen[3]),
+    )?;
+    let shows = |v: &serde_json::Value, f: &dyn Fn(&str) -> bool| {
+        v.as_array()
+            .is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(f)))
+    };
+    ensure(
+        shows(&seen[4], &|x| {
+            x.contains('%') && texts.iter().any(|t| x.contains(t))
+        }),
+        format!("each call shows its most likely actions: {}", seen[4]),
+    )?;
+    ensure(
+        shows(&seen[5], &|x| {
+            x.strip_prefix("action: ")
+                .is_some_and(|a| texts.contains(&a))
+        }),
+        format!("each call reads as the action taken: {}", seen[5]),
+    )?;
+    let err = error_text(b)?;
+    ensure(err.is_empty(), format!("page error: {err}"))?;
+    // Undo and step again: the agent is rebuilt from the scores it kept.
+    let end = body(b, "digest")?;
+    for _ in 0..2 {
+        b.click("#undo")?;
+    }
+    wait_steps(b, STEPS - 2)?;
+    for i in STEPS - 1..=STEPS {
+        b.click("#step")?;
+        b.wait_for(&format!("document.body.dataset.steps === '{i}'"), LLM_STEP)?;
+    }
+    ensure(
+        body(b, "digest")? == end,
+        "undo and step again went elsewhere",
+    )?;
+    if !stores_episodes {
+        return Ok(());
+    }
+    let link = share_url(b)?;
+    ensure(link.contains("#ep="), format!("link {link}"))?;
+    let fresh = driver.session()?;
+    open(&fresh, &link)?;
+    fresh.wait_for("document.body.dataset.replayed === '1'", SHORT)?;
+    scrub_to_end(&fresh)?;
+    ensure(body(&fresh, "digest")? == end, "the link replays elsewhere")?;
+    let label = fresh.js("return document.getElementById('agent-label').textContent")?;
+    ensure(
+        label
+            .as_str()
+            .is_some_and(|l| l.contains("LLM policy (GLAM)")),
+        format!("the link's agent did not take over: {label}"),
+    )?;
+    let n = fresh.js("return document.getElementById('transcript-count').textContent")?;
+    ensure(
+        n == json!(STEPS.to_string()),
+        format!("the link's transcript has {n} calls, the page made {STEPS}"),
+    )
 }
 
 /// Move the shared episode on the main board to step `k` with the replay bar's scrubber.

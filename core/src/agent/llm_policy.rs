@@ -193,6 +193,9 @@ pub enum PolicyScorer<S> {
 pub struct LlmPolicyAgent<S: Scorer> {
     pub scorer: PolicyScorer<S>,
     pub greedy: bool,
+    /// The policy is softmax(log-likelihood / T) (GLAM: T = 1; a grounded checkpoint records
+    /// the T it was trained at).
+    pub temperature: f64,
     seed: u64,
     rng: Rng,
     expert: Option<BabyAiExpert>,
@@ -207,6 +210,7 @@ impl<S: Scorer> LlmPolicyAgent<S> {
         LlmPolicyAgent {
             scorer,
             greedy,
+            temperature: 1.0,
             seed,
             rng: Rng::new(seed),
             expert: None,
@@ -214,6 +218,12 @@ impl<S: Scorer> LlmPolicyAgent<S> {
             stats: AgentStats::default(),
             pending: None,
         }
+    }
+
+    /// The same agent with policy temperature `t` (positive).
+    pub fn with_temperature(mut self, t: f64) -> LlmPolicyAgent<S> {
+        self.temperature = t;
+        self
     }
 
     /// The prompt for the current state (the last 3 observations, the last 2 actions).
@@ -280,7 +290,12 @@ impl<S: Scorer> Agent for LlmPolicyAgent<S> {
                 s.logprobs
             }
         };
-        let dist = candidate_distribution(&scores, 1.0);
+        // The expert's scores are a ranking, not likelihoods: no temperature.
+        let t = match self.scorer {
+            PolicyScorer::Expert => 1.0,
+            PolicyScorer::Llm { .. } => self.temperature,
+        };
+        let dist = candidate_distribution(&scores, t);
         let k = if self.greedy {
             super::argmax(&dist)
         } else {

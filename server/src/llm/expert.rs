@@ -89,6 +89,7 @@ impl Backend for Expert {
         vec![ModelCard {
             id: MODEL.into(),
             aliases: vec!["expert".into()],
+            ..ModelCard::default()
         }]
     }
 

@@ -12,7 +12,7 @@
 //!         keep_going: &mut dyn FnMut() -> bool) -> Result<Generated, LocalError> { .. }
 //!     fn score(&mut self, m: &[ChatMessage], c: &[String]) -> Result<Scored, LocalError> { .. }
 //! }
-//! let card = ModelCard { id: "smollm2-135m-instruct".into(), aliases: vec!["smollm2".into()] };
+//! let card = ModelCard { id: "smollm2-135m-instruct".into(), aliases: vec!["smollm2".into()], ..ModelCard::default() };
 //! let local = Local::new("smollm2", card, Smol(model), Fairness::default());
 //! AppState::with_backends(settings, vec![Arc::new(local)])
 //! ```

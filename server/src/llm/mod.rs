@@ -415,11 +415,14 @@ impl ScoreOutput {
 }
 
 /// A model listed by `/v1/models`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ModelCard {
     pub id: String,
     /// Other names that reach it (case-insensitive).
     pub aliases: Vec<String>,
+    /// A grounded model's policy temperature (its policy is softmax(log-likelihood / T) over
+    /// the action texts, the T it was trained at), so that a client acts as it was trained.
+    pub policy_temperature: Option<f32>,
 }
 
 /// Something that answers chat requests (and maybe scores candidates).

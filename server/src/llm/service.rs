@@ -394,10 +394,14 @@ pub fn models(llm: &Llm) -> Value {
         .all()
         .flat_map(|b| {
             b.models().into_iter().map(move |c| {
-                json!({"id": c.id, "object": "model", "created": 0,
+                let mut m = json!({"id": c.id, "object": "model", "created": 0,
                        "owned_by": if b.name() == super::upstream::NAME { "upstream" } else { "gridmentor" },
                        "backend": b.name(), "llm": b.is_llm(), "scores": b.scores(),
-                       "aliases": c.aliases})
+                       "aliases": c.aliases});
+                if let Some(t) = c.policy_temperature {
+                    m["policy_temperature"] = json!(t);
+                }
+                m
             })
         })
         .collect();

@@ -86,6 +86,7 @@ pub fn load(path: &Path, fairness: Fairness) -> Result<Local<Smol>, String> {
     let card = ModelCard {
         id: SmolLm2::MODEL_ID.into(),
         aliases: vec!["smollm2".into()],
+        ..ModelCard::default()
     };
     Ok(Local::new("smollm2", card, Embedded(model), fairness))
 }
@@ -103,6 +104,7 @@ pub fn load_grounded(
     let card = ModelCard {
         id: name.into(),
         aliases: Vec::new(),
+        policy_temperature: Some(g.temperature()),
     };
     Ok(Local::new("grounded", card, Embedded(g), fairness))
 }

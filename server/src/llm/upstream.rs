@@ -360,6 +360,7 @@ impl Backend for UpstreamBackend {
             .map(|m| ModelCard {
                 id: m.clone(),
                 aliases: Vec::new(),
+                ..ModelCard::default()
             })
             .collect()
     }

@@ -35,13 +35,6 @@ pub enum Native {
     Grounded(Box<Grounded>),
 }
 
-/// A native model as the LLM policy's scorer: it reports log-likelihood / `temperature`, so that
-/// core's softmax over the scores is the policy softmax(log-likelihood / T) (GLAM: T = 1).
-pub struct PolicyScores {
-    pub model: Native,
-    pub temperature: f64,
-}
-
 impl Native {
     /// `smollm2` (zero-shot) or the path of a grounded checkpoint (`*.glam`).
     pub fn open(name: &str, threads: usize) -> anyhow::Result<Native> {
@@ -70,20 +63,6 @@ pub fn messages(prompt: &Prompt) -> Vec<Message> {
         .iter()
         .map(|m| Message::new(m.role.as_str(), m.content.clone()))
         .collect()
-}
-
-impl Scorer for PolicyScores {
-    fn score_candidates(
-        &mut self,
-        prompt: &Prompt,
-        candidates: &[&str],
-    ) -> Result<Scores, PlannerError> {
-        let mut s = self.model.score_candidates(prompt, candidates)?;
-        for l in s.logprobs.iter_mut() {
-            *l /= self.temperature;
-        }
-        Ok(s)
-    }
 }
 
 impl Scorer for Native {
@@ -122,10 +101,11 @@ pub fn agent(
     seed: u64,
     greedy: bool,
 ) -> anyhow::Result<LlmPolicyAgent<Box<dyn Scorer>>> {
-    let mut trained_at = 1.0;
+    // Zero-shot (and through a server) GLAM's T = 1; a grounded checkpoint's own T.
+    let mut policy_temperature = temperature.unwrap_or(1.0);
     anyhow::ensure!(
-        llm.is_some() || temperature.is_none(),
-        "--temperature applies to --llm (the embedded model scoring natively)"
+        policy_temperature > 0.0 && policy_temperature.is_finite(),
+        "--temperature must be a positive number"
     );
     let scorer = match (llm, spec) {
         (Some(name), _) => {
@@ -134,38 +114,42 @@ pub fn agent(
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1);
             let n = Native::open(name, threads)?;
-            if let Native::Grounded(g) = &n {
-                trained_at = g.temperature() as f64;
+            if let (Native::Grounded(g), None) = (&n, temperature) {
+                policy_temperature = g.temperature() as f64;
             }
-            let temperature = temperature.unwrap_or(trained_at);
-            anyhow::ensure!(temperature > 0.0, "--temperature must be positive");
-            let name = match temperature {
+            let name = match policy_temperature {
                 1.0 => n.name(),
                 t => format!("{}, policy temperature {t}", n.name()),
             };
             PolicyScorer::Llm {
-                scorer: Box::new(PolicyScores {
-                    model: n,
-                    temperature,
-                }) as Box<dyn Scorer>,
+                scorer: Box::new(n) as Box<dyn Scorer>,
                 name,
             }
         }
         (None, PlannerSpec::Http(url)) => {
             let h = HttpPlanner::from_spec(url)?;
-            let name = format!("{} (scoring)", h.endpoint());
+            let name = match policy_temperature {
+                1.0 => format!("{} (scoring)", h.endpoint()),
+                t => format!("{} (scoring), policy temperature {t}", h.endpoint()),
+            };
             PolicyScorer::Llm {
                 scorer: Box::new(h) as Box<dyn Scorer>,
                 name,
             }
         }
-        (None, PlannerSpec::Expert { .. }) if spec.is_deterministic() => PolicyScorer::Expert,
+        (None, PlannerSpec::Expert { .. }) if spec.is_deterministic() => {
+            anyhow::ensure!(
+                temperature.is_none(),
+                "--temperature applies to an LLM's scores, not the expert scorer's ranking"
+            );
+            PolicyScorer::Expert
+        }
         _ => bail!(
             "llm-policy scores with `expert`, http://HOST/v1#model, or --llm (smollm2 or a \
              grounded checkpoint), not \"{spec}\""
         ),
     };
-    Ok(LlmPolicyAgent::new(scorer, seed, greedy))
+    Ok(LlmPolicyAgent::new(scorer, seed, greedy).with_temperature(policy_temperature))
 }
 
 /// Play `episodes` episodes of a BabyAI env (seeds `seed + i`) with the LLM policy, acting by
@@ -498,18 +482,15 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
         "{} + GLAM adapters (embedded), policy temperature {temperature}",
         SmolLm2::MODEL_ID
     );
-    let scorer = PolicyScores {
-        model: Native::Grounded(Box::new(g)),
-        temperature,
-    };
     let mut agent = LlmPolicyAgent::new(
         PolicyScorer::Llm {
-            scorer: Box::new(scorer) as Box<dyn Scorer>,
+            scorer: Box::new(Native::Grounded(Box::new(g))) as Box<dyn Scorer>,
             name: name.clone(),
         },
         seed,
         false,
-    );
+    )
+    .with_temperature(temperature);
     let s = evaluate(&mut agent, spec.id, seed..seed + cfg.eval_episodes as u64)?;
     let figures = Totals::of(&s, false, false).figures();
     let result = TrainResult {
