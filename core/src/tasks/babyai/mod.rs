@@ -2,6 +2,7 @@
 //! Baby language, its verifier as the win rule and its surface form as the mission.
 
 pub mod levels;
+pub mod mixed;
 
 use crate::env::{GenError, Setup};
 use crate::registry::EnvSpec;
@@ -70,6 +71,22 @@ pub const SPECS: &[EnvSpec] = &[
         "open the box to find the key, then unlock the door",
         levels::KEY_IN_BOX
     ),
+    EnvSpec {
+        id: "BabyAI-MixedTrainLocal-v0",
+        aliases: &["MixedTrainLocal"],
+        family: "babyai",
+        summary: "GLAM's training mix: go to, pick up, open a locked door, put next to, or pick up then go to; five colour-object pairs held out",
+        generate: |rng| mixed::generate(rng, &mixed::TRAIN),
+        rule_from_layout: |world, mission| mixed::rule_from_layout(world, mission, &mixed::TRAIN),
+    },
+    EnvSpec {
+        id: "BabyAI-MixedTestLocal-v0",
+        aliases: &["MixedTestLocal"],
+        family: "babyai",
+        summary: "GLAM's test mix: the tasks of MixedTrainLocal on the five held-out colour-object pairs only",
+        generate: |rng| mixed::generate(rng, &mixed::TEST),
+        rule_from_layout: |world, mission| mixed::rule_from_layout(world, mission, &mixed::TEST),
+    },
 ];
 
 /// `RoomGridLevel._gen_grid` and `reset`: generate the mission, reject ambiguous ones, write
