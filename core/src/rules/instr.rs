@@ -1,6 +1,5 @@
-//! BabyAI instructions (go to, pick up, open, put next to, and two of them in sequence) with the
-//! verifier semantics of MiniGrid 3.2's `verifier.py`, a parser from mission text back to an
-//! instruction, and the task kind a per-kind evaluation table groups episodes by.
+//! BabyAI instructions (go to, pick up, open, put next to, two in sequence) with MiniGrid 3.2's
+//! `verifier.py` semantics, a parser from mission text back, and each mission's task kind.
 
 use super::{RoomLayout, Tracked, Verdict};
 use crate::world::{Action, Color, DoorState, Kind, Obj, Pos, StepEvent, World};
