@@ -3,7 +3,7 @@
 //! task can be solved (breadth-first search over the real dynamics).
 
 use gridmentor_core::registry::{self, EnvSpec};
-use gridmentor_core::rules::{Instr, Rule};
+use gridmentor_core::rules::{Instr, ObjDesc, Rule, TaskKind};
 use gridmentor_core::world::{Action, Kind, Obj, World};
 use gridmentor_core::{Env, Setup};
 use proptest::prelude::*;
@@ -29,6 +29,8 @@ const BABYAI: &[&str] = &[
     "BabyAI-OpenDoor-v0",
     "BabyAI-UnlockLocal-v0",
     "BabyAI-KeyInBox-v0",
+    "BabyAI-MixedTrainLocal-v0",
+    "BabyAI-MixedTestLocal-v0",
 ];
 
 fn spec(id: &str) -> &'static EnvSpec {
@@ -139,6 +141,15 @@ fn with(extra: &[Action]) -> Vec<Action> {
     MOVES.iter().chain(extra).copied().collect()
 }
 
+/// Carrying something the put-next instruction does not move.
+fn carrying_other_than(moved: &ObjDesc) -> Skip {
+    let (kind, color) = (moved.kind, moved.color);
+    Box::new(move |w: &World| {
+        w.carrying
+            .is_some_and(|o| Some(o.kind()) != kind || Some(o.color()) != color)
+    })
+}
+
 /// The actions a task needs, and states not worth exploring (carrying something the task never
 /// needs to carry).
 fn search_plan(id: &str, s: &Setup) -> (Vec<Action>, Skip) {
@@ -165,12 +176,23 @@ fn search_plan(id: &str, s: &Setup) -> (Vec<Action>, Skip) {
             let Rule::BabyAi(Instr::PutNext { moved, .. }) = &s.rule else {
                 panic!("PutNextLocal gives a put-next instruction")
             };
-            let (kind, color) = (moved.kind, moved.color);
-            let plan: Skip = Box::new(move |w: &World| {
-                w.carrying
-                    .is_some_and(|o| Some(o.kind()) != kind || Some(o.color()) != color)
-            });
-            (with(&[Pickup, Drop]), plan)
+            (with(&[Pickup, Drop]), carrying_other_than(moved))
+        }
+        _ if id.starts_with("BabyAI-Mixed") => {
+            let Rule::BabyAi(instr) = &s.rule else {
+                panic!("{id} gives a BabyAI instruction")
+            };
+            match (instr.kind(), instr) {
+                (TaskKind::GoTo, _) => (with(&[]), Box::new(|_: &World| false)),
+                (TaskKind::PickUp | TaskKind::PickUpThenGoTo, _) => {
+                    (with(&[Pickup]), Box::new(|_: &World| false))
+                }
+                (TaskKind::Open, _) => (with(&[Pickup, Toggle]), carrying_other(vec![Kind::Key])),
+                (TaskKind::PutNext, Instr::PutNext { moved, .. }) => {
+                    (with(&[Pickup, Drop]), carrying_other_than(moved))
+                }
+                (k, _) => panic!("{id} set a {k} task"),
+            }
         }
         _ if id.starts_with("MiniGrid-KeyCorridor") => (
             with(&[Pickup, Drop, Toggle]),
@@ -189,6 +211,8 @@ fn every_task_is_registered_once_with_its_python_id() {
         ("GoToLocal", "BabyAI-GoToLocal-v0"),
         ("PutNextLocal", "BabyAI-PutNextLocal-v0"),
         ("BabyAI-KeyInBox", "BabyAI-KeyInBox-v0"),
+        ("MixedTrainLocal", "BabyAI-MixedTrainLocal-v0"),
+        ("MixedTestLocal", "BabyAI-MixedTestLocal-v0"),
         ("Unlock", "MiniGrid-Unlock-v0"),
         ("KeyCorridorS6R3", "MiniGrid-KeyCorridorS6R3-v0"),
     ] {

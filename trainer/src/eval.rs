@@ -238,6 +238,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<EvalReport> {
         figures: totals.figures(),
         checkpoint,
         record: None,
+        by_kind: summary.by_kind(),
     })
 }
 

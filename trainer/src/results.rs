@@ -5,6 +5,7 @@ use crate::algo::{Algo, AlgoSettings, TeacherTotals};
 use crate::ppo::Config;
 use crate::summary::Figures;
 use anyhow::Context;
+use gridmentor_core::agent::KindTally;
 use std::fmt;
 use std::path::Path;
 
@@ -103,6 +104,9 @@ pub struct EvalReport {
     /// `--record`: the episode drawn into a GIF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordReport>,
+    /// BabyAI tasks: episodes and successes per task kind (core's `EvalSummary::by_kind`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_kind: Vec<KindTally>,
 }
 
 impl fmt::Display for EvalReport {
@@ -119,7 +123,12 @@ impl fmt::Display for EvalReport {
             r.mean_return,
             r.mean_steps,
             r.llm_calls_per_episode,
-        )
+        )?;
+        for (i, k) in self.by_kind.iter().enumerate() {
+            let sep = if i == 0 { "; by kind: " } else { ", " };
+            write!(f, "{sep}{} {}/{}", k.kind, k.successes, k.episodes)?;
+        }
+        Ok(())
     }
 }
 

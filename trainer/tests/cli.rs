@@ -61,6 +61,10 @@ fn eval_random_and_noisy_expert_do_worse() {
     ]));
     assert!(random["success_rate"].as_f64().unwrap() < 0.5);
     assert_eq!(random["llm_calls_per_episode"], 0.0);
+    assert!(
+        random.get("by_kind").is_none(),
+        "no task kinds outside BabyAI"
+    );
     let noisy = json_line(&gridmentor(&[
         "eval",
         "--env",
@@ -84,6 +88,50 @@ fn eval_random_and_noisy_expert_do_worse() {
             > clean["llm_calls_per_episode"].as_f64().unwrap(),
         "a noisy planner needs more calls"
     );
+}
+
+#[test]
+fn eval_of_a_babyai_mix_reports_success_per_task_kind() {
+    let r = json_line(&gridmentor(&[
+        "eval",
+        "--env",
+        "MixedTrainLocal",
+        "--agent",
+        "random",
+        "--episodes",
+        "40",
+        "--json",
+    ]));
+    assert_eq!(r["env"], "BabyAI-MixedTrainLocal-v0");
+    let rows = r["by_kind"].as_array().expect("by_kind rows");
+    let five = ["go_to", "pick_up", "open", "put_next", "pick_up_then_go_to"];
+    assert!(rows.len() >= 4, "{rows:?}");
+    let (mut n, mut wins) = (0, 0);
+    for row in rows {
+        assert!(five.contains(&row["kind"].as_str().unwrap()), "{row}");
+        let (e, s) = (
+            row["episodes"].as_u64().unwrap(),
+            row["successes"].as_u64().unwrap(),
+        );
+        assert!(e > 0 && s <= e, "{row}");
+        assert_eq!(row["success_rate"].as_f64().unwrap(), s as f64 / e as f64);
+        n += e;
+        wins += s;
+    }
+    assert_eq!(n, 40);
+    assert_eq!(wins as f64 / 40.0, r["success_rate"].as_f64().unwrap());
+    // Without --json the sentence ends with the table's cells.
+    let out = gridmentor(&[
+        "eval",
+        "--env",
+        "MixedTrainLocal",
+        "--agent",
+        "random",
+        "--episodes",
+        "10",
+    ]);
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("; by kind: "), "{line}");
 }
 
 #[test]

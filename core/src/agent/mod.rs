@@ -16,6 +16,7 @@ pub mod options;
 use crate::Env;
 use crate::planner::{Exchange, PlannerError, Prompt};
 use crate::registry;
+use crate::rules::{Rule, TaskKind};
 use crate::skills::Skill;
 use crate::world::{Action, Transition};
 use alloc::format;
@@ -262,6 +263,8 @@ pub struct EpisodeOutcome {
     pub steps: u32,
     /// What the agent spent in this episode.
     pub stats: AgentStats,
+    /// The kind of task the mission set (BabyAI tasks only), for [`EvalSummary::by_kind`].
+    pub kind: Option<TaskKind>,
 }
 
 /// Why an episode could not be played to its end.
@@ -309,6 +312,10 @@ pub fn play_episode(
     mut on_step: impl FnMut(&Env, &Step, &Transition),
 ) -> Result<EpisodeOutcome, EvalError> {
     let fail = |error| EvalError::Agent { seed, error };
+    let kind = match &env.rule {
+        Rule::BabyAi(instr) => Some(instr.kind()),
+        _ => None,
+    };
     agent.reset(env, env_id).map_err(fail)?;
     let before = agent.stats();
     let mut ret = 0.0;
@@ -328,6 +335,7 @@ pub fn play_episode(
                 ret,
                 steps: env.world.step_count,
                 stats: agent.stats().since(&before),
+                kind,
             });
         }
     }
@@ -381,10 +389,39 @@ impl EvalSummary {
         wilson(self.wins() as f64, self.episodes.len() as f64)
     }
 
+    /// Episodes and successes per task kind, in [`TaskKind::ALL`]'s order, for the kinds that
+    /// occurred (none outside BabyAI): BALROG's per-kind table.
+    pub fn by_kind(&self) -> Vec<KindTally> {
+        TaskKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let of_kind = self.episodes.iter().filter(|e| e.kind == Some(kind));
+                let (episodes, successes) =
+                    of_kind.fold((0, 0), |(n, w), e| (n + 1, w + e.success as u32));
+                (episodes > 0).then(|| KindTally {
+                    kind,
+                    episodes,
+                    successes,
+                    success_rate: successes as f64 / episodes as f64,
+                })
+            })
+            .collect()
+    }
+
     /// The seeds of the episodes that failed, for opening them.
     pub fn failed_seeds(&self) -> impl Iterator<Item = u64> + '_ {
         self.episodes.iter().filter(|e| !e.success).map(|e| e.seed)
     }
+}
+
+/// One row of [`EvalSummary::by_kind`].
+#[derive(Copy, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct KindTally {
+    pub kind: TaskKind,
+    pub episodes: u32,
+    pub successes: u32,
+    pub success_rate: f64,
 }
 
 /// Wilson's score interval (95%) of `wins` successes in `n` trials.
@@ -472,5 +509,62 @@ mod tests {
             evaluate(&mut a, "NoSuchEnv", 0..1),
             Err(EvalError::UnknownEnv(_))
         ));
+    }
+
+    #[test]
+    fn by_kind_counts_each_kind_of_episode() {
+        let ep = |kind, success| EpisodeOutcome {
+            seed: 0,
+            success,
+            ret: 0.0,
+            steps: 1,
+            stats: AgentStats::default(),
+            kind,
+        };
+        let s = EvalSummary {
+            env: "x".into(),
+            episodes: alloc::vec![
+                ep(Some(TaskKind::Open), false),
+                ep(Some(TaskKind::GoTo), true),
+                ep(Some(TaskKind::GoTo), false),
+                ep(None, true),
+            ],
+        };
+        let rows: Vec<_> = s
+            .by_kind()
+            .iter()
+            .map(|r| (r.kind, r.episodes, r.successes, r.success_rate))
+            .collect();
+        assert_eq!(
+            rows,
+            [(TaskKind::GoTo, 2, 1, 0.5), (TaskKind::Open, 1, 0, 0.0)]
+        );
+    }
+
+    #[test]
+    fn an_evaluation_tallies_the_kinds_its_missions_set() {
+        let id = "BabyAI-MixedTrainLocal-v0";
+        let s = evaluate(&mut RandomAgent::new(3), id, 0..40).unwrap();
+        let spec = registry::find(id).unwrap();
+        let rows = s.by_kind();
+        assert!(rows.len() >= 4, "{rows:?}");
+        for r in &rows {
+            let want = (0..40)
+                .filter(|&seed| match spec.layout(seed).rule {
+                    Rule::BabyAi(i) => i.kind() == r.kind,
+                    _ => false,
+                })
+                .count();
+            assert_eq!(r.episodes as usize, want, "{r:?}");
+            assert!(r.successes <= r.episodes);
+        }
+        assert_eq!(
+            rows.iter().map(|r| r.successes as usize).sum::<usize>(),
+            s.wins()
+        );
+        assert_eq!(rows.iter().map(|r| r.episodes).sum::<u32>(), 40);
+        // Outside BabyAI there is no kind.
+        let e = evaluate(&mut RandomAgent::new(3), "MiniGrid-Empty-5x5-v0", 0..3).unwrap();
+        assert!(e.by_kind().is_empty());
     }
 }

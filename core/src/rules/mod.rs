@@ -4,7 +4,7 @@
 pub mod instr;
 
 use crate::world::{Action, DoorState, Obj, Pos, StepEvent, World};
-pub use instr::{Instr, Loc, ObjDesc, ParseError};
+pub use instr::{Instr, Loc, ObjDesc, ParseError, SeqForm, TaskKind};
 
 /// What a rule says about the step just taken.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! pickup.py, putnext.py, open.py, unlock.py and the parts of levelgen.py they use).
 
 use crate::env::GenError;
-use crate::rules::{Instr, Loc, ObjDesc, RoomLayout};
+use crate::rules::{Instr, Loc, ObjDesc, RoomLayout, TaskKind};
+use crate::tasks::builder::MAX_TRIES;
 use crate::tasks::roomgrid::{OBJ_KINDS, RoomGrid};
 use crate::world::{Color, Item, Kind, Obj};
 use alloc::vec::Vec;
@@ -10,13 +11,13 @@ use alloc::vec::Vec;
 /// A BabyAI level: its room grid and how it generates a mission in it.
 pub struct Level {
     pub layout: RoomLayout,
-    /// How its missions start ("go to ", "open ", ...).
-    pub verb: &'static str,
+    /// The kind of task all its missions set.
+    pub kind: TaskKind,
     pub gen_mission: fn(&mut RoomGrid) -> Result<Instr, GenError>,
 }
 
 /// One 8x8 room (`num_rows=1, num_cols=1`).
-const SINGLE: RoomLayout = RoomLayout {
+pub const SINGLE: RoomLayout = RoomLayout {
     room_size: 8,
     rows: 1,
     cols: 1,
@@ -31,48 +32,48 @@ const MAZE: RoomLayout = RoomLayout {
 
 pub const GO_TO_OBJ: Level = Level {
     layout: SINGLE,
-    verb: "go to ",
+    kind: TaskKind::GoTo,
     gen_mission: go_to_obj,
 };
 
 pub const GO_TO_LOCAL: Level = Level {
     layout: SINGLE,
-    verb: "go to ",
+    kind: TaskKind::GoTo,
     gen_mission: go_to_local,
 };
 
 pub const PICKUP_LOC: Level = Level {
     layout: SINGLE,
-    verb: "pick up ",
+    kind: TaskKind::PickUp,
     gen_mission: pickup_loc,
 };
 
 pub const PUT_NEXT_LOCAL: Level = Level {
     layout: SINGLE,
-    verb: "put ",
+    kind: TaskKind::PutNext,
     gen_mission: put_next_local,
 };
 
 pub const OPEN_DOOR: Level = Level {
     layout: MAZE,
-    verb: "open ",
+    kind: TaskKind::Open,
     gen_mission: open_door,
 };
 
 pub const UNLOCK_LOCAL: Level = Level {
     layout: MAZE,
-    verb: "open ",
+    kind: TaskKind::Open,
     gen_mission: unlock_local,
 };
 
 pub const KEY_IN_BOX: Level = Level {
     layout: MAZE,
-    verb: "open ",
+    kind: TaskKind::Open,
     gen_mission: key_in_box,
 };
 
 /// The description "the <colour> <kind>" of a placed object.
-fn desc_of(o: Obj) -> ObjDesc {
+pub fn desc_of(o: Obj) -> ObjDesc {
     ObjDesc::new(Some(o.kind()), Some(o.color()), None)
 }
 
@@ -150,6 +151,33 @@ fn rand_obj(g: &mut RoomGrid, kinds: &[Kind], locations: bool) -> Result<ObjDesc
     Err(GenError("failed to find a suitable object"))
 }
 
+/// `LevelGen.add_locked_room`: a locked door of `color` on an inner wall of a random room, and
+/// its key in another room. Returns the locked room's `(i, j)`.
+pub fn add_locked_room(g: &mut RoomGrid, color: Color) -> Result<(i32, i32), GenError> {
+    let mut locked = None;
+    for _ in 0..MAX_TRIES {
+        let i = g.b.rand_int(0, g.cols());
+        let j = g.b.rand_int(0, g.rows());
+        let k = g.b.rand_int(0, 4) as usize;
+        // Not on an outer wall.
+        if g.room(i, j).neighbors[k].is_some() {
+            g.add_door(i, j, Some(k), Some(color), Some(true))?;
+            locked = Some((i, j));
+            break;
+        }
+    }
+    let locked = locked.ok_or(GenError("no inner wall for the locked door"))?;
+    for _ in 0..MAX_TRIES {
+        let i = g.b.rand_int(0, g.cols());
+        let j = g.b.rand_int(0, g.rows());
+        if (i, j) != locked {
+            g.add_object(i, j, Some(Kind::Key), Some(color))?;
+            return Ok(locked);
+        }
+    }
+    Err(GenError("no room for the key of the locked room"))
+}
+
 /// OpenDoor: four unlocked doors of distinct colours around the middle room; open the one
 /// named by colour, or any one on a given side.
 fn open_door(g: &mut RoomGrid) -> Result<Instr, GenError> {
@@ -202,7 +230,15 @@ mod tests {
                 assert_eq!(rule, s.rule, "{} seed {seed}", spec.id);
                 assert_eq!(rooms, s.rooms);
                 let l = rooms.unwrap();
-                let navs = if s.mission.starts_with("put ") { 2 } else { 1 };
+                // BabyAI's `num_navs_needed`: a put-next and a two-part sequence need two.
+                let navs = if s.mission.starts_with("put ")
+                    || s.mission.contains(" then ")
+                    || s.mission.contains(" after you ")
+                {
+                    2
+                } else {
+                    1
+                };
                 let want = navs * 64 * l.rows * l.cols;
                 assert_eq!(s.world.max_steps, want as u32, "{}", spec.id);
             }
