@@ -12,6 +12,8 @@ pub enum Num {
     Int(u64),
     /// Printed with this many decimals (clock readings: nobody needs their nanoseconds).
     Fixed(f64, usize),
+    /// No value this update (an episode figure before any episode has ended): an empty cell.
+    Missing,
 }
 
 impl Num {
@@ -20,6 +22,7 @@ impl Num {
             Num::F32(v) => v,
             Num::F64(v) | Num::Fixed(v, _) => v as f32,
             Num::Int(v) => v as f32,
+            Num::Missing => f32::NAN,
         }
     }
 }
@@ -61,6 +64,7 @@ impl fmt::Display for Num {
             Num::F64(v) => write!(f, "{v}"),
             Num::Int(v) => write!(f, "{v}"),
             Num::Fixed(v, decimals) => write!(f, "{v:.decimals$}"),
+            Num::Missing => Ok(()),
         }
     }
 }
@@ -97,5 +101,6 @@ mod tests {
         assert_eq!(Num::Fixed(12.34567, 3).to_string(), "12.346");
         assert_eq!(Num::Fixed(99.6, 0).to_string(), "100");
         assert_eq!(Num::from(9.995f32).as_f32(), 9.995);
+        assert_eq!(Num::Missing.to_string(), "");
     }
 }

@@ -83,6 +83,8 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
         let get = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
         match (get(frames), get(y)) {
             (Some(f), Some(v)) => curve.push((f, v)),
+            // No episode had ended yet (older files wrote inf or -0 there).
+            (Some(_), None) if cells.get(y) == Some(&"") => {}
             _ => bail!("{} line {}: unreadable row", path.display(), i + 2),
         }
         if full_from.is_none() && episodes.and_then(get).is_some_and(|n| n >= WINDOW) {
@@ -460,11 +462,11 @@ mod tests {
             r#"{"algo":"llm4teach","env":"SimpleDoorKey","guide":{"planner":"expert:noise=0.3"},"ppo":{"seed":1}}"#,
         )
         .unwrap();
-        // Its first update ended only two (lucky, quick) episodes: 100% over a window of two
-        // is not 90% over the last 100.
+        // Its first update ended no episode (an empty cell), its second only two (lucky,
+        // quick) ones: 100% over a window of two is not 90% over the last 100.
         std::fs::write(
             teach.join("metrics.csv"),
-            "update,frames,episodes,success_rate\n1,2048,2,1.0\n2,4096,120,0.6\n",
+            "update,frames,episodes,success_rate\n1,1024,0,\n2,2048,2,1.0\n3,4096,120,0.6\n",
         )
         .unwrap();
         // One that has not logged an update yet.

@@ -93,18 +93,32 @@ impl Update {
     /// an algorithm's own columns follow them.
     pub fn metrics(&self) -> Vec<Metric> {
         let (r, s) = (&self.recent, &self.stats);
-        // The episode figures mean nothing before an episode has ended.
+        // The episode figures mean nothing before an episode has ended: empty cells, no
+        // TensorBoard scalar.
         let episodic = |tag| (r.episodes > 0).then_some(tag);
+        let figure = |v: f32| if r.episodes > 0 { Num::F32(v) } else { Num::Missing };
         vec![
             Metric::new("update", None, self.update),
             Metric::new("frames", None, self.frames),
             Metric::new("fps", Some("charts/SPS"), Num::Fixed(self.fps, 0)),
             Metric::new("episodes", None, self.episodes),
-            Metric::new("return_mean", episodic("charts/episodic_return"), r.mean),
-            Metric::new("return_min", None, r.min),
-            Metric::new("return_max", None, r.max),
-            Metric::new("length_mean", episodic("charts/episodic_length"), r.length),
-            Metric::new("success_rate", episodic("charts/success_rate"), r.success),
+            Metric::new(
+                "return_mean",
+                episodic("charts/episodic_return"),
+                figure(r.mean),
+            ),
+            Metric::new("return_min", None, figure(r.min)),
+            Metric::new("return_max", None, figure(r.max)),
+            Metric::new(
+                "length_mean",
+                episodic("charts/episodic_length"),
+                figure(r.length),
+            ),
+            Metric::new(
+                "success_rate",
+                episodic("charts/success_rate"),
+                figure(r.success),
+            ),
             Metric::new("wall_seconds", None, Num::Fixed(self.wall_seconds, 3)),
             Metric::new("policy_loss", Some("losses/policy_loss"), s.policy_loss),
             Metric::new("value_loss", Some("losses/value_loss"), s.value_loss),
@@ -290,7 +304,9 @@ impl RunLog {
             self.curve.push(p);
         }
         for m in row {
-            if let Some(tag) = m.tag {
+            if let Some(tag) = m.tag
+                && m.value != Num::Missing
+            {
                 self.tb.add_scalar(tag, m.value.as_f32(), frames as i64)?;
             }
         }

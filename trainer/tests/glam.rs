@@ -71,6 +71,25 @@ fn a_glam_run_writes_its_folder_and_resumes_from_latest_glam() {
     let rows = metrics_rows(&run);
     assert_eq!(column(&rows, "update"), [1.0]);
     assert_eq!(column(&rows, "frames"), [8.0]);
+    // The episode figures: empty cells while no episode has ended (not inf, -inf or -0), else
+    // finite numbers.
+    let header: Vec<&str> = rows[0].split(',').collect();
+    let cells: Vec<&str> = rows[1].split(',').collect();
+    let ended = column(&rows, "episodes")[0] > 0.0;
+    for c in [
+        "return_mean",
+        "return_min",
+        "return_max",
+        "length_mean",
+        "success_rate",
+    ] {
+        let cell = cells[header.iter().position(|h| *h == c).expect(c)];
+        let ok = match ended {
+            false => cell.is_empty(),
+            true => cell.parse::<f64>().is_ok_and(f64::is_finite),
+        };
+        assert!(ok, "{c} = {cell:?} with episodes ended: {ended}; {}", rows[1]);
+    }
     // The update moved the adapters (a zero gradient would leave the policy loss at exactly 0
     // and the KL at 0 too, and the resumed run below would start from fresh adapters unnoticed).
     assert!(column(&rows, "grad_norm")[0] > 0.0, "{rows:?}");
