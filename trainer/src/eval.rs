@@ -9,7 +9,7 @@ use crate::summary::Totals;
 use anyhow::{Context, bail};
 use gridmentor_core::agent::load::AgentOptions;
 use gridmentor_core::agent::teacher::{Teacher, TeacherAgent};
-use gridmentor_core::agent::{Agent, PlannerAgent, RandomAgent, evaluate};
+use gridmentor_core::agent::{Agent, AskLimits, PlannerAgent, RandomAgent, evaluate};
 use gridmentor_core::ask::{AskRule, RuleAgent};
 use gridmentor_core::nn::ActionSpace;
 use gridmentor_core::planner::PromptStyle;
@@ -129,6 +129,13 @@ pub struct EvalArgs {
     /// checkpoint's, else 1 as GLAM].
     #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
+    /// planner: at most this many planner calls an episode (retries included); past it the
+    /// agent explores on its own and counts a fallback [default: no limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_calls: Option<u64>,
+    /// planner: at most this many prompt + completion tokens an episode, likewise.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
 }
 
 fn parse_style(s: &str) -> Result<PromptStyle, String> {
@@ -202,6 +209,10 @@ pub fn build_agent(
             let style = args.style.unwrap_or(PromptStyle::Llm4Teach);
             let mut a = PlannerAgent::new(args.planner.build()?, style);
             a.samples = args.samples.max(1);
+            a.limits = AskLimits {
+                calls_per_episode: args.max_calls,
+                tokens_per_episode: args.max_tokens,
+            };
             Box::new(a)
         }
     };
@@ -220,6 +231,9 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<EvalReport> {
             "llm-policy plays the BabyAI-Text tasks; {id} is a {} task (see `gridmentor envs`)",
             spec.family
         );
+    }
+    if (args.max_calls.is_some() || args.max_tokens.is_some()) && args.agent != AgentKind::Planner {
+        bail!("--max-calls and --max-tokens bound the planner agent's asking (--agent planner)");
     }
     let (mut agent, checkpoint) = build_agent(args, id)?;
     let end = seed

@@ -124,6 +124,14 @@ impl fmt::Display for EvalReport {
             r.mean_steps,
             r.llm_calls_per_episode,
         )?;
+        if let (Some(u), Some(b)) = (r.unusable_answers_per_episode, r.fallbacks_per_episode)
+            && u + b > 0.0
+        {
+            write!(
+                f,
+                ", unusable answers/episode {u:.2}, fallbacks/episode {b:.2}"
+            )?;
+        }
         for (i, k) in self.by_kind.iter().enumerate() {
             let sep = if i == 0 { "; by kind: " } else { ", " };
             write!(f, "{sep}{} {}/{}", k.kind, k.successes, k.episodes)?;

@@ -96,7 +96,13 @@ impl Update {
         // The episode figures mean nothing before an episode has ended: empty cells, no
         // TensorBoard scalar.
         let episodic = |tag| (r.episodes > 0).then_some(tag);
-        let figure = |v: f32| if r.episodes > 0 { Num::F32(v) } else { Num::Missing };
+        let figure = |v: f32| {
+            if r.episodes > 0 {
+                Num::F32(v)
+            } else {
+                Num::Missing
+            }
+        };
         vec![
             Metric::new("update", None, self.update),
             Metric::new("frames", None, self.frames),

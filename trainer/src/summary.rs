@@ -22,6 +22,9 @@ pub struct Totals {
     pub queries: Option<u64>,
     /// skills-rl: options (skills) chosen.
     pub options: Option<u64>,
+    /// Agents that ask a planner: answers that could not be used, and decisions the agent made
+    /// on its own instead (after unusable answers or past its per-episode limits).
+    pub unusable: Option<(u64, u64)>,
 }
 
 impl Totals {
@@ -46,6 +49,8 @@ impl Totals {
             planner_ms_per_episode: self.planner_ms / n,
             queries_per_episode: self.queries.map(|q| q as f64 / n),
             options_per_episode: self.options.map(|o| o as f64 / n),
+            unusable_answers_per_episode: self.unusable.map(|u| u.0 as f64 / n),
+            fallbacks_per_episode: self.unusable.map(|u| u.1 as f64 / n),
         }
     }
 }
@@ -64,6 +69,8 @@ impl Totals {
         t.planner_ms = a.planner_ms;
         t.queries = queries.then_some(a.queries);
         t.options = options.then_some(a.options);
+        t.unusable =
+            (a.planner_calls > 0 || a.fallbacks > 0).then_some((a.unreadable, a.fallbacks));
         t
     }
 }
@@ -90,6 +97,13 @@ pub struct Figures {
     pub queries_per_episode: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options_per_episode: Option<f64>,
+    /// Planner answers that could not be used (agents that ask a planner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable_answers_per_episode: Option<f64>,
+    /// Decisions the agent made without the planner: after unusable answers, or once it
+    /// reached its per-episode limit of calls or tokens (`--max-calls`, `--max-tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks_per_episode: Option<f64>,
 }
 
 #[cfg(test)]

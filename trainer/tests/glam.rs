@@ -88,7 +88,11 @@ fn a_glam_run_writes_its_folder_and_resumes_from_latest_glam() {
             false => cell.is_empty(),
             true => cell.parse::<f64>().is_ok_and(f64::is_finite),
         };
-        assert!(ok, "{c} = {cell:?} with episodes ended: {ended}; {}", rows[1]);
+        assert!(
+            ok,
+            "{c} = {cell:?} with episodes ended: {ended}; {}",
+            rows[1]
+        );
     }
     // The update moved the adapters (a zero gradient would leave the policy loss at exactly 0
     // and the KL at 0 too, and the resumed run below would start from fresh adapters unnoticed).

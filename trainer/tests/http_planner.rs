@@ -1,6 +1,8 @@
 //! The HTTP planner against a real HTTP server on 127.0.0.1: a small fake upstream, started by
 //! each test and scripted per request, that records what it received.
 
+mod common;
+
 use gridmentor_core::planner::{self, Plan, Planner, Prompt, PromptStyle, Ranking};
 use gridmentor_core::skills::{Skill, Target};
 use gridmentor_core::world::Kind;
@@ -635,5 +637,62 @@ fn per_token_scores_do_not_favour_short_plans() {
         let ex = planner::ask(&mut p, &prompt, 1, 0).unwrap();
         let soft = planner::SoftPlan::from_exchange(&ex).unwrap();
         assert_eq!(soft.most_likely().to_string(), want, "{ranking:?}");
+    }
+}
+
+/// `eval --max-calls`: a model that never answers usably is asked at most that many times an
+/// episode; after that the agent explores on its own, and the result counts the unusable
+/// answers and the fallbacks. A limit on other agents, or of 0, is refused.
+#[test]
+fn eval_bounds_the_calls_of_an_episode_and_counts_the_fallbacks() {
+    let fake = Fake::start(|_, _| Reply::ok(chat(&["questioning the rogue agent"], Some((30, 5)))));
+    let planner = format!("{}/v1#babbler", fake.base);
+    let run = |agent: &str, extra: &[&str]| {
+        let mut a = vec![
+            "eval",
+            "--env",
+            "SimpleDoorKey",
+            "--agent",
+            agent,
+            "--planner",
+            &planner,
+            "--episodes",
+            "2",
+            "--seed",
+            "7",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        common::gridmentor(&a)
+    };
+    let r = common::json(&run("planner", &["--max-calls", "4"]));
+    assert_eq!(r["llm_calls_per_episode"], 4.0, "{r}");
+    assert_eq!(r["unusable_answers_per_episode"], 4.0, "{r}");
+    // Each ask (3 calls, then the 1 the limit leaves) fell back to exploring.
+    assert!(r["fallbacks_per_episode"].as_f64() >= Some(2.0), "{r}");
+    let chats = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .count();
+    assert_eq!(
+        chats,
+        8,
+        "4 calls in each of 2 episodes: {:?}",
+        fake.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    // Tokens: 35 a call, so 100 allows 3 calls (the third crosses it).
+    let r = common::json(&run("planner", &["--max-tokens", "100"]));
+    assert_eq!(r["llm_calls_per_episode"], 3.0, "{r}");
+    for (agent, extra, why) in [
+        ("planner", "0", "0 is not in 1.."),
+        ("random", "3", "bound the planner agent"),
+    ] {
+        let out = run(agent, &["--max-calls", extra]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{agent} {extra}: {err}"
+        );
     }
 }

@@ -125,11 +125,17 @@ impl<P: Planner> PlannerAgent<P> {
     /// Has this episode spent its planner calls or tokens?
     pub fn over_limit(&self) -> bool {
         let (now, then) = (&self.stats, &self.at_reset);
-        let calls = now.planner_calls - then.planner_calls;
         let tokens = (now.prompt_tokens + now.completion_tokens)
             - (then.prompt_tokens + then.completion_tokens);
-        self.limits.calls_per_episode.is_some_and(|l| calls >= l)
-            || self.limits.tokens_per_episode.is_some_and(|l| tokens >= l)
+        self.calls_left() == Some(0) || self.limits.tokens_per_episode.is_some_and(|l| tokens >= l)
+    }
+
+    /// Planner calls this episode may still make (`None`: no limit).
+    fn calls_left(&self) -> Option<u64> {
+        let calls = self.stats.planner_calls - self.at_reset.planner_calls;
+        self.limits
+            .calls_per_episode
+            .map(|l| l.saturating_sub(calls))
     }
 
     /// The plans the asks since the last call produced, in order (an unreadable answer gives an
@@ -201,7 +207,12 @@ impl<P: Planner> PlannerAgent<P> {
             return Ok(None);
         }
         let prompt = Prompt::build(self.style, &self.env_id, &self.mission, &observation);
-        let ex = planner::ask(&mut self.planner, &prompt, self.samples, self.retries)?;
+        // The call limit caps the retries too: an episode makes no more calls than it allows.
+        let retries = match self.calls_left() {
+            Some(left) => self.retries.min(left.saturating_sub(1) as u32),
+            None => self.retries,
+        };
+        let ex = planner::ask(&mut self.planner, &prompt, self.samples, retries)?;
         self.stats.planner_calls += ex.attempts as u64;
         self.stats.prompt_tokens += ex.usage.prompt_tokens as u64;
         self.stats.completion_tokens += ex.usage.completion_tokens as u64;
@@ -495,6 +506,15 @@ mod tests {
         run_episode(&mut agent, &mut env, id).unwrap();
         // 360 tokens an ask: the second ask starts under 500 and is the last.
         assert_eq!(agent.stats.planner_calls - t.planner_calls, 6);
+        // A call limit that is not a whole number of asks cuts the last ask's retries.
+        let u = agent.stats;
+        agent.limits = AskLimits {
+            calls_per_episode: Some(4),
+            tokens_per_episode: None,
+        };
+        let mut env = registry::make(id, 1).unwrap();
+        run_episode(&mut agent, &mut env, id).unwrap();
+        assert_eq!(agent.stats.planner_calls - u.planner_calls, 4);
     }
 
     /// A planner that insists on a plan that cannot run (there is no ball): the agent asks
