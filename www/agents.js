@@ -2,7 +2,7 @@
 // the server's checkpoints and models), one move of an agent with the LLM answers it asks for,
 // and the planner transcript.
 import { Agent, AgentSpec, sha256Hex, planOf, candidateProbs, retryWaitMs } from "./pkg/gridmentor_web.js";
-import { $, state, registry, apiError, parseSeed } from "./page.js";
+import { $, state, registry, apiError, parseSeed, notice } from "./page.js";
 
 // Called after the registry changed (the agent menus are redrawn).
 const listeners = [];
@@ -202,6 +202,11 @@ export async function agentMove(agent, session, index, model, main = false) {
         for (const c of calls) state.transcript.push({ agent: index, step, ...c, llm: agent.isLlm, main });
         renderTranscript();
       }
+      // Said once an episode: past its limit the agent explores without asking.
+      if (agent.isLlm && agent.overLimit && document.body.dataset.overLimit !== String(index)) {
+        document.body.dataset.overLimit = String(index);
+        notice(`agent ${index} reached its limit of LLM calls or tokens for this episode (${agent.plannerCalls} calls): it explores on its own now`);
+      }
       return d;
     }
     if (calls.length >= MAX_CALLS_PER_MOVE) throw new Error(`the planner ${model} was called ${calls.length} times for one move`);
@@ -349,7 +354,7 @@ export async function loadModels() {
         try { spec = AgentSpec.planner(style, m.id).text; } catch { continue; /* a model name core cannot carry */ }
         const key = `${spec}@server`;
         const kind = !m.llm ? "scripted expert, not an LLM" : m.scores ? "LLM, scoring plans" : "LLM";
-        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style, !!m.scores) });
+        addAgent(key, { label: `planner + skills, ${m.id} via server (${kind}, ${style})`, spec, model: m.id, llm: true, make: () => Agent.llm(m.id, style, !!m.scores) }); // the page's per-episode limits
       }
       // GLAM's LLM policy needs scores of the six action texts: an LLM the server can score,
       // at the temperature a grounded model was trained at (GLAM's 1 zero-shot).

@@ -181,6 +181,7 @@ function showDecision(d) {
 
 // A fresh episode of the env and seed the controls name (the agent is not told).
 export function newSession() {
+  delete document.body.dataset.overLimit;
   const seed = parseSeed($("seed").value);
   const env = $("env").value;
   state.session = new Session(env, seed);

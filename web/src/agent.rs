@@ -12,7 +12,7 @@ use crate::session::Session;
 use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, LlmPolicyAgent, PolicyScorer};
 use gridmentor_core::agent::load::{AgentOptions, load_agent};
 use gridmentor_core::agent::{
-    self as core_agent, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
+    self as core_agent, AskLimits, Decision as CoreDecision, PlannerAgent, RandomAgent, Step,
 };
 use gridmentor_core::agent_ref::{
     AgentRef, Sampling, Temperature, check_planner_name, checkpoint_id_from_hex,
@@ -40,6 +40,12 @@ const PAGE_RETRY: RetryPolicy = RetryPolicy {
     backoff: Duration::from_secs(1),
     max_wait: Duration::from_secs(60),
 };
+
+/// How much an LLM planner may ask in one episode on the page unless told otherwise: calls
+/// (retries included) and prompt + completion tokens. Past either the agent explores on its own
+/// (core's `AskLimits`); an episode of a seed task is at most a few hundred steps.
+pub const PAGE_CALLS_PER_EPISODE: u32 = 100;
+pub const PAGE_TOKENS_PER_EPISODE: u32 = 200_000;
 
 /// One reply the page fetched for the planner.
 #[derive(Clone, Debug, PartialEq)]
@@ -290,6 +296,8 @@ pub struct Agent {
     decided: bool,
     /// Planner calls made before this episode.
     calls_base: u64,
+    /// Decisions refused an ask by the per-episode limits before this episode.
+    over_limit_base: u64,
 }
 
 fn prompt_text(p: &Prompt) -> String {
@@ -444,6 +452,7 @@ impl Agent {
             memo: Vec::new(),
             decided: false,
             calls_base: 0,
+            over_limit_base: 0,
         }
     }
 
@@ -461,6 +470,7 @@ impl Agent {
         })?;
         self.decided = false;
         self.calls_base = self.inner.stats().planner_calls;
+        self.over_limit_base = self.inner.stats().over_limit;
         Ok(())
     }
 
@@ -626,8 +636,28 @@ impl Agent {
     /// `scores` (a model the server can score, `/v1/models`) it plans by scoring core's
     /// candidate plans (one `/v1/score` call an ask, an answer always valid); else by
     /// generating answers that core parses, an unusable one retried as core's agent does.
-    pub fn llm(model: &str, style_name: &str, scores: bool) -> Result<Agent, JsError> {
+    ///
+    /// At most `max_calls` calls and `max_tokens` tokens an episode ([`PAGE_CALLS_PER_EPISODE`]
+    /// and [`PAGE_TOKENS_PER_EPISODE`] when not given); past them it explores on its own.
+    pub fn llm(
+        model: &str,
+        style_name: &str,
+        scores: bool,
+        max_calls: Option<u32>,
+        max_tokens: Option<u32>,
+    ) -> Result<Agent, JsError> {
         let s = style(style_name)?;
+        let calls = max_calls.unwrap_or(PAGE_CALLS_PER_EPISODE);
+        let tokens = max_tokens.unwrap_or(PAGE_TOKENS_PER_EPISODE);
+        if calls == 0 || tokens == 0 {
+            return Err(JsError::new(
+                "the limits on calls and tokens an episode must be at least 1",
+            ));
+        }
+        let limits = AskLimits {
+            calls_per_episode: Some(calls as u64),
+            tokens_per_episode: Some(tokens as u64),
+        };
         if model.contains(char::is_whitespace) {
             return Err(JsError::new(&format!("bad model name {model:?}")));
         }
@@ -638,9 +668,13 @@ impl Agent {
             answers: answers.clone(),
         };
         let inner: Box<dyn core_agent::Agent> = if scores {
-            Box::new(PlannerAgent::new(ScoringPlanner::new(planner), s))
+            let mut a = PlannerAgent::new(ScoringPlanner::new(planner), s);
+            a.limits = limits;
+            Box::new(a)
         } else {
-            Box::new(PlannerAgent::new(planner, s))
+            let mut a = PlannerAgent::new(planner, s);
+            a.limits = limits;
+            Box::new(a)
         };
         let kind = match (model == EXPERT, scores) {
             (true, _) => "scripted expert via the server, not an LLM",
@@ -649,7 +683,11 @@ impl Agent {
         };
         let mut agent = Agent::new(
             inner,
-            format!("planner + skills: {model} ({kind}, {})", s.name()),
+            format!(
+                "planner + skills: {model} ({kind}, {}; at most {calls} calls and {tokens} tokens \
+                 an episode)",
+                s.name()
+            ),
             AgentRef::Planner {
                 planner: model.into(),
                 style: s,
@@ -793,6 +831,13 @@ impl Agent {
     #[wasm_bindgen(getter)]
     pub fn curve(&self) -> TrainingCurve {
         self.curve.clone()
+    }
+
+    /// Has an LLM planner reached its per-episode limit of calls or tokens (it then explores
+    /// on its own)?
+    #[wasm_bindgen(getter, js_name = overLimit)]
+    pub fn over_limit(&self) -> bool {
+        self.inner.stats().over_limit > self.over_limit_base
     }
 
     /// Planner calls made in this episode.

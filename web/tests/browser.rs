@@ -729,7 +729,7 @@ impl FakeServer {
 /// rebuilt from the replies it kept (nothing fetched again), and a shared episode's transcript
 /// lets a fresh agent take over exactly.
 fn an_llm_agent_is_rebuilt_from_the_replies_it_kept(scores: bool) {
-    let make = || Agent::llm("scripted", "when2ask", scores).unwrap();
+    let make = || Agent::llm("scripted", "when2ask", scores, None, None).unwrap();
     let mut server = FakeServer {
         calls: 0,
         babble: 0,
@@ -821,7 +821,7 @@ fn unusable_answers_are_retried_then_the_agent_falls_back() {
         calls: 0,
         babble: 3,
     };
-    let mut a = Agent::llm("scripted", "llm4teach", false).unwrap();
+    let mut a = Agent::llm("scripted", "llm4teach", false, None, None).unwrap();
     let mut s = Session::new(SIMPLE, 3).unwrap();
     a.reset(&s).unwrap();
     let first = server.play(&mut a, &mut s);
@@ -848,7 +848,7 @@ fn unusable_answers_are_retried_then_the_agent_falls_back() {
     assert_eq!(s.actions(), all);
     assert_eq!(a.planner_calls(), calls);
     // A reply of the wrong kind is refused with the reason, not taken.
-    let mut a = Agent::llm("scripted", "when2ask", true).unwrap();
+    let mut a = Agent::llm("scripted", "when2ask", true, None, None).unwrap();
     let s = Session::new(SIMPLE, 3).unwrap();
     a.reset(&s).unwrap();
     let d = a.decide(&s).unwrap();
@@ -1007,4 +1007,35 @@ fn an_llm_policy_acts_by_the_action_texts_scores_and_replays_from_them() {
     assert!(e.contains("BabyAI-Text"), "{e}");
     assert!(Agent::llm_policy("m", 0.0, None).is_err());
     assert!(Agent::llm_policy("m", f64::NAN, None).is_err());
+}
+
+/// The page bounds an LLM planner's asking per episode: a model that only babbles gets the
+/// calls the limit allows (the last ask's retries cut to fit), then the agent explores on its
+/// own to the episode's end; the next episode may ask again.
+#[wasm_bindgen_test]
+fn an_llm_planner_stops_asking_at_its_limit_and_says_so() {
+    let mut server = FakeServer {
+        calls: 0,
+        babble: u32::MAX,
+    };
+    let mut a = Agent::llm("scripted", "llm4teach", false, Some(5), None).unwrap();
+    assert!(a.label().contains("at most 5 calls"), "{}", a.label());
+    let mut s = Session::new(SIMPLE, 3).unwrap();
+    a.reset(&s).unwrap();
+    let mut made = 0;
+    while !s.is_done() {
+        made += server.play(&mut a, &mut s).len();
+    }
+    assert_eq!(made, 5);
+    assert_eq!(a.planner_calls(), 5);
+    assert!(a.over_limit(), "the limit was reached and refused an ask");
+    s.reset(4);
+    a.reset(&s).unwrap();
+    assert!(!a.over_limit());
+    assert_eq!(
+        server.play(&mut a, &mut s).len(),
+        3,
+        "a fresh episode asks again"
+    );
+    assert!(Agent::llm("m", "when2ask", true, Some(0), None).is_err());
 }
