@@ -317,6 +317,29 @@ fn evaluate(path: &std::path::Path, episodes: usize, seed: u64) -> Result<EvalSt
     })
 }
 
+/// Where a baseline row's evaluation stands (the JSON's `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineStatus {
+    /// Waiting for the background worker (the LLM planner's row, [`crate::planners`]).
+    Pending,
+    Running,
+    Done,
+    /// With the reason in `error`.
+    Failed,
+}
+
+impl BaselineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineStatus::Pending => "pending",
+            BaselineStatus::Running => "running",
+            BaselineStatus::Done => "done",
+            BaselineStatus::Failed => "failed",
+        }
+    }
+}
+
 /// An agent that needs no checkpoint, on the leaderboard beside the checkpoints: evaluated by
 /// core on the same held-out seeds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -328,7 +351,7 @@ pub struct Baseline {
     pub seed: String,
     /// `done`, or `failed` (with `error`); the LLM planner's row is `pending` or `running`
     /// until the background worker has evaluated it ([`crate::planners`]).
-    pub status: String,
+    pub status: BaselineStatus,
     /// Absent (with `error`) when the agent cannot play this env.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<f64>,
@@ -387,7 +410,7 @@ impl Baseline {
             name: name.to_string(),
             episodes: episodes as u64,
             seed: seed.to_string(),
-            status: "done".into(),
+            status: BaselineStatus::Done,
             success_rate: None,
             mean_return: None,
             mean_steps: None,
@@ -401,7 +424,7 @@ impl Baseline {
                 row.mean_steps = Some(s.mean_steps());
             }
             Err(e) => {
-                row.status = "failed".into();
+                row.status = BaselineStatus::Failed;
                 row.error = Some(e.to_string());
             }
         }

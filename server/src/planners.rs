@@ -6,7 +6,7 @@
 //! the model only when it is idle, so a client waits at most for one of its scorings.
 
 use crate::AppState;
-use crate::checkpoints::Baseline;
+use crate::checkpoints::{Baseline, BaselineStatus};
 use crate::llm::limits::Budget;
 use crate::llm::{Backend, Call, ScoreRequest};
 use gridmentor_core::agent::PlannerAgent;
@@ -112,7 +112,7 @@ pub fn row(state: &AppState, env: &str) -> Option<Value> {
         RowState::Done(b) => json!(b),
         s => json!({
             "agent": agent.to_string(), "name": name, "episodes": n, "seed": state.settings.eval_seed.to_string(),
-            "status": if s == RowState::Running { "running" } else { "pending" },
+            "status": if s == RowState::Running { BaselineStatus::Running } else { BaselineStatus::Pending },
         }),
     })
 }
@@ -281,14 +281,17 @@ pub fn start(state: &Arc<AppState>) {
                         name,
                         episodes: n as u64,
                         seed: seed.to_string(),
-                        status: "failed".into(),
+                        status: BaselineStatus::Failed,
                         success_rate: None,
                         mean_return: None,
                         mean_steps: None,
                         error: Some(format!("the evaluation crashed: {e}")),
                     }
                 });
-            tracing::info!("leaderboard: the LLM planner on {env}: {}", row.status);
+            tracing::info!(
+                "leaderboard: the LLM planner on {env}: {}",
+                row.status.as_str()
+            );
             state.planner_rows.finish(&env, row);
         }
     });
