@@ -89,10 +89,18 @@ impl BabyAiExpert {
 
     fn wanted(&self) -> Skill {
         let seen = |t: Target| self.map.objects().any(|(_, o)| t.matches(o));
-        let skill = match &self.instr {
-            Some(Instr::GoTo(d)) => target(d).map(Skill::GoTo),
-            Some(Instr::Pickup { desc, .. }) => target(desc).map(Skill::PickUp),
-            Some(Instr::Open(d)) => target(d).map(|t| {
+        match self.instr.as_ref().and_then(|i| self.skill_for(i)) {
+            Some(s @ (Skill::GoTo(t) | Skill::PickUp(t) | Skill::Toggle(t))) if seen(t) => s,
+            _ => Skill::Explore,
+        }
+    }
+
+    /// The skill that does `instr` from here (`None`: no skill does it).
+    fn skill_for(&self, instr: &Instr) -> Option<Skill> {
+        match instr {
+            Instr::GoTo(d) => target(d).map(Skill::GoTo),
+            Instr::Pickup { desc, .. } => target(desc).map(Skill::PickUp),
+            Instr::Open(d) => target(d).map(|t| {
                 let locked = self.map.objects().find_map(|(_, o)| match o {
                     Obj::Door(c, DoorState::Locked) if t.matches(o) => Some(c),
                     _ => None,
@@ -104,12 +112,19 @@ impl BabyAiExpert {
                     _ => Skill::Toggle(t),
                 }
             }),
+            // A sequence whose first part is a pick-up (GLAM's "pick up A, then go to B") is
+            // past its first part once A is carried; other first parts are not followed.
+            Instr::Seq { first, second, .. } => {
+                let first_done = match &**first {
+                    Instr::Pickup { desc, .. } => target(desc)
+                        .zip(self.map.carrying())
+                        .is_some_and(|(t, o)| t.matches(o)),
+                    _ => false,
+                };
+                self.skill_for(if first_done { second } else { first })
+            }
             // Putting next to needs a drop beside a given object, which no skill does.
-            _ => None,
-        };
-        match skill {
-            Some(s @ (Skill::GoTo(t) | Skill::PickUp(t) | Skill::Toggle(t))) if seen(t) => s,
-            _ => Skill::Explore,
+            Instr::PutNext { .. } => None,
         }
     }
 
