@@ -1508,14 +1508,7 @@ fn llm_policy_plays(
         "e2e: LLM policy {model}: {STEPS} steps in {took:.1} s, last bars {} {}",
         seen[0], seen[1]
     );
-    let texts = [
-        "turn left",
-        "turn right",
-        "go forward",
-        "pick up",
-        "drop",
-        "toggle",
-    ];
+    let texts = gridmentor_core::agent::llm_policy::ACTION_TEXTS;
     ensure(
         seen[0] == json!(texts),
         format!(
