@@ -205,8 +205,8 @@ fn llm_policy_expert_upper_bound_and_refusal_outside_babyai() {
         "--json",
     ]));
     assert!(r["success_rate"].as_f64().unwrap() >= 0.8, "{r}");
-    // GLAM's mixed level, per task kind: the expert does go to, pick up, open (the key first)
-    // and pick up then go to; nothing puts an object next to another.
+    // GLAM's mixed level, per task kind: the expert goes to, picks up, opens (the key first),
+    // puts next to (a drop beside the other object) and picks up then goes to.
     let r = json(&gridmentor(&[
         "eval",
         "--env",
@@ -223,11 +223,7 @@ fn llm_policy_expert_upper_bound_and_refusal_outside_babyai() {
     let kinds = r["by_kind"].as_array().expect("by_kind on a BabyAI level");
     assert_eq!(kinds.len(), 5, "{r}");
     for k in kinds {
-        let rate = k["success_rate"].as_f64().unwrap();
-        match k["kind"].as_str().unwrap() {
-            "put_next" => assert_eq!(rate, 0.0, "{k}"),
-            _ => assert!(rate >= 0.8, "{k}"),
-        }
+        assert!(k["success_rate"].as_f64().unwrap() >= 0.8, "{k}");
     }
     let out = gridmentor(&["eval", "--env", "SimpleDoorKey", "--agent", "llm-policy"]);
     let err = String::from_utf8_lossy(&out.stderr);

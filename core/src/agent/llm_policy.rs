@@ -123,13 +123,51 @@ impl BabyAiExpert {
                 };
                 self.skill_for(if first_done { second } else { first })
             }
-            // Putting next to needs a drop beside a given object, which no skill does.
-            Instr::PutNext { .. } => None,
+            // Fetch the object to move; carried, `put_next_action` takes it beside the other.
+            Instr::PutNext { moved, .. } => target(moved).map(Skill::PickUp),
+        }
+    }
+
+    /// Carrying the object to put next to another: the way to a pose facing an empty cell
+    /// beside it, then drop (no skill drops beside a given object). `None` while the object is
+    /// not carried (the pick-up skill fetches it) or no such cell is known.
+    fn put_next_action(&self) -> Option<Action> {
+        use crate::skills::path::{Knowledge, shortest_first_action};
+        let Some(Instr::PutNext { moved, fixed }) = &self.instr else {
+            return None;
+        };
+        let (moved, fixed) = (target(moved)?, target(fixed)?);
+        if !self.map.carrying().is_some_and(|o| moved.matches(o)) {
+            return None;
+        }
+        let beside: Vec<_> = self
+            .map
+            .objects()
+            .filter(|(_, o)| fixed.matches(*o))
+            .map(|(p, _)| p)
+            .collect();
+        let k = Knowledge::new(&self.map, self.view);
+        // BabyAI's `pos_next_to`: one step apart, not diagonally.
+        let next_to = |c: crate::world::Pos| {
+            beside
+                .iter()
+                .any(|b| (b.x - c.x).abs() + (b.y - c.y).abs() == 1)
+        };
+        match shortest_first_action(&k, |pose| {
+            let c = pose.front();
+            k.can_drop_at(c) && next_to(c)
+        })? {
+            Some(a) => Some(a),
+            None => Some(Action::Drop),
         }
     }
 
     /// The expert's next action.
     pub fn action(&mut self) -> Action {
+        if let Some(a) = self.put_next_action() {
+            self.run = None;
+            return a;
+        }
         let want = self.wanted();
         if self.run.as_ref().is_none_or(|r| r.skill != want) {
             self.run = Some(SkillRun::new(want));

@@ -2,7 +2,7 @@
 //! `drop`, `toggle`). Each is a small state machine that reads only what the agent has seen (the
 //! memory map), yields primitive actions, and reports when it has finished or failed.
 
-mod path;
+pub(crate) mod path;
 
 use crate::obs::memory_map::MemoryMap;
 use crate::world::{Action, Color, DoorState, Kind, Obj, Pos};
