@@ -232,9 +232,11 @@ function ranked(scores, spec) {
   return scores.map((s, i) => ({ ...s, p: p[i] })).sort((a, b) => b.p - a.p);
 }
 
-// Is `spec` an LLM policy's (its calls score actions, not plans)?
+// Is `spec` an LLM policy's (its calls score actions, not plans)? Core reads the spec.
 function isPolicy(spec) {
-  return typeof spec === "string" && spec.startsWith("llm-policy:");
+  let s;
+  try { s = AgentSpec.parse(spec ?? ""); } catch { return false; }
+  try { return s.kind === "llm-policy"; } finally { s.free(); }
 }
 
 // What core makes of a transcript entry: the plan it runs, or why the answer was rejected (an

@@ -58,13 +58,13 @@ impl Temperature {
     pub const ONE: Temperature = Temperature(1000);
     const MAX_MILLI: u32 = 1_000_000;
 
-    /// `t` if it is a multiple of 0.001 in range (what the page and the trainer write).
+    /// `t` to the nearest 0.001, if that is in range. Rounded, not refused: a grounded model's
+    /// T is an `f32` (0.3 arrives as 0.30000001192...), and an agent plays the T of its name.
     pub fn new(t: f64) -> Result<Temperature, AgentRefError> {
-        let milli = t * 1000.0;
-        let rounded = round_half_away(milli);
-        if !(1.0..=Self::MAX_MILLI as f64).contains(&rounded) || (milli - rounded).abs() > 1e-6 {
+        let rounded = round_half_away(t * 1000.0);
+        if !(1.0..=Self::MAX_MILLI as f64).contains(&rounded) {
             return Err(AgentRefError(format!(
-                "a policy temperature is 0.001 to 1000 in steps of 0.001, not {t}"
+                "a policy temperature is 0.001 to 1000 (in steps of 0.001), not {t}"
             )));
         }
         Ok(Temperature(rounded as u32))
@@ -609,7 +609,8 @@ pub(crate) mod tests {
             json!({"kind": "planner", "planner": ""}),
             json!({"kind": "llm-policy", "model": "m"}),
             json!({"kind": "llm-policy", "model": "m", "temperature": 0.0}),
-            json!({"kind": "llm-policy", "model": "m", "temperature": 0.0001}),
+            json!({"kind": "llm-policy", "model": "m", "temperature": 0.0004}),
+            json!({"kind": "llm-policy", "model": "m", "temperature": 1000.5}),
             json!({"kind": "llm-policy", "model": "m", "temperature": "1"}),
         ] {
             assert!(
@@ -668,6 +669,8 @@ pub(crate) mod tests {
             let t = Temperature(milli);
             prop_assert_eq!(t.to_string().parse::<Temperature>(), Ok(t));
             prop_assert_eq!(Temperature::new(t.get()), Ok(t));
+            // An f32 of it (a grounded checkpoint's T) names the same temperature.
+            prop_assert_eq!(Temperature::new(t.get() as f32 as f64), Ok(t));
         }
 
         #[test]

@@ -148,11 +148,7 @@ impl BabyAiExpert {
             .collect();
         let k = Knowledge::new(&self.map, self.view);
         // BabyAI's `pos_next_to`: one step apart, not diagonally.
-        let next_to = |c: crate::world::Pos| {
-            beside
-                .iter()
-                .any(|b| (b.x - c.x).abs() + (b.y - c.y).abs() == 1)
-        };
+        let next_to = |c: crate::world::Pos| beside.iter().any(|&b| c.manhattan(b) == 1);
         match shortest_first_action(&k, |pose| {
             let c = pose.front();
             k.can_drop_at(c) && next_to(c)
