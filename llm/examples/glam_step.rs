@@ -1,7 +1,7 @@
 //! Times GLAM's training step on the embedded model: the frozen part of a BabyAI-Text prompt,
 //! the adapted top blocks without gradients, and a PPO sample's forward + backward.
 //!
-//!   cargo run --release -p gridmentor-llm --example glam_step -- [layers] [rank] [mlp]
+//!   cargo run --release -p gridmentor-llm --example glam_step -- [layers] [rank] [mlp|qv] [last|first]
 
 use gridmentor_core::agent::llm_policy::{ACTION_TEXTS, glam_prompt};
 use gridmentor_llm::grounding::{Grounded, LoraConfig, PpoParams, Sample};
@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layers = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(2);
     let rank = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
     let mlp = args.get(3).is_some_and(|s| s == "mlp");
+    // `last`: consecutive prompts differ in their last observation only (else from the first).
+    let last_only = args.get(4).is_some_and(|s| s == "last");
     let threads = std::env::var("GRIDMENTOR_LLM_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -35,7 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "go to the red ball",
             &[
                 seen(format!(
-                    "You see a wall {i} steps forward, You see a red ball 1 step left and 2 steps forward"
+                    "You see a wall {} steps forward, You see a red ball 1 step left and 2 steps forward",
+                    if last_only { 0 } else { i }
                 )),
                 seen("You see a wall 2 steps forward".into()),
                 seen(format!("You see a red ball {i} steps forward")),

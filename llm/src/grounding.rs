@@ -97,13 +97,47 @@ pub struct Evaluation {
 }
 
 /// The frozen part of one prompt: the top blocks' keys and values of the prompt before its last
-/// token, and the residual stream entering the first adapted block at the decision positions
-/// `[n, W, dim]`: row `b` is the prompt's last token then candidate `b`'s tokens but its last
-/// (padded to `W`).
+/// token, and the residual stream entering the first adapted block at the decision positions,
+/// a token tree `[1, nodes, dim]`: node 0 is the prompt's last token, the others the
+/// candidates' proper prefixes (candidates sharing a beginning share its nodes).
 pub struct Lower {
     kv: KvCache,
     x: Tensor,
-    ids: Vec<Vec<u32>>,
+    parents: Vec<Option<usize>>,
+    picks: Picks,
+}
+
+/// Candidate `b`'s score is the sum of `log p(token | node)` over its `(node, token)` pairs
+/// `picks[b]`.
+type Picks = Vec<Vec<(usize, u32)>>;
+
+impl Lower {
+    /// The decision tree of `cands` after the prompt's last token `last`: its tokens, parents
+    /// and each candidate's `(node, next token)` pairs.
+    fn tree(last: u32, cands: &[Vec<u32>]) -> (Vec<u32>, Vec<Option<usize>>, Picks) {
+        let mut tree = crate::TokenTree::default();
+        for c in cands {
+            tree.add(c);
+        }
+        let tokens = std::iter::once(last)
+            .chain(tree.tokens.iter().copied())
+            .collect();
+        let parents = std::iter::once(None)
+            .chain(tree.parents.iter().map(|p| Some(p.map_or(0, |i| i + 1))))
+            .collect();
+        let picks = cands
+            .iter()
+            .map(|c| {
+                (0..c.len())
+                    .map(|j| match j {
+                        0 => (0, c[0]),
+                        _ => (tree.node(&c[..j]) + 1, c[j]),
+                    })
+                    .collect()
+            })
+            .collect();
+        (tokens, parents, picks)
+    }
 }
 
 /// A tensor of the trained part, named as in the checkpoint.
@@ -520,7 +554,6 @@ impl Grounded {
         let SmolLm2 {
             pool,
             llama,
-            tokenizer,
             f32_weights: w,
             ..
         } = &self.base;
@@ -541,27 +574,18 @@ impl Grounded {
                     let input = Tensor::new(chunk, &Device::Cpu)?.unsqueeze(0)?;
                     llama.forward(w, &input, &mut cache)?;
                 }
-                // The decision positions through the frozen lower blocks.
-                let pad = tokenizer.end_of_text;
-                let rows: Vec<u32> = cands
-                    .iter()
-                    .flat_map(|c| {
-                        last.iter()
-                            .copied()
-                            .chain(c[..c.len() - 1].iter().copied())
-                            .chain(std::iter::repeat(pad))
-                            .take(longest)
-                    })
-                    .collect();
-                let input = Tensor::from_vec(rows, (cands.len(), longest), &Device::Cpu)?;
-                let mut lower_kv = cache.expand_batch(cands.len())?;
+                // The decision positions, one token tree, through the frozen lower blocks.
+                let (tokens, parents, picks) = Lower::tree(last[0], cands);
+                let input = Tensor::new(tokens.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
                 let x = llama.embed(w, &input)?;
-                let x = llama.blocks(w, x, 0..first, &mut lower_kv, &Frozen)?;
+                let mut lower_kv = cache.clone();
+                let x = llama.tree_blocks(w, x, &parents, 0..first, &mut lower_kv, &Frozen)?;
                 Ok((
                     Lower {
                         kv: cache.upper(first)?,
                         x,
-                        ids: cands.to_vec(),
+                        parents,
+                        picks,
                     },
                     (head.to_vec(), cache),
                 ))
@@ -590,25 +614,36 @@ impl Grounded {
             grad,
         };
         let layers = self.adapters.first..llama.cfg.n_layer;
-        let (n, width, dim) = lower.x.dims3()?;
-        let mut cache = lower.kv.expand_batch(n)?;
-        let h = llama.blocks(w, lower.x.clone(), layers, &mut cache, &applied)?;
-        let h = llama.final_norm(w, &h, grad)?; // [n, W, dim]
-        // Every row starts with the prompt's last token: the value reads the first.
-        let value = self.adapters.value(&h.i((0, 0))?, grad)?;
-        let lp = llama.log_probs_grad(w, &h.reshape((n * width, dim))?, grad)?;
-        let mut targets = Vec::with_capacity(n * width);
-        let mut mask = Vec::with_capacity(n * width);
-        for ids in &lower.ids {
-            for j in 0..width {
-                targets.push(ids.get(j).copied().unwrap_or(0));
-                mask.push(if j < ids.len() { 1f32 } else { 0.0 });
+        let mut cache = lower.kv.clone();
+        let h = llama.tree_blocks(
+            w,
+            lower.x.clone(),
+            &lower.parents,
+            layers,
+            &mut cache,
+            &applied,
+        )?;
+        let h = llama.final_norm(w, &h.i(0)?, grad)?; // [nodes, dim]
+        // Node 0 is the prompt's last token: the value reads it.
+        let value = self.adapters.value(&h.i(0)?, grad)?;
+        let lp = llama.log_probs_grad(w, &h, grad)?; // [nodes, vocab]
+        // Every (node, token) pick in one gather, then summed per candidate by a 0/1 matrix.
+        let count: usize = lower.picks.iter().map(Vec::len).sum();
+        let mut nodes = Vec::with_capacity(count);
+        let mut targets = Vec::with_capacity(count);
+        let mut sum = vec![0f32; lower.picks.len() * count];
+        for (b, picks) in lower.picks.iter().enumerate() {
+            for &(node, token) in picks {
+                sum[b * count + nodes.len()] = 1.0;
+                nodes.push(node as u32);
+                targets.push(token);
             }
         }
-        let t = Tensor::from_vec(targets, (n * width, 1), &Device::Cpu)?;
-        let m = Tensor::from_vec(mask, (n, width), &Device::Cpu)?;
-        let picked = lp.gather(&t, 1)?.reshape((n, width))?;
-        let scores = (picked * m)?.sum(1)?;
+        let nodes = Tensor::from_vec(nodes, count, &Device::Cpu)?;
+        let targets = Tensor::from_vec(targets, (count, 1), &Device::Cpu)?;
+        let sum = Tensor::from_vec(sum, (lower.picks.len(), count), &Device::Cpu)?;
+        let picked = lp.index_select(&nodes, 0)?.gather(&targets, 1)?; // [count, 1]
+        let scores = sum.matmul(&picked)?.squeeze(1)?;
         Ok((scores, value))
     }
 

@@ -191,25 +191,6 @@ impl KvCache {
             len: self.len,
         })
     }
-
-    /// The same cache repeated `n` times along the batch dimension (one copy per candidate).
-    pub fn expand_batch(&self, n: usize) -> candle_core::Result<KvCache> {
-        let layers = self
-            .layers
-            .iter()
-            .map(|l| {
-                l.as_ref()
-                    .map(|(k, v)| -> candle_core::Result<(Tensor, Tensor)> {
-                        Ok((k.repeat((n, 1, 1, 1))?, v.repeat((n, 1, 1, 1))?))
-                    })
-                    .transpose()
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(KvCache {
-            layers,
-            len: self.len,
-        })
-    }
 }
 
 /// The weights at one precision.
@@ -407,8 +388,27 @@ impl Llama {
         parents: &[Option<usize>],
         cache: &mut KvCache,
     ) -> candle_core::Result<Tensor> {
-        let n = tokens.len();
-        if parents.len() != n
+        let tokens = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let x = self.embed(w, &tokens)?;
+        let layers = 0..self.cfg.n_layer;
+        let x = self.tree_blocks(w, x, parents, layers, cache, &Frozen)?;
+        self.final_norm(w, &x, false)
+    }
+
+    /// [`Llama::blocks`] for the residual stream `x` (`[1, nodes, dim]`) of a token tree laid
+    /// out as in [`Llama::forward_tree`]: a trainer runs the frozen lower blocks and the adapted
+    /// upper ones of the same tree apart.
+    pub fn tree_blocks(
+        &self,
+        w: &Weights,
+        x: Tensor,
+        parents: &[Option<usize>],
+        layers: std::ops::Range<usize>,
+        cache: &mut KvCache,
+        adapter: &dyn Adapter,
+    ) -> candle_core::Result<Tensor> {
+        let n = parents.len();
+        if x.dims3()?.1 != n
             || parents
                 .iter()
                 .enumerate()
@@ -438,11 +438,7 @@ impl Llama {
         let pos = Tensor::new(pos.as_slice(), &self.device)?;
         let cos = self.cos.index_select(&pos, 0)?;
         let sin = self.sin.index_select(&pos, 0)?;
-        let tokens = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let x = self.embed(w, &tokens)?;
-        let layers = 0..self.cfg.n_layer;
-        let x = self.blocks_at(w, x, layers, cache, &Frozen, (&cos, &sin), Some(&mask))?;
-        self.final_norm(w, &x, false)
+        self.blocks_at(w, x, layers, cache, adapter, (&cos, &sin), Some(&mask))
     }
 
     fn check_room(&self, positions: usize) -> candle_core::Result<()> {

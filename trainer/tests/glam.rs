@@ -41,6 +41,8 @@ fn a_glam_run_writes_its_folder_and_resumes_from_latest_glam() {
         "8",
         "--policy-temperature",
         "3",
+        "--distance-shaping",
+        "0.05",
         "--eval-episodes",
         "1",
         "--quiet",
@@ -94,6 +96,18 @@ fn a_glam_run_writes_its_folder_and_resumes_from_latest_glam() {
             rows[1]
         );
     }
+    // The shaping reached the rewards PPO trains on (every GoToObj state has a distance, and
+    // even a step that keeps it gains (gamma - 1) Phi), and not the episode figures, which are
+    // the env's reward (a shaped return could be negative).
+    assert!(column(&rows, "shaping_per_step")[0] != 0.0, "{rows:?}");
+    if ended {
+        assert!(column(&rows, "return_min")[0] >= 0.0, "{rows:?}");
+    }
+    assert_eq!(
+        read_json(&run.join("config.json"))["guide"]["args"]["distance_shaping"],
+        0.05,
+        "the shaping is recorded with the run"
+    );
     // The update moved the adapters (a zero gradient would leave the policy loss at exactly 0
     // and the KL at 0 too, and the resumed run below would start from fresh adapters unnoticed).
     assert!(column(&rows, "grad_norm")[0] > 0.0, "{rows:?}");

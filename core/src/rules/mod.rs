@@ -2,6 +2,7 @@
 //! goal and lava rule lives in the world's step; these are the per-task additions.
 
 pub mod instr;
+pub mod shaping;
 
 use crate::world::{Action, DoorState, Obj, Pos, StepEvent, World};
 pub use instr::{Instr, Loc, ObjDesc, ParseError, SeqForm, TaskKind};

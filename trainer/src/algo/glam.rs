@@ -19,6 +19,7 @@ use gridmentor_core::agent::evaluate;
 use gridmentor_core::agent::llm_policy::{ACTIONS, GlamHistory, LlmPolicyAgent, PolicyScorer};
 use gridmentor_core::planner::{PlannerError, Prompt, Scorer, Scores, Usage};
 use gridmentor_core::rng::Rng;
+use gridmentor_core::rules::shaping::actions_left;
 use gridmentor_core::{Env, EnvSpec, registry};
 use gridmentor_llm::grounding::{Grounded, LoraConfig, PpoParams, Sample};
 use gridmentor_llm::{Message, SmolLm2};
@@ -231,9 +232,14 @@ fn lora(g: &GuideArgs) -> LoraConfig {
 }
 
 /// GLAM's own metrics.csv columns.
-fn own_metrics(cached: usize, sec_rollout: f64, sec_update: f64) -> Vec<Metric> {
+fn own_metrics(cached: usize, shaping: f64, sec_rollout: f64, sec_update: f64) -> Vec<Metric> {
     vec![
         Metric::new("prompts_cached", None, cached),
+        Metric::new(
+            "shaping_per_step",
+            Some("glam/shaping_per_step"),
+            Num::Fixed(shaping, 4),
+        ),
         Metric::new(
             "rollout_seconds",
             Some("glam/rollout_seconds"),
@@ -310,7 +316,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
     let template: Vec<Metric> = Update::default()
         .metrics()
         .into_iter()
-        .chain(own_metrics(0, 0.0, 0.0))
+        .chain(own_metrics(0, 0.0, 0.0, 0.0))
         .collect();
     let resumed_at = args.resume.then_some((progress.update, progress.best));
     let mut log = RunLog::open(&args.out, &template, resumed_at)?;
@@ -321,6 +327,11 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
     let bar = progress_bar(args.quiet, (updates * n * cfg.steps) as u64);
     bar.set_position(progress.frames);
     let mut rng = Rng::from_state(progress.rng);
+    let shaping = guide.distance_shaping;
+    let potential = |env: &Env| match shaping {
+        0.0 => None,
+        c => actions_left(env).map(|n| -c * n as f32),
+    };
     // A resumed run starts fresh episodes (the LLM's prompts hold no state worth replaying).
     let mut slots: Vec<Slot> = (0..n)
         .map(|_| {
@@ -341,13 +352,26 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
         // Env by env: consecutive prompts then share their goal, and the frozen model's KV cache
         // of it is reused. The buffers keep PPO's `t * n + env` layout.
         let mut filled: Vec<Option<(Sample, f32, bool)>> = vec![None; n * cfg.steps];
+        let mut shaping_sum = 0.0;
         for (k, slot) in slots.iter_mut().enumerate() {
             for t in 0..cfg.steps {
                 let e = g.evaluate(&messages(&slot.history.prompt(&slot.env)))?;
                 let scores: Vec<f64> = e.scores.iter().map(|&s| s as f64).collect();
                 let dist = gridmentor_core::planner::candidate_distribution(&scores, temperature);
                 let a = gridmentor_core::agent::sample_probs(&dist, &mut rng);
+                let before = potential(&slot.env);
                 let tr = slot.env.step(ACTIONS[a]);
+                // Phi of an ended episode is 0; a step without a distance on both sides
+                // (e.g. a pick-up task while carrying) gets no shaping.
+                let after = match tr.terminated {
+                    true => Some(0.0),
+                    false => potential(&slot.env),
+                };
+                let bonus = match (before, after) {
+                    (Some(b), Some(a)) => cfg.gamma * a - b,
+                    _ => 0.0,
+                };
+                shaping_sum += bonus as f64;
                 slot.history.observe(&slot.env, ACTIONS[a]);
                 slot.ret += tr.reward;
                 slot.len += 1;
@@ -360,7 +384,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
                     advantage: 0.0,
                     ret: 0.0,
                 };
-                filled[t * n + k] = Some((sample, tr.reward, done));
+                filled[t * n + k] = Some((sample, tr.reward + bonus, done));
                 if done {
                     progress.recent.push_back((slot.ret, slot.len));
                     if progress.recent.len() > 100 {
@@ -448,7 +472,12 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
         let row: Vec<Metric> = update
             .metrics()
             .into_iter()
-            .chain(own_metrics(g.prompts_cached(), sec_rollout, sec_update))
+            .chain(own_metrics(
+                g.prompts_cached(),
+                shaping_sum / (n * cfg.steps) as f64,
+                sec_rollout,
+                sec_update,
+            ))
             .collect();
         log.record(progress.frames, &row)?;
         let r = update.recent;

@@ -177,6 +177,13 @@ pub struct GuideArgs {
     /// actions the zero-shot model finds unlikely (SmolLM2 gives "go forward" about 1e-4).
     #[arg(long, default_value_t = 1.0)]
     pub policy_temperature: f32,
+    /// GLAM: training-only potential-based reward shaping (Ng et al. 1999): a step's reward
+    /// gains gamma Phi(s') - Phi(s), Phi = -C x the fewest actions left to complete the
+    /// instruction on the true state (go to, pick up, open: core's `rules::shaping`; other
+    /// instructions get none). The policy never sees the state; success, the returns in
+    /// metrics.csv and every evaluation use the env's reward alone. 0: off (GLAM's own setting).
+    #[arg(long, default_value_t = 0.0)]
+    pub distance_shaping: f32,
     /// GLAM: CPU threads of the LLM.
     #[arg(long, default_value_t = 2)]
     pub llm_threads: usize,
@@ -218,6 +225,10 @@ impl GuideArgs {
             (0.0..=1.0).contains(&self.align_fraction)
                 && (0.0..=1.0).contains(&self.shaping_bias_fraction),
             "--align-fraction and --shaping-bias-fraction must be within 0..=1"
+        );
+        anyhow::ensure!(
+            self.distance_shaping >= 0.0 && self.distance_shaping.is_finite(),
+            "--distance-shaping must be a number >= 0"
         );
         anyhow::ensure!(
             self.guide_every >= 1 && self.max_weight > 0.0,
