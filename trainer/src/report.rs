@@ -3,10 +3,14 @@
 
 use crate::results::{EvalReport, RunConfig, TrainResult, read_json};
 use anyhow::{Context, bail};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// When2Ask's four seed tasks.
@@ -38,7 +42,11 @@ type Curve = Vec<(f64, f64)>;
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub env: String,
+    /// The algorithm with the settings that differ from the defaults: `ppo (norm_adv=true)`.
     pub algo: String,
+    /// The algorithm alone (`ppo`): runs of one `base` and planner with several `algo`s are a
+    /// sweep of its settings, which the plot draws in a panel of its own.
+    pub base: String,
     pub planner: String,
     pub seed: Option<u64>,
     pub success: Option<f64>,
@@ -81,10 +89,13 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         let get = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
+        // An empty cell is a value the run did not have (no episode had ended yet; older files
+        // wrote inf or -0 there): the row is no point of the curve. Anything else unreadable is
+        // a broken file.
+        let empty = |c: usize| cells.get(c).is_some_and(|v| v.is_empty());
         match (get(frames), get(y)) {
             (Some(f), Some(v)) => curve.push((f, v)),
-            // No episode had ended yet (older files wrote inf or -0 there).
-            (Some(_), None) if cells.get(y) == Some(&"") => {}
+            _ if empty(frames) || empty(y) => {}
             _ => bail!("{} line {}: unreadable row", path.display(), i + 2),
         }
         if full_from.is_none() && episodes.and_then(get).is_some_and(|n| n >= WINDOW) {
@@ -164,6 +175,7 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     let figures = eval.as_ref().map(|e| &e.figures);
     Ok(Entry {
         env: config.env.clone(),
+        base: config.algo.to_string(),
         algo: match variant(&config)? {
             v if v.is_empty() => config.algo.to_string(),
             v => format!("{} ({v})", config.algo),
@@ -195,12 +207,14 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
             continue;
         };
         let f = &r.figures;
+        let algo = if r.greedy {
+            format!("eval:{} (greedy)", r.agent)
+        } else {
+            format!("eval:{}", r.agent)
+        };
         out.push(Entry {
-            algo: if r.greedy {
-                format!("eval:{} (greedy)", r.agent)
-            } else {
-                format!("eval:{}", r.agent)
-            },
+            base: algo.clone(),
+            algo,
             seed: Some(r.seed),
             success: Some(f.success_rate),
             ret: Some(f.mean_return),
@@ -321,66 +335,506 @@ pub fn table(entries: &[&Entry]) -> String {
     s
 }
 
-/// SVG learning curves of one env's runs.
-pub fn plot(path: &Path, env: &str, entries: &[&Entry]) -> anyhow::Result<()> {
-    let runs: Vec<&&Entry> = entries.iter().filter(|e| !e.curve.is_empty()).collect();
-    let all_success = runs.iter().all(|e| e.curve_is_success);
-    let x_max = runs
+/// A number as a tick reads it: 500, 20k, 1.5M, 2M, 0.25 (not 2000000.0).
+fn si(v: f64) -> String {
+    // Four significant digits first: a tick back from a log axis (10^6.0 = 999999.9999...) must
+    // read 1M, not 1000k.
+    let v = if v == 0.0 || !v.is_finite() {
+        0.0
+    } else {
+        let unit = 10f64.powf(v.abs().log10().floor() - 3.0);
+        (v / unit).round() * unit
+    };
+    let (scaled, suffix) = match v.abs() {
+        a if a >= 1e9 => (v / 1e9, "G"),
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e3 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    let digits = format!("{scaled:.2}");
+    format!(
+        "{}{suffix}",
+        digits.trim_end_matches('0').trim_end_matches('.')
+    )
+}
+
+/// Whether a frames axis from `lo` to `hi` (the first and last frames any line logged) is
+/// logarithmic: when it spans more than a decade and a half, a linear axis squeezes the early
+/// frames, where runs that learn fast do everything, into a sliver.
+fn log_frames(lo: f64, hi: f64) -> bool {
+    lo > 0.0 && hi / lo > 10f64.powf(1.5)
+}
+
+/// Ticks of a linear axis from 0 to `hi`: steps of 1, 2 or 5 times a power of ten, 3 to 8 ticks.
+fn linear_ticks(hi: f64) -> Vec<f64> {
+    let power = 10f64.powf((hi / 6.0).log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
-        .flat_map(|e| e.curve.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    let (y_min, y_max) = runs
+        .map(|m| m * power)
+        .find(|step| hi / step <= 8.0)
+        .unwrap_or(10.0 * power);
+    (0..)
+        .map(|i| i as f64 * step)
+        .take_while(|t| *t <= hi * (1.0 + 1e-9))
+        .collect()
+}
+
+/// Ticks of a logarithmic axis from `lo` to `hi`: the powers of ten, and 2 and 5 times them
+/// when the axis spans less than three decades (else they crowd).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let factors: &[f64] = if hi / lo < 1e3 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let first = lo.log10().floor() as i32;
+    let last = hi.log10().ceil() as i32;
+    (first..=last)
+        .flat_map(|k| factors.iter().map(move |m| m * 10f64.powi(k)))
+        .filter(|t| *t >= lo * (1.0 - 1e-9) && *t <= hi * (1.0 + 1e-9))
+        .collect()
+}
+
+/// The frames axis: linear in what it is given (frames, or their log10) with the ticks we pick.
+/// (plotters' own f64 axis picks its ticks itself; on log10 frames they would fall at 10^3.5.)
+struct FramesAxis {
+    range: Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for FramesAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.range.end - self.range.start;
+        let at = if span > 0.0 {
+            (v - self.range.start) / span
+        } else {
+            0.5
+        };
+        limit.0 + (at * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Grid lines at the ticks only, none between them.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
+    }
+}
+
+/// A curve's value at `x` within its frames, linear between the points logged around it.
+fn interpolate(curve: &Curve, x: f64) -> f64 {
+    let i = curve.partition_point(|p| p.0 < x);
+    match (i.checked_sub(1).and_then(|j| curve.get(j)), curve.get(i)) {
+        (Some(a), Some(b)) if b.0 > a.0 => a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0),
+        (_, Some(b)) => b.1,
+        (Some(a), None) => a.1,
+        (None, None) => f64::NAN,
+    }
+}
+
+/// Frames, and the mean, least and greatest value of several runs' curves there (one run: its
+/// own points). The frames are those any of the runs logged from where the last of them starts
+/// to where the first of them ends, each curve interpolated linearly onto them: a mean over
+/// whichever runs happen to reach a frame would jump where one stops.
+fn spread(curves: &[&Curve]) -> Vec<(f64, f64, f64, f64)> {
+    let from = curves.iter().filter_map(|c| c.first()).map(|p| p.0);
+    let to = curves.iter().filter_map(|c| c.last()).map(|p| p.0);
+    let (from, to) = (from.fold(f64::MIN, f64::max), to.fold(f64::MAX, f64::min));
+    let mut grid: Vec<f64> = curves
         .iter()
-        .flat_map(|e| e.curve.iter().map(|p| p.1))
+        .flat_map(|c| c.iter().map(|p| p.0))
+        .filter(|x| (from..=to).contains(x))
+        .collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    grid.into_iter()
+        .map(|x| {
+            let ys: Vec<f64> = curves.iter().map(|c| interpolate(c, x)).collect();
+            let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+            let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (x, mean, lo, hi)
+        })
+        .collect()
+}
+
+/// At most this many points a line: a 20M-frame run logs some 10,000 updates, many more than
+/// the plot's 700-odd pixels across show, and each is text in the SVG.
+const MAX_POINTS: usize = 600;
+
+/// Every so many of `points`, at most `MAX_POINTS`, and the last.
+fn thin<T: Copy>(points: Vec<T>) -> Vec<T> {
+    if points.len() <= MAX_POINTS {
+        return points;
+    }
+    let step = points.len().div_ceil(MAX_POINTS);
+    let mut out: Vec<T> = points.iter().copied().step_by(step).collect();
+    if !(points.len() - 1).is_multiple_of(step) {
+        out.extend(points.last());
+    }
+    out
+}
+
+/// One line of a plot: the runs of one algorithm with its settings (`Entry::algo`) and planner,
+/// averaged over their seeds.
+struct Series {
+    base: String,
+    planner: String,
+    label: String,
+    runs: usize,
+    /// Frames, and the mean, least and greatest value over the runs there.
+    points: Vec<(f64, f64, f64, f64)>,
+    is_success: bool,
+    /// The mean final success rate of the runs (eval.json's, else the curve's last value): the
+    /// main panel shows each algorithm at the settings where it is highest.
+    score: f64,
+    /// Its colour, the same in every panel.
+    colour: usize,
+}
+
+/// The lines of one env's runs that logged a curve, one per (algorithm with settings, planner).
+fn series(entries: &[&Entry]) -> Vec<Series> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&Entry>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| !e.curve.is_empty()) {
+        groups.entry((&e.algo, &e.planner)).or_default().push(e);
+    }
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(colour, ((algo, planner), es))| {
+            let mut label = match planner {
+                "none" => algo.to_string(),
+                p => format!("{algo} · {p}"),
+            };
+            match (es.len(), es[0].seed) {
+                (1, Some(seed)) => {
+                    let _ = write!(label, ", seed {seed}");
+                }
+                (1, None) => {}
+                (n, _) => {
+                    let _ = write!(label, ", mean of {n} runs (shaded: their min to max)");
+                }
+            }
+            let curves: Vec<&Curve> = es.iter().map(|e| &e.curve).collect();
+            let finals = es.iter().map(|e| e.success.or(e.curve.last().map(|p| p.1)));
+            Series {
+                base: es[0].base.clone(),
+                planner: planner.to_string(),
+                label,
+                runs: es.len(),
+                points: thin(spread(&curves)),
+                is_success: es.iter().all(|e| e.curve_is_success),
+                score: mean(finals).unwrap_or(f64::NEG_INFINITY),
+                colour,
+            }
+        })
+        .collect()
+}
+
+/// One panel of a plot: its title and its lines.
+struct Panel<'a> {
+    title: String,
+    series: Vec<&'a Series>,
+}
+
+/// The panels an env's lines make, one per question. An algorithm with one planner trained with
+/// several settings is a sweep: it gets a panel of its own ("ppo settings"), one line per
+/// setting, and the main panel ("each algorithm at its best settings") shows only its setting
+/// with the highest final success rate (ties: the first in the table's order). Every other line
+/// is in the main panel. Without sweeps the main panel is the only one ("learning curves"); a
+/// main panel that would show one line, a sweep's best, is left out.
+fn panels(all: &[Series]) -> Vec<Panel<'_>> {
+    let mut by_algo: BTreeMap<(&str, &str), Vec<&Series>> = BTreeMap::new();
+    for s in all {
+        by_algo.entry((&s.base, &s.planner)).or_default().push(s);
+    }
+    let mut main = Vec::new();
+    let mut sweeps = Vec::new();
+    for ((base, planner), lines) in by_algo {
+        let best = lines
+            .iter()
+            .copied()
+            .reduce(|best, s| if s.score > best.score { s } else { best });
+        main.extend(best);
+        if lines.len() > 1 {
+            let title = match planner {
+                "none" => format!("{base} settings"),
+                p => format!("{base} · {p} settings"),
+            };
+            sweeps.push(Panel {
+                title,
+                series: lines,
+            });
+        }
+    }
+    if sweeps.is_empty() {
+        return vec![Panel {
+            title: "learning curves".into(),
+            series: main,
+        }];
+    }
+    let mut out = Vec::new();
+    if main.len() > 1 {
+        out.push(Panel {
+            title: "each algorithm at its best settings".into(),
+            series: main,
+        });
+    }
+    out.extend(sweeps);
+    out
+}
+
+/// A rectangle in SVG pixels: x from left to right, y from top to bottom.
+pub type Rect = (Range<i32>, Range<i32>);
+
+/// Where `plot` drew one panel.
+#[derive(Debug)]
+pub struct Drawn {
+    pub caption: String,
+    /// The legend's entries, one per line.
+    pub legend: Vec<String>,
+    pub log_frames: bool,
+    /// The area inside the axes, where the lines are.
+    pub data: Rect,
+    /// The legend's box, below the axes.
+    pub legend_box: Rect,
+}
+
+/// The SVG's least width; it grows with the longest legend entry.
+const MIN_WIDTH: u32 = 800;
+/// A panel's height above its legend: caption, axes and the data between them.
+const CHART_HEIGHT: u32 = 420;
+/// One legend entry's height, and the room around the legend's box.
+const ROW: u32 = 20;
+const PAD: u32 = 12;
+/// Font sizes (an SVG gets them in pixels, 1/1.24 of these), and about how wide the legend's
+/// characters are on average.
+const CAPTION_FONT: u32 = 24;
+const TICK_FONT: u32 = 15;
+const LEGEND_FONT: u32 = 17;
+const CHAR_WIDTH: u32 = 8;
+/// A legend entry's sample of its line, and the gap before its text.
+const SWATCH: u32 = 30;
+const GAP: u32 = 8;
+
+/// Line colours, Tableau's ten: Palette99's first ones include a pale yellow that hardly shows
+/// on white.
+const COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn colour(i: usize) -> RGBAColor {
+    match COLOURS.get(i) {
+        Some(c) => c.to_rgba(),
+        None => Palette99::pick(i).to_rgba(),
+    }
+}
+
+fn legend_height(entries: usize) -> u32 {
+    3 * PAD + entries as u32 * ROW
+}
+
+fn svg_error(e: DrawingAreaErrorKind<std::io::Error>) -> anyhow::Error {
+    anyhow::anyhow!("{e:?}")
+}
+
+/// SVG learning curves of one env's runs: one panel per question (see `panels`), stacked; each
+/// with its legend below its axes, the SVG as tall as the panels and their legends need. The
+/// frames axis is logarithmic when the runs span more than a decade and a half (`log_frames`).
+/// Returns where each panel went.
+pub fn plot(path: &Path, env: &str, entries: &[&Entry]) -> anyhow::Result<Vec<Drawn>> {
+    let all = series(entries);
+    let panels = panels(&all);
+    let longest = all.iter().map(|s| s.label.chars().count()).max();
+    // The legend's box, PAD in from the sides; in it a swatch, PAD in, then the text.
+    let text = CHAR_WIDTH * longest.unwrap_or(0) as u32;
+    let width = MIN_WIDTH.max(2 * PAD + PAD + SWATCH + GAP + text + PAD);
+    let heights: Vec<u32> = panels
+        .iter()
+        .map(|p| CHART_HEIGHT + legend_height(p.series.len()))
+        .collect();
+    let root = SVGBackend::new(path, (width, heights.iter().sum())).into_drawing_area();
+    let draw = || -> anyhow::Result<Vec<Drawn>> {
+        root.fill(&WHITE).map_err(svg_error)?;
+        let tops: Vec<u32> = heights
+            .iter()
+            .scan(0, |top, h| {
+                *top += h;
+                Some(*top)
+            })
+            .collect();
+        let areas = root.split_by_breakpoints::<u32, u32, _, _>([], &tops[..tops.len() - 1]);
+        let mut drawn = Vec::new();
+        for (panel, area) in panels.iter().zip(areas) {
+            drawn.push(draw_panel(&area, format!("{env}: {}", panel.title), panel)?);
+        }
+        root.present().map_err(svg_error)?;
+        Ok(drawn)
+    };
+    draw().with_context(|| format!("drawing {}", path.display()))
+}
+
+/// One panel in `area`: its axes and lines above, its legend below.
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    caption: String,
+    panel: &Panel<'_>,
+) -> anyhow::Result<Drawn> {
+    let (chart_area, legend_area) = area.split_vertically(CHART_HEIGHT);
+    let frames = || {
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+    };
+    let first = frames().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
+    let last = frames().fold(1.0, f64::max);
+    let log = log_frames(first, last);
+    // On a log axis the lines are drawn at log10(frames), the ticks labelled back in frames.
+    let x = |frames: f64| if log { frames.log10() } else { frames };
+    let (x_range, ticks) = if log {
+        let ticks = log_ticks(first, last).into_iter().map(f64::log10).collect();
+        (first.log10()..last.log10(), ticks)
+    } else {
+        (0.0..last, linear_ticks(last))
+    };
+    let (y_min, y_max) = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().flat_map(|p| [p.2, p.3]))
         .fold((0.0f64, 1.0f64), |(a, b), y| (a.min(y), b.max(y)));
-    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("drawing {}: {e:?}", path.display());
-    root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{env}: learning curves"), ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
+    // A little room above and below: a line at 0% or 100% success would hide in the axis.
+    let room = 0.02 * (y_max - y_min);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption(&caption, ("sans-serif", CAPTION_FONT))
+        .margin(PAD)
+        .x_label_area_size(45)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, y_min..y_max)
-        .map_err(err)?;
+        .build_cartesian_2d(
+            FramesAxis {
+                range: x_range,
+                ticks,
+            },
+            y_min - room..y_max + room,
+        )
+        .map_err(svg_error)?;
+    let all_success = panel.series.iter().all(|s| s.is_success);
     chart
         .configure_mesh()
-        .x_desc("frames")
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", TICK_FONT))
+        .axis_desc_style(("sans-serif", TICK_FONT))
+        .x_desc(if log { "frames (log scale)" } else { "frames" })
         .y_desc(if all_success {
             "success rate (last 100 episodes)"
         } else {
             "success rate / mean return"
         })
+        .x_label_formatter(&|v| si(if log { 10f64.powf(*v) } else { *v }))
+        .y_label_formatter(&|v| si(*v))
         .draw()
-        .map_err(err)?;
-    for (i, e) in runs.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
-        let label = format!(
-            "{} ({}) seed {}",
-            e.algo,
-            e.planner,
-            e.seed.map(|s| s.to_string()).unwrap_or("?".into())
-        );
+        .map_err(svg_error)?;
+    for s in &panel.series {
+        let colour = colour(s.colour);
+        let points: Vec<(f64, f64, f64, f64)> = s
+            .points
+            .iter()
+            .filter(|p| !log || p.0 > 0.0)
+            .map(|&(f, m, lo, hi)| (x(f), m, lo, hi))
+            .collect();
+        if s.runs > 1 {
+            let band = points
+                .iter()
+                .map(|p| (p.0, p.2))
+                .chain(points.iter().rev().map(|p| (p.0, p.3)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band.collect::<Vec<_>>(),
+                    colour.mix(0.2).filled(),
+                )))
+                .map_err(svg_error)?;
+        }
         chart
             .draw_series(LineSeries::new(
-                e.curve.iter().copied(),
+                points.iter().map(|p| (p.0, p.1)),
                 colour.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
+            .map_err(svg_error)?;
     }
-    if !runs.is_empty() {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(err)?;
+    let data = chart.plotting_area().get_pixel_range();
+
+    // The legend: a box under the axes, as wide as the SVG, one entry a row.
+    let (width, _) = legend_area.dim_in_pixel();
+    let (left, top) = (PAD as i32, 0);
+    let (right, bottom) = (
+        (width - PAD) as i32,
+        (PAD + ROW * panel.series.len() as u32 + PAD) as i32,
+    );
+    legend_area
+        .draw(&Rectangle::new(
+            [(left, top), (right, bottom)],
+            BLACK.mix(0.4).stroke_width(1),
+        ))
+        .map_err(svg_error)?;
+    let font = ("sans-serif", LEGEND_FONT)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, s) in panel.series.iter().enumerate() {
+        let colour = colour(s.colour);
+        let y = (PAD + ROW * i as u32 + ROW / 2) as i32;
+        let (x0, x1) = (left + PAD as i32, left + (PAD + SWATCH) as i32);
+        if s.runs > 1 {
+            legend_area
+                .draw(&Rectangle::new(
+                    [(x0, y - 6), (x1, y + 6)],
+                    colour.mix(0.2).filled(),
+                ))
+                .map_err(svg_error)?;
+        }
+        legend_area
+            .draw(&PathElement::new(
+                vec![(x0, y), (x1, y)],
+                colour.stroke_width(2),
+            ))
+            .map_err(svg_error)?;
+        legend_area
+            .draw(&Text::new(
+                s.label.clone(),
+                (x1 + GAP as i32, y),
+                font.clone(),
+            ))
+            .map_err(svg_error)?;
     }
-    root.present().map_err(err)?;
-    Ok(())
+    let (xs, ys) = legend_area.get_pixel_range();
+    Ok(Drawn {
+        caption,
+        legend: panel.series.iter().map(|s| s.label.clone()).collect(),
+        log_frames: log,
+        data,
+        legend_box: (
+            xs.start + left..xs.start + right,
+            ys.start + top..ys.start + bottom,
+        ),
+    })
 }
 
 /// Write report.md and one SVG per env; returns the markdown.
@@ -551,6 +1005,257 @@ mod tests {
                 out
             })
             .is_err()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ticks_read_like_20k_and_1_5m() {
+        let read: Vec<String> = [
+            0.0,
+            500.0,
+            20_000.0,
+            2e6,
+            1.5e6,
+            2048.0,
+            0.25,
+            10f64.powf(6.0),
+        ]
+        .into_iter()
+        .map(si)
+        .collect();
+        assert_eq!(
+            read,
+            ["0", "500", "20k", "2M", "1.5M", "2.05k", "0.25", "1M"]
+        );
+        // A tick back from log10 on a log axis.
+        assert_eq!(si(10f64.powf(1e5f64.log10())), "100k");
+        assert_eq!(linear_ticks(40_960.0), [0.0, 1e4, 2e4, 3e4, 4e4]);
+        assert_eq!(linear_ticks(8192.0), [0.0, 2e3, 4e3, 6e3, 8e3]);
+        assert_eq!(log_ticks(2048.0, 2.1e7), [1e4, 1e5, 1e6, 1e7]);
+        assert_eq!(log_ticks(64.0, 3200.0), [100.0, 200.0, 500.0, 1e3, 2e3]);
+    }
+
+    #[test]
+    fn frames_axis_is_logarithmic_past_a_decade_and_a_half() {
+        assert!(log_frames(2048.0, 2e7));
+        // GLAM's 64 to 3,200 frames: 1.7 decades.
+        assert!(log_frames(64.0, 3200.0));
+        assert!(!log_frames(100.0, 3000.0));
+        assert!(!log_frames(2048.0, 8192.0));
+        // Nothing logged above 0 frames: linear.
+        assert!(!log_frames(f64::INFINITY, 1.0));
+    }
+
+    #[test]
+    fn seeds_average_on_the_frames_every_run_reached() {
+        let a: Curve = vec![(0.0, 0.0), (10.0, 1.0)];
+        let b: Curve = vec![(0.0, 1.0), (5.0, 1.0), (20.0, 0.0)];
+        // From 0 to 10 (where a ends), on the frames either logged; b at 10 is 2/3.
+        let got = spread(&[&a, &b]);
+        let want = [
+            (0.0, 0.5, 0.0, 1.0),
+            (5.0, 0.75, 0.5, 1.0),
+            (10.0, (1.0 + 2.0 / 3.0) / 2.0, 2.0 / 3.0, 1.0),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g.0 - w.0).abs() + (g.1 - w.1).abs() + (g.2 - w.2).abs() + (g.3 - w.3).abs()
+                    < 1e-9,
+                "{got:?}"
+            );
+        }
+        // One run: its own points.
+        assert_eq!(spread(&[&a]), [(0.0, 0.0, 0.0, 0.0), (10.0, 1.0, 1.0, 1.0)]);
+        let long: Vec<usize> = (0..10_001).collect();
+        let thinned = thin(long);
+        assert!(thinned.len() <= MAX_POINTS + 1 && thinned.last() == Some(&10_000));
+    }
+
+    /// A run folder under `dir`: its config.json and a metrics.csv of (frames, success rate).
+    fn write_run(dir: &Path, name: &str, config: &str, curve: &[(u64, f64)]) {
+        let run = dir.join(name);
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("config.json"), config).unwrap();
+        let mut csv = String::from("update,frames,success_rate\n");
+        for (i, (f, v)) in curve.iter().enumerate() {
+            let _ = writeln!(csv, "{},{f},{v}", i + 1);
+        }
+        std::fs::write(run.join("metrics.csv"), csv).unwrap();
+    }
+
+    fn overlap(a: &Rect, b: &Rect) -> bool {
+        a.0.start < b.0.end && b.0.start < a.0.end && a.1.start < b.1.end && b.1.start < a.1.end
+    }
+
+    #[test]
+    fn seeds_make_one_line_and_the_legend_keeps_off_the_data() {
+        let dir = std::env::temp_dir().join(format!("gm-report-seeds-{}", std::process::id()));
+        let frames = |top: f64| -> Vec<(u64, f64)> {
+            (1..=20)
+                .map(|k| (2048 * k, top * k as f64 / 20.0))
+                .collect()
+        };
+        for seed in 1..=3 {
+            write_run(
+                &dir,
+                &format!("ppo-{seed}"),
+                &format!(r#"{{"algo":"ppo","env":"SimpleDoorKey","ppo":{{"seed":{seed}}}}}"#),
+                &frames(0.5 + 0.1 * seed as f64),
+            );
+        }
+        write_run(
+            &dir,
+            "w2a-1",
+            r#"{"algo":"when2ask","env":"SimpleDoorKey","planner":"expert","ppo":{"seed":1}}"#,
+            &frames(1.0),
+        );
+        let out = dir.join("out");
+        run_report(&ReportArgs {
+            env: vec!["SimpleDoorKey".into()],
+            runs: dir.clone(),
+            out: out.clone(),
+        })
+        .unwrap();
+        let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
+        // 2,048 to 40,960 frames: a linear axis from 0, its ticks 10k apart.
+        assert!(svg.contains("\n10k\n") && svg.contains("\n40k\n"), "{svg}");
+        assert!(
+            !svg.contains("10000") && !svg.contains("log scale"),
+            "{svg}"
+        );
+        // Three seeds, one line: 2 legend entries, not 4.
+        let entries = collect(&dir).unwrap();
+        let mine: Vec<&Entry> = entries.iter().collect();
+        let drawn = plot(&dir.join("again.svg"), "SimpleDoorKey", &mine).unwrap();
+        assert_eq!(drawn.len(), 1);
+        assert_eq!(
+            drawn[0].legend,
+            [
+                "ppo, mean of 3 runs (shaded: their min to max)",
+                "when2ask · expert, seed 1"
+            ]
+        );
+        for label in &drawn[0].legend {
+            assert_eq!(svg.matches(label.as_str()).count(), 1, "{label}");
+        }
+        assert!(!drawn[0].log_frames);
+        let (data, legend) = (&drawn[0].data, &drawn[0].legend_box);
+        assert!(!overlap(data, legend), "{data:?} {legend:?}");
+        assert!(legend.1.start >= data.1.end, "{data:?} {legend:?}");
+        // The SVG is tall enough for the legend.
+        let height = (CHART_HEIGHT + legend_height(2)) as i32;
+        assert!(svg.contains(&format!(r#"height="{height}""#)) && legend.1.end < height);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sweep_gets_its_own_panel_and_the_main_one_its_best_setting() {
+        let dir = std::env::temp_dir().join(format!("gm-report-sweep-{}", std::process::id()));
+        // 2,048 to 2M frames, three decades: a log axis.
+        let frames = |end: f64| -> Vec<(u64, f64)> {
+            (0..=10)
+                .map(|k| (2048 << k, end * k as f64 / 10.0))
+                .collect()
+        };
+        let ppo = |extra: &str| {
+            format!(r#"{{"algo":"ppo","env":"SimpleDoorKey","ppo":{{"seed":1{extra}}}}}"#)
+        };
+        write_run(&dir, "ppo", &ppo(""), &frames(0.3));
+        write_run(
+            &dir,
+            "ppo-normadv",
+            &ppo(r#","norm_adv":true"#),
+            &frames(0.9),
+        );
+        write_run(
+            &dir,
+            "w2a",
+            r#"{"algo":"when2ask","env":"SimpleDoorKey","planner":"expert","ppo":{"seed":1}}"#,
+            &frames(1.0),
+        );
+        let entries = collect(&dir).unwrap();
+        let mine: Vec<&Entry> = entries.iter().collect();
+        let path = dir.join("SimpleDoorKey.svg");
+        let drawn = plot(&path, "SimpleDoorKey", &mine).unwrap();
+        let summary: Vec<(&str, Vec<&str>)> = drawn
+            .iter()
+            .map(|d| {
+                let legend = d.legend.iter().map(|l| l.as_str()).collect();
+                (d.caption.as_str(), legend)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "SimpleDoorKey: each algorithm at its best settings",
+                    vec!["ppo (norm_adv=true), seed 1", "when2ask · expert, seed 1"]
+                ),
+                (
+                    "SimpleDoorKey: ppo settings",
+                    vec!["ppo, seed 1", "ppo (norm_adv=true), seed 1"]
+                ),
+            ]
+        );
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            svg.contains("frames (log scale)") && svg.contains("\n1M\n"),
+            "{svg}"
+        );
+        assert!(drawn.iter().all(|d| d.log_frames));
+        // No legend box over any panel's data, the second panel below the first's legend.
+        for d in &drawn {
+            assert!(
+                drawn.iter().all(|e| !overlap(&d.data, &e.legend_box)),
+                "{drawn:?}"
+            );
+        }
+        assert!(
+            drawn[1].data.1.start > drawn[0].legend_box.1.end,
+            "{drawn:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_glam_run_with_empty_cells_plots() {
+        let dir = std::env::temp_dir().join(format!("gm-report-glam-{}", std::process::id()));
+        let run = dir.join("glam-gotoobj");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("config.json"),
+            r#"{"algo":"glam","env":"BabyAI-GoToObj-v0","planner":"SmolLM2-135M-Instruct","ppo":{"seed":1}}"#,
+        )
+        .unwrap();
+        // GLAM's columns; the second update's figures and the third's return_min are missing.
+        std::fs::write(
+            run.join("metrics.csv"),
+            "update,frames,fps,episodes,return_mean,return_min,return_max,length_mean,success_rate,wall_seconds,prompts_cached\n\
+             1,64,1,0,-0,inf,-inf,-0,0,43.5,58\n\
+             2,128,1,0,,,,,,90.4,114\n\
+             3,192,1,2,0.78,,0.90,15.5,1,166.2,162\n\
+             4,3200,1,56,0.15,0,0.90,54.6,0.25,3574.2,702\n",
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let md = run_report(&ReportArgs {
+            env: vec!["BabyAI-GoToObj-v0".into()],
+            runs: dir.clone(),
+            out: out.clone(),
+        })
+        .unwrap();
+        assert!(md.contains("| glam | SmolLM2-135M-Instruct | 1 |"), "{md}");
+        let entries = collect(&dir).unwrap();
+        assert_eq!(
+            entries[0].curve,
+            [(64.0, 0.0), (192.0, 1.0), (3200.0, 0.25)]
+        );
+        let svg = std::fs::read_to_string(out.join("BabyAI-GoToObj-v0.svg")).unwrap();
+        assert!(
+            svg.contains("glam · SmolLM2-135M-Instruct, seed 1") && svg.contains("log scale"),
+            "{svg}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
