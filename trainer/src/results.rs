@@ -81,6 +81,9 @@ pub struct TrainResult {
     /// The guided algorithms: what the teacher cost over the whole training.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub teacher: Option<TeacherTotals>,
+    /// BabyAI tasks: the final evaluation's episodes and successes per task kind (GLAM's runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_kind: Vec<KindTally>,
 }
 
 /// The line `eval` prints (`--json`), one per evaluation; `report` reads files of them.

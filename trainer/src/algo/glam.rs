@@ -537,6 +537,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
         greedy: false,
         figures,
         teacher: None,
+        by_kind: s.by_kind(),
     };
     run_folder::write_json(&args.out, "eval.json", &result)
         .context("writing the final evaluation")?;

@@ -179,8 +179,8 @@ pub struct GuideArgs {
     pub policy_temperature: f32,
     /// GLAM: training-only potential-based reward shaping (Ng et al. 1999): a step's reward
     /// gains gamma Phi(s') - Phi(s), Phi = -C x the fewest actions left to complete the
-    /// instruction on the true state (go to, pick up, open: core's `rules::shaping`; other
-    /// instructions get none). The policy never sees the state; success, the returns in
+    /// instruction on the true state (every kind of GLAM's mixed level: core's
+    /// `rules::shaping`; other instructions get none). The policy never sees the state; success, the returns in
     /// metrics.csv and every evaluation use the env's reward alone. 0: off (GLAM's own setting).
     #[arg(long, default_value_t = 0.0)]
     pub distance_shaping: f32,
