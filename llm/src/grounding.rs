@@ -160,12 +160,37 @@ pub struct Adapters {
     /// `(layer, projection) -> (A [rank, in], B [out, rank])`; B starts at zero so a fresh
     /// adapter is the base model exactly.
     lora: HashMap<(usize, Proj), LoraPair>,
-    /// Value head: `w2 tanh(w1 h + b1) + b2`.
+    /// Value head: `w2 tanh(w1 x + b1) + b2`, `x` the final hidden state at the prompt's last
+    /// token as `value_input` says.
+    value_input: ValueInput,
     w1: Var,
     b1: Var,
     w2: Var,
     b2: Var,
     params: Vec<Param>,
+}
+
+/// What the value head reads. Checkpoint format 1 read the raw hidden state; format 2 its unit
+/// vector (see [`Adapters::value`]). A format-1 checkpoint keeps its head as trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueInput {
+    Raw,
+    UnitLength,
+}
+
+impl ValueInput {
+    fn format(self) -> &'static str {
+        match self {
+            ValueInput::Raw => "gridmentor-glam-1",
+            ValueInput::UnitLength => "gridmentor-glam-2",
+        }
+    }
+
+    fn of_format(format: &str) -> Option<ValueInput> {
+        [ValueInput::Raw, ValueInput::UnitLength]
+            .into_iter()
+            .find(|v| v.format() == format)
+    }
 }
 
 /// The adapters as [`crate::model::Llama::blocks`] applies them; `grad` records gradients.
@@ -222,7 +247,8 @@ impl Adapters {
             }
         }
         let h = cfg.value_hidden;
-        let w1 = rng.uniform(h * c.dim, (1.0 / c.dim as f32).sqrt());
+        // A unit-length input: bound sqrt(3) gives each hidden unit an input of variance 1.
+        let w1 = rng.uniform(h * c.dim, 3f32.sqrt());
         let w1 = var("value.w1".into(), Tensor::from_vec(w1, (h, c.dim), dev)?)?;
         let b1 = var("value.b1".into(), Tensor::zeros(h, DType::F32, dev)?)?;
         let w2 = rng.uniform(h, (1.0 / h as f32).sqrt());
@@ -233,6 +259,7 @@ impl Adapters {
             first,
             scale: (cfg.alpha / cfg.rank as f32) as f64,
             lora,
+            value_input: ValueInput::UnitLength,
             w1,
             b1,
             w2,
@@ -243,6 +270,14 @@ impl Adapters {
 
     fn value(&self, h: &Tensor, grad: bool) -> candle_core::Result<Tensor> {
         let t = |v: &Var| tensor(v, grad);
+        let h = match self.value_input {
+            ValueInput::Raw => h.clone(),
+            // Unit length: the final hidden state has an outlier dimension (about 44 where the
+            // rest are ~2) and 576 summed inputs, so on the raw state Adam's per-weight steps
+            // (lr 5e-3) moved every hidden unit's input by ~6 a step, saturating every tanh
+            // within a few updates: one value for every prompt (explained variance 0).
+            ValueInput::UnitLength => h.broadcast_div(&h.sqr()?.sum_all()?.sqrt()?)?,
+        };
         let x = h.unsqueeze(0)?.matmul(&t(&self.w1).t()?)?;
         let x = x.broadcast_add(&t(&self.b1))?.tanh()?;
         let y = x.matmul(&t(&self.w2).t()?)?.broadcast_add(&t(&self.b2))?;
@@ -830,7 +865,7 @@ impl Grounded {
             }
         }
         let header = Header {
-            format: "gridmentor-glam-1".into(),
+            format: self.adapters.value_input.format().into(),
             base_model: crate::MODEL_FILE.into(),
             base_sha256: self.base_sha256.clone(),
             prompt_format: PROMPT_FORMAT.into(),
@@ -882,9 +917,9 @@ impl Grounded {
             path: path.to_path_buf(),
             reason,
         };
-        if header.format != "gridmentor-glam-1" {
+        let Some(value_input) = ValueInput::of_format(&header.format) else {
             return Err(bad(format!("unknown format {:?}", header.format)));
-        }
+        };
         if header.prompt_format != PROMPT_FORMAT {
             return Err(bad(format!(
                 "trained with the prompt format {:?}; this build asks with {PROMPT_FORMAT:?}",
@@ -893,6 +928,7 @@ impl Grounded {
         }
         let actions: Vec<&str> = header.actions.iter().map(String::as_str).collect();
         let mut g = Grounded::new(base, base_path, header.lora, &actions, 0)?;
+        g.adapters.value_input = value_input;
         if g.base_sha256 != header.base_sha256 {
             return Err(bad(format!(
                 "trained on a base model with sha256 {}, but {} has sha256 {} \

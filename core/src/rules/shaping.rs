@@ -290,7 +290,10 @@ mod tests {
                     if t.done() {
                         break t.success();
                     }
-                    assert!(taken < start, "{id} seed {seed} ({kind}): {taken} >= {start}");
+                    assert!(
+                        taken < start,
+                        "{id} seed {seed} ({kind}): {taken} >= {start}"
+                    );
                 };
                 assert!(won, "{id} seed {seed} ({kind}): failed after {taken}");
                 assert_eq!(taken, start, "{id} seed {seed} ({kind})");
@@ -299,7 +302,10 @@ mod tests {
         }
         // The mixed level's 100 seeds reach every kind it draws from.
         for kind in crate::tasks::babyai::mixed::KINDS {
-            assert!(by_kind.get(kind.name()).copied().unwrap_or(0) >= 5, "{by_kind:?}");
+            assert!(
+                by_kind.get(kind.name()).copied().unwrap_or(0) >= 5,
+                "{by_kind:?}"
+            );
         }
     }
 
