@@ -3,6 +3,8 @@
 
 use crate::results::{EvalReport, RunConfig, TrainResult, read_json};
 use anyhow::{Context, bail};
+use gridmentor_core::agent::KindTally;
+use gridmentor_core::rules::TaskKind;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
@@ -59,6 +61,12 @@ pub struct Entry {
     pub reached_90: Option<bool>,
     pub curve: Curve,
     pub curve_is_success: bool,
+    /// BabyAI levels: the final evaluation's episodes and successes per task kind.
+    pub by_kind: Vec<KindTally>,
+    /// Episodes of the final evaluation (or eval file).
+    pub episodes: Option<u64>,
+    /// The first layout seed of the final evaluation (or eval file).
+    pub eval_seed: Option<u64>,
     pub source: PathBuf,
 }
 
@@ -191,6 +199,9 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
         frames_to_90,
         curve,
         curve_is_success,
+        by_kind: eval.as_ref().map(|e| e.by_kind.clone()).unwrap_or_default(),
+        episodes: figures.map(|f| f.episodes as u64),
+        eval_seed: eval.as_ref().map(|e| e.eval_seed),
         source: dir.to_path_buf(),
     })
 }
@@ -225,6 +236,9 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
             reached_90: None,
             curve: Vec::new(),
             curve_is_success: false,
+            by_kind: r.by_kind.clone(),
+            episodes: Some(f.episodes as u64),
+            eval_seed: Some(r.seed),
             source: path.to_path_buf(),
             env: r.env,
             planner: r.planner,
@@ -333,6 +347,67 @@ pub fn table(entries: &[&Entry]) -> String {
         );
     }
     s
+}
+
+/// The BALROG-style table of one BabyAI level's entries that report success per task kind: one
+/// row per (algorithm, planner), successes / episodes per kind and overall, summed over runs,
+/// with the evaluations' first layout seeds. `None` when no entry has per-kind figures.
+pub fn kind_table(entries: &[&Entry]) -> Option<String> {
+    let mut groups: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| !e.by_kind.is_empty()) {
+        groups
+            .entry((e.algo.clone(), e.planner.clone()))
+            .or_default()
+            .push(e);
+    }
+    let kinds: Vec<TaskKind> = TaskKind::ALL
+        .into_iter()
+        .filter(|k| {
+            groups
+                .values()
+                .flatten()
+                .any(|e| e.by_kind.iter().any(|t| t.kind == *k))
+        })
+        .collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    let mut s = String::from("| algorithm | planner | runs | first layout seeds |");
+    for k in &kinds {
+        let _ = write!(s, " {} |", k.name());
+    }
+    s.push_str(" overall |\n|---|---|---|---|");
+    s.push_str(&"---|".repeat(kinds.len() + 1));
+    s.push('\n');
+    for ((algo, planner), es) in groups {
+        let seeds: Vec<String> = es
+            .iter()
+            .map(|e| e.eval_seed.map_or("–".into(), |v| v.to_string()))
+            .collect();
+        let _ = write!(
+            s,
+            "| {algo} | {planner} | {} | {} |",
+            es.len(),
+            seeds.join(", ")
+        );
+        let (mut wins, mut n) = (0u32, 0u32);
+        for k in &kinds {
+            let (w, e) = es
+                .iter()
+                .flat_map(|e| e.by_kind.iter().filter(|t| t.kind == *k))
+                .fold((0, 0), |(w, n), t| (w + t.successes, n + t.episodes));
+            wins += w;
+            n += e;
+            match e {
+                0 => s.push_str(" – |"),
+                _ => {
+                    let _ = write!(s, " {w}/{e} |");
+                }
+            }
+        }
+        let _ = writeln!(s, " {:.3} ({wins}/{n}) |", wins as f64 / n.max(1) as f64);
+    }
+    Some(s)
 }
 
 /// A number as a tick reads it: 500, 20k, 1.5M, 2M, 0.25 (not 2000000.0).
@@ -866,6 +941,12 @@ pub fn run_report(args: &ReportArgs) -> anyhow::Result<String> {
             continue;
         }
         md.push_str(&table(&mine));
+        if let Some(t) = kind_table(&mine) {
+            md.push_str(
+                "\nSuccess per task kind (successes / episodes of the final evaluations):\n\n",
+            );
+            md.push_str(&t);
+        }
         if mine.iter().any(|e| !e.curve.is_empty()) {
             let svg = format!("{id}.svg");
             plot(&args.out.join(&svg), id, &mine)?;
@@ -1216,6 +1297,71 @@ mod tests {
             drawn[1].data.1.start > drawn[0].legend_box.1.end,
             "{drawn:?}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A BabyAI level's evaluations with per-kind figures get the BALROG-style table: a row per
+    /// agent, runs summed, kinds no row has left out, evaluations without them not in it.
+    #[test]
+    fn a_babyai_level_gets_a_table_per_task_kind() {
+        let dir = std::env::temp_dir().join(format!("gm-report-kinds-{}", std::process::id()));
+        let run = dir.join("glam-mtl");
+        std::fs::create_dir_all(&run).unwrap();
+        let env = "BabyAI-MixedTrainLocal-v0";
+        std::fs::write(
+            run.join("config.json"),
+            format!(r#"{{"algo":"glam","env":"{env}","planner":"SmolLM2","ppo":{{"seed":1}}}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            run.join("eval.json"),
+            format!(
+                r#"{{"env":"{env}","algo":"glam","seed":1,"frames":5120,"seconds":9.0,"fps":1.0,
+                "device":"cpu","run":"glam-mtl","agent":"llm-policy","planner":"grounded",
+                "eval_seed":4295967299,"greedy":false,"episodes":12,"success_rate":0.5,
+                "by_kind":[{{"kind":"go_to","episodes":4,"successes":4,"success_rate":1.0}},
+                {{"kind":"put_next","episodes":8,"successes":2,"success_rate":0.25}}]}}"#
+            ),
+        )
+        .unwrap();
+        let line = |agent: &str, seed: u64, kinds: &str| {
+            format!(
+                r#"{{"env":"{env}","agent":"{agent}","planner":"none","seed":{seed},"success_rate":0.3,"by_kind":[{kinds}]}}"#
+            )
+        };
+        let tally = |kind: &str, n: u32, w: u32| {
+            format!(
+                r#"{{"kind":"{kind}","episodes":{n},"successes":{w},"success_rate":{}}}"#,
+                w as f64 / n as f64
+            )
+        };
+        std::fs::write(
+            dir.join("random.json"),
+            [
+                line("random", 7, &tally("go_to", 10, 3)),
+                line(
+                    "random",
+                    9,
+                    &[tally("go_to", 10, 4), tally("open", 5, 1)].join(","),
+                ),
+                // No per-kind figures: in the main table only.
+                format!(r#"{{"env":"{env}","agent":"expert","planner":"x","success_rate":1.0}}"#),
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let md = run_report(&ReportArgs {
+            env: vec![env.into()],
+            runs: dir.clone(),
+            out: dir.join("out"),
+        })
+        .unwrap();
+        let want = "| algorithm | planner | runs | first layout seeds | GoTo | Open | PutNext | overall |\n\
+                    |---|---|---|---|---|---|---|---|\n\
+                    | eval:random | none | 2 | 7, 9 | 7/20 | 1/5 | – | 0.320 (8/25) |\n\
+                    | glam | SmolLM2 | 1 | 4295967299 | 4/4 | – | 2/8 | 0.500 (6/12) |\n";
+        assert!(md.contains(want), "{md}");
+        assert!(md.contains("| eval:expert | x | 1 | 100.0% |"), "{md}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
