@@ -118,6 +118,59 @@ fn ppo_learns_doorkey_5x5_with_seeds_2_and_3() {
     }
 }
 
+/// `--obs view-mission` trains PPO on a BabyAI mix (the view plus the mission's index planes),
+/// and `eval` plays the checkpoint and reports success per task kind.
+#[test]
+fn ppo_with_the_mission_trains_and_evaluates_on_a_babyai_mix() {
+    let run = temp_dir("train-view-mission");
+    let env = "BabyAI-MixedTrainLocal-v0";
+    let r = json(&gridmentor(&[
+        "train",
+        "--env",
+        env,
+        "--obs",
+        "view-mission",
+        "--frames",
+        "4096",
+        "--envs",
+        "4",
+        "--eval-episodes",
+        "10",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        run.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert_eq!(r["frames"].as_u64(), Some(4096));
+    let config = read_json(&run.join("config.json"));
+    assert_eq!(config["obs"], "view-mission7");
+    assert_eq!(config["net"], "minigrid-cnn");
+    assert_eq!(metrics_rows(&run).len() - 1, 4096 / (4 * 128));
+
+    let ckpt = format!("checkpoint:{}", run.join("latest.ckpt").display());
+    let e = json(&gridmentor(&[
+        "eval",
+        "--env",
+        env,
+        "--agent",
+        &ckpt,
+        "--episodes",
+        "30",
+        "--seed",
+        "4295967299",
+        "--json",
+    ]));
+    assert_eq!(e["agent"], "checkpoint");
+    let rows = e["by_kind"].as_array().expect("by_kind rows");
+    assert!(rows.len() >= 4, "{rows:?}");
+    let episodes: u64 = rows.iter().map(|r| r["episodes"].as_u64().unwrap()).sum();
+    assert_eq!(episodes, 30);
+    let _ = std::fs::remove_dir_all(&run);
+}
+
 #[test]
 fn bad_checkpoints_and_flags_get_clear_errors() {
     let dir = temp_dir("badckpt");

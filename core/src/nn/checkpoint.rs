@@ -974,6 +974,8 @@ mod tests {
             ("obs", "obs memory-map150x150", "cells a side"),
             ("obs", "obs ego-map0x0", "cells a side"),
             ("obs", "obs memory-map-diff1x40", "cells a side"),
+            ("obs", "obs view-mission65535", "view"),
+            ("obs", "obs view-mission8", "odd"),
         ] {
             let bad = edit_header(&bytes, key, line);
             let err = Checkpoint::from_bytes(&bad).unwrap_err();
@@ -1074,6 +1076,35 @@ mod tests {
             err,
             CheckpointError::Mismatch { field: "env", .. }
         ));
+    }
+
+    /// A network over the view and the mission saves, loads and plays a BabyAI mix; the plain
+    /// view's weights under its name are refused when the network is built, not misread.
+    #[test]
+    fn a_view_with_mission_checkpoint_round_trips() {
+        let spec = NetSpec {
+            obs: ObsKind::ViewMission { size: 7 },
+            ..NetSpec::minigrid(7)
+        };
+        let net = ActorCritic::new(spec, 5, &device()).unwrap();
+        let mut m = meta(spec);
+        m.env = "BabyAI-MixedTrainLocal-v0".into();
+        let bytes = Checkpoint::from_model(&net, m).unwrap().to_bytes();
+        let header = core::str::from_utf8(&bytes[..header_end(&bytes)]).unwrap();
+        assert!(header.contains("\nobs view-mission7\n"), "{header}");
+        let ck = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(ck.meta.spec, spec);
+        assert_eq!(ck.check_playable(), Ok(()));
+        assert_eq!(ck.model(&device()).unwrap().spec(), spec);
+
+        let (_, view) = saved();
+        let relabelled = edit_header(&view, "obs", "obs view-mission7");
+        let err =
+            Checkpoint::from_bytes(&relabelled).and_then(|ck| ck.model(&device()).map(|_| ()));
+        assert!(
+            matches!(err, Err(CheckpointError::Weights { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -353,6 +353,7 @@ mod tests {
                 ObsKind::View { size: 5 },
                 ObsKind::View { size: 7 },
                 ObsKind::View { size: 15 },
+                ObsKind::ViewMission { size: 7 },
                 ObsKind::MemoryMap {
                     width: 10,
                     height: 6,
@@ -376,7 +377,7 @@ mod tests {
                 }
             }
         }
-        assert!(checked >= 45, "{checked}");
+        assert!(checked >= 54, "{checked}");
     }
 
     fn specs() -> [NetSpec; 4] {

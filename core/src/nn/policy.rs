@@ -1,5 +1,5 @@
 //! A trained network acting in an env: the observer that turns an env into the network's input
-//! (view, memory map or its change) and the decision rule. The trainer, the server's leaderboard
+//! (view, view and mission, memory map or its change) and the decision rule. The trainer, the server's leaderboard
 //! and the browser all act through this, so a checkpoint behaves the same everywhere.
 
 use crate::agent::{AgentError, Decision, Step};
@@ -7,7 +7,7 @@ use crate::env::Env;
 use crate::nn::infer::Inference;
 use crate::nn::net::ActorCritic;
 use crate::nn::spec::{NetSpec, ObsKind};
-use crate::obs::MemoryMap;
+use crate::obs::{MemoryMap, mission_code};
 use crate::rng::Rng;
 use crate::world::Action;
 use alloc::format;
@@ -23,6 +23,9 @@ pub struct Observer {
     map: Option<MemoryMap>,
     /// The view's or the egocentric map's bytes (empty for the other kinds).
     image: Vec<u8>,
+    /// For the view with the mission only (empty otherwise): the view's cells each followed by
+    /// the mission's code, as [`ObsKind::shape`] lays it out.
+    cells: Vec<u8>,
     /// For the map's change only (empty otherwise): the map's data before the last update (all
     /// unseen after a reset).
     before: Vec<u8>,
@@ -34,7 +37,7 @@ impl Observer {
     pub fn new(kind: ObsKind, env: &Env) -> Result<Observer, String> {
         let world = &env.world;
         match kind {
-            ObsKind::View { size }
+            ObsKind::View { size } | ObsKind::ViewMission { size }
                 if size as u8 as u16 != size || size as u8 != world.view_size =>
             {
                 return Err(format!(
@@ -56,18 +59,20 @@ impl Observer {
             _ => {}
         }
         let map = match kind {
-            ObsKind::View { .. } => None,
+            ObsKind::View { .. } | ObsKind::ViewMission { .. } => None,
             _ => Some(MemoryMap::new(world)),
         };
         let cells = kind.len();
-        let (image, map_cells) = match kind {
-            ObsKind::View { .. } | ObsKind::EgoMap { .. } => (cells, 0),
-            ObsKind::MemoryMap { .. } => (0, 0),
-            ObsKind::MemoryMapDiff { .. } => (0, cells),
+        let (image, with_mission, map_cells) = match kind {
+            ObsKind::View { .. } | ObsKind::EgoMap { .. } => (cells, 0, 0),
+            ObsKind::ViewMission { size } => ((size as usize).pow(2) * 3, cells, 0),
+            ObsKind::MemoryMap { .. } => (0, 0, 0),
+            ObsKind::MemoryMapDiff { .. } => (0, 0, cells),
         };
         Ok(Observer {
             kind,
             image: vec![0; image],
+            cells: vec![0; with_mission],
             before: vec![0; map_cells],
             diff: vec![0; map_cells],
             map,
@@ -82,7 +87,9 @@ impl Observer {
     pub fn fits(&self, env: &Env) -> bool {
         let w = &env.world;
         match self.kind {
-            ObsKind::View { size } => size as i32 == w.view_size as i32,
+            ObsKind::View { size } | ObsKind::ViewMission { size } => {
+                size as i32 == w.view_size as i32
+            }
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
             | ObsKind::EgoMap { width, height } => {
@@ -117,6 +124,16 @@ impl Observer {
     /// Write the network input for `env`'s current state (`out.len() == kind.len()`).
     pub fn write(&mut self, env: &Env, out: &mut [f32]) {
         match (&self.map, self.kind) {
+            (None, ObsKind::ViewMission { .. }) => {
+                env.world.image_into(&mut self.image);
+                let code = mission_code(&env.rule);
+                let width = 3 + code.len();
+                for (cell, view) in self.cells.chunks_exact_mut(width).zip(self.image.chunks(3)) {
+                    cell[..3].copy_from_slice(view);
+                    cell[3..].copy_from_slice(&code);
+                }
+                self.kind.write_input(&self.cells, out);
+            }
             (None, _) => {
                 env.world.image_into(&mut self.image);
                 self.kind.write_input(&self.image, out);
@@ -316,7 +333,9 @@ mod tests {
 
     fn model(obs: ObsKind) -> ActorCritic {
         let net = match obs {
-            ObsKind::View { .. } | ObsKind::EgoMap { .. } => NetKind::MiniGridCnn,
+            ObsKind::View { .. } | ObsKind::ViewMission { .. } | ObsKind::EgoMap { .. } => {
+                NetKind::MiniGridCnn
+            }
             _ => NetKind::MemoryMapCnn,
         };
         let spec = NetSpec {
@@ -392,6 +411,52 @@ mod tests {
             obs.update(&env);
             map.update(&env.world);
         }
+    }
+
+    /// The view with the mission is the plain view's input followed by one constant plane per
+    /// index of the mission's code, through an episode and across episodes of other tasks; an
+    /// env without a BabyAI instruction gets zero planes.
+    #[test]
+    fn view_with_mission_is_the_view_and_the_mission_planes() {
+        let kind = ObsKind::ViewMission { size: 7 };
+        let plain = ObsKind::View { size: 7 };
+        let view_len = plain.len();
+        let mut env = registry::make("BabyAI-MixedTrainLocal-v0", 3).unwrap();
+        let mut obs = Observer::new(kind, &env).unwrap();
+        let mut view = Observer::new(plain, &env).unwrap();
+        let (mut input, mut want) = (vec![0.0; kind.len()], vec![0.0; view_len]);
+        let mut codes = alloc::collections::BTreeSet::new();
+        for episode in 0..12u64 {
+            env.reset(100 + episode);
+            obs.reset(&env);
+            let code = mission_code(&env.rule);
+            assert_ne!(code[0], 0, "{}", env.mission);
+            codes.insert(code);
+            for a in [
+                Action::Left,
+                Action::Forward,
+                Action::Pickup,
+                Action::Forward,
+            ] {
+                obs.write(&env, &mut input);
+                view.write(&env, &mut want);
+                assert_eq!(input[..view_len], want[..]);
+                for (plane, &c) in input[view_len..].chunks(49).zip(&code) {
+                    assert!(plane.iter().all(|&v| v == c as f32), "{plane:?} {code:?}");
+                }
+                let t = env.step(a);
+                if t.terminated || t.truncated {
+                    break;
+                }
+                obs.update(&env);
+            }
+        }
+        assert!(codes.len() >= 5, "{codes:?}");
+        let goal = registry::make("MiniGrid-DoorKey-5x5-v0", 1).unwrap();
+        let mut obs = Observer::new(kind, &goal).unwrap();
+        obs.write(&goal, &mut input);
+        assert!(input[view_len..].iter().all(|&v| v == 0.0));
+        assert!(input[..view_len].iter().any(|&v| v != 0.0));
     }
 
     #[test]

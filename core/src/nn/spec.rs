@@ -21,6 +21,11 @@ pub enum ObsKind {
     /// like the view (`side x side x 3`, `side = 2 * max(width, height) - 1`; see
     /// [`MemoryMap::egocentric_into`](crate::obs::MemoryMap::egocentric_into)).
     EgoMap { width: u16, height: u16 },
+    /// The view with the BabyAI instruction added to every cell (`view x view x 10`): the view's
+    /// 3 channels, then the [`mission_code`](crate::obs::mission_code)'s 7 indices (task kind,
+    /// two objects' type, colour and location; zeros outside BabyAI), so that one network can
+    /// play a level that mixes tasks.
+    ViewMission { size: u16 },
 }
 
 impl ObsKind {
@@ -28,6 +33,11 @@ impl ObsKind {
     pub fn shape(self) -> [usize; 3] {
         match self {
             ObsKind::View { size } => [size as usize, size as usize, 3],
+            ObsKind::ViewMission { size } => [
+                size as usize,
+                size as usize,
+                3 + crate::obs::MISSION_CHANNELS,
+            ],
             ObsKind::MemoryMap { width, height } | ObsKind::MemoryMapDiff { width, height } => {
                 [width as usize, height as usize, 4]
             }
@@ -57,7 +67,8 @@ impl ObsKind {
     ///
     /// Both seeds feed `obs.transpose(1, 3)` of a `(d0, d1, c)` array: `out[c][j][i] = in[i][j][c]`.
     /// core's view is `[row][col][c]` while MiniGrid's array is `[col][row][c]`, so for the view
-    /// this gives rl-starter-files' `[c][col][row]` input exactly; the memory map is already
+    /// this gives rl-starter-files' `[c][col][row]` input exactly (the mission's planes are
+    /// constant, so their order does not matter); the memory map is already
     /// `[x][y][c]` like the seeds' array. The egocentric map is laid out like the view, so it
     /// goes in as the view does. Values are not rescaled (neither seed does).
     pub fn write_input<T: Copy + Into<f32>>(self, obs: &[T], out: &mut [f32]) {
@@ -78,6 +89,7 @@ impl fmt::Display for ObsKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ObsKind::View { size } => write!(f, "view{size}"),
+            ObsKind::ViewMission { size } => write!(f, "view-mission{size}"),
             ObsKind::MemoryMap { width, height } => write!(f, "memory-map{width}x{height}"),
             ObsKind::MemoryMapDiff { width, height } => {
                 write!(f, "memory-map-diff{width}x{height}")
@@ -105,6 +117,10 @@ impl FromStr for ObsKind {
         } else if let Some(rest) = s.strip_prefix("ego-map") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::EgoMap { width, height })
+        } else if let Some(rest) = s.strip_prefix("view-mission") {
+            Ok(ObsKind::ViewMission {
+                size: rest.parse().map_err(|_| bad())?,
+            })
         } else if let Some(rest) = s.strip_prefix("view") {
             Ok(ObsKind::View {
                 size: rest.parse().map_err(|_| bad())?,
@@ -190,7 +206,7 @@ impl NetSpec {
             ));
         }
         match self.obs {
-            ObsKind::View { size } => {
+            ObsKind::View { size } | ObsKind::ViewMission { size } => {
                 if !(limits::MIN_VIEW..=limits::MAX_VIEW).contains(&size) || size % 2 == 0 {
                     return Err(format!(
                         "{}: the view is {size}x{size}; MiniGrid's view is odd, {} to {}",
@@ -296,6 +312,7 @@ mod tests {
     fn names_round_trip() {
         for obs in [
             ObsKind::View { size: 7 },
+            ObsKind::ViewMission { size: 7 },
             ObsKind::MemoryMap {
                 width: 10,
                 height: 8,
@@ -315,6 +332,15 @@ mod tests {
             assert_eq!(net.to_string().parse::<NetKind>(), Ok(net));
         }
         assert!("view".parse::<ObsKind>().is_err());
+        assert!("view-mission".parse::<ObsKind>().is_err());
+        assert!("view-mission-7".parse::<ObsKind>().is_err());
+        assert_eq!(ObsKind::ViewMission { size: 7 }.input_shape(), [10, 7, 7]);
+        // rl-starter-files' 19,384 parameters, plus the first conv's 7 more input channels.
+        let spec = NetSpec {
+            obs: ObsKind::ViewMission { size: 7 },
+            ..NetSpec::minigrid(7)
+        };
+        assert_eq!(spec.parameters(), 19_384 + 7 * 16 * 2 * 2);
         assert!("memory-map10".parse::<ObsKind>().is_err());
         assert!("ego-map10x".parse::<ObsKind>().is_err());
         assert_eq!(

@@ -1,8 +1,10 @@
-//! What the agent (or an LLM) is shown: the seed repositories' memory map and the text
-//! observations built from it or from the egocentric view.
+//! What the agent (or an LLM) is shown: the seed repositories' memory map, the text
+//! observations built from it or from the egocentric view, and the BabyAI mission as indices.
 
 pub mod memory_map;
+pub mod mission;
 pub mod text;
 
 pub use memory_map::MemoryMap;
+pub use mission::{MISSION_CHANNELS, mission_code};
 pub use text::Naming;

@@ -16,6 +16,9 @@ pub enum ObsChoice {
     MemoryMap,
     /// The memory map centred on the agent and turned to face up (core's `ObsKind::EgoMap`).
     EgoMap,
+    /// The view plus the BabyAI mission as constant index planes (core's
+    /// `ObsKind::ViewMission`): what a level that mixes tasks needs.
+    ViewMission,
 }
 
 /// The policy network (see [`Config::net`]).
@@ -115,10 +118,12 @@ pub struct Config {
     pub eval_episodes: usize,
     /// What the network observes: `auto` is the memory map for the seed tasks (as the seed
     /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files); `ego-map` is the
-    /// memory map centred on the agent and turned to face up, read like the view.
+    /// memory map centred on the agent and turned to face up, read like the view;
+    /// `view-mission` is the view with the BabyAI instruction as index planes (for levels whose
+    /// task changes between episodes, e.g. MixedTrainLocal).
     #[arg(long, value_enum, default_value_t = ObsChoice::Auto)]
     pub obs: ObsChoice,
-    /// The network: `auto` is MiniGrid's CNN for the view and the egocentric map, LLM4Teach's
+    /// The network: `auto` is MiniGrid's CNN for the views and the egocentric map, LLM4Teach's
     /// CNN for the memory map.
     #[arg(long, value_enum, default_value_t = NetChoice::Auto)]
     pub net: NetChoice,
@@ -173,6 +178,9 @@ impl Config {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
             },
+            ObsChoice::ViewMission => ObsKind::ViewMission {
+                size: probe.world.view_size as u16,
+            },
             ObsChoice::EgoMap => ObsKind::EgoMap {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
@@ -186,7 +194,10 @@ impl Config {
             },
         };
         let net = match (self.net, obs) {
-            (NetChoice::Auto, ObsKind::View { .. } | ObsKind::EgoMap { .. })
+            (
+                NetChoice::Auto,
+                ObsKind::View { .. } | ObsKind::ViewMission { .. } | ObsKind::EgoMap { .. },
+            )
             | (NetChoice::MinigridCnn, _) => NetKind::MiniGridCnn,
             (NetChoice::Auto, _) | (NetChoice::MemoryMapCnn, _) => NetKind::MemoryMapCnn,
             (NetChoice::Mlp, _) => NetKind::Mlp,
@@ -232,5 +243,27 @@ impl Config {
             "--eval-episodes must be at least 1"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--obs view-mission` reads the env's view plus the mission's planes with MiniGrid's CNN;
+    /// `auto` on a BabyAI level stays the plain view.
+    #[test]
+    fn view_mission_is_the_view_and_the_mission_with_minigrids_cnn() {
+        let env = gridmentor_core::registry::find("BabyAI-MixedTrainLocal-v0").unwrap();
+        let cfg = Config {
+            obs: ObsChoice::ViewMission,
+            ..Config::default()
+        };
+        let spec = cfg.net_spec(env).unwrap();
+        assert_eq!(spec.obs, ObsKind::ViewMission { size: 7 });
+        assert_eq!(spec.net, NetKind::MiniGridCnn);
+        assert_eq!(spec.obs.input_shape(), [10, 7, 7]);
+        let auto = Config::default().net_spec(env).unwrap();
+        assert_eq!(auto.obs, ObsKind::View { size: 7 });
     }
 }
