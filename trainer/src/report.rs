@@ -67,6 +67,8 @@ pub struct Entry {
     pub episodes: Option<u64>,
     /// The first layout seed of the final evaluation (or eval file).
     pub eval_seed: Option<u64>,
+    /// Frames trained (runs with a final evaluation).
+    pub frames: Option<u64>,
     pub source: PathBuf,
 }
 
@@ -202,6 +204,7 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
         by_kind: eval.as_ref().map(|e| e.by_kind.clone()).unwrap_or_default(),
         episodes: figures.map(|f| f.episodes as u64),
         eval_seed: eval.as_ref().map(|e| e.eval_seed),
+        frames: eval.as_ref().map(|e| e.frames),
         source: dir.to_path_buf(),
     })
 }
@@ -239,6 +242,7 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
             by_kind: r.by_kind.clone(),
             episodes: Some(f.episodes as u64),
             eval_seed: Some(r.seed),
+            frames: None,
             source: path.to_path_buf(),
             env: r.env,
             planner: r.planner,
@@ -350,13 +354,15 @@ pub fn table(entries: &[&Entry]) -> String {
 }
 
 /// The BALROG-style table of one BabyAI level's entries that report success per task kind: one
-/// row per (algorithm, planner), successes / episodes per kind and overall, summed over runs,
-/// with the evaluations' first layout seeds. `None` when no entry has per-kind figures.
+/// row per (algorithm, planner, frames trained), successes / episodes per kind and overall,
+/// summed over runs, with the evaluations' first layout seeds. `None` when no entry has
+/// per-kind figures.
 pub fn kind_table(entries: &[&Entry]) -> Option<String> {
-    let mut groups: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
+    type Key = (String, String, Option<u64>);
+    let mut groups: BTreeMap<Key, Vec<&Entry>> = BTreeMap::new();
     for e in entries.iter().filter(|e| !e.by_kind.is_empty()) {
         groups
-            .entry((e.algo.clone(), e.planner.clone()))
+            .entry((e.algo.clone(), e.planner.clone(), e.frames))
             .or_default()
             .push(e);
     }
@@ -372,21 +378,22 @@ pub fn kind_table(entries: &[&Entry]) -> Option<String> {
     if kinds.is_empty() {
         return None;
     }
-    let mut s = String::from("| algorithm | planner | runs | first layout seeds |");
+    let mut s = String::from("| algorithm | planner | frames | runs | first layout seeds |");
     for k in &kinds {
         let _ = write!(s, " {} |", k.name());
     }
-    s.push_str(" overall |\n|---|---|---|---|");
+    s.push_str(" overall |\n|---|---|---|---|---|");
     s.push_str(&"---|".repeat(kinds.len() + 1));
     s.push('\n');
-    for ((algo, planner), es) in groups {
+    for ((algo, planner, frames), es) in groups {
         let seeds: Vec<String> = es
             .iter()
             .map(|e| e.eval_seed.map_or("–".into(), |v| v.to_string()))
             .collect();
+        let frames = frames.map_or("–".into(), |f| f.to_string());
         let _ = write!(
             s,
-            "| {algo} | {planner} | {} | {} |",
+            "| {algo} | {planner} | {frames} | {} | {} |",
             es.len(),
             seeds.join(", ")
         );
@@ -1356,10 +1363,10 @@ mod tests {
             out: dir.join("out"),
         })
         .unwrap();
-        let want = "| algorithm | planner | runs | first layout seeds | GoTo | Open | PutNext | overall |\n\
-                    |---|---|---|---|---|---|---|---|\n\
-                    | eval:random | none | 2 | 7, 9 | 7/20 | 1/5 | – | 0.320 (8/25) |\n\
-                    | glam | SmolLM2 | 1 | 4295967299 | 4/4 | – | 2/8 | 0.500 (6/12) |\n";
+        let want = "| algorithm | planner | frames | runs | first layout seeds | GoTo | Open | PutNext | overall |\n\
+                    |---|---|---|---|---|---|---|---|---|\n\
+                    | eval:random | none | – | 2 | 7, 9 | 7/20 | 1/5 | – | 0.320 (8/25) |\n\
+                    | glam | SmolLM2 | 5120 | 1 | 4295967299 | 4/4 | – | 2/8 | 0.500 (6/12) |\n";
         assert!(md.contains(want), "{md}");
         assert!(md.contains("| eval:expert | x | 1 | 100.0% |"), "{md}");
         std::fs::remove_dir_all(&dir).unwrap();

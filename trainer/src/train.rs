@@ -246,7 +246,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
         greedy: eval.greedy,
         figures,
         teacher: teacher.map(|t| t.get()),
-        by_kind: Vec::new(),
+        by_kind: eval.by_kind,
     };
     run_folder::write_json(&args.out, "eval.json", &result)
         .context("writing the final evaluation")?;

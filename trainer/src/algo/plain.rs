@@ -47,6 +47,7 @@ pub fn setup(
                 planner: "none".into(),
                 greedy: false,
                 totals: Totals::of(&s, false, false),
+                by_kind: s.by_kind(),
             })
         }),
     })

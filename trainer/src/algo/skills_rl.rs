@@ -155,6 +155,7 @@ pub fn setup(
             planner: "none".into(),
             greedy: false,
             totals: eval_policy(model, id, episodes as u32, seed, false)?,
+            by_kind: Vec::new(),
         })
     };
     Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))

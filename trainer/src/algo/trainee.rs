@@ -21,6 +21,8 @@ pub struct Evaluated {
     pub planner: String,
     pub greedy: bool,
     pub totals: Totals,
+    /// BabyAI levels: episodes and successes per task kind (empty elsewhere).
+    pub by_kind: Vec<gridmentor_core::agent::KindTally>,
 }
 
 /// Where a resumed run's algorithm stands (from `latest.state`).

@@ -256,6 +256,7 @@ pub fn setup(
             planner: planner_name.clone(),
             greedy: true,
             totals,
+            by_kind: Vec::new(),
         })
     };
     Ok(Trainee::of_slots(spec, envs, settings, metrics, evaluate))
