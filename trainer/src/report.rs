@@ -288,12 +288,13 @@ fn cell(v: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
     v.map(fmt).unwrap_or_else(|| "–".into())
 }
 
-/// The markdown table of one env's entries, one row per (algorithm, planner), means over runs.
+/// The markdown table of one env's entries, one row per (algorithm, planner, frames trained),
+/// means over runs.
 pub fn table(entries: &[&Entry]) -> String {
-    let mut groups: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, Option<u64>), Vec<&Entry>> = BTreeMap::new();
     for e in entries {
         groups
-            .entry((e.algo.clone(), e.planner.clone()))
+            .entry((e.algo.clone(), e.planner.clone(), e.frames))
             .or_default()
             .push(e);
     }
@@ -301,7 +302,7 @@ pub fn table(entries: &[&Entry]) -> String {
         "| algorithm | planner | runs | success rate | mean return | mean steps | LLM calls / episode | frames to 90% success | wall time (s) |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
-    for ((algo, planner), es) in groups {
+    for ((algo, planner, _), es) in groups {
         let m = |f: &dyn Fn(&Entry) -> Option<f64>| mean(es.iter().map(|e| f(e)));
         let reached: Vec<bool> = es.iter().filter_map(|e| e.reached_90).collect();
         let f90 = if reached.is_empty() {
@@ -1331,6 +1332,18 @@ mod tests {
             ),
         )
         .unwrap();
+        // The same settings trained longer: a row of its own, not a second seed of the first.
+        let longer = dir.join("glam-mtl-longer");
+        std::fs::create_dir_all(&longer).unwrap();
+        std::fs::copy(run.join("config.json"), longer.join("config.json")).unwrap();
+        std::fs::write(
+            longer.join("eval.json"),
+            std::fs::read_to_string(run.join("eval.json"))
+                .unwrap()
+                .replace("5120", "10240")
+                .replace(r#""successes":2"#, r#""successes":6"#),
+        )
+        .unwrap();
         let line = |agent: &str, seed: u64, kinds: &str| {
             format!(
                 r#"{{"env":"{env}","agent":"{agent}","planner":"none","seed":{seed},"success_rate":0.3,"by_kind":[{kinds}]}}"#
@@ -1366,8 +1379,14 @@ mod tests {
         let want = "| algorithm | planner | frames | runs | first layout seeds | GoTo | Open | PutNext | overall |\n\
                     |---|---|---|---|---|---|---|---|---|\n\
                     | eval:random | none | – | 2 | 7, 9 | 7/20 | 1/5 | – | 0.320 (8/25) |\n\
-                    | glam | SmolLM2 | 5120 | 1 | 4295967299 | 4/4 | – | 2/8 | 0.500 (6/12) |\n";
+                    | glam | SmolLM2 | 5120 | 1 | 4295967299 | 4/4 | – | 2/8 | 0.500 (6/12) |\n\
+                    | glam | SmolLM2 | 10240 | 1 | 4295967299 | 4/4 | – | 6/8 | 0.833 (10/12) |\n";
         assert!(md.contains(want), "{md}");
+        assert_eq!(
+            md.matches("| glam | SmolLM2 | 1 | 50.0% |").count(),
+            2,
+            "{md}"
+        );
         assert!(md.contains("| eval:expert | x | 1 | 100.0% |"), "{md}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
