@@ -231,7 +231,6 @@ fn reachable(w: &World, start: (Pos, Dir), freed: Option<Pos>) -> Vec<((Pos, Dir
 mod tests {
     use super::*;
     use crate::registry;
-    use crate::rules::TaskKind;
     use crate::world::Action;
     use alloc::collections::BTreeMap;
 
