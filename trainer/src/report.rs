@@ -69,6 +69,9 @@ pub struct Entry {
     pub eval_seed: Option<u64>,
     /// Frames trained (runs with a final evaluation).
     pub frames: Option<u64>,
+    /// The environment's mean return over every episode played while training (in5490's
+    /// measure; runs that kept it).
+    pub training_return: Option<f64>,
     pub source: PathBuf,
 }
 
@@ -205,6 +208,10 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
         episodes: figures.map(|f| f.episodes as u64),
         eval_seed: eval.as_ref().map(|e| e.eval_seed),
         frames: eval.as_ref().map(|e| e.frames),
+        training_return: eval
+            .as_ref()
+            .and_then(|e| e.training)
+            .map(|t| t.mean_return),
         source: dir.to_path_buf(),
     })
 }
@@ -243,6 +250,7 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
             episodes: Some(f.episodes as u64),
             eval_seed: Some(r.seed),
             frames: None,
+            training_return: None,
             source: path.to_path_buf(),
             env: r.env,
             planner: r.planner,
@@ -288,6 +296,19 @@ fn cell(v: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
     v.map(fmt).unwrap_or_else(|| "–".into())
 }
 
+/// Mean and, over two or more values, the sample standard deviation: "0.480 ± 0.031".
+fn mean_sd(xs: impl Iterator<Item = Option<f64>>) -> String {
+    let v: Vec<f64> = xs.flatten().collect();
+    let Some(m) = mean(v.iter().map(|x| Some(*x))) else {
+        return "–".into();
+    };
+    if v.len() < 2 {
+        return format!("{m:.3}");
+    }
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    format!("{m:.3} ± {:.3}", var.sqrt())
+}
+
 /// The markdown table of one env's entries, one row per (algorithm, planner, frames trained),
 /// means over runs.
 pub fn table(entries: &[&Entry]) -> String {
@@ -299,8 +320,8 @@ pub fn table(entries: &[&Entry]) -> String {
             .push(e);
     }
     let mut s = String::from(
-        "| algorithm | planner | runs | success rate | mean return | mean steps | LLM calls / episode | frames to 90% success | wall time (s) |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| algorithm | planner | runs | success rate | mean return | mean steps | LLM calls / episode | frames to 90% success | mean return while training | wall time (s) |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for ((algo, planner, _), es) in groups {
         let m = |f: &dyn Fn(&Entry) -> Option<f64>| mean(es.iter().map(|e| f(e)));
@@ -342,12 +363,13 @@ pub fn table(entries: &[&Entry]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {algo} | {planner} | {} | {} | {} | {} | {} | {f90} | {} |",
+            "| {algo} | {planner} | {} | {} | {} | {} | {} | {f90} | {} | {} |",
             es.len(),
             cell(m(&|e| e.success), |v| format!("{:.1}%", 100.0 * v)),
             cell(m(&|e| e.ret), |v| format!("{v:.3}")),
             cell(m(&|e| e.steps), |v| format!("{v:.1}")),
             cell(m(&|e| e.calls), |v| format!("{v:.2}")),
+            mean_sd(es.iter().map(|e| e.training_return)),
             cell(m(&|e| e.seconds), |v| format!("{v:.0}")),
         );
     }
@@ -987,7 +1009,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             run.join("eval.json"),
-            r#"{"success_rate":0.99,"mean_return":0.8,"mean_steps":20,"llm_calls_per_episode":4.5,"seconds":12}"#,
+            r#"{"success_rate":0.99,"mean_return":0.8,"mean_steps":20,"llm_calls_per_episode":4.5,"seconds":12,"training":{"episodes":50,"mean_return":0.4}}"#,
         )
         .unwrap();
         std::fs::write(
@@ -1037,6 +1059,21 @@ mod tests {
             )
             .unwrap();
         }
+        // Two seeds of one setting: in5490's mean return while training, as mean ± sd.
+        for (seed, training) in [(3, 0.3), (4, 0.5)] {
+            let run = dir.join(format!("shaping-both-{seed}"));
+            std::fs::create_dir_all(&run).unwrap();
+            std::fs::write(
+                run.join("config.json"),
+                format!(r#"{{"algo":"shaping","env":"SimpleDoorKey","guide":{{"planner":"expert","args":{{"shaping_bias":1.0}}}},"ppo":{{"seed":{seed}}}}}"#),
+            )
+            .unwrap();
+            std::fs::write(
+                run.join("eval.json"),
+                format!(r#"{{"frames":4096,"success_rate":1.0,"training":{{"episodes":10,"mean_return":{training}}}}}"#),
+            )
+            .unwrap();
+        }
         let hard = dir.join("teach-hard-1");
         std::fs::create_dir_all(&hard).unwrap();
         std::fs::write(
@@ -1052,7 +1089,9 @@ mod tests {
         })
         .unwrap();
         assert!(
-            md.contains("| when2ask | expert | 1 | 99.0% | 0.800 | 20.0 | 4.50 | 200 | 12 |"),
+            md.contains(
+                "| when2ask | expert | 1 | 99.0% | 0.800 | 20.0 | 4.50 | 200 | 0.400 | 12 |"
+            ),
             "{md}"
         );
         assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
@@ -1064,15 +1103,21 @@ mod tests {
         );
         assert!(
             md.contains(
-                "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 (rolling 60.0% at the end) | – |"
+                "| llm4teach | expert:noise=0.3 | 1 | – | – | – | – | not reached in 4096 (rolling 60.0% at the end) | – | – |"
             ),
             "{md}"
         );
         assert!(
-            md.contains("| shaping | expert | 1 | – | – | – | – | not reached | – |"),
+            md.contains("| shaping | expert | 1 | – | – | – | – | not reached | – | – |"),
             "{md}"
         );
         assert!(md.contains("| ppo | none | 1 |"), "{md}");
+        assert!(
+            md.contains(
+                "| shaping (shaping_bias=1) | expert | 2 | 100.0% | 0.000 | 0.0 | 0.00 | – | 0.400 ± 0.141 | 0 |"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("| ppo (ent_coef=0.05, norm_adv=true) | none | 1 |"),
             "{md}"

@@ -84,6 +84,18 @@ pub struct TrainResult {
     /// BabyAI tasks: the final evaluation's episodes and successes per task kind (GLAM's runs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_kind: Vec<KindTally>,
+    /// The episodes training itself played (absent for runs that did not keep it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingEpisodes>,
+}
+
+/// Every episode a run played while it trained: in5490 compares methods by the environment's
+/// return averaged over all of them (shaping bonuses excluded), which rewards learning early as
+/// well as learning well.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrainingEpisodes {
+    pub episodes: u64,
+    pub mean_return: f64,
 }
 
 /// The line `eval` prints (`--json`), one per evaluation; `report` reads files of them.

@@ -5,7 +5,7 @@ use crate::algo::{self, Algo, GuideArgs, Resumed};
 use crate::device::{DeviceChoice, pick_device};
 use crate::ppo::resume as ppo_resume;
 use crate::ppo::{Config, Guide, Ppo, Stats};
-use crate::results::{RunConfig, TrainResult};
+use crate::results::{RunConfig, TrainResult, TrainingEpisodes};
 use crate::run_config::{self, Flags, Settings};
 use crate::run_folder::{self, RunLog, Update};
 use anyhow::{Context, bail};
@@ -247,6 +247,13 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<TrainResult> {
         figures,
         teacher: teacher.map(|t| t.get()),
         by_kind: eval.by_kind,
+        training: ppo
+            .return_total
+            .filter(|_| ppo.episodes > 0)
+            .map(|total| TrainingEpisodes {
+                episodes: ppo.episodes,
+                mean_return: total / ppo.episodes as f64,
+            }),
     };
     run_folder::write_json(&args.out, "eval.json", &result)
         .context("writing the final evaluation")?;

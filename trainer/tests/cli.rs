@@ -257,6 +257,13 @@ fn a_resumed_run_goes_on_exactly_like_an_uninterrupted_one() {
         part.to_str().unwrap(),
     ]));
     assert_eq!(r["frames"], 2048);
+    // The mean return over every training episode carries across the resume too.
+    let first = read_json(&whole.join("eval.json"));
+    assert!(
+        first["training"]["episodes"].as_u64().unwrap() > 0,
+        "{first}"
+    );
+    assert_eq!(first["training"], r["training"], "{first} vs {r}");
     let (a, b) = (metrics(&whole), metrics(&part));
     assert_eq!(a.len(), 9, "a header and 8 updates");
     assert!(

@@ -39,6 +39,15 @@ fn ppo_learns_doorkey_5x5_and_its_checkpoint_replays() {
     let rows = metrics_rows(&run);
     assert!(rows[0].starts_with("update,frames,fps,"));
     assert_eq!(rows.len() - 1, 150_000 / (16 * 128), "one row per update");
+    // Every training episode counted once, and their mean return lies below the trained
+    // policy's (it starts from a random one) and above nothing.
+    let episodes = rows[rows.len() - 1].split(',').nth(3).unwrap();
+    assert_eq!(r["training"]["episodes"].to_string(), episodes, "{r}");
+    let while_training = r["training"]["mean_return"].as_f64().unwrap();
+    assert!(
+        while_training > 0.05 && while_training < trained,
+        "mean return while training {while_training}, trained {trained}"
+    );
     let events = std::fs::read_dir(&run)
         .unwrap()
         .filter_map(|e| e.ok())

@@ -538,6 +538,7 @@ pub fn train(args: &TrainArgs, settings: Settings) -> anyhow::Result<TrainResult
         figures,
         teacher: None,
         by_kind: s.by_kind(),
+        training: None,
     };
     run_folder::write_json(&args.out, "eval.json", &result)
         .context("writing the final evaluation")?;

@@ -23,6 +23,9 @@ pub struct Header {
     pub update: usize,
     pub frames: u64,
     pub episodes: u64,
+    /// The sum of every finished episode's return (absent in states written before it was kept).
+    #[serde(default)]
+    pub return_total: Option<f64>,
     pub recent: Vec<(f32, u32)>,
     pub rng: [u64; 4],
     /// The best mean return seen (what `best.ckpt` holds), if any.
@@ -58,6 +61,7 @@ pub fn save(
         update: ppo.update,
         frames: ppo.frames,
         episodes: ppo.episodes,
+        return_total: ppo.return_total,
         recent: ppo.recent.iter().copied().collect(),
         rng: ppo.rng.state(),
         best,
@@ -142,6 +146,7 @@ impl Ppo {
         self.update = h.update;
         self.frames = h.frames;
         self.episodes = h.episodes;
+        self.return_total = h.return_total;
         self.recent = h.recent.iter().copied().collect::<VecDeque<_>>();
         self.rng = Rng::from_state(h.rng);
         self.env_snapshot = Some(h.envs.clone());

@@ -224,6 +224,10 @@ pub struct Ppo {
     pub recent: VecDeque<(f32, u32)>,
     /// Episodes finished so far.
     pub episodes: u64,
+    /// The environment's return summed over every episode finished so far (shaping bonuses
+    /// excluded): in5490's "mean reward" is this over `episodes`. None after resuming a state
+    /// written before it was kept, so a wrong mean is never reported.
+    pub return_total: Option<f64>,
     pub frames: u64,
     /// Updates done so far (the LR schedule's position; `train` continues from it).
     pub update: usize,
@@ -248,6 +252,7 @@ impl Ppo {
             timings: Timings::default(),
             recent: VecDeque::new(),
             episodes: 0,
+            return_total: Some(0.0),
             frames: 0,
             update: 0,
             env_snapshot: None,
@@ -344,6 +349,9 @@ impl Ppo {
                 r.dones.push(info.done);
                 if let Some((ret, len)) = info.episode {
                     self.episodes += 1;
+                    if let Some(t) = &mut self.return_total {
+                        *t += f64::from(ret);
+                    }
                     self.recent.push_back((ret, len));
                     if self.recent.len() > 100 {
                         self.recent.pop_front();
