@@ -148,7 +148,7 @@ pub struct GuideArgs {
     #[arg(long, default_value_t = 5.0)]
     pub max_weight: f32,
     /// in5490: reward bonus when the action is the planner's suggestion, once per suggestion
-    /// (agent pose and suggested action) per episode.
+    /// (the action and the object it acts on, as "pick up the key") per episode.
     #[arg(long, default_value_t = 0.1)]
     pub shaping_bonus: f32,
     /// in5490 policy influencing: logit bias on the suggested action at the start (0: off) ...
