@@ -134,7 +134,9 @@ impl Guide for Guided {
             let Some(env) = envs.env(i) else { continue };
             let action = Action::ALL[actions[i] as usize];
             let done = envs.info()[i].done;
+            // Without a bonus (policy influencing alone) nothing is paid, and nothing counted.
             if self.teaching == Teaching::Shaping
+                && self.args.shaping_bonus > 0.0
                 && let Some(s) = self.suggestion[i]
                 && s.action == action
                 && self.rewarded[i].insert(s)
