@@ -224,6 +224,11 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
         let Ok(v) = v else { return Ok(Vec::new()) };
+        // A train command's printed result (it names its algorithm) repeats its run folder's
+        // eval.json, which is read with the run: as an eval record it would be a second row.
+        if v.get("algo").is_some() {
+            continue;
+        }
         let Ok(r) = serde_json::from_value::<EvalReport>(v) else {
             continue;
         };
@@ -1019,6 +1024,12 @@ mod tests {
 {"env":"SimpleDoorKey","agent":"teacher","planner":"t","greedy":false,"success_rate":0.8}"#,
         )
         .unwrap();
+        // A train command's output saved beside its run folder is not an evaluation of its own.
+        std::fs::write(
+            dir.join("w2a-1.json"),
+            r#"{"env":"SimpleDoorKey","algo":"when2ask","agent":"mediator","planner":"expert","success_rate":0.99}"#,
+        )
+        .unwrap();
         // A teacher-guided run that has not reached 90% (yet): its planner and how far it got.
         let teach = dir.join("teach-1");
         std::fs::create_dir_all(&teach).unwrap();
@@ -1095,6 +1106,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| eval:always | expert | 1 | 100.0% |"), "{md}");
+        assert!(!md.contains("eval:mediator"), "{md}");
         // Greedy and sampled evaluations of one agent are rows of their own, not averaged.
         assert!(md.contains("| eval:teacher | t | 1 | 80.0% |"), "{md}");
         assert!(
