@@ -137,16 +137,66 @@ impl candle_core::CustomOp1 for FrozenMatmul {
     }
 }
 
+/// Projections that read the same input: apart (f32, exact per matrix), or stacked into one
+/// matrix (Q8_0: one quantized matvec and one thread-pool round per group when decoding,
+/// instead of one per projection; a Q8_0 block lies within a row, so stacking rows changes no
+/// value).
+#[derive(Debug, Clone)]
+enum Group {
+    Apart(Vec<Linear>),
+    Stacked(Linear, Vec<usize>),
+}
+
+impl Group {
+    fn new(qs: &[QTensor], precision: Precision, device: &Device) -> candle_core::Result<Group> {
+        match precision {
+            Precision::F32 => Ok(Group::Apart(
+                qs.iter()
+                    .map(|q| Linear::new(q, precision, device))
+                    .collect::<candle_core::Result<_>>()?,
+            )),
+            Precision::Q8_0 => {
+                let rows = qs.iter().map(|q| q.shape().dims()[0]).collect();
+                let ws = qs
+                    .iter()
+                    .map(|q| q.dequantize(device))
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                let w = QTensor::quantize(&Tensor::cat(&ws, 0)?, GgmlDType::Q8_0)?;
+                Ok(Group::Stacked(Linear(QMatMul::from_qtensor(w)?), rows))
+            }
+        }
+    }
+
+    /// Each projection's output, in the order given to [`Group::new`].
+    fn forward_grad(&self, x: &Tensor, differentiable: bool) -> candle_core::Result<Vec<Tensor>> {
+        match self {
+            Group::Apart(ls) => ls
+                .iter()
+                .map(|l| l.forward_grad(x, differentiable))
+                .collect(),
+            Group::Stacked(l, rows) => {
+                let y = l.forward_grad(x, differentiable)?;
+                let mut at = 0;
+                rows.iter()
+                    .map(|&n| {
+                        at += n;
+                        y.narrow(D::Minus1, at - n, n)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Layer {
     attn_norm: Tensor,
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
+    /// Q, K, V.
+    qkv: Group,
     wo: Linear,
     ffn_norm: Tensor,
-    gate: Linear,
-    up: Linear,
+    /// Gate, up.
+    gate_up: Group,
     down: Linear,
 }
 
@@ -221,17 +271,15 @@ impl Weights {
         let norm = get("output_norm.weight")?.dequantize(device)?;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
-            let mut lin = |n: &str| -> candle_core::Result<Linear> {
-                Linear::new(&get(&format!("blk.{i}.{n}.weight"))?, precision, device)
-            };
+            let mut q = |n: &str| get(&format!("blk.{i}.{n}.weight"));
+            let qkv = [q("attn_q")?, q("attn_k")?, q("attn_v")?];
+            let gate_up = [q("ffn_gate")?, q("ffn_up")?];
+            let (wo, down) = (q("attn_output")?, q("ffn_down")?);
             layers.push(Layer {
-                wq: lin("attn_q")?,
-                wk: lin("attn_k")?,
-                wv: lin("attn_v")?,
-                wo: lin("attn_output")?,
-                gate: lin("ffn_gate")?,
-                up: lin("ffn_up")?,
-                down: lin("ffn_down")?,
+                qkv: Group::new(&qkv, precision, device)?,
+                wo: Linear::new(&wo, precision, device)?,
+                gate_up: Group::new(&gate_up, precision, device)?,
+                down: Linear::new(&down, precision, device)?,
                 attn_norm: get(&format!("blk.{i}.attn_norm.weight"))?.dequantize(device)?,
                 ffn_norm: get(&format!("blk.{i}.ffn_norm.weight"))?.dequantize(device)?,
             });
@@ -478,10 +526,17 @@ impl Llama {
             let proj = |p: Proj, lin: &Linear, h: &Tensor| {
                 adapter.adapt(i, p, h, lin.forward_grad(h, grad)?)
             };
+            let group = |ps: &[Proj], g: &Group, h: &Tensor| -> candle_core::Result<Vec<Tensor>> {
+                let ys = g.forward_grad(h, grad)?;
+                ps.iter()
+                    .zip(ys)
+                    .map(|(&p, y)| adapter.adapt(i, p, h, y))
+                    .collect()
+            };
             let h = rms_norm(&x, &layer.attn_norm, eps, grad)?;
-            let q = proj(Proj::Q, &layer.wq, &h)?;
-            let k = proj(Proj::K, &layer.wk, &h)?;
-            let v = proj(Proj::V, &layer.wv, &h)?;
+            let [q, k, v]: [Tensor; 3] = group(&[Proj::Q, Proj::K, Proj::V], &layer.qkv, &h)?
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("three projections".into()))?;
             let q = q.reshape((b, seq, nh, hd))?.transpose(1, 2)?.contiguous()?;
             let k = k
                 .reshape((b, seq, nkv, hd))?
@@ -499,32 +554,19 @@ impl Llama {
                 None => (k, v),
             };
             *slot = Some((k.clone(), v.clone()));
-            let kv_len = k.dim(2)?;
-            // Grouped-query attention: fold the query heads sharing a kv head into the rows.
-            let group = nh / nkv;
-            let q = q.reshape((b, nkv, group * seq, hd))?;
-            let att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-            let att = match mask {
-                Some(m) => {
-                    let att = att.reshape((b, nkv, group, seq, kv_len))?;
-                    att.broadcast_add(m)?
-                        .reshape((b, nkv, group * seq, kv_len))?
-                }
-                None => att,
-            };
-            let att = match grad {
-                true => candle_nn::ops::softmax(&att, D::Minus1)?,
-                false => candle_nn::ops::softmax_last_dim(&att)?,
-            };
-            let y = att.matmul(&v)?; // [b, nkv, group*seq, hd]
-            let y = y
-                .reshape((b, nh, seq, hd))?
-                .transpose(1, 2)?
-                .reshape((b, seq, nh * hd))?;
-            x = (x + proj(Proj::O, &layer.wo, &y)?)?;
+            if !grad && seq == 1 && mask.is_none() {
+                // Decoding one position: plain loops over the cache instead of ten small tensor
+                // ops (each f32 matmul of candle asks the OS for the CPU count).
+                let y = decode_attention(&q, &k, &v)?;
+                x = (x + proj(Proj::O, &layer.wo, &y)?)?;
+            } else {
+                x = (x + proj(Proj::O, &layer.wo, &attention(&q, &k, &v, mask, grad)?)?)?;
+            }
             let h = rms_norm(&x, &layer.ffn_norm, eps, grad)?;
-            let g = candle_nn::ops::silu(&proj(Proj::Gate, &layer.gate, &h)?)?;
-            let m = (g * proj(Proj::Up, &layer.up, &h)?)?;
+            let [g, u]: [Tensor; 2] = group(&[Proj::Gate, Proj::Up], &layer.gate_up, &h)?
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("two projections".into()))?;
+            let m = (candle_nn::ops::silu(&g)? * u)?;
             x = (x + proj(Proj::Down, &layer.down, &m)?)?;
         }
         cache.len += seq;
@@ -567,5 +609,188 @@ impl Llama {
             })
             .collect();
         Tensor::from_vec(data, (seq, kv), &self.device)
+    }
+}
+
+/// Grouped-query attention of queries `[b, heads, seq, hd]` over keys and values
+/// `[b, kv_heads, kv_len, hd]` with the additive `mask` (`[seq, kv_len]`; `None`: every key is
+/// visible); returns `[b, seq, heads * hd]`.
+fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    differentiable: bool,
+) -> candle_core::Result<Tensor> {
+    let (b, nh, seq, hd) = q.dims4()?;
+    let (_, nkv, kv_len, _) = k.dims4()?;
+    // Fold the query heads sharing a kv head into the rows.
+    let group = nh / nkv;
+    let q = q.reshape((b, nkv, group * seq, hd))?;
+    let att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+    let att = match mask {
+        Some(m) => {
+            let att = att.reshape((b, nkv, group, seq, kv_len))?;
+            att.broadcast_add(m)?
+                .reshape((b, nkv, group * seq, kv_len))?
+        }
+        None => att,
+    };
+    let att = match differentiable {
+        true => candle_nn::ops::softmax(&att, D::Minus1)?,
+        false => candle_nn::ops::softmax_last_dim(&att)?,
+    };
+    let y = att.matmul(&v.contiguous()?)?; // [b, nkv, group*seq, hd]
+    y.reshape((b, nh, seq, hd))?
+        .transpose(1, 2)?
+        .reshape((b, seq, nh * hd))
+}
+
+/// [`attention`] of one query position (`q`: `[b, heads, 1, hd]`) over the whole cache, no
+/// gradient: what each generated token runs 30 times.
+fn decode_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, nh, seq, hd) = q.dims4()?;
+    let (_, nkv, len, _) = k.dims4()?;
+    if seq != 1 || nh % nkv != 0 {
+        candle_core::bail!("decode attention takes one position and whole kv groups");
+    }
+    let group = nh / nkv;
+    let q = q.flatten_all()?.to_vec1::<f32>()?;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0f32; b * nh * hd];
+    let mut p = vec![0f32; len];
+    with_f32(k, |ks| {
+        with_f32(v, |vs| {
+            for bi in 0..b {
+                for h in 0..nh {
+                    let kv = (bi * nkv + h / group) * len * hd;
+                    let qh = &q[(bi * nh + h) * hd..][..hd];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, pj) in p.iter_mut().enumerate() {
+                        *pj = dot(qh, &ks[kv + j * hd..][..hd]) * scale;
+                        max = max.max(*pj);
+                    }
+                    let mut sum = 0.0;
+                    for pj in p.iter_mut() {
+                        *pj = (*pj - max).exp();
+                        sum += *pj;
+                    }
+                    let o = &mut out[(bi * nh + h) * hd..][..hd];
+                    for (j, pj) in p.iter().enumerate() {
+                        let w = pj / sum;
+                        for (o, x) in o.iter_mut().zip(&vs[kv + j * hd..][..hd]) {
+                            *o += w * x;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    })?;
+    Tensor::from_vec(out, (b, 1, nh * hd), k.device())
+}
+
+/// Runs `f` on the f32 elements of `t` in row-major order, without a copy when `t` is a
+/// contiguous CPU tensor.
+fn with_f32<R>(
+    t: &Tensor,
+    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return f(&cpu.as_slice::<f32>()?[start..end]);
+        }
+    }
+    f(&t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// A dot product in eight lanes, which the compiler turns into SIMD (a single running sum
+/// cannot be reordered, so it would not be).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        let n: usize = shape.iter().product();
+        let mut s = seed;
+        let data: Vec<f32> = (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn decode_attention_matches_the_batched_attention() {
+        // SmolLM2's grouping: 9 query heads on 3 kv heads.
+        let q = random(&[2, 9, 1, 64], 1);
+        let k = random(&[2, 3, 17, 64], 2);
+        let v = random(&[2, 3, 17, 64], 3);
+        let want = attention(&q, &k, &v, None, false).unwrap();
+        let got = decode_attention(&q, &k, &v).unwrap();
+        assert_eq!(got.dims(), want.dims());
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "max difference {diff}");
+    }
+
+    #[test]
+    fn stacked_q8_projections_equal_the_separate_ones() {
+        let qs: Vec<QTensor> = [(96, 64), (32, 64), (32, 64)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(r, c))| {
+                QTensor::quantize(&random(&[r, c], 10 + i as u64), GgmlDType::Q4_1).unwrap()
+            })
+            .collect();
+        let stacked = Group::new(&qs, Precision::Q8_0, &Device::Cpu).unwrap();
+        assert!(matches!(stacked, Group::Stacked(..)));
+        for rows in [1, 5] {
+            let x = random(&[1, rows, 64], 20 + rows as u64);
+            let ys = stacked.forward_grad(&x, false).unwrap();
+            assert_eq!(ys.len(), 3);
+            for (q, y) in qs.iter().zip(ys) {
+                let want = Linear::new(q, Precision::Q8_0, &Device::Cpu)
+                    .unwrap()
+                    .forward(&x)
+                    .unwrap();
+                assert_eq!(y.dims(), want.dims());
+                let (y, want) = (
+                    y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert_eq!(y, want, "{rows} rows");
+            }
+        }
     }
 }
