@@ -554,14 +554,14 @@ impl Llama {
                 None => (k, v),
             };
             *slot = Some((k.clone(), v.clone()));
-            if !grad && seq == 1 && mask.is_none() {
+            let y = if !grad && seq == 1 && mask.is_none() {
                 // Decoding one position: plain loops over the cache instead of ten small tensor
-                // ops (each f32 matmul of candle asks the OS for the CPU count).
-                let y = decode_attention(&q, &k, &v)?;
-                x = (x + proj(Proj::O, &layer.wo, &y)?)?;
+                // ops (each f32 matmul of candle reads /proc/cpuinfo for its thread count).
+                decode_attention(&q, &k, &v)?
             } else {
-                x = (x + proj(Proj::O, &layer.wo, &attention(&q, &k, &v, mask, grad)?)?)?;
-            }
+                attention(&q, &k, &v, mask, grad)?
+            };
+            x = (x + proj(Proj::O, &layer.wo, &y)?)?;
             let h = rms_norm(&x, &layer.ffn_norm, eps, grad)?;
             let [g, u]: [Tensor; 2] = group(&[Proj::Gate, Proj::Up], &layer.gate_up, &h)?
                 .try_into()
