@@ -270,6 +270,11 @@ impl Adapters {
 
     fn value(&self, h: &Tensor, grad: bool) -> candle_core::Result<Tensor> {
         let t = |v: &Var| tensor(v, grad);
+        // The value loss trains the head alone, not the adapters the policy shares: with its
+        // gradient reaching the LoRA blocks the README's GoToObj command stopped learning
+        // (rolling success 0.05 at 2,816 frames, where the run with a constant value, whose
+        // head passed no gradient, had 0.55).
+        let h = h.detach();
         let h = match self.value_input {
             ValueInput::Raw => h.clone(),
             // Unit length: the final hidden state has an outlier dimension (about 44 where the

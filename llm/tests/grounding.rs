@@ -167,7 +167,9 @@ fn the_value_head_learns_to_tell_situations_apart() {
             .map(|(p, _)| g.evaluate(p).unwrap().value)
             .collect()
     };
-    for _ in 0..30 {
+    // 90 updates: the head trains alone on the detached hidden state (the adapters get no value
+    // gradient), which took [0.60, 0.51] after 30 and [1.00, 0.01] after 90.
+    for _ in 0..90 {
         // Advantage 0: only the value loss moves anything.
         let batch: Vec<Sample> = cases
             .iter()
