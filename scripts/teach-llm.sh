@@ -9,6 +9,10 @@
 #   scripts/teach-llm.sh llm4teach KeyInBox 300000 runs/l4t-llm-keyinbox --obs ego-map \
 #       --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false
 set -euo pipefail
+if [ $# -lt 4 ]; then
+  echo "usage: scripts/teach-llm.sh ALGO ENV FRAMES OUT [train flags...]" >&2
+  exit 2
+fi
 ALGO="$1"; ENV="$2"; FRAMES="$3"; OUT="$4"; shift 4
 BIN="${CARGO_TARGET_DIR:-target}/release"
 PORT="${TEACH_LLM_PORT:-8099}"
@@ -19,11 +23,13 @@ data=$(mktemp -d)
   > "$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+up=
 for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$PORT/v1/models" > /dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$PORT/v1/models" > /dev/null 2>&1 && { up=1; break; }
   kill -0 $server 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
   sleep 0.5
 done
+[ -n "$up" ] || { echo "teach-llm: the server on port $PORT did not answer in 60 s" >&2; exit 1; }
 
 if [ -d "$OUT" ]; then
   # Stopped before its end, or finished with fewer frames: go on to FRAMES from latest.state.
