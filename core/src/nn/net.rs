@@ -366,6 +366,10 @@ mod tests {
                     width: 10,
                     height: 10,
                 },
+                ObsKind::EgoMapOneHot {
+                    width: 10,
+                    height: 10,
+                },
             ] {
                 for actions in [1, 2, 7] {
                     let spec = NetSpec { net, obs, actions };

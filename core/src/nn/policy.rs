@@ -23,8 +23,8 @@ pub struct Observer {
     map: Option<MemoryMap>,
     /// The view's or the egocentric map's bytes (empty for the other kinds).
     image: Vec<u8>,
-    /// For the view with the mission only (empty otherwise): the view's cells each followed by
-    /// the mission's code, as [`ObsKind::shape`] lays it out.
+    /// For the view with the mission (empty otherwise): the view's cells each followed by the
+    /// mission's code, as [`ObsKind::shape`] lays it out; for the one-hot map, its planes.
     cells: Vec<u8>,
     /// For the map's change only (empty otherwise): the map's data before the last update (all
     /// unseen after a reset).
@@ -48,6 +48,7 @@ impl Observer {
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
             | ObsKind::EgoMap { width, height }
+            | ObsKind::EgoMapOneHot { width, height }
                 if width as i32 != world.width() || height as i32 != world.height() =>
             {
                 return Err(format!(
@@ -65,6 +66,8 @@ impl Observer {
         let cells = kind.len();
         let (image, with_mission, map_cells) = match kind {
             ObsKind::View { .. } | ObsKind::EgoMap { .. } => (cells, 0, 0),
+            // The egocentric codes, then their planes.
+            ObsKind::EgoMapOneHot { .. } => (cells / crate::obs::ONE_HOT_CHANNELS * 3, cells, 0),
             ObsKind::ViewMission { size } => ((size as usize).pow(2) * 3, cells, 0),
             ObsKind::MemoryMap { .. } => (0, 0, 0),
             ObsKind::MemoryMapDiff { .. } => (0, 0, cells),
@@ -92,7 +95,8 @@ impl Observer {
             }
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
-            | ObsKind::EgoMap { width, height } => {
+            | ObsKind::EgoMap { width, height }
+            | ObsKind::EgoMapOneHot { width, height } => {
                 width as i32 == w.width() && height as i32 == w.height()
             }
         }
@@ -148,6 +152,11 @@ impl Observer {
             (Some(map), ObsKind::EgoMap { .. }) => {
                 map.egocentric_into(&mut self.image);
                 self.kind.write_input(&self.image, out);
+            }
+            (Some(map), ObsKind::EgoMapOneHot { .. }) => {
+                map.egocentric_into(&mut self.image);
+                crate::obs::one_hot_into(&self.image, &mut self.cells);
+                self.kind.write_input(&self.cells, out);
             }
             (Some(map), _) => self.kind.write_input(map.data(), out),
         }
@@ -333,9 +342,10 @@ mod tests {
 
     fn model(obs: ObsKind) -> ActorCritic {
         let net = match obs {
-            ObsKind::View { .. } | ObsKind::ViewMission { .. } | ObsKind::EgoMap { .. } => {
-                NetKind::MiniGridCnn
-            }
+            ObsKind::View { .. }
+            | ObsKind::ViewMission { .. }
+            | ObsKind::EgoMap { .. }
+            | ObsKind::EgoMapOneHot { .. } => NetKind::MiniGridCnn,
             _ => NetKind::MemoryMapCnn,
         };
         let spec = NetSpec {
@@ -489,6 +499,50 @@ mod tests {
         assert!(saw_negative);
     }
 
+    /// The one-hot input is the egocentric input plane by plane, cell for cell: through an
+    /// episode each cell lights its type's plane, a coloured object's colour plane and a door's
+    /// state plane, and nothing else.
+    #[test]
+    fn one_hot_input_is_the_egocentric_input_as_planes() {
+        let mut env = registry::make("ColoredDoorKey", 5).unwrap();
+        let (width, height) = (env.world.width() as u16, env.world.height() as u16);
+        let ego = ObsKind::EgoMap { width, height };
+        let hot = ObsKind::EgoMapOneHot { width, height };
+        let mut ego_obs = Observer::new(ego, &env).unwrap();
+        let mut hot_obs = Observer::new(hot, &env).unwrap();
+        let (mut a, mut b) = (vec![0.0; ego.len()], vec![0.0; hot.len()]);
+        let cells = ego.len() / 3;
+        let (mut doors, mut keys) = (0, 0);
+        for i in 0..24 {
+            let act = [Action::Left, Action::Forward, Action::Forward][i % 3];
+            ego_obs.write(&env, &mut a);
+            hot_obs.write(&env, &mut b);
+            for i in 0..cells {
+                let (kind, colour, state) =
+                    (a[i] as usize, a[cells + i] as usize, a[2 * cells + i]);
+                let mut want = vec![kind];
+                if ![0, 1, 10].contains(&kind) {
+                    want.push(11 + colour);
+                }
+                if kind == 4 {
+                    want.push(17 + state as usize);
+                    doors += 1;
+                }
+                keys += (kind == 5) as usize;
+                let lit: Vec<usize> = (0..20).filter(|&k| b[k * cells + i] != 0.0).collect();
+                assert_eq!(lit, want, "cell {i}");
+                assert!((0..20).all(|k| [0.0, 1.0].contains(&b[k * cells + i])));
+            }
+            env.step(act);
+            ego_obs.update(&env);
+            hot_obs.update(&env);
+        }
+        assert!(
+            doors > 0 && keys > 0,
+            "the walk saw {doors} door and {keys} key cells"
+        );
+    }
+
     /// Sampled play draws from a stream of the agent's seed and the layout's seed alone, so an
     /// episode evaluates the same whatever was played before it (the page opens one failed seed
     /// of an evaluation, and undo rebuilds the agent from the episode's start); greedy play takes
@@ -501,6 +555,13 @@ mod tests {
             (
                 "SimpleDoorKey",
                 ObsKind::EgoMap {
+                    width: 10,
+                    height: 10,
+                },
+            ),
+            (
+                "ColoredDoorKey",
+                ObsKind::EgoMapOneHot {
                     width: 10,
                     height: 10,
                 },

@@ -21,6 +21,11 @@ pub enum ObsKind {
     /// like the view (`side x side x 3`, `side = 2 * max(width, height) - 1`; see
     /// [`MemoryMap::egocentric_into`](crate::obs::MemoryMap::egocentric_into)).
     EgoMap { width: u16, height: u16 },
+    /// The egocentric map with each cell's codes as one-hot planes (`side x side x 20`: object
+    /// type, colour, state; see [`crate::obs::one_hot_into`]). With integer codes a network must
+    /// learn that colour 2 at the door equals colour 2 at a key from one scalar plane; one
+    /// plane per colour makes "same colour" a sum a linear layer can form.
+    EgoMapOneHot { width: u16, height: u16 },
     /// The view with the BabyAI instruction added to every cell (`view x view x 10`): the view's
     /// 3 channels, then the [`mission_code`](crate::obs::mission_code)'s 7 indices (task kind,
     /// two objects' type, colour and location; zeros outside BabyAI), so that one network can
@@ -44,6 +49,10 @@ impl ObsKind {
             ObsKind::EgoMap { width, height } => {
                 let side = crate::obs::MemoryMap::ego_side(width as i32, height as i32);
                 [side, side, 3]
+            }
+            ObsKind::EgoMapOneHot { width, height } => {
+                let side = crate::obs::MemoryMap::ego_side(width as i32, height as i32);
+                [side, side, crate::obs::ONE_HOT_CHANNELS]
             }
         }
     }
@@ -95,6 +104,9 @@ impl fmt::Display for ObsKind {
                 write!(f, "memory-map-diff{width}x{height}")
             }
             ObsKind::EgoMap { width, height } => write!(f, "ego-map{width}x{height}"),
+            ObsKind::EgoMapOneHot { width, height } => {
+                write!(f, "ego-map-onehot{width}x{height}")
+            }
         }
     }
 }
@@ -114,6 +126,9 @@ impl FromStr for ObsKind {
         } else if let Some(rest) = s.strip_prefix("memory-map") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::MemoryMap { width, height })
+        } else if let Some(rest) = s.strip_prefix("ego-map-onehot") {
+            let (width, height) = dims(rest)?;
+            Ok(ObsKind::EgoMapOneHot { width, height })
         } else if let Some(rest) = s.strip_prefix("ego-map") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::EgoMap { width, height })
@@ -218,7 +233,8 @@ impl NetSpec {
             }
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
-            | ObsKind::EgoMap { width, height } => {
+            | ObsKind::EgoMap { width, height }
+            | ObsKind::EgoMapOneHot { width, height } => {
                 let ok = |n: u16| (limits::MIN_MAP_SIDE..=limits::MAX_MAP_SIDE).contains(&n);
                 if !ok(width) || !ok(height) {
                     return Err(format!(
@@ -325,6 +341,10 @@ mod tests {
                 width: 10,
                 height: 7,
             },
+            ObsKind::EgoMapOneHot {
+                width: 10,
+                height: 7,
+            },
         ] {
             assert_eq!(obs.to_string().parse::<ObsKind>(), Ok(obs));
         }
@@ -351,6 +371,15 @@ mod tests {
             .shape(),
             [19, 19, 3]
         );
+        assert_eq!(
+            ObsKind::EgoMapOneHot {
+                width: 10,
+                height: 7
+            }
+            .input_shape(),
+            [20, 19, 19]
+        );
+        assert!("ego-map-onehot10".parse::<ObsKind>().is_err());
     }
 
     #[test]

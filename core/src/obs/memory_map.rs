@@ -260,11 +260,81 @@ impl MemoryMap {
     }
 }
 
+const KINDS: usize = crate::world::object::Kind::ALL.len();
+const COLOURS: usize = crate::world::Color::ALL.len();
+/// Planes of [`one_hot_into`]: 11 object types, 6 colours, 3 door states (open, closed, locked).
+pub const ONE_HOT_CHANNELS: usize = KINDS + COLOURS + 3;
+
+/// `codes` (cells of MiniGrid's `[type, colour, state]`) as one-hot planes, [`ONE_HOT_CHANNELS`]
+/// a cell. A colour plane is lit only for an object that has one (not for unseen or empty
+/// cells, whose colour code is 0, red) and a state plane only for a door (every other object's
+/// state is 0, "open"), so a plane means what its name says. Codes out of range light nothing.
+pub fn one_hot_into(codes: &[u8], out: &mut [u8]) {
+    use crate::world::object::Kind;
+    assert_eq!(codes.len() % 3, 0, "cells of 3 codes");
+    assert_eq!(
+        out.len(),
+        codes.len() / 3 * ONE_HOT_CHANNELS,
+        "one-hot buffer must be cells * ONE_HOT_CHANNELS"
+    );
+    for (code, cell) in codes
+        .chunks_exact(3)
+        .zip(out.chunks_exact_mut(ONE_HOT_CHANNELS))
+    {
+        cell.fill(0);
+        let kind = Kind::from_index(code[0]);
+        if kind.is_some() {
+            cell[code[0] as usize] = 1;
+        }
+        let coloured = !matches!(kind, None | Some(Kind::Unseen | Kind::Empty | Kind::Agent));
+        if coloured && (code[1] as usize) < COLOURS {
+            cell[KINDS + code[1] as usize] = 1;
+        }
+        if kind == Some(Kind::Door) && (code[2] as usize) < 3 {
+            cell[KINDS + COLOURS + code[2] as usize] = 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::Rng;
     use crate::world::{Action, Color, DoorState};
+
+    /// Colour only where an object has one (an empty cell's colour code 0 is not "red"), state
+    /// only for a door, nothing for codes out of range.
+    #[test]
+    fn one_hot_planes_mean_what_they_name() {
+        let codes = [
+            1, 0, 0, // empty
+            5, 0, 0, // red key
+            4, 2, 2, // locked blue door
+            4, 0, 0, // open red door
+            0, 0, 0, // unseen
+            2, 5, 0, // grey wall
+            11, 6, 3, // out of range
+        ];
+        let mut out = [9u8; 7 * ONE_HOT_CHANNELS];
+        one_hot_into(&codes, &mut out);
+        let lit: Vec<Vec<usize>> = out
+            .chunks(ONE_HOT_CHANNELS)
+            .map(|c| (0..ONE_HOT_CHANNELS).filter(|&k| c[k] == 1).collect())
+            .collect();
+        assert_eq!(
+            lit,
+            [
+                vec![1],
+                vec![5, 11],
+                vec![4, 13, 19],
+                vec![4, 11, 17],
+                vec![0],
+                vec![2, 16],
+                vec![],
+            ]
+        );
+        assert!(out.iter().all(|&v| v <= 1));
+    }
 
     /// A 7x6 room: walls around, a red key at (3, 2), a locked blue door at (6, 3).
     fn room() -> World {

@@ -5,6 +5,6 @@ pub mod memory_map;
 pub mod mission;
 pub mod text;
 
-pub use memory_map::MemoryMap;
+pub use memory_map::{MemoryMap, ONE_HOT_CHANNELS, one_hot_into};
 pub use mission::{MISSION_CHANNELS, mission_code};
 pub use text::Naming;

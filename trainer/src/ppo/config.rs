@@ -16,6 +16,10 @@ pub enum ObsChoice {
     MemoryMap,
     /// The memory map centred on the agent and turned to face up (core's `ObsKind::EgoMap`).
     EgoMap,
+    /// The egocentric map as one-hot planes of type, colour and door state (core's
+    /// `ObsKind::EgoMapOneHot`): a colour is a plane of its own, so a key can be matched to its
+    /// door's colour.
+    EgoMapOnehot,
     /// The view plus the BabyAI mission as constant index planes (core's
     /// `ObsKind::ViewMission`): what a level that mixes tasks needs.
     ViewMission,
@@ -119,6 +123,7 @@ pub struct Config {
     /// What the network observes: `auto` is the memory map for the seed tasks (as the seed
     /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files); `ego-map` is the
     /// memory map centred on the agent and turned to face up, read like the view;
+    /// `ego-map-onehot` the same map as one-hot planes (type, colour, door state);
     /// `view-mission` is the view with the BabyAI instruction as index planes (for levels whose
     /// task changes between episodes, e.g. MixedTrainLocal).
     #[arg(long, value_enum, default_value_t = ObsChoice::Auto)]
@@ -185,6 +190,10 @@ impl Config {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
             },
+            ObsChoice::EgoMapOnehot => ObsKind::EgoMapOneHot {
+                width: probe.world.width() as u16,
+                height: probe.world.height() as u16,
+            },
             ObsChoice::Auto if env.family == "seed" => ObsKind::MemoryMap {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
@@ -196,7 +205,10 @@ impl Config {
         let net = match (self.net, obs) {
             (
                 NetChoice::Auto,
-                ObsKind::View { .. } | ObsKind::ViewMission { .. } | ObsKind::EgoMap { .. },
+                ObsKind::View { .. }
+                | ObsKind::ViewMission { .. }
+                | ObsKind::EgoMap { .. }
+                | ObsKind::EgoMapOneHot { .. },
             )
             | (NetChoice::MinigridCnn, _) => NetKind::MiniGridCnn,
             (NetChoice::Auto, _) | (NetChoice::MemoryMapCnn, _) => NetKind::MemoryMapCnn,
