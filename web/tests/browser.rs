@@ -340,8 +340,12 @@ fn inference_matches_the_burn_forward_in_wasm() {
         width: 10,
         height: 10,
     };
+    let one_hot = ObsKind::EgoMapOneHot {
+        width: 10,
+        height: 10,
+    };
     for net in NetKind::ALL {
-        for obs in [ObsKind::View { size: 7 }, map, ego] {
+        for obs in [ObsKind::View { size: 7 }, map, ego, one_hot] {
             let spec = NetSpec {
                 net,
                 obs,

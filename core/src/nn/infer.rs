@@ -430,7 +430,11 @@ mod tests {
         let view = ObsKind::View { size: 7 };
         let mut specs = Vec::new();
         for net in NetKind::ALL {
-            for obs in [view, map, diff, ObsKind::View { size: 9 }] {
+            let one_hot = ObsKind::EgoMapOneHot {
+                width: 6,
+                height: 5,
+            };
+            for obs in [view, map, diff, ObsKind::View { size: 9 }, one_hot] {
                 specs.push(NetSpec {
                     net,
                     obs,
