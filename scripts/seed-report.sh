@@ -3,7 +3,7 @@
 # seed, trained here; the runs' small files are kept in docs/report/seed-runs and drawn with
 # `gridmentor report` into docs/report/report.md and one SVG of learning curves per task.
 #
-#   scripts/seed-report.sh            # train what is missing, then draw (about an hour on 2 idle cores)
+#   scripts/seed-report.sh            # train what is missing, then draw (about 40 minutes on 2 idle cores)
 #   scripts/seed-report.sh --draw     # draw again from docs/report/seed-runs alone
 #   scripts/seed-report.sh --list     # the runs
 #
@@ -24,9 +24,9 @@ EGO="--obs ego-map-onehot --net minigrid-cnn --envs 64 --norm-adv true --anneal-
 # (in the order they run: every task's run of one algorithm, then the next algorithm)
 ALGOS=(
   "when2ask|--algo when2ask --planner expert --frames 8192 --seed 1"
-  "llm4teach|--algo llm4teach --planner expert $EGO --frames 200000 --seed 1"
-  "ppo|--algo ppo $EGO --frames 200000 --seed 1"
-  "ihac|--algo ihac --planner expert $EGO --frames 200000 --seed 1"
+  "llm4teach|--algo llm4teach --planner expert $EGO --frames 100000 --seed 1"
+  "ppo|--algo ppo $EGO --frames 100000 --seed 1"
+  "ihac|--algo ihac --planner expert $EGO --frames 100000 --seed 1"
   "skills-rl|--algo skills-rl --frames 50000 --seed 1"
 )
 

@@ -589,6 +589,8 @@ async fn hostile_input_suite() {
         ("obs", "memory-map150x150"),
         ("obs", "memory-map-diff65535x2"),
         ("obs", "ego-map65535x65535"),
+        ("obs", "ego-map-onehot65535x65535"),
+        ("obs", "ego-map-onehot100x100"),
     ];
     let mm = checkpoint(
         NetSpec {
