@@ -360,6 +360,26 @@ mod tests {
 
     /// The agent plays options step by step exactly as the trainer's option-level env runs them
     /// ([`run_option`] a whole option at a time): same choices, same episode.
+    /// A task with more options than MiniGrid has actions (KeyInBox: 9) plays through an
+    /// option network: its choices are option indices, not actions (the check for 7 actions
+    /// once refused it, so `train --algo skills-rl` on KeyInBox failed at its evaluation).
+    #[test]
+    fn a_network_over_more_options_than_actions_plays() {
+        let id = "KeyInBox";
+        let spec = registry::find(id).unwrap();
+        let env = Env::new(spec, 0);
+        let n = options(spec).len();
+        assert!(n > Action::COUNT, "{n} options");
+        let model = ActorCritic::new(net_spec(&env, n), 1, &burn::tensor::Device::flex()).unwrap();
+        let mut agent = OptionAgent::new(model.clone(), 3, false).unwrap();
+        let s = crate::agent::evaluate(&mut agent, id, 0..2).unwrap();
+        assert_eq!(s.episodes.len(), 2);
+        // As an agent of primitive actions the same network is refused, with a reason.
+        let mut policy = PolicyAgent::with_stream(model, 3, 0, false).unwrap();
+        let err = policy.reset(&env, id).unwrap_err();
+        assert!(format!("{err}").contains("an env has 7"), "{err}");
+    }
+
     #[test]
     fn the_agent_steps_options_as_the_trainer_runs_them() {
         let id = "SimpleDoorKey";

@@ -234,11 +234,14 @@ impl PolicyAgent {
     /// `model` acting; `seed` drives sampling (each episode draws from a stream of the seed and
     /// the layout's seed, so an episode replays alone).
     pub fn new(model: ActorCritic, seed: u64, greedy: bool) -> Result<PolicyAgent, String> {
+        check_actions(model.spec())?;
         PolicyAgent::with_stream(model, seed, 0xE7A2, greedy)
     }
 
     /// The same with sampling drawn from the random stream `(seed, stream)`: agents that must
     /// not share draws with a policy on the same seed (the When2Ask mediator) take their own.
+    /// Its choices are indices of any size (skills-rl chooses among up to 9 options); only
+    /// playing it as an agent of primitive actions needs [`check_actions`].
     pub fn with_stream(
         model: ActorCritic,
         seed: u64,
@@ -246,7 +249,6 @@ impl PolicyAgent {
         greedy: bool,
     ) -> Result<PolicyAgent, String> {
         let spec = model.spec();
-        check_actions(spec)?;
         Ok(PolicyAgent {
             observer: None,
             input: vec![0.0; spec.obs.len()],
@@ -315,6 +317,7 @@ impl crate::agent::Agent for PolicyAgent {
     }
 
     fn reset(&mut self, env: &Env, _env_id: &str) -> Result<(), AgentError> {
+        check_actions(self.model.spec()).map_err(AgentError::Unplayable)?;
         self.start(env).map_err(AgentError::Unplayable)
     }
 
