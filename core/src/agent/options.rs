@@ -358,8 +358,6 @@ mod tests {
         );
     }
 
-    /// The agent plays options step by step exactly as the trainer's option-level env runs them
-    /// ([`run_option`] a whole option at a time): same choices, same episode.
     /// A task with more options than MiniGrid has actions (KeyInBox: 9) plays through an
     /// option network: its choices are option indices, not actions (the check for 7 actions
     /// once refused it, so `train --algo skills-rl` on KeyInBox failed at its evaluation).
@@ -380,6 +378,8 @@ mod tests {
         assert!(format!("{err}").contains("an env has 7"), "{err}");
     }
 
+    /// The agent plays options step by step exactly as the trainer's option-level env runs them
+    /// ([`run_option`] a whole option at a time): same choices, same episode.
     #[test]
     fn the_agent_steps_options_as_the_trainer_runs_them() {
         let id = "SimpleDoorKey";

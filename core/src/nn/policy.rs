@@ -516,8 +516,8 @@ mod tests {
         let (mut a, mut b) = (vec![0.0; ego.len()], vec![0.0; hot.len()]);
         let cells = ego.len() / 3;
         let (mut doors, mut keys) = (0, 0);
-        for i in 0..24 {
-            let act = [Action::Left, Action::Forward, Action::Forward][i % 3];
+        for t in 0..24 {
+            let act = [Action::Left, Action::Forward, Action::Forward][t % 3];
             ego_obs.write(&env, &mut a);
             hot_obs.write(&env, &mut b);
             for i in 0..cells {
