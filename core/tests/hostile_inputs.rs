@@ -71,6 +71,8 @@ fn header_line() -> impl Strategy<Value = (usize, String)> {
         (number.clone(), number.clone()).prop_map(|(w, h)| format!("obs memory-map-diff{w}x{h}")),
         (number.clone(), number.clone()).prop_map(|(w, h)| format!("obs ego-map{w}x{h}")),
         (number.clone(), number.clone()).prop_map(|(w, h)| format!("obs ego-map-onehot{w}x{h}")),
+        (number.clone(), number.clone())
+            .prop_map(|(w, h)| format!("obs ego-map-door-relative{w}x{h}")),
     ];
     prop_oneof![
         obs.prop_map(|l| (3usize, l)),

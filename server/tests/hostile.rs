@@ -591,6 +591,7 @@ async fn hostile_input_suite() {
         ("obs", "ego-map65535x65535"),
         ("obs", "ego-map-onehot65535x65535"),
         ("obs", "ego-map-onehot100x100"),
+        ("obs", "ego-map-door-relative65535x65535"),
     ];
     let mm = checkpoint(
         NetSpec {

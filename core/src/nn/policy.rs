@@ -30,6 +30,10 @@ pub struct Observer {
     /// unseen after a reset).
     before: Vec<u8>,
     diff: Vec<i16>,
+    /// For the door-relative map: the colour swapped with red, fixed this episode once a door
+    /// is seen (so it holds while the agent stands in the doorway, where the map shows what it
+    /// carries instead of the door).
+    door: Option<u8>,
 }
 
 impl Observer {
@@ -49,6 +53,7 @@ impl Observer {
             | ObsKind::MemoryMapDiff { width, height }
             | ObsKind::EgoMap { width, height }
             | ObsKind::EgoMapOneHot { width, height }
+            | ObsKind::EgoMapDoorRelative { width, height }
                 if width as i32 != world.width() || height as i32 != world.height() =>
             {
                 return Err(format!(
@@ -67,7 +72,9 @@ impl Observer {
         let (image, with_mission, map_cells) = match kind {
             ObsKind::View { .. } | ObsKind::EgoMap { .. } => (cells, 0, 0),
             // The egocentric codes, then their planes.
-            ObsKind::EgoMapOneHot { .. } => (cells / crate::obs::ONE_HOT_CHANNELS * 3, cells, 0),
+            ObsKind::EgoMapOneHot { .. } | ObsKind::EgoMapDoorRelative { .. } => {
+                (cells / crate::obs::ONE_HOT_CHANNELS * 3, cells, 0)
+            }
             ObsKind::ViewMission { size } => ((size as usize).pow(2) * 3, cells, 0),
             ObsKind::MemoryMap { .. } => (0, 0, 0),
             ObsKind::MemoryMapDiff { .. } => (0, 0, cells),
@@ -79,6 +86,7 @@ impl Observer {
             before: vec![0; map_cells],
             diff: vec![0; map_cells],
             map,
+            door: None,
         })
     }
 
@@ -96,7 +104,8 @@ impl Observer {
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
             | ObsKind::EgoMap { width, height }
-            | ObsKind::EgoMapOneHot { width, height } => {
+            | ObsKind::EgoMapOneHot { width, height }
+            | ObsKind::EgoMapDoorRelative { width, height } => {
                 width as i32 == w.width() && height as i32 == w.height()
             }
         }
@@ -108,6 +117,7 @@ impl Observer {
             map.reset(&env.world);
             self.before.fill(0);
         }
+        self.door = None;
     }
 
     /// `env` took a step: remember what it shows now.
@@ -155,6 +165,15 @@ impl Observer {
             }
             (Some(map), ObsKind::EgoMapOneHot { .. }) => {
                 map.egocentric_into(&mut self.image);
+                crate::obs::one_hot_into(&self.image, &mut self.cells);
+                self.kind.write_input(&self.cells, out);
+            }
+            (Some(map), ObsKind::EgoMapDoorRelative { .. }) => {
+                self.door = self.door.or_else(|| crate::obs::door_colour(map));
+                map.egocentric_into(&mut self.image);
+                if let Some(colour) = self.door {
+                    crate::obs::door_relative_colours(&mut self.image, colour);
+                }
                 crate::obs::one_hot_into(&self.image, &mut self.cells);
                 self.kind.write_input(&self.cells, out);
             }
@@ -348,7 +367,8 @@ mod tests {
             ObsKind::View { .. }
             | ObsKind::ViewMission { .. }
             | ObsKind::EgoMap { .. }
-            | ObsKind::EgoMapOneHot { .. } => NetKind::MiniGridCnn,
+            | ObsKind::EgoMapOneHot { .. }
+            | ObsKind::EgoMapDoorRelative { .. } => NetKind::MiniGridCnn,
             _ => NetKind::MemoryMapCnn,
         };
         let spec = NetSpec {
@@ -543,6 +563,78 @@ mod tests {
         assert!(
             doors > 0 && keys > 0,
             "the walk saw {doors} door and {keys} key cells"
+        );
+    }
+
+    /// The door-relative planes are the one-hot planes with red and the door's colour swapped on
+    /// keys, balls, boxes and doors from the step the door is first seen (walls stay grey):
+    /// while the expert plays ColoredDoorKey, the key that opens the door lights the red plane
+    /// wherever the map shows it, and the other key never does, whatever colour the door has.
+    #[test]
+    fn door_relative_planes_show_the_doors_key_as_red() {
+        use crate::agent::{PlannerAgent, play_episode};
+        use crate::planner::{ExpertPlanner, PromptStyle};
+        use crate::world::Obj;
+        let id = "ColoredDoorKey";
+        let (mut door_colours, mut door_keys, mut other_keys) = (Vec::new(), 0, 0);
+        for seed in 0..12 {
+            let mut env = registry::make(id, seed).unwrap();
+            let (width, height) = (env.world.width() as u16, env.world.height() as u16);
+            let hot = ObsKind::EgoMapOneHot { width, height };
+            let rel = ObsKind::EgoMapDoorRelative { width, height };
+            let mut hot_obs = Observer::new(hot, &env).unwrap();
+            let mut rel_obs = Observer::new(rel, &env).unwrap();
+            let door = env
+                .world
+                .grid
+                .objects()
+                .find_map(|(_, o)| match o {
+                    Obj::Door(c, _) => Some(c as usize),
+                    _ => None,
+                })
+                .unwrap();
+            door_colours.push(door);
+            let (mut a, mut b) = (vec![0.0; hot.len()], vec![0.0; rel.len()]);
+            let cells = hot.len() / 20;
+            let mut seen_door = false;
+            let mut expert = PlannerAgent::new(ExpertPlanner::new(), PromptStyle::When2Ask);
+            let outcome = play_episode(&mut expert, &mut env, id, seed, |env, _, _| {
+                hot_obs.update(env);
+                rel_obs.update(env);
+                hot_obs.write(env, &mut a);
+                rel_obs.write(env, &mut b);
+                let map = hot_obs.memory_map().unwrap();
+                seen_door |= map.objects().any(|(_, o)| matches!(o, Obj::Door(..)));
+                for i in 0..cells {
+                    let plane = |x: &[f32], k: usize| x[k * cells + i];
+                    let mut want: Vec<f32> = (0..20).map(|k| plane(&a, k)).collect();
+                    let swaps = [4, 5, 6, 7].iter().any(|&k| want[k] == 1.0);
+                    if seen_door && swaps {
+                        want.swap(11, 11 + door);
+                    }
+                    let got: Vec<f32> = (0..20).map(|k| plane(&b, k)).collect();
+                    assert_eq!(got, want, "seed {seed} cell {i}");
+                    if seen_door && want[5] == 1.0 {
+                        if plane(&a, 11 + door) == 1.0 {
+                            assert_eq!(got[11], 1.0, "the door's key reads as red");
+                            door_keys += 1;
+                        } else {
+                            assert_eq!(got[11], 0.0, "another key reads as red");
+                            other_keys += 1;
+                        }
+                    }
+                }
+            })
+            .unwrap();
+            assert!(outcome.success && seen_door, "seed {seed}");
+        }
+        assert!(
+            door_colours.iter().filter(|&&c| c != 0).count() >= 6,
+            "door colours {door_colours:?}"
+        );
+        assert!(
+            door_keys > 0 && other_keys > 0,
+            "{door_keys} / {other_keys}"
         );
     }
 

@@ -26,6 +26,12 @@ pub enum ObsKind {
     /// learn that colour 2 at the door equals colour 2 at a key from one scalar plane; one
     /// plane per colour makes "same colour" a sum a linear layer can form.
     EgoMapOneHot { width: u16, height: u16 },
+    /// [`EgoMapOneHot`](ObsKind::EgoMapOneHot) with the colours of keys, balls, boxes and doors
+    /// swapped so that the first door seen this episode reads as red (and red as that door's
+    /// colour; see [`crate::obs::door_relative_colours`]). When2Ask's ColoredDoorKey draws the
+    /// door's colour at random and neither network learnt "the key of the door's colour" from
+    /// plain colour planes in 600k frames; relative to the door the right key is always red.
+    EgoMapDoorRelative { width: u16, height: u16 },
     /// The view with the BabyAI instruction added to every cell (`view x view x 10`): the view's
     /// 3 channels, then the [`mission_code`](crate::obs::mission_code)'s 7 indices (task kind,
     /// two objects' type, colour and location; zeros outside BabyAI), so that one network can
@@ -50,7 +56,8 @@ impl ObsKind {
                 let side = crate::obs::MemoryMap::ego_side(width as i32, height as i32);
                 [side, side, 3]
             }
-            ObsKind::EgoMapOneHot { width, height } => {
+            ObsKind::EgoMapOneHot { width, height }
+            | ObsKind::EgoMapDoorRelative { width, height } => {
                 let side = crate::obs::MemoryMap::ego_side(width as i32, height as i32);
                 [side, side, crate::obs::ONE_HOT_CHANNELS]
             }
@@ -107,6 +114,9 @@ impl fmt::Display for ObsKind {
             ObsKind::EgoMapOneHot { width, height } => {
                 write!(f, "ego-map-onehot{width}x{height}")
             }
+            ObsKind::EgoMapDoorRelative { width, height } => {
+                write!(f, "ego-map-door-relative{width}x{height}")
+            }
         }
     }
 }
@@ -126,6 +136,9 @@ impl FromStr for ObsKind {
         } else if let Some(rest) = s.strip_prefix("memory-map") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::MemoryMap { width, height })
+        } else if let Some(rest) = s.strip_prefix("ego-map-door-relative") {
+            let (width, height) = dims(rest)?;
+            Ok(ObsKind::EgoMapDoorRelative { width, height })
         } else if let Some(rest) = s.strip_prefix("ego-map-onehot") {
             let (width, height) = dims(rest)?;
             Ok(ObsKind::EgoMapOneHot { width, height })
@@ -234,7 +247,8 @@ impl NetSpec {
             ObsKind::MemoryMap { width, height }
             | ObsKind::MemoryMapDiff { width, height }
             | ObsKind::EgoMap { width, height }
-            | ObsKind::EgoMapOneHot { width, height } => {
+            | ObsKind::EgoMapOneHot { width, height }
+            | ObsKind::EgoMapDoorRelative { width, height } => {
                 let ok = |n: u16| (limits::MIN_MAP_SIDE..=limits::MAX_MAP_SIDE).contains(&n);
                 if !ok(width) || !ok(height) {
                     return Err(format!(
@@ -345,6 +359,10 @@ mod tests {
                 width: 10,
                 height: 7,
             },
+            ObsKind::EgoMapDoorRelative {
+                width: 8,
+                height: 9,
+            },
         ] {
             assert_eq!(obs.to_string().parse::<ObsKind>(), Ok(obs));
         }
@@ -380,6 +398,7 @@ mod tests {
             [20, 19, 19]
         );
         assert!("ego-map-onehot10".parse::<ObsKind>().is_err());
+        assert!("ego-map-door-relative".parse::<ObsKind>().is_err());
     }
 
     #[test]

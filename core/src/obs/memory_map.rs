@@ -296,6 +296,43 @@ pub fn one_hot_into(codes: &[u8], out: &mut [u8]) {
     }
 }
 
+/// The colour [`door_relative_colours`] swaps with red: the colour of a locked door the map
+/// shows, else of any door it shows (the first in `objects`' order), else none.
+pub fn door_colour(map: &MemoryMap) -> Option<u8> {
+    let mut any = None;
+    for (_, obj) in map.objects() {
+        if let Obj::Door(colour, state) = obj {
+            if state == crate::world::DoorState::Locked {
+                return Some(colour as u8);
+            }
+            any = any.or(Some(colour as u8));
+        }
+    }
+    any
+}
+
+/// Swap colour code `colour` with red (0) on every key, ball, box and door in `codes` (cells of
+/// MiniGrid's `[type, colour, state]`), so that "the key of the door's colour" reads as "the red
+/// key" whatever colour the door was drawn in. Walls, floors, goals and lava keep their codes:
+/// they are always drawn in one colour, and a door drawn grey must not turn the walls red.
+pub fn door_relative_colours(codes: &mut [u8], colour: u8) {
+    use crate::world::object::Kind;
+    if colour == 0 {
+        return;
+    }
+    for cell in codes.chunks_exact_mut(3) {
+        let swaps = matches!(
+            Kind::from_index(cell[0]),
+            Some(Kind::Key | Kind::Ball | Kind::Box | Kind::Door)
+        );
+        if swaps && cell[1] == colour {
+            cell[1] = 0;
+        } else if swaps && cell[1] == 0 {
+            cell[1] = colour;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

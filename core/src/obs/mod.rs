@@ -5,6 +5,8 @@ pub mod memory_map;
 pub mod mission;
 pub mod text;
 
-pub use memory_map::{MemoryMap, ONE_HOT_CHANNELS, one_hot_into};
+pub use memory_map::{
+    MemoryMap, ONE_HOT_CHANNELS, door_colour, door_relative_colours, one_hot_into,
+};
 pub use mission::{MISSION_CHANNELS, mission_code};
 pub use text::Naming;

@@ -20,6 +20,9 @@ pub enum ObsChoice {
     /// `ObsKind::EgoMapOneHot`): a colour is a plane of its own, so a key can be matched to its
     /// door's colour.
     EgoMapOnehot,
+    /// The one-hot egocentric map with colours relative to the first door seen (core's
+    /// `ObsKind::EgoMapDoorRelative`): the key of the door's colour always reads as red.
+    EgoMapDoorRelative,
     /// The view plus the BabyAI mission as constant index planes (core's
     /// `ObsKind::ViewMission`): what a level that mixes tasks needs.
     ViewMission,
@@ -124,6 +127,7 @@ pub struct Config {
     /// repositories) and MiniGrid's 7x7 view elsewhere (as rl-starter-files); `ego-map` is the
     /// memory map centred on the agent and turned to face up, read like the view;
     /// `ego-map-onehot` the same map as one-hot planes (type, colour, door state);
+    /// `ego-map-door-relative` those planes with the first seen door's colour swapped with red;
     /// `view-mission` is the view with the BabyAI instruction as index planes (for levels whose
     /// task changes between episodes, e.g. MixedTrainLocal).
     #[arg(long, value_enum, default_value_t = ObsChoice::Auto)]
@@ -194,6 +198,10 @@ impl Config {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
             },
+            ObsChoice::EgoMapDoorRelative => ObsKind::EgoMapDoorRelative {
+                width: probe.world.width() as u16,
+                height: probe.world.height() as u16,
+            },
             ObsChoice::Auto if env.family == "seed" => ObsKind::MemoryMap {
                 width: probe.world.width() as u16,
                 height: probe.world.height() as u16,
@@ -208,7 +216,8 @@ impl Config {
                 ObsKind::View { .. }
                 | ObsKind::ViewMission { .. }
                 | ObsKind::EgoMap { .. }
-                | ObsKind::EgoMapOneHot { .. },
+                | ObsKind::EgoMapOneHot { .. }
+                | ObsKind::EgoMapDoorRelative { .. },
             )
             | (NetChoice::MinigridCnn, _) => NetKind::MiniGridCnn,
             (NetChoice::Auto, _) | (NetChoice::MemoryMapCnn, _) => NetKind::MemoryMapCnn,
