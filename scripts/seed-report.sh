@@ -17,9 +17,10 @@ cd "$(dirname "$0")/.."
 
 TASKS=(SimpleDoorKey KeyInBox RandomBoxKey ColoredDoorKey)
 # What made PPO and the students learn these tasks (README, "LLM4Teach"): the memory map centred
-# on the agent, here as one-hot planes (ColoredDoorKey needs a key's colour matched to the door's),
-# MiniGrid's CNN, 64 envs, normalised advantages, a constant learning rate.
-EGO="--obs ego-map-onehot --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false"
+# on the agent, as one-hot planes with colours relative to the first door seen (ColoredDoorKey's
+# right key is the one of the door's colour, which plain colour planes did not teach in 600k
+# frames), MiniGrid's CNN, 64 envs, normalised advantages, a constant learning rate.
+EGO="--obs ego-map-door-relative --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false"
 # algorithm tag | train arguments (the env and --out are added)
 # (in the order they run: every task's run of one algorithm, then the next algorithm)
 ALGOS=(

@@ -21,7 +21,7 @@ AGENTS=(
   "simpledoorkey-llm4teach|SimpleDoorKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "keyinbox-llm4teach|KeyInBox|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "randomboxkey-llm4teach|RandomBoxKey|--algo llm4teach --planner expert --obs ego-map --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
-  "coloreddoorkey-llm4teach|ColoredDoorKey|--algo llm4teach --planner expert --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
+  "coloreddoorkey-llm4teach|ColoredDoorKey|--algo llm4teach --planner expert --obs ego-map-door-relative --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false --frames 300000 --seed 1|--agent checkpoint:CKPT --greedy"
   "coloreddoorkey-bluered-llm4teach|ColoredDoorKey-LLM4Teach|--algo llm4teach --planner expert --obs ego-map-onehot --net minigrid-cnn --envs 64 --norm-adv true --anneal-lr false --frames 100000 --seed 1|--agent checkpoint:CKPT --greedy"
   "simpledoorkey-when2ask|SimpleDoorKey|--algo when2ask --planner expert --frames 8192 --seed 1|--agent mediator:CKPT --style when2ask --greedy"
   "keyinbox-when2ask|KeyInBox|--algo when2ask --planner expert --frames 8192 --seed 1|--agent mediator:CKPT --style when2ask --greedy"
