@@ -59,6 +59,9 @@ pub struct Entry {
     pub frames_to_90: Option<f64>,
     /// Some run reached 90% (None: no success curve at all).
     pub reached_90: Option<bool>,
+    /// The teacher still steered the actions played when the run reached 90% (IHAC's guided
+    /// sampling), so that figure is the teacher's and student's together.
+    pub steered_90: bool,
     pub curve: Curve,
     pub curve_is_success: bool,
     /// BabyAI levels: the final evaluation's episodes and successes per task kind.
@@ -79,12 +82,23 @@ pub struct Entry {
 /// The rolling success rate covers the last this many finished episodes (`ppo::update`).
 const WINDOW: f64 = 100.0;
 
-/// A run's learning curve from its metrics.csv, whether it is the success rate (else the mean
-/// return), and the frames from which its rolling window is full. Before that the rate is over
-/// the few episodes that have ended, and early on those are the quick successes (an episode
-/// can only end early by succeeding), so "frames to 90%" counts only from there. A file without
-/// an `episodes` column counts from its first row.
-fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
+/// A run's metrics.csv as the report reads it.
+struct CurveFile {
+    curve: Curve,
+    /// The curve is the success rate (else the mean return).
+    is_success: bool,
+    /// The frames from which the rolling window is full. Before that the rate is over the few
+    /// episodes that have ended, and early on those are the quick successes (an episode can only
+    /// end early by succeeding), so "frames to 90%" counts only from there. A file without an
+    /// `episodes` column counts from its first row.
+    full_from: f64,
+    /// The last frames at which the teacher steered the actions played (IHAC's guided sampling:
+    /// a `guide_coef` above 0), so the rolling success up to there is not the student's alone;
+    /// minus infinity for a run it never steered.
+    steered_until: f64,
+}
+
+fn read_curve(path: &Path) -> anyhow::Result<CurveFile> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
@@ -97,8 +111,10 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
         _ => bail!("{}: no success_rate or return_mean column", path.display()),
     };
     let episodes = col("episodes");
+    let guide = col("guide_coef");
     let mut curve = Vec::new();
     let mut full_from = episodes.is_none().then_some(0.0);
+    let mut steered_until = f64::NEG_INFINITY;
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         let get = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
@@ -114,8 +130,16 @@ fn read_curve(path: &Path) -> anyhow::Result<(Curve, bool, f64)> {
         if full_from.is_none() && episodes.and_then(get).is_some_and(|n| n >= WINDOW) {
             full_from = get(frames);
         }
+        if let (Some(f), true) = (get(frames), guide.and_then(get).is_some_and(|g| g > 0.0)) {
+            steered_until = f;
+        }
     }
-    Ok((curve, is_success, full_from.unwrap_or(f64::INFINITY)))
+    Ok(CurveFile {
+        curve,
+        is_success,
+        full_from: full_from.unwrap_or(f64::INFINITY),
+        steered_until,
+    })
 }
 
 /// The settings of a run that differ from the defaults, as `key=value, ...`: the PPO keys (not
@@ -172,10 +196,20 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
     } else {
         None
     };
-    let (curve, curve_is_success, full_from) = if dir.join("metrics.csv").exists() {
+    let CurveFile {
+        curve,
+        is_success: curve_is_success,
+        full_from,
+        steered_until,
+    } = if dir.join("metrics.csv").exists() {
         read_curve(&dir.join("metrics.csv"))?
     } else {
-        (Vec::new(), false, f64::INFINITY)
+        CurveFile {
+            curve: Vec::new(),
+            is_success: false,
+            full_from: f64::INFINITY,
+            steered_until: f64::NEG_INFINITY,
+        }
     };
     let frames_to_90 = curve_is_success
         .then(|| {
@@ -201,6 +235,7 @@ fn run_entry(dir: &Path) -> anyhow::Result<Entry> {
         calls: figures.map(|f| f.llm_calls_per_episode),
         seconds: eval.as_ref().map(|e| e.seconds),
         reached_90: curve_is_success.then_some(frames_to_90.is_some()),
+        steered_90: frames_to_90.is_some_and(|f| f <= steered_until),
         frames_to_90,
         curve,
         curve_is_success,
@@ -249,6 +284,7 @@ fn eval_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
             seconds: None,
             frames_to_90: None,
             reached_90: None,
+            steered_90: false,
             curve: Vec::new(),
             curve_is_success: false,
             by_kind: r.by_kind.clone(),
@@ -331,7 +367,7 @@ pub fn table(entries: &[&Entry]) -> String {
     for ((algo, planner, _), es) in groups {
         let m = |f: &dyn Fn(&Entry) -> Option<f64>| mean(es.iter().map(|e| f(e)));
         let reached: Vec<bool> = es.iter().filter_map(|e| e.reached_90).collect();
-        let f90 = if reached.is_empty() {
+        let mut f90 = if reached.is_empty() {
             "–".to_string()
         } else if reached.iter().all(|r| *r) {
             format!("{:.0}", m(&|e| e.frames_to_90).unwrap_or(0.0))
@@ -366,6 +402,9 @@ pub fn table(entries: &[&Entry]) -> String {
                 }
             }
         };
+        if es.iter().any(|e| e.steered_90) {
+            f90.push_str(" (teacher-steered)");
+        }
         let _ = writeln!(
             s,
             "| {algo} | {planner} | {} | {} | {} | {} | {} | {f90} | {} | {} |",
@@ -965,7 +1004,9 @@ pub fn run_report(args: &ReportArgs) -> anyhow::Result<String> {
         "# gridmentor report\n\nFrom the runs and eval results under `{}`. Rows: mean over runs (seeds); \
          success, return and steps from each run's final evaluation (`eval.json`, actions \
          sampled) or eval file; frames to 90% from the rolling success rate over the last 100 \
-         episodes in `metrics.csv`, counted once 100 episodes have ended.\n",
+         episodes in `metrics.csv`, counted once 100 episodes have ended; \"teacher-steered\" \
+         marks a run whose teacher still mixed into the actions played then (IHAC's guided \
+         sampling), so that those episodes are not the student's alone.\n",
         args.runs.display()
     );
     for id in ids {
@@ -1092,6 +1133,31 @@ mod tests {
             r#"{"algo":"llm4teach","env":"SimpleDoorKey","guide":{"planner":"expert","args":{"planner":"expert:noise=0.3","hard_teacher":true,"teacher_samples":1,"teach_coef":10.0}},"ppo":{"seed":1}}"#,
         )
         .unwrap();
+        // IHAC's rolling success while its teacher steers the actions played is not the
+        // student's alone: marked. A run whose guide had faded to 0 by then is not.
+        for (name, args, metrics) in [
+            ("ihac-1", "", "1,100,0.95,1\n2,200,1.0,0.5\n"),
+            (
+                "ihac-faded-1",
+                r#","args":{"guide_coef":0.5}"#,
+                "1,100,0.5,0.5\n2,200,0.95,0\n",
+            ),
+        ] {
+            let run = dir.join(name);
+            std::fs::create_dir_all(&run).unwrap();
+            std::fs::write(
+                run.join("config.json"),
+                format!(
+                    r#"{{"algo":"ihac","env":"SimpleDoorKey","guide":{{"planner":"expert"{args}}},"ppo":{{"seed":1}}}}"#
+                ),
+            )
+            .unwrap();
+            std::fs::write(
+                run.join("metrics.csv"),
+                format!("update,frames,success_rate,guide_coef\n{metrics}"),
+            )
+            .unwrap();
+        }
         let out = dir.join("out");
         let md = run_report(&ReportArgs {
             env: vec!["SimpleDoorKey".into()],
@@ -1136,6 +1202,14 @@ mod tests {
         );
         assert!(
             md.contains("| llm4teach (hard_teacher=true, teacher_samples=1) | expert | 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ihac | expert | 1 | – | – | – | – | 100 (teacher-steered) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ihac (guide_coef=0.5) | expert | 1 | – | – | – | – | 200 |"),
             "{md}"
         );
         let svg = std::fs::read_to_string(out.join("SimpleDoorKey.svg")).unwrap();
