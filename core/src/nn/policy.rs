@@ -79,7 +79,7 @@ impl Observer {
             ObsKind::MemoryMap { .. } => (0, 0, 0),
             ObsKind::MemoryMapDiff { .. } => (0, 0, cells),
         };
-        Ok(Observer {
+        let mut observer = Observer {
             kind,
             image: vec![0; image],
             cells: vec![0; with_mission],
@@ -87,7 +87,9 @@ impl Observer {
             diff: vec![0; map_cells],
             map,
             door: None,
-        })
+        };
+        observer.note_door();
+        Ok(observer)
     }
 
     pub fn kind(&self) -> ObsKind {
@@ -118,6 +120,18 @@ impl Observer {
             self.before.fill(0);
         }
         self.door = None;
+        self.note_door();
+    }
+
+    /// For the door-relative map: the first door the map shows fixes the colour swapped with red
+    /// for the rest of the episode (kept on every update, so it does not depend on when the
+    /// input is written).
+    fn note_door(&mut self) {
+        if let (ObsKind::EgoMapDoorRelative { .. }, None, Some(map)) =
+            (self.kind, self.door, &self.map)
+        {
+            self.door = crate::obs::door_colour(map);
+        }
     }
 
     /// `env` took a step: remember what it shows now.
@@ -128,6 +142,7 @@ impl Observer {
             }
             map.update(&env.world);
         }
+        self.note_door();
     }
 
     /// The memory map, for observation kinds that keep one.
@@ -169,7 +184,6 @@ impl Observer {
                 self.kind.write_input(&self.cells, out);
             }
             (Some(map), ObsKind::EgoMapDoorRelative { .. }) => {
-                self.door = self.door.or_else(|| crate::obs::door_colour(map));
                 map.egocentric_into(&mut self.image);
                 if let Some(colour) = self.door {
                     crate::obs::door_relative_colours(&mut self.image, colour);
