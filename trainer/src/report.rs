@@ -130,8 +130,13 @@ fn read_curve(path: &Path) -> anyhow::Result<CurveFile> {
         if full_from.is_none() && episodes.and_then(get).is_some_and(|n| n >= WINDOW) {
             full_from = get(frames);
         }
-        if let (Some(f), true) = (get(frames), guide.and_then(get).is_some_and(|g| g > 0.0)) {
-            steered_until = f;
+        if let Some(g) = guide.filter(|&g| !empty(g)) {
+            let coef = get(g).with_context(|| {
+                format!("{} line {}: unreadable guide_coef", path.display(), i + 2)
+            })?;
+            if let (Some(f), true) = (get(frames), coef > 0.0) {
+                steered_until = f;
+            }
         }
     }
     Ok(CurveFile {
@@ -1225,6 +1230,32 @@ mod tests {
                 out
             })
             .is_err()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An unreadable guide coefficient is a broken file, not "never steered"; an empty one is a
+    /// row without it.
+    #[test]
+    fn a_broken_guide_coef_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("gm-report-guide-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.csv");
+        std::fs::write(
+            &path,
+            "update,frames,success_rate,guide_coef\n1,100,0.5,\n2,200,1,0.3\n",
+        )
+        .unwrap();
+        assert_eq!(read_curve(&path).unwrap().steered_until, 200.0);
+        std::fs::write(
+            &path,
+            "update,frames,success_rate,guide_coef\n1,100,0.5,x\n",
+        )
+        .unwrap();
+        let err = read_curve(&path).err().expect("a broken cell is refused");
+        assert!(
+            format!("{err:#}").contains("unreadable guide_coef"),
+            "{err:#}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

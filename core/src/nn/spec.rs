@@ -27,8 +27,9 @@ pub enum ObsKind {
     /// plane per colour makes "same colour" a sum a linear layer can form.
     EgoMapOneHot { width: u16, height: u16 },
     /// [`EgoMapOneHot`](ObsKind::EgoMapOneHot) with the colours of keys, balls, boxes and doors
-    /// swapped so that the first door seen this episode reads as red (and red as that door's
-    /// colour; see [`crate::obs::door_relative_colours`]). When2Ask's ColoredDoorKey draws the
+    /// swapped so that the first door seen this episode (a locked one if the first sight shows
+    /// several) reads as red, and red as that door's colour (see
+    /// [`crate::obs::door_relative_colours`]). When2Ask's ColoredDoorKey draws the
     /// door's colour at random and neither network learnt "the key of the door's colour" from
     /// plain colour planes in 600k frames; relative to the door the right key is always red.
     EgoMapDoorRelative { width: u16, height: u16 },
